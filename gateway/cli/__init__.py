@@ -1,0 +1,64 @@
+"""`gateway` — the command line. Each command lives in its own module; this one parses and dispatches.
+
+Exit codes: 0 success (for `check`: pass), 1 the thing asked about failed (`check`: reject; `import`: some
+rows were not valid), 2 bad usage, bad config or bad input. Errors are one line on stderr, never a
+traceback (set GATEWAY_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+
+from ..config import ConfigError
+from ..store import StoreError
+from . import check, lists, secret
+from .common import UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would exit 2 with usage; keep it to one clear line
+        raise UsageError(f"{message} (see: {self.prog} --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gateway", description="Marketing communications compliance gateway.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    check.add_parser(commands)
+    lists.add_suppress_parser(commands)
+    lists.add_consent_parser(commands)
+    secret.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return asyncio.run(args.run(args))
+    except UsageError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        print(f"gateway: bad config: {exc}", file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        print(f"gateway: store unavailable: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gateway: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        sys.stderr.close()  # output piped into `head` and the like
+        return 0
+    except Exception as exc:  # a bug: still one line for the user, the traceback on request
+        if os.environ.get("GATEWAY_DEBUG"):
+            raise
+        print(f"gateway: internal error: {type(exc).__name__}: {exc} (GATEWAY_DEBUG=1 shows more)", file=sys.stderr)
+        return 2
+
+
+def run() -> None:
+    sys.exit(main())

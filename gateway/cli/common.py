@@ -1,0 +1,68 @@
+"""What every command shares: loading config and store, parsing times, printing tables."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from .. import config as config_module
+from ..config import Config
+from ..model import GLOBAL_SCOPE, Channel
+from ..store import Store, open_store
+
+
+class UsageError(Exception):
+    """Bad arguments or bad input from the user: exit 2 with this message."""
+
+
+def add_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="PATH",
+                        help="config file (default: $GATEWAY_CONFIG, else config/gateway.toml)")
+
+
+def load(args: argparse.Namespace) -> tuple[Config, Store]:
+    config = config_module.load(args.config)
+    return config, open_store(config.database)
+
+
+def parse_time(text: str | None, what: str = "--at") -> datetime:
+    """ISO 8601; a time without an offset is UTC. None means now."""
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"{what} {text!r} is not an ISO 8601 time (e.g. 2026-05-01T14:30:00-04:00)") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def channel_of(text: str) -> Channel:
+    return Channel(text)
+
+
+def scope_of(config: Config, sender: str | None, is_global: bool, *, default_global: bool = True) -> str | None:
+    """The scope named by --sender NAME / --global; unknown senders are an error."""
+    if sender is not None:
+        if sender not in config.senders:
+            raise UsageError(f"unknown sender {sender!r} (known: {', '.join(config.senders) or 'none'})")
+        return sender
+    if is_global or default_global:
+        return GLOBAL_SCOPE
+    return None
+
+
+def add_scope_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--sender", metavar="NAME", help="scope: one sender")
+    group.add_argument("--global", dest="is_global", action="store_true", help="scope: every sender")
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, row)]
+    line = "  ".join("{:<%d}" % w for w in widths)
+    print(line.format(*headers).rstrip())
+    for row in rows:
+        print(line.format(*row).rstrip())

@@ -1,0 +1,132 @@
+"""Suppression lists as CSV: streaming import (any size, flat memory) and export in the same shape.
+
+Import takes a header row naming any of the export columns (`address` is enough; `email`, `phone`,
+`number` and `sender` are accepted as synonyms), or a bare list of addresses with no header.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TextIO
+
+from ..addresses import address_hash, is_valid_email, looks_hashed, normalize_email, phone_info
+from ..model import GLOBAL_SCOPE, Channel, Reason, Suppression
+from ..store.base import to_text
+
+COLUMNS = ("channel", "address", "address_hash", "scope", "reason", "source", "created_at", "expires_at")
+_SYNONYMS = {"email": "address", "phone": "address", "number": "address", "sender": "scope"}
+
+
+@dataclass(frozen=True)
+class ImportDefaults:
+    channel: Channel | None
+    scope: str
+    reason: Reason
+    source: str
+    at: datetime
+    known_scopes: frozenset[str]
+
+
+def parse_address(channel: Channel, text: str) -> str:
+    """The normalized address, or ValueError saying why it is not one."""
+    if channel is Channel.EMAIL:
+        address = normalize_email(text)
+        if not is_valid_email(address):
+            raise ValueError(f"{text!r} is not a valid email address")
+        return address
+    number = text.strip()
+    if phone_info(number) is None:
+        raise ValueError(f"{text!r} is not a valid phone number in E.164 form (+15555550100)")
+    return number
+
+
+def _time(text: str, column: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{column} {text!r} is not an ISO 8601 time") from None
+    return value if value.tzinfo else value.replace(tzinfo=datetime.now().astimezone().tzinfo)
+
+
+def _entry(row: dict[str, str], d: ImportDefaults) -> Suppression:
+    channel_text = row.get("channel", "").strip().lower()
+    if channel_text:
+        try:
+            channel = Channel(channel_text)
+        except ValueError:
+            raise ValueError(f"channel {channel_text!r} is not email or sms") from None
+    elif d.channel is not None:
+        channel = d.channel
+    else:
+        raise ValueError("no channel (add a channel column or give --channel)")
+    scope = row.get("scope", "").strip() or d.scope
+    if scope != GLOBAL_SCOPE and scope not in d.known_scopes:
+        raise ValueError(f"scope {scope!r} is not 'global' or a configured sender")
+    reason_text = row.get("reason", "").strip().lower()
+    try:
+        reason = Reason(reason_text) if reason_text else d.reason
+    except ValueError:
+        raise ValueError(f"reason {reason_text!r} is not one of {', '.join(r.value for r in Reason)}") from None
+    raw_address = row.get("address", "").strip()
+    given_hash = row.get("address_hash", "").strip().lower()
+    if raw_address:
+        address: str | None = parse_address(channel, raw_address)
+        ahash = address_hash(address)
+        if given_hash and given_hash != ahash:
+            raise ValueError("address_hash does not match address")
+    elif looks_hashed(given_hash):
+        address, ahash = None, given_hash
+    else:
+        raise ValueError("no address (and no 64-hex-digit address_hash)")
+    return Suppression(
+        channel=channel, address_hash=ahash, address=address, scope=scope, reason=reason,
+        source=row.get("source", "").strip() or d.source,
+        created_at=_time(row.get("created_at", "").strip(), "created_at") or d.at,
+        expires_at=_time(row.get("expires_at", "").strip(), "expires_at"),
+    )
+
+
+def read_suppressions(stream: TextIO, defaults: ImportDefaults) -> Iterator[Suppression | str]:
+    """Entries from a CSV stream; a row that is not valid comes out as "line N: why" instead."""
+    reader = csv.reader(stream)
+    first = next(reader, None)
+    if first is None:
+        return
+    names = [_SYNONYMS.get(c.strip().lower(), c.strip().lower()) for c in first]
+    if "address" not in names and "address_hash" not in names:
+        names = ["address"] + [f"_{i}" for i in range(1, len(first))]
+        rows: Iterable[list[str]] = _prepend(first, reader)
+    else:
+        rows = reader
+    for values in rows:
+        if not values or not any(v.strip() for v in values):
+            continue
+        try:
+            yield _entry(dict(zip(names, values)), defaults)
+        except ValueError as exc:
+            yield f"line {reader.line_num}: {exc}"
+
+
+def _prepend(first: list[str], rest: Iterable[list[str]]) -> Iterator[list[str]]:
+    yield first
+    yield from rest
+
+
+def suppression_row(s: Suppression) -> tuple[str, ...]:
+    """One entry in COLUMNS order, as export writes it and import reads it back."""
+    return (s.channel.value, s.address or "", s.address_hash, s.scope, s.reason.value, s.source,
+            to_text(s.created_at) or "", to_text(s.expires_at) or "")
+
+
+def open_text(path: str) -> TextIO:
+    """A CSV file as text; '-' is standard input. Undecodable bytes become U+FFFD, flagged per row."""
+    if path == "-":
+        import sys
+        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors="replace", newline="")
+    return open(path, encoding="utf-8-sig", errors="replace", newline="")

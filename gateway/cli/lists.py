@@ -1,0 +1,283 @@
+"""`gateway suppress ...` and `gateway consent ...` — the suppression list and the consent ledger."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+
+from ..addresses import address_hash
+from ..model import GLOBAL_SCOPE, Channel, Consent, ConsentLevel, Reason, Suppression
+from ..store.base import to_text
+from .common import UsageError, add_config_option, add_scope_options, load, parse_time, print_table, scope_of
+from .csvio import COLUMNS, ImportDefaults, open_text, parse_address, read_suppressions, suppression_row
+
+_CHANNELS = [c.value for c in Channel]
+_REASONS = [r.value for r in Reason]
+
+
+def _address(channel: Channel, text: str) -> str:
+    try:
+        return parse_address(channel, text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+# -- suppress ------------------------------------------------------------------------------------------
+
+def add_suppress_parser(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("suppress", help="the suppression list: add, remove, list, import, export")
+    sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    add = sub.add_parser("add", help="suppress an address (default scope: global)")
+    add.add_argument("address")
+    add.add_argument("--channel", required=True, choices=_CHANNELS)
+    add_scope_options(add)
+    add.add_argument("--reason", choices=_REASONS, default=Reason.MANUAL.value)
+    add.add_argument("--source", default="cli")
+    add.add_argument("--expires", metavar="ISO8601", help="lift the suppression by itself at this time")
+    add.set_defaults(run=suppress_add)
+
+    rm = sub.add_parser("remove", help="lift a suppression (default scope: global)")
+    rm.add_argument("address")
+    rm.add_argument("--channel", required=True, choices=_CHANNELS)
+    add_scope_options(rm)
+    rm.add_argument("--reason", choices=_REASONS, help="only entries with this reason")
+    rm.set_defaults(run=suppress_remove)
+
+    ls = sub.add_parser("list", help="show suppression entries")
+    ls.add_argument("--channel", choices=_CHANNELS)
+    add_scope_options(ls)
+    ls.add_argument("--address", help="only this address")
+    ls.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    ls.add_argument("--limit", type=int, default=1000, help="at most this many rows (table and json; default 1000)")
+    ls.set_defaults(run=suppress_list)
+
+    ex = sub.add_parser("export", help="write every entry as CSV (the format import reads)")
+    ex.add_argument("--channel", choices=_CHANNELS)
+    add_scope_options(ex)
+    ex.add_argument("--output", "-o", metavar="FILE", help="file to write (default: standard output)")
+    ex.set_defaults(run=suppress_export)
+
+    im = sub.add_parser("import", help="add entries from a CSV file (streamed; any size)")
+    im.add_argument("file", metavar="FILE.csv", help="CSV with a header row, or one address per line; '-' is stdin")
+    im.add_argument("--channel", choices=_CHANNELS, help="channel for rows without one")
+    add_scope_options(im)
+    im.add_argument("--reason", choices=_REASONS, default=Reason.UNSUBSCRIBE.value,
+                    help="reason for rows without one (default: unsubscribe)")
+    im.add_argument("--source", default="import", help="source for rows without one")
+    im.set_defaults(run=suppress_import)
+    for parser in (add, rm, ls, ex, im):
+        add_config_option(parser)
+
+
+async def suppress_add(args: argparse.Namespace) -> int:
+    config, store = load(args)
+    try:
+        channel = Channel(args.channel)
+        scope = scope_of(config, args.sender, args.is_global)
+        address = _address(channel, args.address)
+        at = parse_time(None)
+        expires = parse_time(args.expires, "--expires") if args.expires else None
+        entry = Suppression(channel, address_hash(address), address, scope, Reason(args.reason), args.source, at,
+                            expires)
+        added = await store.add_suppression(entry)
+    finally:
+        await store.close()
+    print(f"{'suppressed' if added else 'already suppressed'}: {address} ({channel.value}, scope {scope}, "
+          f"reason {args.reason})")
+    return 0
+
+
+async def suppress_remove(args: argparse.Namespace) -> int:
+    config, store = load(args)
+    try:
+        channel = Channel(args.channel)
+        scope = scope_of(config, args.sender, args.is_global)
+        address = _address(channel, args.address)
+        removed = await store.remove_suppressions(channel, address, scope, args.reason)
+        elsewhere = [] if removed else sorted({s.scope async for s in store.suppressions(channel, address=address)})
+    finally:
+        await store.close()
+    if removed:
+        print(f"removed {removed} suppression{'s' if removed != 1 else ''} of {address} in scope {scope}")
+        return 0
+    hint = f" (it is suppressed in: {', '.join(elsewhere)})" if elsewhere else ""
+    print(f"no suppression of {address} in scope {scope}{hint}", file=sys.stderr)
+    return 1
+
+
+async def suppress_list(args: argparse.Namespace) -> int:
+    config, store = load(args)
+    try:
+        channel = Channel(args.channel) if args.channel else None
+        scope = scope_of(config, args.sender, args.is_global, default_global=False)
+        address = _address(channel, args.address) if args.address and channel else args.address
+        rows = []
+        async for s in store.suppressions(channel, scope, address):
+            rows.append(suppression_row(s))
+            if args.format != "csv" and len(rows) >= args.limit:
+                break
+    finally:
+        await store.close()
+    if args.format == "json":
+        print(json.dumps([dict(zip(COLUMNS, r)) for r in rows], indent=2))
+    elif args.format == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        writer.writerows(rows)
+    else:
+        shown = [(r[0], r[1] or f"(hashed) {r[2][:16]}…", r[3], r[4], r[5], r[6][:19]) for r in rows]
+        print_table(("CHANNEL", "ADDRESS", "SCOPE", "REASON", "SOURCE", "SINCE (UTC)"), shown)
+    return 0
+
+
+async def suppress_export(args: argparse.Namespace) -> int:
+    config, store = load(args)
+    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
+    count = 0
+    try:
+        channel = Channel(args.channel) if args.channel else None
+        scope = scope_of(config, args.sender, args.is_global, default_global=False)
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        async for s in store.suppressions(channel, scope):
+            writer.writerow(suppression_row(s))
+            count += 1
+    finally:
+        await store.close()
+        if out is not sys.stdout:
+            out.close()
+    print(f"exported {count} entries", file=sys.stderr)
+    return 0
+
+
+async def suppress_import(args: argparse.Namespace) -> int:
+    config, store = load(args)
+    started = time.perf_counter()
+    try:
+        defaults = ImportDefaults(
+            channel=Channel(args.channel) if args.channel else None,
+            scope=scope_of(config, args.sender, args.is_global),
+            reason=Reason(args.reason), source=args.source, at=parse_time(None),
+            known_scopes=frozenset(config.senders),
+        )
+        try:
+            stream = open_text(args.file)
+        except OSError as exc:
+            raise UsageError(f"{args.file}: cannot read: {exc.strerror or exc}") from None
+        with stream:
+            try:
+                result = await store.import_suppressions(read_suppressions(stream, defaults))
+            except csv.Error as exc:
+                raise UsageError(f"{args.file}: not a CSV file: {exc}") from None
+    finally:
+        await store.close()
+    seconds = time.perf_counter() - started
+    print(f"imported {result.added} new, {result.skipped} already present, {result.rejected} rejected "
+          f"in {seconds:.1f} s")
+    for error in result.errors:
+        print(f"  {error}", file=sys.stderr)
+    if result.rejected > len(result.errors):
+        print(f"  ... and {result.rejected - len(result.errors)} more rejected rows", file=sys.stderr)
+    return 1 if result.rejected else 0
+
+
+# -- consent -------------------------------------------------------------------------------------------
+
+def add_consent_parser(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("consent", help="the consent ledger: add, revoke, show")
+    sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = sub.add_parser("add", help="record consent")
+    add.add_argument("address")
+    add.add_argument("--channel", required=True, choices=_CHANNELS)
+    add_scope_options(add)
+    add.add_argument("--level", required=True, choices=[lv.label for lv in ConsentLevel])
+    add.add_argument("--source", default="cli", help="where it was given (signup form, checkout, keyword...)")
+    add.add_argument("--evidence", default="", help="what proves it (form text, IP and time, message id...)")
+    add.add_argument("--obtained-at", metavar="ISO8601", help="when it was given (default: now)")
+    add.add_argument("--expires-at", metavar="ISO8601", help="when it lapses")
+    add.set_defaults(run=consent_add)
+
+    rv = sub.add_parser("revoke", help="revoke consent (default: in every scope)")
+    rv.add_argument("address")
+    rv.add_argument("--channel", required=True, choices=_CHANNELS)
+    add_scope_options(rv)
+    rv.set_defaults(run=consent_revoke)
+
+    sh = sub.add_parser("show", help="the ledger for one address and the level in force")
+    sh.add_argument("address")
+    sh.add_argument("--channel", required=True, choices=_CHANNELS)
+    sh.add_argument("--sender", metavar="NAME", help="only records that apply to this sender")
+    sh.add_argument("--format", choices=["table", "json"], default="table")
+    sh.set_defaults(run=consent_show)
+    for parser in (add, rv, sh):
+        add_config_option(parser)
+
+
+async def consent_add(args: argparse.Namespace) -> int:
+    config, store = load(args)
+    try:
+        channel = Channel(args.channel)
+        if args.sender is None and not args.is_global:
+            raise UsageError("give --sender NAME (or --global for every sender)")
+        scope = scope_of(config, args.sender, args.is_global)
+        address = _address(channel, args.address)
+        obtained = parse_time(args.obtained_at, "--obtained-at")
+        expires = parse_time(args.expires_at, "--expires-at") if args.expires_at else None
+        if expires is not None and expires <= obtained:
+            raise UsageError("--expires-at must be after --obtained-at")
+        record = Consent(channel, address_hash(address), address, scope, ConsentLevel.parse(args.level),
+                         args.source, args.evidence, obtained, expires)
+        cid = await store.add_consent(record)
+    finally:
+        await store.close()
+    print(f"recorded consent #{cid}: {address} ({channel.value}, scope {scope}) {args.level}")
+    return 0
+
+
+async def consent_revoke(args: argparse.Namespace) -> int:
+    config, store = load(args)
+    try:
+        channel = Channel(args.channel)
+        scope = scope_of(config, args.sender, args.is_global, default_global=False)
+        address = _address(channel, args.address)
+        count = await store.revoke_consents(channel, address, scope, parse_time(None))
+    finally:
+        await store.close()
+    where = f"scope {scope}" if scope else "every scope"
+    print(f"revoked {count} consent record{'s' if count != 1 else ''} of {address} in {where}")
+    return 0
+
+
+async def consent_show(args: argparse.Namespace) -> int:
+    config, store = load(args)
+    try:
+        channel = Channel(args.channel)
+        scope = scope_of(config, args.sender, False, default_global=False)
+        address = _address(channel, args.address)
+        records = await store.consents(channel, address, scope)
+    finally:
+        await store.close()
+    at = parse_time(None)
+    scopes = [scope] if scope else sorted({r.scope for r in records if r.scope != GLOBAL_SCOPE} | {GLOBAL_SCOPE})
+    in_force = {s: max((r.level_at(at) for r in records if r.scope in (s, GLOBAL_SCOPE)),
+                       default=ConsentLevel.NONE).label for s in scopes}
+    if args.format == "json":
+        print(json.dumps({
+            "address": address, "channel": channel.value, "in_force": in_force,
+            "records": [{"id": r.id, "scope": r.scope, "level": r.level.label, "source": r.source,
+                         "evidence": r.evidence, "obtained_at": to_text(r.obtained_at),
+                         "expires_at": to_text(r.expires_at), "revoked_at": to_text(r.revoked_at),
+                         "counts_now": r.level_at(at).label} for r in records],
+        }, indent=2, ensure_ascii=False))
+        return 0
+    rows = [(str(r.id), r.scope, r.level.label, r.source, (to_text(r.obtained_at) or "")[:19],
+             (to_text(r.expires_at) or "-")[:19], (to_text(r.revoked_at) or "-")[:19], r.evidence[:40])
+            for r in records]
+    print_table(("ID", "SCOPE", "LEVEL", "SOURCE", "OBTAINED", "EXPIRES", "REVOKED", "EVIDENCE"), rows)
+    for s, level in in_force.items():
+        print(f"in force for {s}: {level}")
+    return 0

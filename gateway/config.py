@@ -1,0 +1,538 @@
+"""Loading and validating `gateway.toml`.
+
+Every key is checked: an unknown key, a wrong type or a bad value raises `ConfigError`, whose text is one
+line naming the file, the key and the problem. Secrets are never read from the file itself: it names an
+environment variable (`*_env`) or holds a scrypt hash (`*_hash`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import os
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .addresses import phone_info
+from .model import GLOBAL_SCOPE, Category, Channel, ConsentLevel, Mode
+from .policy.settings import (
+    DAY_NAMES, DEFAULT_AD_LABELS, DEFAULT_PROMOTIONAL_SUBJECT, DEFAULT_URL_SHORTENERS, FEDERAL_HOURS, FrequencyCap,
+    HoursRule, Policy, SenderSettings, Window,
+)
+from .policy.states import DEFAULT_STATE_RULES
+from .secrets import is_secret_hash
+
+DEFAULT_PATH = "config/gateway.toml"
+
+
+class ConfigError(Exception):
+    def __init__(self, file: str, key: str, problem: str) -> None:
+        super().__init__(f"{file}: {key}: {problem}" if key else f"{file}: {problem}")
+
+
+class _Invalid(Exception):
+    """A value's problem; the section reading it adds file and key."""
+
+
+_MISSING = object()
+Check = Callable[[Any], Any]
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+            dict: "a table"}.get(type(value), type(value).__name__)
+
+
+class _Section:
+    """One TOML table being read: each key is taken with its check; leftovers are unknown keys."""
+
+    def __init__(self, file: str, where: str, data: Any) -> None:
+        self.file, self.where = file, where
+        if not isinstance(data, dict):
+            raise ConfigError(file, where, f"expected a table, got {_type_name(data)}")
+        self.data = data
+        self.known: list[str] = []
+
+    def key(self, name: str) -> str:
+        return f"{self.where}.{name}" if self.where else name
+
+    def take(self, name: str, check: Check, default: Any = _MISSING) -> Any:
+        self.known.append(name)
+        if name not in self.data:
+            if default is _MISSING:
+                raise ConfigError(self.file, self.key(name), "required key is missing")
+            return default
+        try:
+            return check(self.data[name])
+        except _Invalid as exc:
+            raise ConfigError(self.file, self.key(name), str(exc)) from None
+
+    def table(self, name: str) -> _Section:
+        self.known.append(name)
+        return _Section(self.file, self.key(name), self.data.get(name, {}))
+
+    def done(self) -> None:
+        for name in self.data:
+            if name not in self.known:
+                close = difflib.get_close_matches(name, self.known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(self.file, self.key(name), f"unknown key{hint}")
+
+
+# -- value checks ----------------------------------------------------------------------------------------
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"expected a string, got {_type_name(value)}")
+    return value
+
+
+def _nonempty(value: Any) -> str:
+    if not _string(value).strip():
+        raise _Invalid("must not be empty")
+    return value.strip()
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid(f"expected true or false, got {_type_name(value)}")
+    return value
+
+
+def _integer(low: int, high: int) -> Check:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _Invalid(f"expected an integer, got {_type_name(value)}")
+        if not low <= value <= high:
+            raise _Invalid(f"{value} is out of range ({low} to {high})")
+        return value
+    return check
+
+
+def _list_of(check: Check, *, unique: bool = False) -> Check:
+    def checked(value: Any) -> tuple:
+        if not isinstance(value, list):
+            raise _Invalid(f"expected a list, got {_type_name(value)}")
+        items = []
+        for i, item in enumerate(value):
+            try:
+                items.append(check(item))
+            except _Invalid as exc:
+                raise _Invalid(f"item {i + 1}: {exc}") from None
+        if unique and len(set(items)) != len(items):
+            raise _Invalid("has duplicate items")
+        return tuple(items)
+    return checked
+
+
+def _choice(enum_type: type) -> Check:
+    def check(value: Any) -> Any:
+        try:
+            return enum_type(_string(value))
+        except ValueError:
+            raise _Invalid(f"{value!r} is not one of {', '.join(m.value for m in enum_type)}") from None
+    return check
+
+
+def _consent_level(value: Any) -> ConsentLevel:
+    try:
+        return ConsentLevel.parse(_string(value))
+    except ValueError as exc:
+        raise _Invalid(str(exc)) from None
+
+
+def _hhmm(value: Any) -> time:
+    text = _string(value)
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
+    if not m or int(m.group(1)) > 24 or int(m.group(2)) > 59 or (int(m.group(1)) == 24 and m.group(2) != "00"):
+        raise _Invalid(f"{text!r} is not a time of day (HH:MM, 00:00 to 24:00)")
+    hour, minute = int(m.group(1)), int(m.group(2))
+    return time.max if hour == 24 else time(hour, minute)
+
+
+def _days(value: Any) -> frozenset[int]:
+    """"mon-fri", "sat,sun", "sun" or a list of day names."""
+    items = [_string(v) for v in value] if isinstance(value, list) else _string(value).split(",")
+    days: set[int] = set()
+    for item in items:
+        first, _, last = item.strip().lower().partition("-")
+        try:
+            a = DAY_NAMES.index(first[:3])
+            b = DAY_NAMES.index(last[:3]) if last else a
+        except ValueError:
+            raise _Invalid(f"{item!r} is not a day or day range (mon, tue, ..., sun; mon-fri)") from None
+        days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
+    return frozenset(days)
+
+
+def _listen(value: Any) -> tuple[str, int]:
+    text = _string(value)
+    m = re.fullmatch(r"\[([0-9a-fA-F:.]+)\]:(\d+)|([^:\[\]]+):(\d+)", text)
+    if not m:
+        raise _Invalid(f"{text!r} is not host:port (e.g. 127.0.0.1:2525 or [::1]:2525)")
+    host, port = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+    if not 0 < int(port) < 65536:
+        raise _Invalid(f"port {port} is out of range (1 to 65535)")
+    if m.group(1):
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise _Invalid(f"{host!r} is not an IPv6 address") from None
+    return host, int(port)
+
+
+def _cidr(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(_string(value), strict=False)
+    except ValueError:
+        raise _Invalid(f"{value!r} is not a CIDR network (e.g. 10.0.0.0/8)") from None
+
+
+def _env_name(value: Any) -> str:
+    text = _string(value)
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        raise _Invalid(f"{text!r} is not an environment variable name")
+    return text
+
+
+def _secret_hash(value: Any) -> str:
+    text = _string(value)
+    if not is_secret_hash(text):
+        raise _Invalid("is not a scrypt hash (make one with: gateway hash-secret)")
+    return text
+
+
+def _url(schemes: tuple[str, ...]) -> Check:
+    def check(value: Any) -> str:
+        text = _string(value)
+        parts = urlsplit(text)
+        if parts.scheme not in schemes or not parts.netloc:
+            raise _Invalid(f"{text!r} is not a {'/'.join(schemes)} URL")
+        return text.rstrip("/")
+    return check
+
+
+def _database(value: Any) -> str:
+    text = _string(value)
+    if text.startswith("sqlite:///") and len(text) > len("sqlite:///"):
+        return text
+    if re.match(r"postgres(?:ql)?://", text):
+        return text
+    raise _Invalid(f"{text!r} is not a database URL (sqlite:///var/gateway.db or postgresql://user@host/db)")
+
+
+def _upstream(value: Any) -> str:
+    text = _string(value)
+    if text.startswith("maildir:") and len(text) > len("maildir:"):
+        return text
+    parts = urlsplit(text)
+    if parts.scheme in ("smtp", "smtps") and parts.hostname:
+        try:
+            parts.port
+        except ValueError:
+            raise _Invalid(f"{text!r} has a bad port") from None
+        return text
+    raise _Invalid(f"{text!r} is not an upstream (maildir:PATH, smtp://host:port or smtps://host:port)")
+
+
+def _domain(value: Any) -> str:
+    text = _string(value).strip().lower().rstrip(".")
+    if not re.fullmatch(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}", text):
+        raise _Invalid(f"{value!r} is not a domain name")
+    return text
+
+
+def _e164(value: Any) -> str:
+    text = _string(value)
+    if phone_info(text) is None:
+        raise _Invalid(f"{text!r} is not a valid phone number in E.164 form (+15005550006)")
+    return text
+
+
+def _regex(value: Any) -> str:
+    text = _string(value)
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise _Invalid(f"{text!r} is not a valid regular expression: {exc}") from None
+    return text
+
+
+def _account_sid(value: Any) -> str:
+    text = _string(value)
+    if not re.fullmatch(r"AC[0-9a-fA-F]{32}", text):
+        raise _Invalid(f"{text!r} is not a Twilio account SID (AC followed by 32 hex digits)")
+    return text
+
+
+def _sender_name(value: Any) -> str:
+    text = _string(value)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,63}", text) or text == GLOBAL_SCOPE:
+        raise _Invalid(f"{text!r} must be lower-case letters, digits, '_', '.' or '-' (and not 'global')")
+    return text
+
+
+def _email_consent(value: Any) -> ConsentLevel | None:
+    if isinstance(value, bool):
+        return ConsentLevel.IMPLIED if value else None
+    return _consent_level(value)
+
+
+# -- the configuration ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    listen: tuple[str, int] = ("127.0.0.1", 2525)
+    upstream: str = "maildir:var/outbox"
+    trusted_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    add_list_unsubscribe: bool = True
+
+
+@dataclass(frozen=True)
+class Sender:
+    settings: SenderSettings
+    smtp_username: str | None = None
+    smtp_password_env: str | None = None
+    smtp_password_hash: str | None = None
+    api_key_env: str | None = None
+    api_key_hash: str | None = None
+    sms_from: tuple[str, ...] = ()
+    twilio_account_sid: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    mode: Mode = Mode.ENFORCE
+    database: str = "sqlite:///var/gateway.db"
+    public_url: str = "http://127.0.0.1:8025"
+    token_secret_env: str = "GATEWAY_TOKEN_SECRET"
+    token_secret_file: str | None = None
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    http_listen: tuple[str, int] = ("127.0.0.1", 8025)
+    sms_provider: str = "outbox"
+    ops_api_key_env: str | None = "GATEWAY_OPS_KEY"
+    ops_api_key_hash: str | None = None
+    policy: Policy = field(default_factory=Policy)
+    senders: dict[str, Sender] = field(default_factory=dict)
+
+    def sender(self, name: str) -> Sender:
+        try:
+            return self.senders[name]
+        except KeyError:
+            known = ", ".join(self.senders) or "none configured"
+            raise KeyError(f"unknown sender {name!r} (known: {known})") from None
+
+    def mode_for(self, sender: str) -> Mode:
+        own = self.senders[sender].settings.mode if sender in self.senders else None
+        return own or self.mode
+
+
+def _hours_rule(s: _Section, name: str, citation_default: str) -> HoursRule:
+    windows = []
+    for i, raw in enumerate(s.take("windows", _list_of(lambda v: v))):
+        w = _Section(s.file, f"{s.where}.windows[{i + 1}]", raw)
+        windows.append(Window(w.take("start", _hhmm), w.take("end", _hhmm), w.take("days", _days, frozenset(range(7)))))
+        w.done()
+    if not windows:
+        raise ConfigError(s.file, s.key("windows"), "needs at least one window")
+    rule = HoursRule(
+        name=name,
+        citation=s.take("citation", _nonempty, citation_default),
+        windows=tuple(windows),
+        area_codes=frozenset(s.take("area_codes", _list_of(_area_code), ())),
+        marketing_cap=s.take("marketing_cap", _integer(0, 10_000), None),
+        cap_hours=s.take("cap_hours", _integer(1, 24 * 366), 24),
+    )
+    s.done()
+    return rule
+
+
+def _area_code(value: Any) -> str:
+    text = _string(value)
+    if not re.fullmatch(r"[2-9]\d\d", text):
+        raise _Invalid(f"{text!r} is not a North American area code (three digits, e.g. \"305\")")
+    return text
+
+
+def _policy(p: _Section, add_list_unsubscribe: bool) -> Policy:
+    consent = dict(Policy().consent_required)
+    c = p.table("consent")
+    for channel in Channel:
+        for category in Category:
+            key = f"{channel.value}_{category.value}"
+            consent[(channel, category)] = c.take(key, _consent_level, consent[(channel, category)])
+    c.done()
+
+    federal = p.table("sms_hours")
+    hours = [HoursRule(FEDERAL_HOURS.name, FEDERAL_HOURS.citation, (Window(
+        federal.take("start", _hhmm, FEDERAL_HOURS.windows[0].start),
+        federal.take("end", _hhmm, FEDERAL_HOURS.windows[0].end),
+    ),))]
+    federal.done()
+    states = {r.name: r for r in DEFAULT_STATE_RULES} if p.take("default_state_rules", _boolean, True) else {}
+    for i, raw in enumerate(p.take("state", _list_of(lambda v: v), ())):
+        s = _Section(p.file, f"{p.key('state')}[{i + 1}]", raw)
+        name = s.take("name", _nonempty)
+        states[name] = _hours_rule(s, name, f"state rule {name}")
+    hours.extend(states.values())
+
+    cap = None
+    cap_table = p.data.get("frequency_cap")
+    f = p.table("frequency_cap")
+    if cap_table is not None:
+        cap = FrequencyCap(f.take("max", _integer(0, 10_000)), f.take("hours", _integer(1, 24 * 366)))
+    f.done()
+
+    policy = Policy(
+        ad_label_phrases=p.take("ad_label_phrases", _list_of(_nonempty), DEFAULT_AD_LABELS),
+        promotional_subject_patterns=p.take("promotional_subject_patterns", _list_of(_regex),
+                                            DEFAULT_PROMOTIONAL_SUBJECT),
+        deceptive_subject_patterns=p.take("deceptive_subject_patterns", _list_of(_regex), ()),
+        url_shorteners=tuple(d for d in p.take("url_shorteners", _list_of(_domain), DEFAULT_URL_SHORTENERS)),
+        banned_terms=p.take("banned_terms", _list_of(_nonempty), ()),
+        hours=tuple(hours),
+        frequency_cap=cap,
+        consent_required=consent,
+        brand_required_categories=frozenset(p.take("brand_required_categories", _list_of(_choice(Category)),
+                                                   tuple(Category))),
+        gateway_adds_list_unsubscribe=add_list_unsubscribe,
+    )
+    p.done()
+    return policy
+
+
+def _sender(s: _Section) -> Sender:
+    category = s.take("category", _choice(Category), Category.MARKETING)
+    settings = SenderSettings(
+        name=s.take("name", _sender_name),
+        brand=s.take("brand", _nonempty),
+        brand_aliases=s.take("brand_aliases", _list_of(_nonempty), ()),
+        physical_address=s.take("physical_address", _nonempty, None),
+        from_domains=s.take("from_domains", _list_of(_domain, unique=True), ()),
+        category=category,
+        allowed_categories=frozenset(s.take("allowed_categories", _list_of(_choice(Category), unique=True),
+                                            tuple(Category))),
+        email_consent_required=s.take("email_consent_required", _email_consent, None),
+        email_consent_categories=frozenset(s.take("email_consent_categories", _list_of(_choice(Category)),
+                                                  (Category.MARKETING,))),
+        sexually_explicit=s.take("sexually_explicit", _boolean, False),
+        mode=s.take("mode", _choice(Mode), None),
+        help_text=s.take("help_text", _nonempty, ""),
+    )
+    sender = Sender(
+        settings=settings,
+        smtp_username=s.take("smtp_username", _nonempty, None),
+        smtp_password_env=s.take("smtp_password_env", _env_name, None),
+        smtp_password_hash=s.take("smtp_password_hash", _secret_hash, None),
+        api_key_env=s.take("api_key_env", _env_name, None),
+        api_key_hash=s.take("api_key_hash", _secret_hash, None),
+        sms_from=s.take("sms_from", _list_of(_e164, unique=True), ()),
+        twilio_account_sid=s.take("twilio_account_sid", _account_sid, None),
+    )
+    s.done()
+    if sender.smtp_password_env and sender.smtp_password_hash:
+        raise ConfigError(s.file, s.key("smtp_password_hash"), "give smtp_password_env or smtp_password_hash, not both")
+    if sender.api_key_env and sender.api_key_hash:
+        raise ConfigError(s.file, s.key("api_key_hash"), "give api_key_env or api_key_hash, not both")
+    if (sender.smtp_password_env or sender.smtp_password_hash) and not sender.smtp_username:
+        raise ConfigError(s.file, s.key("smtp_username"), "required when an SMTP password is configured")
+    if category not in settings.allowed_categories:
+        raise ConfigError(s.file, s.key("category"), f"{category.value!r} is not in allowed_categories")
+    return sender
+
+
+def _unique(file: str, senders: list[Sender], attr: str) -> None:
+    seen: dict[str, str] = {}
+    for i, sender in enumerate(senders):
+        value = sender.name if attr == "name" else getattr(sender, attr)
+        if value is None:
+            continue
+        if value in seen:
+            raise ConfigError(file, f"sender[{i + 1}].{attr}", f"{value!r} is already used by sender {seen[value]!r}")
+        seen[value] = sender.name
+
+
+def parse(data: dict, file: str) -> Config:
+    root = _Section(file, "", data)
+    g = root.table("gateway")
+    mode = g.take("mode", _choice(Mode), Mode.ENFORCE)
+    database = g.take("database", _database, "sqlite:///var/gateway.db")
+    public_url = g.take("public_url", _url(("http", "https")), "http://127.0.0.1:8025")
+    token_secret_env = g.take("token_secret_env", _env_name, "GATEWAY_TOKEN_SECRET")
+    token_secret_file = g.take("token_secret_file", _nonempty, None)
+    g.done()
+
+    sm = root.table("smtp")
+    smtp = SmtpConfig(
+        listen=sm.take("listen", _listen, ("127.0.0.1", 2525)),
+        upstream=sm.take("upstream", _upstream, "maildir:var/outbox"),
+        trusted_networks=sm.take("trusted_networks", _list_of(_cidr), ()),
+        add_list_unsubscribe=sm.take("add_list_unsubscribe", _boolean, True),
+    )
+    sm.done()
+    h = root.table("http")
+    http_listen = h.take("listen", _listen, ("127.0.0.1", 8025))
+    h.done()
+    sms = root.table("sms")
+    provider = sms.take("provider", _choice_str(("outbox", "twilio")), "outbox")
+    sms.done()
+    ops = root.table("ops")
+    ops_env = ops.take("api_key_env", _env_name, None)
+    ops_hash = ops.take("api_key_hash", _secret_hash, None)
+    ops.done()
+    if ops_env and ops_hash:
+        raise ConfigError(file, "ops.api_key_hash", "give api_key_env or api_key_hash, not both")
+    if not ops_env and not ops_hash:
+        ops_env = "GATEWAY_OPS_KEY"
+
+    policy = _policy(root.table("policy"), smtp.add_list_unsubscribe)
+    senders = [_sender(_Section(file, f"sender[{i + 1}]", raw))
+               for i, raw in enumerate(root.take("sender", _list_of(lambda v: v), ()))]
+    root.done()
+    for attr in ("name", "smtp_username", "twilio_account_sid"):
+        _unique(file, senders, attr)
+    return Config(
+        path=file, mode=mode, database=database, public_url=public_url, token_secret_env=token_secret_env,
+        token_secret_file=token_secret_file, smtp=smtp, http_listen=http_listen, sms_provider=provider,
+        ops_api_key_env=ops_env, ops_api_key_hash=ops_hash, policy=policy, senders={s.name: s for s in senders},
+    )
+
+
+def _choice_str(options: tuple[str, ...]) -> Check:
+    def check(value: Any) -> str:
+        if _string(value) not in options:
+            raise _Invalid(f"{value!r} is not one of {', '.join(options)}")
+        return value
+    return check
+
+
+def config_path(explicit: str | None = None) -> str:
+    return explicit or os.environ.get("GATEWAY_CONFIG") or DEFAULT_PATH
+
+
+def load(path: str | None = None) -> Config:
+    file = config_path(path)
+    try:
+        raw = Path(file).read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(file, "", "no such file (give --config PATH or set GATEWAY_CONFIG)") from None
+    except OSError as exc:
+        raise ConfigError(file, "", f"cannot read: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(file, "", "is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(file, "", f"invalid TOML: {exc}") from None
+    return parse(data, file)

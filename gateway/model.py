@@ -1,0 +1,194 @@
+"""Plain values the gateway passes around: messages, facts, violations, decisions.
+
+Frozen dataclasses with no I/O; every other layer speaks in these.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+GLOBAL_SCOPE = "global"
+
+
+class Channel(enum.StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class Category(enum.StrEnum):
+    MARKETING = "marketing"  # CAN-SPAM "commercial electronic mail message"
+    INFORMATIONAL = "informational"
+    TRANSACTIONAL = "transactional"  # CAN-SPAM "transactional or relationship message"
+
+
+class ConsentLevel(enum.IntEnum):
+    """Consent levels, ordered: a higher level satisfies every lower requirement."""
+
+    NONE = 0
+    IMPLIED = 1
+    EXPRESS = 2
+    EXPRESS_WRITTEN = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> ConsentLevel:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown consent level {text!r} (one of {', '.join(m.label for m in cls)})") from None
+
+
+class Reason(enum.StrEnum):
+    UNSUBSCRIBE = "unsubscribe"
+    STOP = "stop"
+    COMPLAINT = "complaint"
+    BOUNCE = "bounce"
+    MANUAL = "manual"
+    DNC = "dnc"
+    LITIGATOR = "litigator"
+    ERASED = "erased"
+
+
+class Verdict(enum.StrEnum):
+    RELAYED = "relayed"
+    REJECTED = "rejected"
+    DEFERRED = "deferred"
+    FAILED = "failed"
+    MONITORED = "monitored"
+
+
+class Mode(enum.StrEnum):
+    ENFORCE = "enforce"
+    MONITOR = "monitor"
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    code: str
+    message: str
+    recipient: str | None = None  # set for per-recipient findings (suppression, consent, address)
+
+    def as_dict(self) -> dict[str, str]:
+        out = {"code": self.code, "message": self.message}
+        if self.recipient is not None:
+            out["recipient"] = self.recipient
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    channel: Channel
+    address_hash: str
+    address: str | None  # None once erased: only the hash remains, and it still blocks
+    scope: str  # GLOBAL_SCOPE or a sender name
+    reason: Reason
+    source: str
+    created_at: datetime
+    expires_at: datetime | None = None
+
+    def active_at(self, at: datetime) -> bool:
+        return self.expires_at is None or at < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    channel: Channel
+    address_hash: str
+    address: str | None
+    scope: str
+    level: ConsentLevel
+    source: str
+    evidence: str
+    obtained_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    id: int | None = None
+
+    def level_at(self, at: datetime) -> ConsentLevel:
+        """A revoked, expired or not-yet-obtained consent counts as none."""
+        if self.revoked_at is not None and self.revoked_at <= at:
+            return ConsentLevel.NONE
+        if self.expires_at is not None and self.expires_at <= at:
+            return ConsentLevel.NONE
+        if self.obtained_at > at:
+            return ConsentLevel.NONE
+        return self.level
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientFacts:
+    """What the store knows about one recipient, for one sender, at one moment."""
+
+    address: str  # normalized (lower-case email, E.164 number); may be invalid
+    suppressions: tuple[Suppression, ...] = ()
+    consents: tuple[Consent, ...] = ()
+    recent_sends: tuple[datetime, ...] = ()  # marketing sends to this address by this sender, newest first
+
+    def consent_level(self, at: datetime) -> ConsentLevel:
+        return max((c.level_at(at) for c in self.consents), default=ConsentLevel.NONE)
+
+    def active_suppressions(self, at: datetime) -> tuple[Suppression, ...]:
+        return tuple(s for s in self.suppressions if s.active_at(at))
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    url: str
+    text: str  # the visible anchor text (HTML) or the surrounding line (plain text)
+
+
+@dataclass(frozen=True, slots=True)
+class EmailContent:
+    """What a reader of the message sees, plus the headers the rules need."""
+
+    subject: str
+    from_addresses: tuple[str, ...]
+    sender_address: str | None
+    reply_to: tuple[str, ...]
+    to_addresses: tuple[str, ...]
+    in_reply_to: str | None
+    references: str | None
+    list_unsubscribe: str | None
+    list_unsubscribe_post: str | None
+    visible_text: str
+    links: tuple[Link, ...]
+    declared_explicit: bool
+    size: int
+    defects: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EmailMessage:
+    sender: str
+    recipients: tuple[str, ...]
+    content: EmailContent
+
+
+@dataclass(frozen=True, slots=True)
+class SmsMessage:
+    sender: str
+    to: str
+    body: str
+    category: Category
+    from_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    id: str
+    at: datetime
+    channel: Channel
+    sender: str
+    recipient: str
+    category: Category
+    verdict: Verdict
+    violations: tuple[Violation, ...] = ()
+    excerpt: str = ""
+    size: int = 0
+    upstream: str = ""
+    extra: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,53 @@
+"""One path for every message: build the `Message`, fetch the recipients' facts in one batch, run the rules.
+
+Doors (SMTP, HTTP, CLI) call these and translate the `Evaluation` into their own protocol's answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from .addresses import normalize_email
+from .config import Config
+from .content.mime import parse_email
+from .model import Category, Channel, EmailMessage, SmsMessage
+from .policy import Evaluation, evaluate_email, evaluate_sms
+from .store import Store
+
+
+@dataclass(frozen=True)
+class EmailResult:
+    message: EmailMessage
+    evaluation: Evaluation
+
+
+@dataclass(frozen=True)
+class SmsResult:
+    message: SmsMessage
+    evaluation: Evaluation
+
+
+class Pipeline:
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config = config
+        self.store = store
+
+    async def check_email(self, sender: str, raw: bytes, at: datetime,
+                          recipients: Sequence[str] | None = None) -> EmailResult:
+        """Judge one message; recipients default to its To and Cc addresses."""
+        settings = self.config.sender(sender).settings
+        content = parse_email(raw)
+        people = tuple(dict.fromkeys(normalize_email(r) for r in (recipients or content.to_addresses)))
+        message = EmailMessage(sender=sender, recipients=people, content=content)
+        facts = await self.store.facts(Channel.EMAIL, sender, people, at)
+        return EmailResult(message, evaluate_email(message, facts, settings, self.config.policy, at))
+
+    async def check_sms(self, sender: str, to: str, body: str, category: Category | None, at: datetime,
+                        from_number: str | None = None) -> SmsResult:
+        settings = self.config.sender(sender).settings
+        message = SmsMessage(sender=sender, to=to.strip(), body=body, category=category or settings.category,
+                             from_number=from_number)
+        facts = await self.store.facts(Channel.SMS, sender, [message.to], at, self.config.policy.history_hours)
+        return SmsResult(message, evaluate_sms(message, facts, settings, self.config.policy, at))

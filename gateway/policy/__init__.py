@@ -1,0 +1,79 @@
+"""The rule engine: pure functions from a message, the recipients' facts, the settings and the time to
+the violations. No I/O, no clock. The rules themselves, one function each, are in:
+
+- `recipients.py` — INVALID_RECIPIENT, SUPPRESSED, CONSENT_MISSING (both channels)
+- `email.py`      — CATEGORY_NOT_ALLOWED and the CAN-SPAM codes
+- `sms.py`        — CATEGORY_NOT_ALLOWED, QUIET_HOURS, FREQUENCY_CAP, SMS_OPT_OUT_NOTICE, SMS_SENDER_ID, SMS_CONTENT
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..addresses import phone_info
+from ..model import Category, Channel, EmailMessage, RecipientFacts, SmsMessage, Violation
+from . import email as email_rules, sms as sms_rules
+from .recipients import RecipientCheck, recipient_violations
+from .settings import Policy, SenderSettings
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The verdict of the rules on one message: what is wrong with it, and for whom."""
+
+    category: Category
+    content: tuple[Violation, ...]  # about the message itself, for every recipient
+    recipients: Mapping[str, tuple[Violation, ...]]  # per recipient, in message order
+
+    def for_recipient(self, address: str) -> tuple[Violation, ...]:
+        return self.content + self.recipients.get(address, ())
+
+    @property
+    def violations(self) -> tuple[Violation, ...]:
+        found = list(self.content)
+        for per in self.recipients.values():
+            found.extend(per)
+        return tuple(found)
+
+    @property
+    def passed(self) -> bool:
+        return not self.content and not any(self.recipients.values())
+
+
+def _facts(facts: Mapping[str, RecipientFacts], address: str) -> RecipientFacts:
+    return facts.get(address) or RecipientFacts(address=address)
+
+
+def envelope_violations(channel: Channel, recipient: RecipientFacts, category: Category, sender: SenderSettings,
+                        policy: Policy, at: datetime) -> tuple[Violation, ...]:
+    """The recipient rules alone, as an SMTP door runs them at RCPT TO."""
+    return recipient_violations(recipient, RecipientCheck(channel, category, sender, policy, at))
+
+
+def evaluate_email(message: EmailMessage, facts: Mapping[str, RecipientFacts], sender: SenderSettings,
+                   policy: Policy, at: datetime) -> Evaluation:
+    category = email_rules.primary_purpose(message.content, sender, policy)
+    people = tuple(_facts(facts, a) for a in message.recipients)
+    check = email_rules.EmailCheck(message.content, category, sender, policy, people, at)
+    per_recipient = RecipientCheck(Channel.EMAIL, category, sender, policy, at)
+    return Evaluation(
+        category=category,
+        content=email_rules.content_violations(check),
+        recipients={r.address: recipient_violations(r, per_recipient) for r in people},
+    )
+
+
+def evaluate_sms(message: SmsMessage, facts: Mapping[str, RecipientFacts], sender: SenderSettings,
+                 policy: Policy, at: datetime) -> Evaluation:
+    recipient = _facts(facts, message.to)
+    found = recipient_violations(recipient, RecipientCheck(Channel.SMS, message.category, sender, policy, at))
+    phone = phone_info(message.to)
+    content: tuple[Violation, ...] = ()
+    if phone is not None:
+        content = sms_rules.content_violations(sms_rules.SmsCheck(message, phone, recipient, sender, policy, at))
+    return Evaluation(category=message.category, content=content, recipients={message.to: found})
+
+
+__all__ = ["Evaluation", "Policy", "SenderSettings", "envelope_violations", "evaluate_email", "evaluate_sms"]

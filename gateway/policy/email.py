@@ -1,0 +1,213 @@
+"""CAN-SPAM rules for one email message, read top to bottom.
+
+Each rule is `rule(check) -> Violation | None` and looks only at what a reader of the message sees
+(`EmailContent`), the sender's settings, the policy and the recipients' facts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..model import Category, ConsentLevel, EmailContent, Link, RecipientFacts, Violation
+from . import postal
+from .settings import Policy, SenderSettings
+
+
+@dataclass(frozen=True, slots=True)
+class EmailCheck:
+    content: EmailContent
+    category: Category  # after the primary-purpose test
+    sender: SenderSettings
+    policy: Policy
+    recipients: tuple[RecipientFacts, ...]
+    at: datetime
+
+
+def primary_purpose(content: EmailContent, sender: SenderSettings, policy: Policy) -> Category:
+    """16 CFR 316.3: mail whose subject line would lead a recipient to think it advertises is commercial,
+    whatever stream it was sent on."""
+    if sender.category is not Category.MARKETING and policy.promotional_re is not None:
+        if policy.promotional_re.search(content.subject):
+            return Category.MARKETING
+    return sender.category
+
+
+def category_not_allowed(c: EmailCheck) -> Violation | None:
+    """CATEGORY_NOT_ALLOWED — the sender is not configured to send this category."""
+    if c.category in c.sender.allowed_categories:
+        return None
+    why = " (its subject reads as an advertisement, 16 CFR 316.3)" if c.category is not c.sender.category else ""
+    return Violation("CATEGORY_NOT_ALLOWED", f"sender {c.sender.name} may not send {c.category.value} mail{why}")
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2].strip().strip(">").lower()
+
+
+def from_domain(c: EmailCheck) -> Violation | None:
+    """CANSPAM_FROM_DOMAIN — From, Sender and Reply-To must name the sender's own domains; header information
+    may not be materially false or misleading (15 U.S.C. 7704(a)(1), applies to transactional mail too)."""
+    if not c.content.from_addresses:
+        return Violation("CANSPAM_FROM_DOMAIN", "the message has no From address")
+    if not c.sender.from_domains:
+        return Violation("CANSPAM_FROM_DOMAIN", f"sender {c.sender.name} has no from_domains configured")
+    headers = [("From", a) for a in c.content.from_addresses] + [("Reply-To", a) for a in c.content.reply_to]
+    if c.content.sender_address:
+        headers.append(("Sender", c.content.sender_address))
+    for name, address in headers:
+        if not c.sender.owns_domain(_domain(address)):
+            allowed = ", ".join(c.sender.from_domains)
+            return Violation("CANSPAM_FROM_DOMAIN", f"{name} <{address}> is not in the sender's domains ({allowed})")
+    return None
+
+
+_REPLY_PREFIX = re.compile(r"^\s*(?:re|fwd?|aw|wg|sv|vs|tr|rv|enc)\s*(?:\[\d+\]|\(\d+\))?\s*:", re.IGNORECASE)
+
+
+def deceptive_subject(c: EmailCheck) -> Violation | None:
+    """CANSPAM_DECEPTIVE_SUBJECT — no subject heading likely to mislead about the contents, such as a fake
+    reply or forward with no thread behind it (15 U.S.C. 7704(a)(2))."""
+    if c.category is not Category.MARKETING:
+        return None
+    subject = c.content.subject
+    if _REPLY_PREFIX.match(subject) and not (c.content.in_reply_to or c.content.references):
+        return Violation("CANSPAM_DECEPTIVE_SUBJECT",
+                         f"subject {subject!r} poses as a reply or forward but the message has no "
+                         "In-Reply-To or References header")
+    for pattern in c.policy.deceptive_res:
+        if pattern.search(subject):
+            return Violation("CANSPAM_DECEPTIVE_SUBJECT",
+                             f"subject {subject!r} matches the deceptive pattern {pattern.pattern!r}")
+    return None
+
+
+EXPLICIT_PREFIX = "SEXUALLY-EXPLICIT: "
+
+
+def explicit_label(c: EmailCheck) -> Violation | None:
+    """CANSPAM_EXPLICIT_LABEL — sexually oriented mail must begin its subject with "SEXUALLY-EXPLICIT: "
+    (15 U.S.C. 7704(d), 16 CFR 316.4(a)(1))."""
+    if not (c.sender.sexually_explicit or c.content.declared_explicit):
+        return None
+    if c.content.subject.startswith(EXPLICIT_PREFIX):
+        return None
+    return Violation("CANSPAM_EXPLICIT_LABEL", f'subject must begin with "{EXPLICIT_PREFIX}"')
+
+
+def physical_address(c: EmailCheck) -> Violation | None:
+    """CANSPAM_PHYSICAL_ADDRESS — commercial mail shows the sender's valid physical postal address
+    (15 U.S.C. 7704(a)(5)(A)(iii); 16 CFR 316.2(p))."""
+    if c.category is not Category.MARKETING:
+        return None
+    if c.sender.address_pattern is not None:
+        if c.sender.address_pattern.search(c.content.visible_text):
+            return None
+        return Violation("CANSPAM_PHYSICAL_ADDRESS",
+                         f"the sender's postal address ({c.sender.physical_address}) is not in the visible text")
+    if postal.find_any_us_address(c.content.visible_text):
+        return None
+    return Violation("CANSPAM_PHYSICAL_ADDRESS", "no postal address in the visible text")
+
+
+_OPT_OUT_WORDS = re.compile(
+    r"un-?\s?subscrib|opt(?:-|\s)?out|(?:manage|update|change|edit|set)\s+(?:your\s+|my\s+)?"
+    r"(?:(?:e-?mail|subscription|communication|mailing|notification)\s+)?preferences"
+    r"|(?:e-?mail|subscription|communication|mailing)\s+preferences|cancel\s+(?:your\s+|my\s+|the\s+)?subscription"
+    r"|stop\s+receiving|remove\s+(?:me|yourself)\s+from",
+    re.IGNORECASE,
+)
+_OPT_OUT_URL = re.compile(r"unsub|opt[-_]?out|preferences|prefs|cancel[-_]?subscription|manage[-_]?subscription",
+                          re.IGNORECASE)
+_TEMPLATE_MARKERS = ("{{", "}}", "{%", "*|", "|*", "%%", "[[", "<%", "${")
+_WORKING_URL = re.compile(r"https?://[^\s/?#@]*[a-z0-9](?:\.[a-z0-9-]+)+(?::\d+)?(?:[/?#]\S*)?$|"
+                          r"https?://localhost(?::\d+)?(?:[/?#]\S*)?$", re.IGNORECASE)
+_MAILTO = re.compile(r"mailto:[^@\s]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+(?:\?\S*)?$", re.IGNORECASE)
+_LITERAL_CONTACT = re.compile(r"https?://\S+\.\S+|\bwww\.\S+\.\S+|[\w.+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+",
+                              re.IGNORECASE)
+_NEAR = 200
+
+
+def working(link: Link) -> bool:
+    """A link a reader can actually use: http(s) to a host, or mailto to an address; no unfilled template."""
+    url = link.url
+    if not url or any(m in url for m in _TEMPLATE_MARKERS):
+        return False
+    return bool(_WORKING_URL.match(url) or _MAILTO.match(url))
+
+
+def _instruction_with_contact(text: str, links: list[Link]) -> bool:
+    for m in _OPT_OUT_WORDS.finditer(text):
+        near = text[max(0, m.start() - _NEAR) : m.end() + _NEAR]
+        contacts = _LITERAL_CONTACT.findall(near)
+        if any(_MAILTO.match("mailto:" + x) or _WORKING_URL.match(x if "://" in x else "http://" + x)
+               for x in (c.rstrip(".,;:!?)") for c in contacts)):
+            return True
+        if any(link.text and link.text in near for link in links):
+            return True
+    return False
+
+
+def unsubscribe_link(c: EmailCheck) -> Violation | None:
+    """CANSPAM_UNSUBSCRIBE — commercial mail carries a clear and conspicuous, working way to opt out: a
+    visible link that says so, or a visible instruction with a working address (15 U.S.C. 7704(a)(3)
+    and (a)(5)(A)(ii)). An image whose alt text says "unsubscribe" is not a visible link."""
+    if c.category is not Category.MARKETING:
+        return None
+    usable = [link for link in c.content.links if link.text and working(link)]
+    if any(_OPT_OUT_WORDS.search(link.text) or _OPT_OUT_URL.search(link.url) for link in usable):
+        return None
+    if _instruction_with_contact(c.content.visible_text, usable):
+        return None
+    return Violation("CANSPAM_UNSUBSCRIBE", "no visible, working unsubscribe link or opt-out instruction")
+
+
+def _has_express_consent(r: RecipientFacts, at: datetime) -> bool:
+    return r.consent_level(at) >= ConsentLevel.EXPRESS
+
+
+def ad_label(c: EmailCheck) -> Violation | None:
+    """CANSPAM_AD_LABEL — commercial mail is clearly identified as an advertisement, unless every recipient
+    gave affirmative (express) consent (15 U.S.C. 7704(a)(5)(A)(i) and (a)(5)(B))."""
+    if c.category is not Category.MARKETING:
+        return None
+    if c.recipients and all(_has_express_consent(r, c.at) for r in c.recipients):
+        return None
+    pattern = c.policy.ad_label_re
+    if pattern is not None and (pattern.search(c.content.subject) or pattern.search(c.content.visible_text)):
+        return None
+    return Violation("CANSPAM_AD_LABEL",
+                     "not identified as an advertisement in the subject or visible text "
+                     "(waived only when every recipient gave express consent)")
+
+
+def list_unsubscribe_header(c: EmailCheck) -> Violation | None:
+    """LIST_UNSUBSCRIBE_HEADER — bulk marketing carries List-Unsubscribe with an HTTPS URI and
+    List-Unsubscribe-Post: List-Unsubscribe=One-Click (RFC 8058, RFC 2369; Gmail and Yahoo bulk-sender
+    requirements). Checked only when the gateway is configured not to add them itself."""
+    if c.category is not Category.MARKETING or c.policy.gateway_adds_list_unsubscribe:
+        return None
+    header = c.content.list_unsubscribe or ""
+    post = (c.content.list_unsubscribe_post or "").replace(" ", "")
+    if "<https://" in header.lower() and post.lower() == "list-unsubscribe=one-click":
+        return None
+    return Violation("LIST_UNSUBSCRIBE_HEADER",
+                     "marketing mail needs List-Unsubscribe (with an https URI) and "
+                     "List-Unsubscribe-Post: List-Unsubscribe=One-Click")
+
+
+CONTENT_RULES = (
+    category_not_allowed,
+    from_domain,
+    deceptive_subject,
+    explicit_label,
+    physical_address,
+    unsubscribe_link,
+    ad_label,
+    list_unsubscribe_header,
+)
+
+
+def content_violations(c: EmailCheck) -> tuple[Violation, ...]:
+    return tuple(v for rule in CONTENT_RULES if (v := rule(c)) is not None)

@@ -1,0 +1,169 @@
+"""The knobs the rules read: one sender's settings and the gateway-wide policy.
+
+Built by `gateway.config` from TOML; plain frozen values, so rules stay pure and testable by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, time
+
+from ..model import Category, Channel, ConsentLevel, Mode
+from . import postal
+
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+ALL_DAYS = frozenset(range(7))
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Hours during which texts may be sent, on some weekdays (0 = Monday), in the recipient's time."""
+
+    start: time
+    end: time
+    days: frozenset[int] = ALL_DAYS
+
+    def allows(self, local: datetime) -> bool:
+        return local.weekday() in self.days and self.start <= local.time().replace(tzinfo=None) < self.end
+
+    def describe(self) -> str:
+        days = "" if self.days == ALL_DAYS else " " + ",".join(DAY_NAMES[d] for d in sorted(self.days))
+        return f"{self.start:%H:%M}-{self.end:%H:%M}{days}"
+
+
+@dataclass(frozen=True, slots=True)
+class HoursRule:
+    """Calling hours and a marketing cap for a jurisdiction (federal, or a state keyed by area code)."""
+
+    name: str
+    citation: str
+    windows: tuple[Window, ...]
+    area_codes: frozenset[str] = frozenset()  # empty: applies to every number
+    marketing_cap: int | None = None
+    cap_hours: int = 24
+
+    def applies_to(self, area_code: str | None) -> bool:
+        return not self.area_codes or (area_code is not None and area_code in self.area_codes)
+
+    def allows(self, local: datetime) -> bool:
+        return any(w.allows(local) for w in self.windows)
+
+    def describe(self) -> str:
+        return " or ".join(w.describe() for w in self.windows)
+
+
+@dataclass(frozen=True, slots=True)
+class FrequencyCap:
+    max_messages: int
+    hours: int
+
+
+@dataclass(frozen=True)
+class SenderSettings:
+    name: str
+    brand: str
+    category: Category
+    allowed_categories: frozenset[Category]
+    from_domains: tuple[str, ...] = ()
+    physical_address: str | None = None
+    brand_aliases: tuple[str, ...] = ()
+    email_consent_required: ConsentLevel | None = None
+    email_consent_categories: frozenset[Category] = frozenset({Category.MARKETING})
+    sexually_explicit: bool = False
+    mode: Mode | None = None  # None: the gateway's mode
+    help_text: str = ""
+    address_pattern: re.Pattern[str] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.physical_address and self.address_pattern is None:
+            object.__setattr__(self, "address_pattern", postal.compile_address(self.physical_address))
+
+    def owns_domain(self, domain: str) -> bool:
+        domain = domain.lower().rstrip(".")
+        return any(domain == d or domain.endswith("." + d) for d in self.from_domains)
+
+
+DEFAULT_AD_LABELS = (
+    "advertisement", "[ad]", "(ad)", "ad:", "promotional message", "promotional email", "sponsored",
+    "this is an ad", "this email is an ad",
+)
+DEFAULT_PROMOTIONAL_SUBJECT = (
+    r"\d+\s*%\s*off", r"\$\d+\s*off", r"\bsale\b", r"\bdeals?\b", r"\bdiscount", r"\bcoupon", r"\bpromo(?:tion)?s?\b",
+    r"\bfree shipping\b", r"\blimited[- ]time\b", r"\b(?:buy|shop|order) now\b", r"\bsave (?:up to )?\$?\d+",
+    r"\bclearance\b", r"\b(?:exclusive|special) offers?\b", r"\bbogo\b", r"\bflash sale\b",
+)
+DEFAULT_URL_SHORTENERS = (
+    "bit.ly", "bitly.com", "tinyurl.com", "goo.gl", "ow.ly", "t.co", "is.gd", "buff.ly", "rebrand.ly", "cutt.ly",
+    "shorturl.at", "tiny.cc", "rb.gy", "bl.ink", "t.ly", "v.gd", "s.id", "lnkd.in", "qr.ae", "adf.ly", "bit.do",
+    "shorte.st", "soo.gd", "clck.ru", "x.co", "tr.im", "short.gy", "shorturl.com", "tiny.one", "urlz.fr",
+)
+FEDERAL_HOURS = HoursRule(
+    name="federal",
+    citation="47 CFR 64.1200(c)(1)",
+    windows=(Window(time(8, 0), time(21, 0)),),
+)
+DEFAULT_CONSENT = {
+    (Channel.SMS, Category.MARKETING): ConsentLevel.EXPRESS_WRITTEN,
+    (Channel.SMS, Category.INFORMATIONAL): ConsentLevel.EXPRESS,
+    (Channel.SMS, Category.TRANSACTIONAL): ConsentLevel.EXPRESS,
+    (Channel.EMAIL, Category.MARKETING): ConsentLevel.NONE,
+    (Channel.EMAIL, Category.INFORMATIONAL): ConsentLevel.NONE,
+    (Channel.EMAIL, Category.TRANSACTIONAL): ConsentLevel.NONE,
+}
+
+
+def phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Case-insensitive match of any phrase, not inside a longer word."""
+    if not phrases:
+        return None
+    parts = []
+    for p in sorted(phrases, key=len, reverse=True):
+        body = r"\s+".join(re.escape(w) for w in p.split())
+        lead = r"(?<!\w)" if p[:1].isalnum() else ""
+        tail = r"(?!\w)" if p[-1:].isalnum() else ""
+        parts.append(lead + body + tail)
+    return re.compile("|".join(parts), re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Policy:
+    ad_label_phrases: tuple[str, ...] = DEFAULT_AD_LABELS
+    promotional_subject_patterns: tuple[str, ...] = DEFAULT_PROMOTIONAL_SUBJECT
+    deceptive_subject_patterns: tuple[str, ...] = ()
+    url_shorteners: tuple[str, ...] = DEFAULT_URL_SHORTENERS
+    banned_terms: tuple[str, ...] = ()
+    hours: tuple[HoursRule, ...] = (FEDERAL_HOURS,)
+    frequency_cap: FrequencyCap | None = None
+    consent_required: dict[tuple[Channel, Category], ConsentLevel] = field(
+        default_factory=lambda: dict(DEFAULT_CONSENT)
+    )
+    brand_required_categories: frozenset[Category] = frozenset(Category)
+    gateway_adds_list_unsubscribe: bool = True
+    ad_label_re: re.Pattern[str] | None = field(default=None, init=False, compare=False)
+    promotional_re: re.Pattern[str] | None = field(default=None, init=False, compare=False)
+    deceptive_res: tuple[re.Pattern[str], ...] = field(default=(), init=False, compare=False)
+    banned_re: re.Pattern[str] | None = field(default=None, init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        promo = "|".join(f"(?:{p})" for p in self.promotional_subject_patterns)
+        object.__setattr__(self, "ad_label_re", phrase_pattern(self.ad_label_phrases))
+        object.__setattr__(self, "promotional_re", re.compile(promo, re.IGNORECASE) if promo else None)
+        object.__setattr__(self, "deceptive_res", tuple(re.compile(p, re.IGNORECASE)
+                                                        for p in self.deceptive_subject_patterns))
+        object.__setattr__(self, "banned_re", phrase_pattern(self.banned_terms))
+
+    def required_consent(self, channel: Channel, category: Category, sender: SenderSettings) -> ConsentLevel:
+        level = self.consent_required.get((channel, category), ConsentLevel.NONE)
+        if (channel is Channel.EMAIL and sender.email_consent_required is not None
+                and category in sender.email_consent_categories):
+            level = max(level, sender.email_consent_required)
+        return level
+
+    @property
+    def history_hours(self) -> int:
+        """How far back the store must look for sends to judge every cap."""
+        spans = [r.cap_hours for r in self.hours if r.marketing_cap is not None]
+        if self.frequency_cap:
+            spans.append(self.frequency_cap.hours)
+        return max(spans, default=0)

@@ -1,0 +1,136 @@
+"""TCPA, state and CTIA rules for one text message, read top to bottom.
+
+Each rule is `rule(check) -> Violation | None`. Time comes in as `check.at` (aware, any zone); local
+time is the recipient's, from the zones their number maps to, and a window must hold in every one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from ..addresses import PhoneInfo
+from ..model import Category, RecipientFacts, SmsMessage, Violation
+from .settings import HoursRule, Policy, SenderSettings
+
+
+@dataclass(frozen=True, slots=True)
+class SmsCheck:
+    message: SmsMessage
+    phone: PhoneInfo  # the recipient's number, already known to be valid
+    recipient: RecipientFacts
+    sender: SenderSettings
+    policy: Policy
+    at: datetime
+
+
+@lru_cache(maxsize=1024)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _applicable_hours(c: SmsCheck) -> list[HoursRule]:
+    area = c.phone.nanp_area_code
+    return [rule for rule in c.policy.hours if rule.applies_to(area)]
+
+
+def category_not_allowed(c: SmsCheck) -> Violation | None:
+    """CATEGORY_NOT_ALLOWED — the sender may not text this category (its own promise, e.g. operational only)."""
+    if c.message.category in c.sender.allowed_categories:
+        return None
+    allowed = ", ".join(sorted(x.value for x in c.sender.allowed_categories)) or "nothing"
+    return Violation("CATEGORY_NOT_ALLOWED",
+                     f"sender {c.sender.name} may not send {c.message.category.value} texts (allowed: {allowed})")
+
+
+def quiet_hours(c: SmsCheck) -> Violation | None:
+    """QUIET_HOURS — marketing texts only within calling hours in the recipient's local time: 08:00-21:00
+    federally (47 CFR 64.1200(c)(1)), stricter state windows by area code; unknown zone: not allowed."""
+    if c.message.category is not Category.MARKETING:
+        return None
+    if not c.phone.time_zones:
+        return Violation("QUIET_HOURS", f"the local time of {c.phone.e164} cannot be known, so no safe hour exists")
+    for rule in _applicable_hours(c):
+        for zone in c.phone.time_zones:
+            local = c.at.astimezone(_zone(zone))
+            if not rule.allows(local):
+                return Violation("QUIET_HOURS",
+                                 f"{local:%a %H:%M} in {zone} is outside {rule.name} hours "
+                                 f"{rule.describe()} ({rule.citation})")
+    return None
+
+
+def frequency_cap(c: SmsCheck) -> Violation | None:
+    """FREQUENCY_CAP — no more marketing texts to one number in the window than policy and state law allow
+    (e.g. three per 24 hours: Fla. Stat. 501.059(8)(b), Okla. Stat. tit. 15 775C.4, Md. Com. Law 14-4503)."""
+    if c.message.category is not Category.MARKETING:
+        return None
+    caps: list[tuple[int, int, str]] = []
+    if c.policy.frequency_cap:
+        caps.append((c.policy.frequency_cap.max_messages, c.policy.frequency_cap.hours, "policy"))
+    caps += [(r.marketing_cap, r.cap_hours, f"{r.name} ({r.citation})")
+             for r in _applicable_hours(c) if r.marketing_cap is not None]
+    for limit, hours, source in caps:
+        since = c.at - timedelta(hours=hours)
+        sent = sum(1 for t in c.recipient.recent_sends if since < t <= c.at)
+        if sent >= limit:
+            return Violation("FREQUENCY_CAP",
+                             f"{sent} marketing texts to this number in the last {hours} h; {source} allows {limit}")
+    return None
+
+
+_OPT_OUT_NOTICE = re.compile(
+    r"\b(?:reply|text|txt|send|respond(?:\s+with)?)\s*[\"'“‘]?\s*(?:stop|end|cancel|unsubscribe|quit|stopall|optout)\b"
+    r"|\bstop\s*(?:to|2)\s*(?:opt[-\s]?out|end|cancel|unsubscribe|quit|stop)\b",
+    re.IGNORECASE,
+)
+
+
+def opt_out_notice(c: SmsCheck) -> Violation | None:
+    """SMS_OPT_OUT_NOTICE — marketing texts tell how to opt out, e.g. "Reply STOP to opt out"
+    (47 CFR 64.1200(b)(3) and (a)(12); CTIA Messaging Principles 5.1.2, Short Code Handbook)."""
+    if c.message.category is not Category.MARKETING or _OPT_OUT_NOTICE.search(c.message.body):
+        return None
+    return Violation("SMS_OPT_OUT_NOTICE", 'marketing text lacks opt-out instructions such as "Reply STOP to opt out"')
+
+
+def _squash(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def sender_id(c: SmsCheck) -> Violation | None:
+    """SMS_SENDER_ID — the text names who sends it (47 CFR 64.1200(b)(1); CTIA Messaging Principles 5.1.1)."""
+    if c.message.category not in c.policy.brand_required_categories:
+        return None
+    body = _squash(c.message.body)
+    names = (c.sender.brand, *c.sender.brand_aliases)
+    if any(n and _squash(n) in body for n in names):
+        return None
+    return Violation("SMS_SENDER_ID", f"text does not name the brand ({c.sender.brand})")
+
+
+_HOST = re.compile(r"(?<![\w@.-])(?:https?://)?((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,})(?=[/:?#\s]|$|[.,;!)])",
+                   re.IGNORECASE)
+
+
+def banned_content(c: SmsCheck) -> Violation | None:
+    """SMS_CONTENT — no public URL shorteners (carriers filter them: CTIA Messaging Principles 5.3, T-Mobile
+    Code of Conduct) and none of the sender's banned terms."""
+    shorteners = c.policy.url_shorteners
+    for m in _HOST.finditer(c.message.body):
+        host = m.group(1).lower()
+        if any(host == s or host.endswith("." + s) for s in shorteners):
+            return Violation("SMS_CONTENT", f"public URL shortener {host} (use a branded domain)")
+    if c.policy.banned_re is not None and (m := c.policy.banned_re.search(c.message.body)):
+        return Violation("SMS_CONTENT", f"banned term {m.group(0)!r}")
+    return None
+
+
+SMS_RULES = (category_not_allowed, quiet_hours, frequency_cap, opt_out_notice, sender_id, banned_content)
+
+
+def content_violations(c: SmsCheck) -> tuple[Violation, ...]:
+    return tuple(v for rule in SMS_RULES if (v := rule(c)) is not None)

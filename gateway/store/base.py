@@ -1,0 +1,126 @@
+"""The store interface every engine implements, and the conversions they share.
+
+Async throughout so that a networked engine (PostgreSQL) fits behind it; the embedded SQLite engine
+answers from the calling thread, its queries being a few microseconds each.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from ..model import Category, Channel, Consent, Decision, RecipientFacts, Suppression, Violation
+
+
+class StoreError(Exception):
+    """The store cannot answer (unreachable, locked, corrupt). Callers must not pass a message without facts."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    added: int
+    skipped: int  # already present
+    rejected: int  # rows that were not valid
+    errors: tuple[str, ...]  # the first few problems, "line N: why"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_text(at: datetime | None) -> str | None:
+    """Fixed-width UTC ISO 8601, so that text order is time order."""
+    if at is None:
+        return None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_text(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def new_id() -> str:
+    """Time-ordered unique id: 13 hex digits of microseconds, then 8 random hex digits."""
+    return f"{time.time_ns() // 1000:013x}{secrets.token_hex(4)}"
+
+
+def decision_row(d: Decision, recipient_hash: str) -> dict:
+    return {
+        "id": d.id,
+        "at": to_text(d.at),
+        "channel": d.channel.value,
+        "sender": d.sender,
+        "recipient": d.recipient,
+        "recipient_hash": recipient_hash,
+        "category": d.category.value,
+        "verdict": d.verdict.value,
+        "codes": " ".join(dict.fromkeys(v.code for v in d.violations)),
+        "violations": json.dumps([v.as_dict() for v in d.violations]),
+        "excerpt": d.excerpt,
+        "size": d.size,
+        "upstream": d.upstream,
+    }
+
+
+def decision_from_row(row: dict) -> Decision:
+    from ..model import Verdict
+
+    return Decision(
+        id=row["id"],
+        at=from_text(row["at"]),
+        channel=Channel(row["channel"]),
+        sender=row["sender"],
+        recipient=row["recipient"],
+        category=Category(row["category"]),
+        verdict=Verdict(row["verdict"]),
+        violations=tuple(Violation(v["code"], v["message"], v.get("recipient"))
+                         for v in json.loads(row["violations"] or "[]")),
+        excerpt=row["excerpt"] or "",
+        size=row["size"] or 0,
+        upstream=row["upstream"] or "",
+    )
+
+
+class Store(Protocol):
+    """What the pipeline, the doors and the CLI need from a store, whatever the engine."""
+
+    async def facts(self, channel: Channel, sender: str, addresses: Sequence[str], at: datetime,
+                    history_hours: int = 0) -> dict[str, RecipientFacts]:
+        """Everything known about these recipients for this sender, in one batched read."""
+        ...
+
+    async def add_suppression(self, entry: Suppression) -> bool: ...
+
+    async def remove_suppressions(self, channel: Channel, address: str, scope: str | None,
+                                  reason: str | None = None) -> int: ...
+
+    def suppressions(self, channel: Channel | None = None, scope: str | None = None,
+                     address: str | None = None) -> AsyncIterator[Suppression]: ...
+
+    async def import_suppressions(self, rows: Iterable[Suppression | str]) -> ImportResult:
+        """Stream entries in; a str in the stream is a rejected row's error message, counted and kept."""
+        ...
+
+    async def add_consent(self, consent: Consent) -> int: ...
+
+    async def revoke_consents(self, channel: Channel, address: str, scope: str | None, at: datetime) -> int: ...
+
+    async def consents(self, channel: Channel, address: str, scope: str | None = None) -> list[Consent]: ...
+
+    async def record_decisions(self, decisions: Sequence[Decision]) -> None: ...
+
+    async def decisions(self, limit: int = 100) -> list[Decision]: ...
+
+    async def record_send(self, channel: Channel, address: str, sender: str, category: Category,
+                          at: datetime) -> None: ...
+
+    async def schema_version(self) -> int: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,285 @@
+"""The embedded engine: one SQLite file in WAL mode, through sqlite-utils.
+
+Created and migrated on open (PRAGMA user_version is the schema version). Addresses are looked up by
+their SHA-256, so a hashed (erased) suppression blocks exactly like a plain one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
+from itertools import islice
+from pathlib import Path
+
+import sqlite_utils
+
+from ..addresses import address_hash
+from ..model import (
+    GLOBAL_SCOPE, Category, Channel, Consent, ConsentLevel, Decision, Reason, RecipientFacts, Suppression,
+)
+from .base import ImportResult, StoreError, decision_from_row, decision_row, from_text, to_text
+
+_BATCH = 500  # addresses per IN (...) query
+_IMPORT_BATCH = 20_000
+_MAX_ERRORS_KEPT = 20
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db["suppressions"].create({
+        "id": int, "channel": str, "address_hash": str, "address": str, "scope": str, "reason": str,
+        "source": str, "created_at": str, "expires_at": str,
+    }, pk="id", not_null={"channel", "address_hash", "scope", "reason", "created_at"})
+    db["suppressions"].create_index(["channel", "address_hash", "scope", "reason"], unique=True)
+    db["suppressions"].create_index(["scope", "channel"])
+    db["consents"].create({
+        "id": int, "channel": str, "address_hash": str, "address": str, "scope": str, "level": str,
+        "source": str, "evidence": str, "obtained_at": str, "expires_at": str, "revoked_at": str,
+    }, pk="id", not_null={"channel", "address_hash", "scope", "level", "obtained_at"})
+    db["consents"].create_index(["channel", "address_hash", "scope"])
+    db["decisions"].create({
+        "id": str, "at": str, "channel": str, "sender": str, "recipient": str, "recipient_hash": str,
+        "category": str, "verdict": str, "codes": str, "violations": str, "excerpt": str, "size": int,
+        "upstream": str,
+    }, pk="id", not_null={"at", "channel", "sender", "recipient", "verdict"})
+    db["decisions"].create_index(["at"])
+    db["decisions"].create_index(["verdict", "at"])
+    db["decisions"].create_index(["sender", "at"])
+    db["decisions"].create_index(["recipient_hash"])
+    db["sends"].create({
+        "id": int, "channel": str, "address_hash": str, "scope": str, "category": str, "sent_at": str,
+    }, pk="id", not_null={"channel", "address_hash", "scope", "category", "sent_at"})
+    db["sends"].create_index(["channel", "address_hash", "scope", "sent_at"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def sqlite_path(url: str) -> str:
+    """`sqlite:///relative/path.db`, `sqlite:////absolute/path.db` or `sqlite:///:memory:`."""
+    if not url.startswith("sqlite:///"):
+        raise ValueError(f"not a sqlite URL: {url!r} (expected sqlite:///path/to/file.db)")
+    path = url[len("sqlite:///"):]
+    if not path:
+        raise ValueError("sqlite URL has no file path")
+    return path
+
+
+def _suppression(row: sqlite3.Row | tuple) -> Suppression:
+    channel, ahash, address, scope, reason, source, created, expires = row
+    return Suppression(Channel(channel), ahash, address, scope, Reason(reason), source or "",
+                       from_text(created), from_text(expires))
+
+
+def _consent(row: sqlite3.Row | tuple) -> Consent:
+    cid, channel, ahash, address, scope, level, source, evidence, obtained, expires, revoked = row
+    return Consent(Channel(channel), ahash, address, scope, ConsentLevel.parse(level), source or "", evidence or "",
+                   from_text(obtained), from_text(expires), from_text(revoked), cid)
+
+
+_SUPPRESSION_COLS = "channel, address_hash, address, scope, reason, source, created_at, expires_at"
+_CONSENT_COLS = ("id, channel, address_hash, address, scope, level, source, evidence, obtained_at, expires_at, "
+                 "revoked_at")
+
+
+class SqliteStore:
+    def __init__(self, path: str) -> None:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+            self.db = sqlite_utils.Database(self._conn)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open SQLite database {path}: {exc}") from exc
+
+    @classmethod
+    def from_url(cls, url: str) -> SqliteStore:
+        return cls(sqlite_path(url))
+
+    def _migrate(self) -> None:
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"database schema version {version} is newer than this gateway ({SCHEMA_VERSION})")
+        for number in range(version, SCHEMA_VERSION):
+            with self.db.conn:
+                self._conn.execute("BEGIN IMMEDIATE")
+                MIGRATIONS[number](self.db)
+                self._conn.execute(f"PRAGMA user_version={number + 1}")
+
+    def _run(self, sql: str, params: Sequence = ()) -> sqlite3.Cursor:
+        try:
+            return self._conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+
+    async def schema_version(self) -> int:
+        return self._run("PRAGMA user_version").fetchone()[0]
+
+    async def close(self) -> None:
+        self._conn.close()
+
+    # -- facts: one read transaction per message ---------------------------------------------------
+
+    async def facts(self, channel: Channel, sender: str, addresses: Sequence[str], at: datetime,
+                    history_hours: int = 0) -> dict[str, RecipientFacts]:
+        by_hash = {address_hash(a): a for a in addresses}
+        sup: dict[str, list[Suppression]] = {}
+        con: dict[str, list[Consent]] = {}
+        sends: dict[str, list[datetime]] = {}
+        since = to_text(at - timedelta(hours=history_hours)) if history_hours else None
+        hashes = list(by_hash)
+        try:
+            self._conn.execute("BEGIN")
+            for start in range(0, len(hashes), _BATCH):
+                chunk = hashes[start : start + _BATCH]
+                marks = ",".join("?" * len(chunk))
+                args = [channel.value, sender, *chunk]
+                for row in self._conn.execute(
+                    f"SELECT {_SUPPRESSION_COLS} FROM suppressions WHERE channel = ? "
+                    f"AND scope IN (?, 'global') AND address_hash IN ({marks})", args):
+                    sup.setdefault(row[1], []).append(_suppression(row))
+                for row in self._conn.execute(
+                    f"SELECT {_CONSENT_COLS} FROM consents WHERE channel = ? "
+                    f"AND scope IN (?, 'global') AND address_hash IN ({marks})", args):
+                    con.setdefault(row[2], []).append(_consent(row))
+                if since is not None:
+                    for ahash, sent_at in self._conn.execute(
+                        f"SELECT address_hash, sent_at FROM sends WHERE channel = ? AND scope = ? "
+                        f"AND address_hash IN ({marks}) AND category = 'marketing' AND sent_at > ? "
+                        "ORDER BY sent_at DESC", [*args, since]):
+                        sends.setdefault(ahash, []).append(from_text(sent_at))
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise StoreError(str(exc)) from exc
+        return {
+            address: RecipientFacts(address, tuple(sup.get(h, ())), tuple(con.get(h, ())), tuple(sends.get(h, ())))
+            for h, address in by_hash.items()
+        }
+
+    # -- suppressions --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _suppression_row(s: Suppression) -> tuple:
+        return (s.channel.value, s.address_hash, s.address, s.scope, s.reason.value, s.source,
+                to_text(s.created_at), to_text(s.expires_at))
+
+    async def add_suppression(self, entry: Suppression) -> bool:
+        cur = self._run(f"INSERT OR IGNORE INTO suppressions ({_SUPPRESSION_COLS}) VALUES (?,?,?,?,?,?,?,?)",
+                        self._suppression_row(entry))
+        return cur.rowcount == 1
+
+    async def remove_suppressions(self, channel: Channel, address: str, scope: str | None,
+                                  reason: str | None = None) -> int:
+        sql = "DELETE FROM suppressions WHERE channel = ? AND address_hash = ?"
+        args: list = [channel.value, address_hash(address)]
+        if scope is not None:
+            sql += " AND scope = ?"
+            args.append(scope)
+        if reason is not None:
+            sql += " AND reason = ?"
+            args.append(reason)
+        return self._run(sql, args).rowcount
+
+    async def suppressions(self, channel: Channel | None = None, scope: str | None = None,
+                           address: str | None = None) -> AsyncIterator[Suppression]:
+        where, args = [], []
+        if channel is not None:
+            where.append("channel = ?")
+            args.append(channel.value)
+        if scope is not None:
+            where.append("scope = ?")
+            args.append(scope)
+        if address is not None:
+            where.append("address_hash = ?")
+            args.append(address_hash(address))
+        sql = f"SELECT {_SUPPRESSION_COLS} FROM suppressions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        cursor = self._run(sql + " ORDER BY id", args)
+        while rows := cursor.fetchmany(1000):
+            for row in rows:
+                yield _suppression(row)
+
+    async def import_suppressions(self, rows: Iterable[Suppression | str]) -> ImportResult:
+        added = skipped = rejected = 0
+        errors: list[str] = []
+
+        def valid_rows() -> Iterator[tuple]:
+            nonlocal rejected
+            for item in rows:
+                if isinstance(item, str):
+                    rejected += 1
+                    if len(errors) < _MAX_ERRORS_KEPT:
+                        errors.append(item)
+                    continue
+                yield self._suppression_row(item)
+
+        stream = valid_rows()
+        sql = f"INSERT OR IGNORE INTO suppressions ({_SUPPRESSION_COLS}) VALUES (?,?,?,?,?,?,?,?)"
+        try:
+            while batch := list(islice(stream, _IMPORT_BATCH)):
+                with self._conn:
+                    self._conn.execute("BEGIN")
+                    before = self._conn.total_changes
+                    self._conn.executemany(sql, batch)
+                    inserted = self._conn.total_changes - before
+                added += inserted
+                skipped += len(batch) - inserted
+        except sqlite3.Error as exc:
+            raise StoreError(f"import stopped after {added} rows: {exc}") from exc
+        return ImportResult(added, skipped, rejected, tuple(errors))
+
+    # -- consents ------------------------------------------------------------------------------------
+
+    async def add_consent(self, consent: Consent) -> int:
+        cur = self._run(
+            "INSERT INTO consents (channel, address_hash, address, scope, level, source, evidence, obtained_at, "
+            "expires_at, revoked_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (consent.channel.value, consent.address_hash, consent.address, consent.scope, consent.level.label,
+             consent.source, consent.evidence, to_text(consent.obtained_at), to_text(consent.expires_at),
+             to_text(consent.revoked_at)))
+        return cur.lastrowid
+
+    async def revoke_consents(self, channel: Channel, address: str, scope: str | None, at: datetime) -> int:
+        sql = "UPDATE consents SET revoked_at = ? WHERE channel = ? AND address_hash = ? AND revoked_at IS NULL"
+        args: list = [to_text(at), channel.value, address_hash(address)]
+        if scope is not None:
+            sql += " AND scope = ?"
+            args.append(scope)
+        return self._run(sql, args).rowcount
+
+    async def consents(self, channel: Channel, address: str, scope: str | None = None) -> list[Consent]:
+        sql = f"SELECT {_CONSENT_COLS} FROM consents WHERE channel = ? AND address_hash = ?"
+        args: list = [channel.value, address_hash(address)]
+        if scope is not None:
+            sql += " AND scope IN (?, ?)"
+            args += [scope, GLOBAL_SCOPE]
+        return [_consent(r) for r in self._run(sql + " ORDER BY obtained_at, id", args)]
+
+    # -- decisions and sends -------------------------------------------------------------------------
+
+    async def record_decisions(self, decisions: Sequence[Decision]) -> None:
+        rows = [decision_row(d, address_hash(d.recipient)) for d in decisions]
+        try:
+            with self._conn:
+                self._conn.execute("BEGIN")
+                self.db["decisions"].insert_all(rows)
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+
+    async def decisions(self, limit: int = 100) -> list[Decision]:
+        cur = self._run("SELECT * FROM decisions ORDER BY id DESC LIMIT ?", (limit,))
+        names = [c[0] for c in cur.description]
+        return [decision_from_row(dict(zip(names, row))) for row in cur]
+
+    async def record_send(self, channel: Channel, address: str, sender: str, category: Category,
+                          at: datetime) -> None:
+        self._run("INSERT INTO sends (channel, address_hash, scope, category, sent_at) VALUES (?,?,?,?,?)",
+                  (channel.value, address_hash(address), sender, category.value, to_text(at)))
