@@ -157,6 +157,7 @@ class EmailContent:
     list_unsubscribe_post: str | None
     visible_text: str
     links: tuple[Link, ...]
+    folded_text: str  # visible_text lower-cased, what the rules search
     declared_explicit: bool
     size: int
     defects: tuple[str, ...] = ()

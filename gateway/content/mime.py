@@ -144,6 +144,7 @@ def parse_email(raw: bytes) -> EmailContent:
         links.extend(found)
     if not msg.is_multipart() and msg.get_content_maintype() not in ("text", "multipart"):
         defects.append(f"body is {msg.get_content_type()}, nothing readable")
+    visible = "\n".join(t for t in texts if t)
     return EmailContent(
         subject=decode_header(msg.get("Subject")),
         from_addresses=_addresses(msg, "From"),
@@ -154,8 +155,9 @@ def parse_email(raw: bytes) -> EmailContent:
         references=decode_header(msg.get("References")) or None,
         list_unsubscribe=decode_header(msg.get("List-Unsubscribe")) or None,
         list_unsubscribe_post=decode_header(msg.get("List-Unsubscribe-Post")) or None,
-        visible_text="\n".join(t for t in texts if t),
+        visible_text=visible,
         links=tuple(links),
+        folded_text=visible.lower(),
         declared_explicit=(msg.get(EXPLICIT_HEADER) or "").strip().lower() in _TRUE,
         size=len(raw),
         defects=tuple(defects),

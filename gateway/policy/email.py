@@ -12,6 +12,7 @@ from datetime import datetime
 
 from ..model import Category, ConsentLevel, EmailContent, Link, RecipientFacts, Violation
 from . import postal
+from .textsearch import AnchoredPattern
 from .settings import Policy, SenderSettings
 
 
@@ -102,7 +103,7 @@ def physical_address(c: EmailCheck) -> Violation | None:
     if c.category is not Category.MARKETING:
         return None
     if c.sender.address_pattern is not None:
-        if c.sender.address_pattern.search(c.content.visible_text):
+        if c.sender.address_pattern.search(c.content.folded_text):
             return None
         return Violation("CANSPAM_PHYSICAL_ADDRESS",
                          f"the sender's postal address ({c.sender.physical_address}) is not in the visible text")
@@ -111,12 +112,12 @@ def physical_address(c: EmailCheck) -> Violation | None:
     return Violation("CANSPAM_PHYSICAL_ADDRESS", "no postal address in the visible text")
 
 
-_OPT_OUT_WORDS = re.compile(
+_OPT_OUT_WORDS = AnchoredPattern.of(
     r"un-?\s?subscrib|opt(?:-|\s)?out|(?:manage|update|change|edit|set)\s+(?:your\s+|my\s+)?"
     r"(?:(?:e-?mail|subscription|communication|mailing|notification)\s+)?preferences"
     r"|(?:e-?mail|subscription|communication|mailing)\s+preferences|cancel\s+(?:your\s+|my\s+|the\s+)?subscription"
     r"|stop\s+receiving|remove\s+(?:me|yourself)\s+from",
-    re.IGNORECASE,
+    anchors=("subscri", "opt", "preferences", "cancel", "receiving", "remove"), reach=60,
 )
 _OPT_OUT_URL = re.compile(r"unsub|opt[-_]?out|preferences|prefs|cancel[-_]?subscription|manage[-_]?subscription",
                           re.IGNORECASE)
@@ -126,7 +127,6 @@ _WORKING_URL = re.compile(r"https?://[^\s/?#@]*[a-z0-9](?:\.[a-z0-9-]+)+(?::\d+)
 _MAILTO = re.compile(r"mailto:[^@\s]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+(?:\?\S*)?$", re.IGNORECASE)
 _LITERAL_CONTACT = re.compile(r"https?://\S+\.\S+|\bwww\.\S+\.\S+|[\w.+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+",
                               re.IGNORECASE)
-_NEAR = 200
 
 
 def working(link: Link) -> bool:
@@ -137,14 +137,25 @@ def working(link: Link) -> bool:
     return bool(_WORKING_URL.match(url) or _MAILTO.match(url))
 
 
+def _instruction_lines(text: str, at: int, end: int) -> str:
+    """The line holding an opt-out instruction and the line after it (where its address often stands)."""
+    start = text.rfind("\n", 0, at) + 1
+    stop = text.find("\n", end)
+    if stop >= 0:
+        following = text.find("\n", stop + 1)
+        stop = len(text) if following < 0 else following
+    return text[start : len(text) if stop < 0 else stop]
+
+
 def _instruction_with_contact(text: str, links: list[Link]) -> bool:
+    """An opt-out instruction with a working address or link beside it (same or next line)."""
     for m in _OPT_OUT_WORDS.finditer(text):
-        near = text[max(0, m.start() - _NEAR) : m.end() + _NEAR]
-        contacts = _LITERAL_CONTACT.findall(near)
+        near = _instruction_lines(text, m.start(), m.end())
+        contacts = (c.rstrip(".,;:!?)") for c in _LITERAL_CONTACT.findall(near))
         if any(_MAILTO.match("mailto:" + x) or _WORKING_URL.match(x if "://" in x else "http://" + x)
-               for x in (c.rstrip(".,;:!?)") for c in contacts)):
+               for x in contacts):
             return True
-        if any(link.text and link.text in near for link in links):
+        if any(len(link.text) > 1 and link.text.lower() in near for link in links):
             return True
     return False
 
@@ -156,9 +167,9 @@ def unsubscribe_link(c: EmailCheck) -> Violation | None:
     if c.category is not Category.MARKETING:
         return None
     usable = [link for link in c.content.links if link.text and working(link)]
-    if any(_OPT_OUT_WORDS.search(link.text) or _OPT_OUT_URL.search(link.url) for link in usable):
+    if any(_OPT_OUT_WORDS.search(link.text.lower()) or _OPT_OUT_URL.search(link.url) for link in usable):
         return None
-    if _instruction_with_contact(c.content.visible_text, usable):
+    if _instruction_with_contact(c.content.folded_text, usable):
         return None
     return Violation("CANSPAM_UNSUBSCRIBE", "no visible, working unsubscribe link or opt-out instruction")
 
@@ -174,8 +185,8 @@ def ad_label(c: EmailCheck) -> Violation | None:
         return None
     if c.recipients and all(_has_express_consent(r, c.at) for r in c.recipients):
         return None
-    pattern = c.policy.ad_label_re
-    if pattern is not None and (pattern.search(c.content.subject) or pattern.search(c.content.visible_text)):
+    pattern = c.policy.ad_label
+    if pattern is not None and (pattern.search(c.content.subject.lower()) or pattern.search(c.content.folded_text)):
         return None
     return Violation("CANSPAM_AD_LABEL",
                      "not identified as an advertisement in the subject or visible text "

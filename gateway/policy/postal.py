@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from .textsearch import AnchoredPattern
+
 _SEP = r"[\W_]*"
 _STREET_TYPES: tuple[tuple[str, ...], ...] = (
     ("street", "st", "str"), ("saint", "st"), ("avenue", "ave", "av"), ("boulevard", "blvd"), ("road", "rd"),
@@ -82,7 +84,7 @@ def address_tokens(address: str) -> list[str]:
     return [t.lower() for t in _TOKEN.findall(text)]
 
 
-def compile_address(address: str) -> re.Pattern[str]:
+def compile_address(address: str) -> AnchoredPattern:
     """A pattern that finds this address in visible text, however it is spelled out."""
     tokens = address_tokens(address)
     pieces: list[str] = []
@@ -101,7 +103,9 @@ def compile_address(address: str) -> re.Pattern[str]:
             pieces.append(_token_pattern(tok))
         i += 1
     body = r"(?<![^\W_])" + (_SEP).join(pieces) + r"(?![^\W_])"
-    return re.compile(body, re.IGNORECASE)
+    numbers = sorted((t for t in tokens if t.isdigit()), key=len, reverse=True)
+    anchors = tuple(numbers[:1]) or tuple(tokens[:1]) or ("",)
+    return AnchoredPattern.of(body, anchors, reach=len(address) * 4 + 40)
 
 
 _SUFFIXES = sorted({form for group in _STREET_TYPES for form in group if form.isalpha()}, key=len, reverse=True)

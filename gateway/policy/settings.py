@@ -11,6 +11,7 @@ from datetime import datetime, time
 
 from ..model import Category, Channel, ConsentLevel, Mode
 from . import postal
+from .textsearch import AnchoredPattern, phrases
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ALL_DAYS = frozenset(range(7))
@@ -73,7 +74,7 @@ class SenderSettings:
     sexually_explicit: bool = False
     mode: Mode | None = None  # None: the gateway's mode
     help_text: str = ""
-    address_pattern: re.Pattern[str] | None = field(default=None, compare=False)
+    address_pattern: AnchoredPattern | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.physical_address and self.address_pattern is None:
@@ -113,19 +114,6 @@ DEFAULT_CONSENT = {
 }
 
 
-def phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
-    """Case-insensitive match of any phrase, not inside a longer word."""
-    if not phrases:
-        return None
-    parts = []
-    for p in sorted(phrases, key=len, reverse=True):
-        body = r"\s+".join(re.escape(w) for w in p.split())
-        lead = r"(?<!\w)" if p[:1].isalnum() else ""
-        tail = r"(?!\w)" if p[-1:].isalnum() else ""
-        parts.append(lead + body + tail)
-    return re.compile("|".join(parts), re.IGNORECASE)
-
-
 @dataclass(frozen=True)
 class Policy:
     ad_label_phrases: tuple[str, ...] = DEFAULT_AD_LABELS
@@ -140,18 +128,20 @@ class Policy:
     )
     brand_required_categories: frozenset[Category] = frozenset(Category)
     gateway_adds_list_unsubscribe: bool = True
-    ad_label_re: re.Pattern[str] | None = field(default=None, init=False, compare=False)
+    ad_label: AnchoredPattern | None = field(default=None, init=False, compare=False)
     promotional_re: re.Pattern[str] | None = field(default=None, init=False, compare=False)
     deceptive_res: tuple[re.Pattern[str], ...] = field(default=(), init=False, compare=False)
-    banned_re: re.Pattern[str] | None = field(default=None, init=False, compare=False)
+    banned: AnchoredPattern | None = field(default=None, init=False, compare=False)
+    shortener_set: frozenset[str] = field(default=frozenset(), init=False, compare=False)
 
     def __post_init__(self) -> None:
         promo = "|".join(f"(?:{p})" for p in self.promotional_subject_patterns)
-        object.__setattr__(self, "ad_label_re", phrase_pattern(self.ad_label_phrases))
+        object.__setattr__(self, "ad_label", phrases(self.ad_label_phrases))
         object.__setattr__(self, "promotional_re", re.compile(promo, re.IGNORECASE) if promo else None)
         object.__setattr__(self, "deceptive_res", tuple(re.compile(p, re.IGNORECASE)
                                                         for p in self.deceptive_subject_patterns))
-        object.__setattr__(self, "banned_re", phrase_pattern(self.banned_terms))
+        object.__setattr__(self, "banned", phrases(self.banned_terms))
+        object.__setattr__(self, "shortener_set", frozenset(d.lower() for d in self.url_shorteners))
 
     def required_consent(self, channel: Channel, category: Category, sender: SenderSettings) -> ConsentLevel:
         level = self.consent_required.get((channel, category), ConsentLevel.NONE)

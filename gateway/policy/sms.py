@@ -97,17 +97,22 @@ def opt_out_notice(c: SmsCheck) -> Violation | None:
     return Violation("SMS_OPT_OUT_NOTICE", 'marketing text lacks opt-out instructions such as "Reply STOP to opt out"')
 
 
-def _squash(text: str) -> str:
-    return "".join(ch for ch in text.casefold() if ch.isalnum())
+_URLISH = re.compile(r"(?:https?://)?(?:[\w-]+\.)+[a-z]{2,}(?:/\S*)?", re.IGNORECASE)
+
+
+@lru_cache(maxsize=256)
+def _name_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
+    """Any of the names as words, whatever the case, spacing or punctuation between their words."""
+    alternatives = [r"[\W_]*".join(re.escape(w) for w in re.findall(r"[^\W_]+", n)) for n in names]
+    return re.compile(r"(?<![^\W_])(?:" + "|".join(a for a in alternatives if a) + r")(?![^\W_])", re.IGNORECASE)
 
 
 def sender_id(c: SmsCheck) -> Violation | None:
-    """SMS_SENDER_ID — the text names who sends it (47 CFR 64.1200(b)(1); CTIA Messaging Principles 5.1.1)."""
+    """SMS_SENDER_ID — the text names who sends it, in words, not only inside a link
+    (47 CFR 64.1200(b)(1); CTIA Messaging Principles 5.1.1)."""
     if c.message.category not in c.policy.brand_required_categories:
         return None
-    body = _squash(c.message.body)
-    names = (c.sender.brand, *c.sender.brand_aliases)
-    if any(n and _squash(n) in body for n in names):
+    if _name_pattern((c.sender.brand, *c.sender.brand_aliases)).search(_URLISH.sub(" ", c.message.body)):
         return None
     return Violation("SMS_SENDER_ID", f"text does not name the brand ({c.sender.brand})")
 
@@ -119,12 +124,13 @@ _HOST = re.compile(r"(?<![\w@.-])(?:https?://)?((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9]
 def banned_content(c: SmsCheck) -> Violation | None:
     """SMS_CONTENT — no public URL shorteners (carriers filter them: CTIA Messaging Principles 5.3, T-Mobile
     Code of Conduct) and none of the sender's banned terms."""
-    shorteners = c.policy.url_shorteners
+    shorteners = c.policy.shortener_set
     for m in _HOST.finditer(c.message.body):
         host = m.group(1).lower()
-        if any(host == s or host.endswith("." + s) for s in shorteners):
+        labels = host.split(".")
+        if any(".".join(labels[i:]) in shorteners for i in range(len(labels) - 1)):
             return Violation("SMS_CONTENT", f"public URL shortener {host} (use a branded domain)")
-    if c.policy.banned_re is not None and (m := c.policy.banned_re.search(c.message.body)):
+    if c.policy.banned is not None and (m := c.policy.banned.search(c.message.body.lower())):
         return Violation("SMS_CONTENT", f"banned term {m.group(0)!r}")
     return None
 

@@ -127,6 +127,7 @@ class SqliteStore:
 
     async def facts(self, channel: Channel, sender: str, addresses: Sequence[str], at: datetime,
                     history_hours: int = 0) -> dict[str, RecipientFacts]:
+        """One UNION ALL statement per 500 recipients: one snapshot, one round trip."""
         by_hash = {address_hash(a): a for a in addresses}
         sup: dict[str, list[Suppression]] = {}
         con: dict[str, list[Consent]] = {}
@@ -134,30 +135,30 @@ class SqliteStore:
         since = to_text(at - timedelta(hours=history_hours)) if history_hours else None
         hashes = list(by_hash)
         try:
-            self._conn.execute("BEGIN")
             for start in range(0, len(hashes), _BATCH):
                 chunk = hashes[start : start + _BATCH]
-                marks = ",".join("?" * len(chunk))
-                args = [channel.value, sender, *chunk]
-                for row in self._conn.execute(
-                    f"SELECT {_SUPPRESSION_COLS} FROM suppressions WHERE channel = ? "
-                    f"AND scope IN (?, 'global') AND address_hash IN ({marks})", args):
-                    sup.setdefault(row[1], []).append(_suppression(row))
-                for row in self._conn.execute(
-                    f"SELECT {_CONSENT_COLS} FROM consents WHERE channel = ? "
-                    f"AND scope IN (?, 'global') AND address_hash IN ({marks})", args):
-                    con.setdefault(row[2], []).append(_consent(row))
+                marks = ",".join(f"?{i}" for i in range(4, 4 + len(chunk)))  # ?1 channel ?2 sender ?3 since
+                sql = (f"SELECT 's', NULL, {_SUPPRESSION_COLS}, NULL, NULL FROM suppressions WHERE channel = ?1 "
+                       f"AND scope IN (?2, 'global') AND address_hash IN ({marks}) "
+                       f"UNION ALL SELECT 'c', {_CONSENT_COLS} FROM consents WHERE channel = ?1 "
+                       f"AND scope IN (?2, 'global') AND address_hash IN ({marks})")
+                args = [channel.value, sender, since or "", *chunk]
                 if since is not None:
-                    for ahash, sent_at in self._conn.execute(
-                        f"SELECT address_hash, sent_at FROM sends WHERE channel = ? AND scope = ? "
-                        f"AND address_hash IN ({marks}) AND category = 'marketing' AND sent_at > ? "
-                        "ORDER BY sent_at DESC", [*args, since]):
-                        sends.setdefault(ahash, []).append(from_text(sent_at))
-            self._conn.execute("COMMIT")
+                    sql += (f" UNION ALL SELECT 'n', NULL, NULL, address_hash, NULL, NULL, NULL, NULL, sent_at, "
+                            f"NULL, NULL, NULL FROM sends WHERE channel = ?1 AND scope = ?2 AND category = "
+                            f"'marketing' AND sent_at > ?3 AND address_hash IN ({marks})")
+                for row in self._conn.execute(sql, args):
+                    kind = row[0]
+                    if kind == "s":
+                        sup.setdefault(row[3], []).append(_suppression(row[2:10]))
+                    elif kind == "c":
+                        con.setdefault(row[3], []).append(_consent(row[1:]))
+                    else:
+                        sends.setdefault(row[3], []).append(from_text(row[8]))
         except sqlite3.Error as exc:
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
             raise StoreError(str(exc)) from exc
+        for times in sends.values():
+            times.sort(reverse=True)
         return {
             address: RecipientFacts(address, tuple(sup.get(h, ())), tuple(con.get(h, ())), tuple(sends.get(h, ())))
             for h, address in by_hash.items()

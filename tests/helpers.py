@@ -1,0 +1,70 @@
+"""Shared by the tests: configs pointed at a throwaway database, facts from TOML, the CLI in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import re
+import tomllib
+from datetime import datetime
+from pathlib import Path
+
+from gateway.addresses import address_hash, normalize
+from gateway.cli import main as cli_main
+from gateway.model import Category, Channel, Consent, ConsentLevel, Reason, Suppression
+from gateway.store import Store
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO / "tests" / "corpus"
+CHECK_TIME = "2026-05-05T16:00:00+00:00"
+
+
+def config_copy(source: Path, tmp: Path, name: str = "gateway.toml") -> Path:
+    """The config at `source`, with its database moved into `tmp`."""
+    text = source.read_text()
+    db = f'database = "sqlite:///{tmp / (source.stem + ".db")}"'
+    text, count = re.subn(r'(?m)^database\s*=.*$', db, text)
+    if not count:
+        text = text.replace("[gateway]", f"[gateway]\n{db}", 1) if "[gateway]" in text else f"[gateway]\n{db}\n" + text
+    target = tmp / name
+    target.write_text(text)
+    return target
+
+
+def _time(value) -> datetime | None:
+    if value is None:
+        return None
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+async def load_facts(store: Store, facts: dict) -> None:
+    for s in facts.get("suppression", []):
+        channel = Channel(s["channel"])
+        address = normalize(channel, s["address"])
+        await store.add_suppression(Suppression(
+            channel, address_hash(address), address, s.get("scope", "global"), Reason(s["reason"]),
+            s.get("source", "test"), _time(s["created_at"]), _time(s.get("expires_at"))))
+    for c in facts.get("consent", []):
+        channel = Channel(c["channel"])
+        address = normalize(channel, c["address"])
+        await store.add_consent(Consent(
+            channel, address_hash(address), address, c.get("scope", "global"), ConsentLevel.parse(c["level"]),
+            c.get("source", "test"), c.get("evidence", ""), _time(c["obtained_at"]), _time(c.get("expires_at")),
+            _time(c.get("revoked_at"))))
+    for n in facts.get("send", []):
+        channel = Channel(n.get("channel", "sms"))
+        await store.record_send(channel, normalize(channel, n["address"]), n["sender"],
+                                Category(n.get("category", "marketing")), _time(n["at"]))
+
+
+def load_facts_file(store: Store, path: Path) -> None:
+    asyncio.run(load_facts(store, tomllib.loads(path.read_text())))
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    """`gateway ARGS...` in this process: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli_main(list(args))
+    return code, out.getvalue(), err.getvalue()

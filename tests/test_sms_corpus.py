@@ -1,0 +1,64 @@
+"""Every text in tests/corpus/sms.toml gets exactly the codes it lists (DST, zones, state rules, caps)."""
+
+from __future__ import annotations
+
+import asyncio
+import tomllib
+from datetime import datetime
+
+import pytest
+
+from gateway import config as config_module
+from gateway.model import Category
+from gateway.pipeline import Pipeline
+from gateway.store.sqlite import SqliteStore
+from helpers import CORPUS, load_facts
+
+CASES = tomllib.loads((CORPUS / "sms.toml").read_text())
+CONFIG = config_module.load(str(CORPUS / "gateway.toml"))
+SMS_CODES = {"SUPPRESSED", "CONSENT_MISSING", "CATEGORY_NOT_ALLOWED", "QUIET_HOURS", "FREQUENCY_CAP",
+             "SMS_OPT_OUT_NOTICE", "SMS_SENDER_ID", "SMS_CONTENT", "INVALID_RECIPIENT"}
+
+
+def _facts(case: dict) -> dict:
+    sender, to = case.get("sender", "acme"), case["to"]
+    facts: dict = {"suppression": [], "consent": [], "send": []}
+    level = case.get("consent", "express_written")
+    if level != "none":
+        facts["consent"].append({"channel": "sms", "address": to, "scope": sender, "level": level,
+                                 "obtained_at": "2026-01-01T00:00:00Z", "expires_at": case.get("expires_at"),
+                                 "revoked_at": case.get("revoked_at"), "evidence": "keyword JOIN"})
+    if "suppress" in case:
+        facts["suppression"].append({"channel": "sms", "address": to, "scope": sender, "reason": case["suppress"],
+                                     "created_at": "2026-05-01T00:00:00Z"})
+    facts["send"] = [{"address": to, "sender": sender, "at": t} for t in case.get("sends", [])]
+    return facts
+
+
+def test_corpus_covers_every_sms_code():
+    cases = CASES["cases"]
+    assert len(cases) >= 30
+    alone = {c["expect"][0] for c in cases.values() if len(c["expect"]) == 1}
+    assert alone == SMS_CODES
+
+
+@pytest.mark.parametrize("name", sorted(CASES["cases"]))
+def test_text_gets_expected_codes(name):
+    case = CASES["cases"][name]
+
+    async def judge():
+        store = SqliteStore(":memory:")
+        try:
+            if case["to"].startswith("+") and " " not in case["to"] and "O" not in case["to"]:
+                await load_facts(store, _facts(case))
+            pipeline = Pipeline(CONFIG, store)
+            category = Category(case["category"]) if "category" in case else None
+            return await pipeline.check_sms(case.get("sender", "acme"), case["to"],
+                                            case.get("body", CASES["default_body"]), category,
+                                            datetime.fromisoformat(case["at"]))
+        finally:
+            await store.close()
+
+    result = asyncio.run(judge())
+    codes = sorted({v.code for v in result.evaluation.violations})
+    assert codes == sorted(case["expect"]), [v.message for v in result.evaluation.violations]
