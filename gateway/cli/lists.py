@@ -205,6 +205,7 @@ def add_consent_parser(commands: argparse._SubParsersAction) -> None:
     rv.add_argument("address")
     rv.add_argument("--channel", required=True, choices=_CHANNELS)
     add_scope_options(rv)
+    rv.add_argument("--at", metavar="ISO8601", help="when the revocation was received (default: now)")
     rv.set_defaults(run=consent_revoke)
 
     sh = sub.add_parser("show", help="the ledger for one address and the level in force")
@@ -244,7 +245,7 @@ async def consent_revoke(args: argparse.Namespace) -> int:
         channel = Channel(args.channel)
         scope = scope_of(config, args.sender, args.is_global, default_global=False)
         address = _address(channel, args.address)
-        count = await store.revoke_consents(channel, address, scope, parse_time(None))
+        count = await store.revoke_consents(channel, address, scope, parse_time(args.at))
     finally:
         await store.close()
     where = f"scope {scope}" if scope else "every scope"

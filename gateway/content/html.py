@@ -109,7 +109,10 @@ def _invisible_spans(low: str) -> list[tuple[int, int]]:
             open_end = len(low) if open_end < 0 else open_end + 1
             pos = _element_end(low, name, open_end)
             spans.append((start, pos))
-    for m in _hiding_declarations(low):
+    covered = 0  # hits inside an element already cut need no second look (and no second scan)
+    for m in sorted(_hiding_declarations(low), key=lambda m: m.start()):
+        if m.start() < covered:
+            continue
         tag_start = low.rfind("<", 0, m.start())
         if tag_start < 0 or low.rfind(">", tag_start, m.start()) >= 0:
             continue  # in text, not in a tag's attributes
@@ -119,6 +122,7 @@ def _invisible_spans(low: str) -> list[tuple[int, int]]:
         if not name_match:
             continue
         spans.append(_whole_element(low, tag_start, name_match.group(1), tag_end))
+        covered = spans[-1][1]
     pos = 0
     while (at := low.find("hidden", pos)) >= 0:
         pos = at + 6
@@ -130,6 +134,7 @@ def _invisible_spans(low: str) -> list[tuple[int, int]]:
         tag_end = len(low) if tag_end < 0 else tag_end + 1
         if name_match and _HIDDEN_ATTR.search(_QUOTED.sub("=", low[name_match.end() : tag_end - 1])):
             spans.append(_whole_element(low, tag_start, name_match.group(1), tag_end))
+            pos = max(pos, spans[-1][1])
     return spans
 
 

@@ -52,6 +52,19 @@ def _decode_bytes(data: bytes, charset: str) -> str:
         return data.decode("cp1252", errors="replace")
 
 
+def _header(msg: Message, name: str) -> str:
+    """A header as text; the stdlib hands back a Header object for undecodable bytes."""
+    value = msg.get(name)
+    return "" if value is None else str(value)
+
+
+def _charset(part: Message) -> str:
+    try:
+        return part.get_content_charset() or "utf-8"
+    except (LookupError, ValueError, TypeError, AttributeError):
+        return "utf-8"
+
+
 def _addresses(msg: Message, name: str) -> tuple[str, ...]:
     values = msg.get_all(name) or []
     try:
@@ -72,7 +85,7 @@ def _payload_text(part: Message, defects: list[str]) -> str:
         return raw if isinstance(raw, str) else ""
     if not isinstance(data, bytes):
         return str(data)
-    charset = part.get_content_charset() or "utf-8"
+    charset = _charset(part)
     try:
         return data.decode(charset)
     except LookupError:
@@ -98,7 +111,7 @@ def _plain_links(text: str) -> tuple[Link, ...]:
 
 
 def _is_attachment(part: Message) -> bool:
-    disposition = (part.get("Content-Disposition") or "").split(";", 1)[0].strip().lower()
+    disposition = _header(part, "Content-Disposition").split(";", 1)[0].strip().lower()
     return disposition == "attachment"
 
 
@@ -158,7 +171,7 @@ def parse_email(raw: bytes) -> EmailContent:
         visible_text=visible,
         links=tuple(links),
         folded_text=visible.lower(),
-        declared_explicit=(msg.get(EXPLICIT_HEADER) or "").strip().lower() in _TRUE,
+        declared_explicit=_header(msg, EXPLICIT_HEADER).strip().lower() in _TRUE,
         size=len(raw),
         defects=tuple(defects),
     )

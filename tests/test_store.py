@@ -1,0 +1,144 @@
+"""The embedded store: schema versioning, one batched read per message, hashed and scoped entries."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from gateway.addresses import address_hash
+from gateway.model import (
+    Category, Channel, Consent, ConsentLevel, Decision, Reason, Suppression, Verdict, Violation,
+)
+from gateway.store import StoreError, new_id, open_store
+from gateway.store.sqlite import SCHEMA_VERSION, SqliteStore
+
+T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def supp(address, scope="acme", reason=Reason.UNSUBSCRIBE, channel=Channel.EMAIL, hashed=False, expires=None):
+    return Suppression(channel, address_hash(address), None if hashed else address, scope, reason, "test", T0, expires)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SqliteStore(str(tmp_path / "g.db"))
+    yield s
+    run(s.close())
+
+
+def test_created_in_wal_mode_with_a_schema_version(tmp_path, store):
+    assert run(store.schema_version()) == SCHEMA_VERSION
+    conn = sqlite3.connect(tmp_path / "g.db")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"suppressions", "consents", "decisions", "sends"} <= tables
+    reopened = SqliteStore(str(tmp_path / "g.db"))  # migrating again is a no-op
+    assert run(reopened.schema_version()) == SCHEMA_VERSION
+
+
+def test_refuses_a_database_from_a_newer_gateway(tmp_path):
+    conn = sqlite3.connect(tmp_path / "new.db")
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 5}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer than this gateway"):
+        SqliteStore(str(tmp_path / "new.db"))
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path):
+    (tmp_path / "junk.db").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="cannot open SQLite database"):
+        SqliteStore(str(tmp_path / "junk.db"))
+    with pytest.raises(StoreError, match="unsupported database URL"):
+        open_store("mysql://x")
+
+
+def test_facts_are_one_statement_for_all_recipients(store):
+    for i in range(5):
+        run(store.add_suppression(supp(f"u{i}@example.com")))
+    statements = []
+    store._conn.set_trace_callback(statements.append)
+    facts = run(store.facts(Channel.EMAIL, "acme", [f"u{i}@example.com" for i in range(8)], T0, history_hours=24))
+    store._conn.set_trace_callback(None)
+    assert len(statements) == 1 and statements[0].startswith("SELECT")
+    assert sum(1 for f in facts.values() if f.suppressions) == 5
+
+
+def test_scopes_global_and_other_senders(store):
+    run(store.add_suppression(supp("a@example.com", scope="acme")))
+    run(store.add_suppression(supp("b@example.com", scope="global", reason=Reason.COMPLAINT)))
+    run(store.add_suppression(supp("c@example.com", scope="other")))
+    facts = run(store.facts(Channel.EMAIL, "acme", ["a@example.com", "b@example.com", "c@example.com"], T0))
+    assert [len(facts[a].suppressions) for a in ("a@example.com", "b@example.com", "c@example.com")] == [1, 1, 0]
+    sms = run(store.facts(Channel.SMS, "acme", ["a@example.com"], T0))
+    assert sms["a@example.com"].suppressions == ()
+
+
+def test_hashed_entries_block_like_plain_ones(store):
+    run(store.add_suppression(supp("erased@example.com", scope="global", reason=Reason.ERASED, hashed=True)))
+    facts = run(store.facts(Channel.EMAIL, "acme", ["erased@example.com"], T0))
+    (entry,) = facts["erased@example.com"].suppressions
+    assert entry.address is None and entry.address_hash == address_hash("erased@example.com")
+
+
+def test_expired_suppressions_stop_blocking(store):
+    run(store.add_suppression(supp("t@example.com", reason=Reason.BOUNCE, expires=T0 + timedelta(days=30))))
+    facts = run(store.facts(Channel.EMAIL, "acme", ["t@example.com"], T0))["t@example.com"]
+    assert facts.active_suppressions(T0 + timedelta(days=1)) and not facts.active_suppressions(T0 + timedelta(days=31))
+
+
+def test_consent_ledger_levels_revocation_and_expiry(store):
+    def consent(level, scope="acme", expires=None):
+        return Consent(Channel.SMS, address_hash("+13055550123"), "+13055550123", scope, level, "form", "box ticked",
+                       T0, expires)
+    run(store.add_consent(consent(ConsentLevel.IMPLIED, scope="global", expires=T0 + timedelta(days=90))))
+    run(store.add_consent(consent(ConsentLevel.EXPRESS_WRITTEN)))
+    facts = run(store.facts(Channel.SMS, "acme", ["+13055550123"], T0))["+13055550123"]
+    assert facts.consent_level(T0 + timedelta(hours=1)) is ConsentLevel.EXPRESS_WRITTEN
+    assert facts.consent_level(T0 - timedelta(hours=1)) is ConsentLevel.NONE  # not yet given
+    assert run(store.revoke_consents(Channel.SMS, "+13055550123", "acme", T0 + timedelta(days=1))) == 1
+    facts = run(store.facts(Channel.SMS, "acme", ["+13055550123"], T0))["+13055550123"]
+    assert facts.consent_level(T0 + timedelta(days=2)) is ConsentLevel.IMPLIED
+    assert facts.consent_level(T0 + timedelta(days=91)) is ConsentLevel.NONE  # implied consent lapsed
+
+
+def test_recent_marketing_sends_within_the_window_newest_first(store):
+    for hours in (30, 5, 1):
+        run(store.record_send(Channel.SMS, "+13055550123", "acme", Category.MARKETING, T0 - timedelta(hours=hours)))
+    run(store.record_send(Channel.SMS, "+13055550123", "acme", Category.TRANSACTIONAL, T0))
+    run(store.record_send(Channel.SMS, "+13055550123", "other", Category.MARKETING, T0))
+    sends = run(store.facts(Channel.SMS, "acme", ["+13055550123"], T0, history_hours=24))["+13055550123"].recent_sends
+    assert sends == (T0 - timedelta(hours=1), T0 - timedelta(hours=5))
+
+
+def test_decisions_are_durable_with_their_violations(tmp_path, store):
+    d = Decision(new_id(), T0, Channel.EMAIL, "acme", "bob@example.com", Category.MARKETING, Verdict.REJECTED,
+                 (Violation("SUPPRESSED", "opted out 2026-05-01 via unsubscribe", "bob@example.com"),), "Spring", 2048)
+    run(store.record_decisions([d]))
+    run(store.close())
+    reopened = SqliteStore(str(tmp_path / "g.db"))
+    (back,) = run(reopened.decisions())
+    assert back == d
+    run(reopened.close())
+
+
+def test_ids_are_time_ordered_and_unique():
+    ids = [new_id() for _ in range(1000)]
+    assert len(set(ids)) == 1000 and ids == sorted(ids)
+
+
+def test_import_streams_and_counts(store):
+    def rows():
+        for i in range(50_000):
+            yield supp(f"bulk{i}@example.com")
+        yield "line 50002: not an address"
+        yield supp("bulk7@example.com")
+    result = run(store.import_suppressions(rows()))
+    assert (result.added, result.skipped, result.rejected) == (50_000, 1, 1)
+    assert result.errors == ("line 50002: not an address",)
