@@ -69,7 +69,19 @@ class PhoneInfo:
         return self.number_type == PhoneNumberType.TOLL_FREE
 
 
-@lru_cache(maxsize=200_000)
+def is_e164(number: str) -> bool:
+    """Strict E.164 validity alone, uncached: for bulk work such as imports."""
+    if not _E164_SHAPE.fullmatch(number):
+        return False
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(parsed) and (
+        phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) == number)
+
+
+@lru_cache(maxsize=50_000)
 def phone_info(number: str) -> PhoneInfo | None:
     """Strict E.164: a valid number whose input is exactly its own E.164 form, else None.
 

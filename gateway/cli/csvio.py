@@ -10,10 +10,10 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TextIO
 
-from ..addresses import address_hash, is_valid_email, looks_hashed, normalize_email, phone_info
+from ..addresses import address_hash, is_e164, is_valid_email, looks_hashed, normalize_email
 from ..model import GLOBAL_SCOPE, Channel, Reason, Suppression
 from ..store.base import to_text
 
@@ -39,7 +39,7 @@ def parse_address(channel: Channel, text: str) -> str:
             raise ValueError(f"{text!r} is not a valid email address")
         return address
     number = text.strip()
-    if phone_info(number) is None:
+    if not is_e164(number):
         raise ValueError(f"{text!r} is not a valid phone number in E.164 form (+15555550100)")
     return number
 
@@ -51,45 +51,57 @@ def _time(text: str, column: str) -> datetime | None:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"{column} {text!r} is not an ISO 8601 time") from None
-    return value if value.tzinfo else value.replace(tzinfo=datetime.now().astimezone().tzinfo)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _entry(row: dict[str, str], d: ImportDefaults) -> Suppression:
-    channel_text = row.get("channel", "").strip().lower()
-    if channel_text:
+class _RowReader:
+    """Turns one CSV row (a list) into a Suppression, looking columns up by position."""
+
+    def __init__(self, names: list[str], d: ImportDefaults) -> None:
+        self.d = d
+        self.at = {name: i for i, name in enumerate(names) if name in COLUMNS}
+
+    def _get(self, values: list[str], column: str) -> str:
+        i = self.at.get(column)
+        return values[i].strip() if i is not None and i < len(values) else ""
+
+    def entry(self, values: list[str]) -> Suppression:
+        d, get = self.d, self._get
+        channel_text = get(values, "channel").lower()
+        if channel_text:
+            try:
+                channel = Channel(channel_text)
+            except ValueError:
+                raise ValueError(f"channel {channel_text!r} is not email or sms") from None
+        elif d.channel is not None:
+            channel = d.channel
+        else:
+            raise ValueError("no channel (add a channel column or give --channel)")
+        scope = get(values, "scope") or d.scope
+        if scope != GLOBAL_SCOPE and scope not in d.known_scopes:
+            raise ValueError(f"scope {scope!r} is not 'global' or a configured sender")
+        reason_text = get(values, "reason").lower()
         try:
-            channel = Channel(channel_text)
+            reason = Reason(reason_text) if reason_text else d.reason
         except ValueError:
-            raise ValueError(f"channel {channel_text!r} is not email or sms") from None
-    elif d.channel is not None:
-        channel = d.channel
-    else:
-        raise ValueError("no channel (add a channel column or give --channel)")
-    scope = row.get("scope", "").strip() or d.scope
-    if scope != GLOBAL_SCOPE and scope not in d.known_scopes:
-        raise ValueError(f"scope {scope!r} is not 'global' or a configured sender")
-    reason_text = row.get("reason", "").strip().lower()
-    try:
-        reason = Reason(reason_text) if reason_text else d.reason
-    except ValueError:
-        raise ValueError(f"reason {reason_text!r} is not one of {', '.join(r.value for r in Reason)}") from None
-    raw_address = row.get("address", "").strip()
-    given_hash = row.get("address_hash", "").strip().lower()
-    if raw_address:
-        address: str | None = parse_address(channel, raw_address)
-        ahash = address_hash(address)
-        if given_hash and given_hash != ahash:
-            raise ValueError("address_hash does not match address")
-    elif looks_hashed(given_hash):
-        address, ahash = None, given_hash
-    else:
-        raise ValueError("no address (and no 64-hex-digit address_hash)")
-    return Suppression(
-        channel=channel, address_hash=ahash, address=address, scope=scope, reason=reason,
-        source=row.get("source", "").strip() or d.source,
-        created_at=_time(row.get("created_at", "").strip(), "created_at") or d.at,
-        expires_at=_time(row.get("expires_at", "").strip(), "expires_at"),
-    )
+            raise ValueError(f"reason {reason_text!r} is not one of {', '.join(r.value for r in Reason)}") from None
+        raw_address = get(values, "address")
+        given_hash = get(values, "address_hash").lower()
+        if raw_address:
+            address: str | None = parse_address(channel, raw_address)
+            ahash = address_hash(address)
+            if given_hash and given_hash != ahash:
+                raise ValueError("address_hash does not match address")
+        elif looks_hashed(given_hash):
+            address, ahash = None, given_hash
+        else:
+            raise ValueError("no address (and no 64-hex-digit address_hash)")
+        return Suppression(
+            channel=channel, address_hash=ahash, address=address, scope=scope, reason=reason,
+            source=get(values, "source") or d.source,
+            created_at=_time(get(values, "created_at"), "created_at") or d.at,
+            expires_at=_time(get(values, "expires_at"), "expires_at"),
+        )
 
 
 def read_suppressions(stream: TextIO, defaults: ImportDefaults) -> Iterator[Suppression | str]:
@@ -100,15 +112,16 @@ def read_suppressions(stream: TextIO, defaults: ImportDefaults) -> Iterator[Supp
         return
     names = [_SYNONYMS.get(c.strip().lower(), c.strip().lower()) for c in first]
     if "address" not in names and "address_hash" not in names:
-        names = ["address"] + [f"_{i}" for i in range(1, len(first))]
+        names = ["address"]
         rows: Iterable[list[str]] = _prepend(first, reader)
     else:
         rows = reader
+    parse = _RowReader(names, defaults).entry
     for values in rows:
-        if not values or not any(v.strip() for v in values):
+        if not values or not any(values):
             continue
         try:
-            yield _entry(dict(zip(names, values)), defaults)
+            yield parse(values)
         except ValueError as exc:
             yield f"line {reader.line_num}: {exc}"
 

@@ -175,7 +175,7 @@ def _href(tag: str) -> str:
     if not m:
         return ""
     value = next(g for g in m.groups() if g is not None)
-    return html.unescape(value).strip()
+    return (html.unescape(value) if "&" in value else value).strip()
 
 
 def _anchor_texts(text: str, count: int) -> list[str]:

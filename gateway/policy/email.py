@@ -155,7 +155,7 @@ def _instruction_with_contact(text: str, links: list[Link]) -> bool:
         if any(_MAILTO.match("mailto:" + x) or _WORKING_URL.match(x if "://" in x else "http://" + x)
                for x in contacts):
             return True
-        if any(len(link.text) > 1 and link.text.lower() in near for link in links):
+        if any(len(link.text) > 1 and link.text.lower() in near and working(link) for link in links):
             return True
     return False
 
@@ -166,10 +166,12 @@ def unsubscribe_link(c: EmailCheck) -> Violation | None:
     and (a)(5)(A)(ii)). An image whose alt text says "unsubscribe" is not a visible link."""
     if c.category is not Category.MARKETING:
         return None
-    usable = [link for link in c.content.links if link.text and working(link)]
-    if any(_OPT_OUT_WORDS.search(link.text.lower()) or _OPT_OUT_URL.search(link.url) for link in usable):
+    links = [link for link in c.content.links if link.text]
+    # footers come last: looking from the end finds the unsubscribe link first
+    if any((_OPT_OUT_URL.search(link.url) or _OPT_OUT_WORDS.search(link.text.lower())) and working(link)
+           for link in reversed(links)):
         return None
-    if _instruction_with_contact(c.content.folded_text, usable):
+    if _instruction_with_contact(c.content.folded_text, links):
         return None
     return Violation("CANSPAM_UNSUBSCRIBE", "no visible, working unsubscribe link or opt-out instruction")
 

@@ -112,25 +112,40 @@ def sender_id(c: SmsCheck) -> Violation | None:
     (47 CFR 64.1200(b)(1); CTIA Messaging Principles 5.1.1)."""
     if c.message.category not in c.policy.brand_required_categories:
         return None
-    if _name_pattern((c.sender.brand, *c.sender.brand_aliases)).search(_URLISH.sub(" ", c.message.body)):
-        return None
+    body = c.message.body
+    for m in _name_pattern((c.sender.brand, *c.sender.brand_aliases)).finditer(body):
+        start, end = body.rfind(" ", 0, m.start()) + 1, body.find(" ", m.end())
+        token = body[start : len(body) if end < 0 else end].strip(".,;:!?()[]\"'")
+        if not _URLISH.fullmatch(token):  # a name inside a link (acme.example/x) does not name the sender
+            return None
     return Violation("SMS_SENDER_ID", f"text does not name the brand ({c.sender.brand})")
 
 
-_HOST = re.compile(r"(?<![\w@.-])(?:https?://)?((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,})(?=[/:?#\s]|$|[.,;!)])",
-                   re.IGNORECASE)
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def _shortener_in(low: str, shorteners: frozenset[str]) -> str | None:
+    """A public shortener's domain standing as a host in the text (bit.ly/x, https://www.bit.ly, x.bit.ly)."""
+    for domain in shorteners:
+        at = low.find(domain)
+        while at >= 0:
+            before = low[at - 1] if at else " "
+            end = at + len(domain)
+            after = low[end : end + 2]
+            ends_host = not after or after[0] not in _HOST_CHARS and not (after[0] == "." and after[1:] in _HOST_CHARS)
+            if before not in _HOST_CHARS and ends_host:
+                return domain
+            at = low.find(domain, at + 1)
+    return None
 
 
 def banned_content(c: SmsCheck) -> Violation | None:
     """SMS_CONTENT — no public URL shorteners (carriers filter them: CTIA Messaging Principles 5.3, T-Mobile
     Code of Conduct) and none of the sender's banned terms."""
-    shorteners = c.policy.shortener_set
-    for m in _HOST.finditer(c.message.body):
-        host = m.group(1).lower()
-        labels = host.split(".")
-        if any(".".join(labels[i:]) in shorteners for i in range(len(labels) - 1)):
-            return Violation("SMS_CONTENT", f"public URL shortener {host} (use a branded domain)")
-    if c.policy.banned is not None and (m := c.policy.banned.search(c.message.body.lower())):
+    low = c.message.body.lower()
+    if (domain := _shortener_in(low, c.policy.shortener_set)) is not None:
+        return Violation("SMS_CONTENT", f"public URL shortener {domain} (use a branded domain)")
+    if c.policy.banned is not None and (m := c.policy.banned.search(low)):
         return Violation("SMS_CONTENT", f"banned term {m.group(0)!r}")
     return None
 

@@ -24,6 +24,9 @@ class AnchoredPattern:
         return cls(re.compile(pattern), tuple(a.lower() for a in anchors), reach)
 
     def finditer(self, low: str) -> Iterator[re.Match[str]]:
+        if len(low) <= 4 * self.reach:  # short text: one plain scan is cheaper than the anchors
+            yield from self.pattern.finditer(low)
+            return
         seen: set[tuple[int, int]] = set()
         for anchor in self.anchors:
             pos = 0

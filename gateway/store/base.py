@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from functools import lru_cache
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+@lru_cache(maxsize=4096)  # imports and batches repeat the same times; isoformat() is not free
 def to_text(at: datetime | None) -> str | None:
     """Fixed-width UTC ISO 8601, so that text order is time order."""
     if at is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 
@@ -66,21 +67,40 @@ def sqlite_path(url: str) -> str:
     return path
 
 
+_CHANNEL = {c.value: c for c in Channel}  # dict lookups: Enum(value) costs microseconds on the hot path
+_REASON = {r.value: r for r in Reason}
+
+
 def _suppression(row: sqlite3.Row | tuple) -> Suppression:
     channel, ahash, address, scope, reason, source, created, expires = row
-    return Suppression(Channel(channel), ahash, address, scope, Reason(reason), source or "",
+    return Suppression(_CHANNEL[channel], ahash, address, scope, _REASON[reason], source or "",
                        from_text(created), from_text(expires))
 
 
 def _consent(row: sqlite3.Row | tuple) -> Consent:
     cid, channel, ahash, address, scope, level, source, evidence, obtained, expires, revoked = row
-    return Consent(Channel(channel), ahash, address, scope, ConsentLevel.parse(level), source or "", evidence or "",
+    return Consent(_CHANNEL[channel], ahash, address, scope, ConsentLevel.parse(level), source or "", evidence or "",
                    from_text(obtained), from_text(expires), from_text(revoked), cid)
 
 
 _SUPPRESSION_COLS = "channel, address_hash, address, scope, reason, source, created_at, expires_at"
 _CONSENT_COLS = ("id, channel, address_hash, address, scope, level, source, evidence, obtained_at, expires_at, "
                  "revoked_at")
+
+
+@lru_cache(maxsize=64)
+def _facts_sql(count: int, with_sends: bool) -> str:
+    """The one statement that reads every fact about `count` recipients (?1 channel, ?2 sender, ?3 since)."""
+    marks = ",".join(f"?{i}" for i in range(4, 4 + count))
+    sql = (f"SELECT 's', NULL, {_SUPPRESSION_COLS}, NULL, NULL FROM suppressions WHERE channel = ?1 "
+           f"AND scope IN (?2, 'global') AND address_hash IN ({marks}) "
+           f"UNION ALL SELECT 'c', {_CONSENT_COLS} FROM consents WHERE channel = ?1 "
+           f"AND scope IN (?2, 'global') AND address_hash IN ({marks})")
+    if with_sends:
+        sql += (f" UNION ALL SELECT 'n', NULL, NULL, address_hash, NULL, NULL, NULL, NULL, sent_at, "
+                f"NULL, NULL, NULL FROM sends WHERE channel = ?1 AND scope = ?2 AND category = "
+                f"'marketing' AND sent_at > ?3 AND address_hash IN ({marks})")
+    return sql
 
 
 class SqliteStore:
@@ -93,6 +113,7 @@ class SqliteStore:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.execute("PRAGMA cache_size=-65536")  # 64 MiB of pages: indexes of millions of entries
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open SQLite database {path}: {exc}") from exc
@@ -137,17 +158,8 @@ class SqliteStore:
         try:
             for start in range(0, len(hashes), _BATCH):
                 chunk = hashes[start : start + _BATCH]
-                marks = ",".join(f"?{i}" for i in range(4, 4 + len(chunk)))  # ?1 channel ?2 sender ?3 since
-                sql = (f"SELECT 's', NULL, {_SUPPRESSION_COLS}, NULL, NULL FROM suppressions WHERE channel = ?1 "
-                       f"AND scope IN (?2, 'global') AND address_hash IN ({marks}) "
-                       f"UNION ALL SELECT 'c', {_CONSENT_COLS} FROM consents WHERE channel = ?1 "
-                       f"AND scope IN (?2, 'global') AND address_hash IN ({marks})")
-                args = [channel.value, sender, since or "", *chunk]
-                if since is not None:
-                    sql += (f" UNION ALL SELECT 'n', NULL, NULL, address_hash, NULL, NULL, NULL, NULL, sent_at, "
-                            f"NULL, NULL, NULL FROM sends WHERE channel = ?1 AND scope = ?2 AND category = "
-                            f"'marketing' AND sent_at > ?3 AND address_hash IN ({marks})")
-                for row in self._conn.execute(sql, args):
+                sql = _facts_sql(len(chunk), since is not None)
+                for row in self._conn.execute(sql, (channel.value, sender, since or "", *chunk)):
                     kind = row[0]
                     if kind == "s":
                         sup.setdefault(row[3], []).append(_suppression(row[2:10]))
