@@ -69,24 +69,8 @@ class PhoneInfo:
         return self.number_type == PhoneNumberType.TOLL_FREE
 
 
-def is_e164(number: str) -> bool:
-    """Strict E.164 validity alone, uncached: for bulk work such as imports."""
-    if not _E164_SHAPE.fullmatch(number):
-        return False
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return False
-    return phonenumbers.is_valid_number(parsed) and (
-        phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) == number)
-
-
-@lru_cache(maxsize=50_000)
-def phone_info(number: str) -> PhoneInfo | None:
-    """Strict E.164: a valid number whose input is exactly its own E.164 form, else None.
-
-    Cached: parsing and zone lookup cost ~70 µs and the same numbers recur across messages.
-    """
+def _parse_e164(number: str) -> phonenumbers.PhoneNumber | None:
+    """The parsed number when `number` is valid and exactly its own E.164 form, else None."""
     if not _E164_SHAPE.fullmatch(number):
         return None
     try:
@@ -96,6 +80,23 @@ def phone_info(number: str) -> PhoneInfo | None:
     if not phonenumbers.is_valid_number(parsed):
         return None
     if phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) != number:
+        return None
+    return parsed
+
+
+def is_e164(number: str) -> bool:
+    """Strict E.164 validity alone, uncached: for bulk work such as imports."""
+    return _parse_e164(number) is not None
+
+
+@lru_cache(maxsize=50_000)
+def phone_info(number: str) -> PhoneInfo | None:
+    """Strict E.164: a valid number whose input is exactly its own E.164 form, else None.
+
+    Cached: parsing and zone lookup cost ~70 µs and the same numbers recur across messages.
+    """
+    parsed = _parse_e164(number)
+    if parsed is None:
         return None
     zones = tuple(z for z in phone_timezone.time_zones_for_number(parsed) if z != phone_timezone.UNKNOWN_TIMEZONE)
     return PhoneInfo(

@@ -194,11 +194,21 @@ def _cidr(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
         raise _Invalid(f"{value!r} is not a CIDR network (e.g. 10.0.0.0/8)") from None
 
 
-def _env_name(value: Any) -> str:
-    text = _string(value)
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
-        raise _Invalid(f"{text!r} is not an environment variable name")
-    return text
+def _matching(pattern: str, problem: str) -> Check:
+    """A string that matches `pattern` in full; `problem` says what it should have been."""
+    compiled = re.compile(pattern)
+
+    def check(value: Any) -> str:
+        text = _string(value)
+        if not compiled.fullmatch(text):
+            raise _Invalid(f"{text!r} {problem}")
+        return text
+    return check
+
+
+_env_name = _matching(r"[A-Za-z_][A-Za-z0-9_]*", "is not an environment variable name")
+_account_sid = _matching(r"AC[0-9a-fA-F]{32}", "is not a Twilio account SID (AC followed by 32 hex digits)")
+_area_code = _matching(r"[2-9]\d\d", 'is not a North American area code (three digits, e.g. "305")')
 
 
 def _secret_hash(value: Any) -> str:
@@ -261,13 +271,6 @@ def _regex(value: Any) -> str:
         re.compile(text)
     except re.error as exc:
         raise _Invalid(f"{text!r} is not a valid regular expression: {exc}") from None
-    return text
-
-
-def _account_sid(value: Any) -> str:
-    text = _string(value)
-    if not re.fullmatch(r"AC[0-9a-fA-F]{32}", text):
-        raise _Invalid(f"{text!r} is not a Twilio account SID (AC followed by 32 hex digits)")
     return text
 
 
@@ -356,13 +359,6 @@ def _hours_rule(s: _Section, name: str, citation_default: str) -> HoursRule:
     )
     s.done()
     return rule
-
-
-def _area_code(value: Any) -> str:
-    text = _string(value)
-    if not re.fullmatch(r"[2-9]\d\d", text):
-        raise _Invalid(f"{text!r} is not a North American area code (three digits, e.g. \"305\")")
-    return text
 
 
 def _policy(p: _Section, add_list_unsubscribe: bool) -> Policy:

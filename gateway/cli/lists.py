@@ -25,25 +25,28 @@ def _address(channel: Channel, text: str) -> str:
         raise UsageError(str(exc)) from None
 
 
+def _address_action(sub: argparse._SubParsersAction, name: str, help: str) -> argparse.ArgumentParser:
+    """An action on one address: ADDRESS --channel ... [--sender NAME | --global] [--config PATH]."""
+    parser = sub.add_parser(name, help=help)
+    parser.add_argument("address")
+    parser.add_argument("--channel", required=True, choices=_CHANNELS)
+    add_scope_options(parser)
+    return parser
+
+
 # -- suppress ------------------------------------------------------------------------------------------
 
 def add_suppress_parser(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("suppress", help="the suppression list: add, remove, list, import, export")
     sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
 
-    add = sub.add_parser("add", help="suppress an address (default scope: global)")
-    add.add_argument("address")
-    add.add_argument("--channel", required=True, choices=_CHANNELS)
-    add_scope_options(add)
+    add = _address_action(sub, "add", "suppress an address (default scope: global)")
     add.add_argument("--reason", choices=_REASONS, default=Reason.MANUAL.value)
     add.add_argument("--source", default="cli")
     add.add_argument("--expires", metavar="ISO8601", help="lift the suppression by itself at this time")
     add.set_defaults(run=suppress_add)
 
-    rm = sub.add_parser("remove", help="lift a suppression (default scope: global)")
-    rm.add_argument("address")
-    rm.add_argument("--channel", required=True, choices=_CHANNELS)
-    add_scope_options(rm)
+    rm = _address_action(sub, "remove", "lift a suppression (default scope: global)")
     rm.add_argument("--reason", choices=_REASONS, help="only entries with this reason")
     rm.set_defaults(run=suppress_remove)
 
@@ -190,10 +193,7 @@ async def suppress_import(args: argparse.Namespace) -> int:
 def add_consent_parser(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("consent", help="the consent ledger: add, revoke, show")
     sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    add = sub.add_parser("add", help="record consent")
-    add.add_argument("address")
-    add.add_argument("--channel", required=True, choices=_CHANNELS)
-    add_scope_options(add)
+    add = _address_action(sub, "add", "record consent")
     add.add_argument("--level", required=True, choices=[lv.label for lv in ConsentLevel])
     add.add_argument("--source", default="cli", help="where it was given (signup form, checkout, keyword...)")
     add.add_argument("--evidence", default="", help="what proves it (form text, IP and time, message id...)")
@@ -201,10 +201,7 @@ def add_consent_parser(commands: argparse._SubParsersAction) -> None:
     add.add_argument("--expires-at", metavar="ISO8601", help="when it lapses")
     add.set_defaults(run=consent_add)
 
-    rv = sub.add_parser("revoke", help="revoke consent (default: in every scope)")
-    rv.add_argument("address")
-    rv.add_argument("--channel", required=True, choices=_CHANNELS)
-    add_scope_options(rv)
+    rv = _address_action(sub, "revoke", "revoke consent (default: in every scope)")
     rv.add_argument("--at", metavar="ISO8601", help="when the revocation was received (default: now)")
     rv.set_defaults(run=consent_revoke)
 
