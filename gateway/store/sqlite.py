@@ -27,11 +27,11 @@ _MAX_ERRORS_KEPT = 20
 
 
 def _v1(db: sqlite_utils.Database) -> None:
-    # Clustered on what every lookup asks for: a hit is one B-tree probe, and an import writes one tree.
-    db.execute("""CREATE TABLE suppressions (
-        channel TEXT NOT NULL, address_hash TEXT NOT NULL, scope TEXT NOT NULL, reason TEXT NOT NULL,
-        address TEXT, source TEXT, created_at TEXT NOT NULL, expires_at TEXT,
-        PRIMARY KEY (channel, address_hash, scope, reason)) WITHOUT ROWID""")
+    db["suppressions"].create({
+        "id": int, "channel": str, "address_hash": str, "address": str, "scope": str, "reason": str,
+        "source": str, "created_at": str, "expires_at": str,
+    }, pk="id", not_null={"channel", "address_hash", "scope", "reason", "created_at"})
+    db["suppressions"].create_index(["channel", "address_hash", "scope", "reason"], unique=True)
     db["suppressions"].create_index(["scope", "channel"])
     db["consents"].create({
         "id": int, "channel": str, "address_hash": str, "address": str, "scope": str, "level": str,
@@ -215,7 +215,7 @@ class SqliteStore:
         sql = f"SELECT {_SUPPRESSION_COLS} FROM suppressions"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        cursor = self._run(sql + " ORDER BY created_at, address_hash", args)
+        cursor = self._run(sql + " ORDER BY id", args)
         while rows := cursor.fetchmany(1000):
             for row in rows:
                 yield _suppression(row)
