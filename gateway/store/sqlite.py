@@ -114,6 +114,7 @@ class SqliteStore:
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.execute("PRAGMA cache_size=-65536")  # 64 MiB of pages: indexes of millions of entries
+            self._conn.execute("PRAGMA mmap_size=268435456")  # reads straight from the OS page cache
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open SQLite database {path}: {exc}") from exc
