@@ -258,6 +258,18 @@ def _domain(value: Any) -> str:
     return text
 
 
+def _domain_or_localhost(value: Any) -> str:
+    text = _string(value)
+    return text if text == "localhost" else _domain(text)
+
+
+def _mailbox(value: Any) -> str:
+    text = _string(value).strip()
+    if not re.fullmatch(r"[^@\s<>]+@(?:[a-z0-9-]+\.)*[a-z0-9-]+", text, re.IGNORECASE):
+        raise _Invalid(f"{text!r} is not an email address")
+    return text
+
+
 def _e164(value: Any) -> str:
     text = _string(value)
     if phone_info(text) is None:
@@ -294,7 +306,30 @@ class SmtpConfig:
     listen: tuple[str, int] = ("127.0.0.1", 2525)
     upstream: str = "maildir:var/outbox"
     trusted_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    trusted_sender: str | None = None
     add_list_unsubscribe: bool = True
+    hostname: str = "localhost"
+    max_message_size: int = 25 * 1024 * 1024
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    allow_plaintext_auth: bool = False
+    upstream_password_env: str | None = None
+    upstream_timeout: float = 30.0
+    upstream_pool_size: int = 20
+    upstream_verify_tls: bool = True
+    unsubscribe_address: str | None = None
+    workers: int = 1
+    drain_seconds: float = 30.0
+
+    @property
+    def listens_on_loopback(self) -> bool:
+        host = self.listen[0]
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
 
 
 @dataclass(frozen=True)
@@ -321,6 +356,7 @@ class Config:
     public_url: str = "http://127.0.0.1:8025"
     token_secret_env: str = "GATEWAY_TOKEN_SECRET"
     token_secret_file: str | None = None
+    state_dir: str = "var"
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     http_listen: tuple[str, int] = ("127.0.0.1", 8025)
     sms_provider: str = "outbox"
@@ -467,6 +503,7 @@ def parse(data: dict, file: str) -> Config:
     public_url = g.take("public_url", _url(("http", "https")), "http://127.0.0.1:8025")
     token_secret_env = g.take("token_secret_env", _env_name, "GATEWAY_TOKEN_SECRET")
     token_secret_file = g.take("token_secret_file", _nonempty, None)
+    state_dir = g.take("state_dir", _nonempty, "var")
     g.done()
 
     sm = root.table("smtp")
@@ -474,9 +511,27 @@ def parse(data: dict, file: str) -> Config:
         listen=sm.take("listen", _listen, ("127.0.0.1", 2525)),
         upstream=sm.take("upstream", _upstream, "maildir:var/outbox"),
         trusted_networks=sm.take("trusted_networks", _list_of(_cidr), ()),
+        trusted_sender=sm.take("trusted_sender", _sender_name, None),
         add_list_unsubscribe=sm.take("add_list_unsubscribe", _boolean, True),
+        hostname=sm.take("hostname", _domain_or_localhost, "localhost"),
+        max_message_size=sm.take("max_message_size", _integer(1024, 1024 * 1024 * 1024), 25 * 1024 * 1024),
+        tls_cert=sm.take("tls_cert", _nonempty, None),
+        tls_key=sm.take("tls_key", _nonempty, None),
+        allow_plaintext_auth=sm.take("allow_plaintext_auth", _boolean, False),
+        upstream_password_env=sm.take("upstream_password_env", _env_name, None),
+        upstream_timeout=float(sm.take("upstream_timeout", _integer(1, 3600), 30)),
+        upstream_pool_size=sm.take("upstream_pool_size", _integer(1, 1000), 20),
+        upstream_verify_tls=sm.take("upstream_verify_tls", _boolean, True),
+        unsubscribe_address=sm.take("unsubscribe_address", _mailbox, None),
+        workers=sm.take("workers", _integer(1, 64), 1),
+        drain_seconds=float(sm.take("drain_seconds", _integer(0, 3600), 30)),
     )
     sm.done()
+    if bool(smtp.tls_cert) != bool(smtp.tls_key):
+        raise ConfigError(file, "smtp.tls_key" if smtp.tls_cert else "smtp.tls_cert",
+                          "tls_cert and tls_key go together")
+    if "@" in urlsplit(smtp.upstream).netloc and urlsplit(smtp.upstream).password:
+        raise ConfigError(file, "smtp.upstream", "holds a password: put it in upstream_password_env instead")
     h = root.table("http")
     http_listen = h.take("listen", _listen, ("127.0.0.1", 8025))
     h.done()
@@ -498,9 +553,15 @@ def parse(data: dict, file: str) -> Config:
     root.done()
     for attr in ("name", "smtp_username", "twilio_account_sid"):
         _unique(file, senders, attr)
+    names = [s.name for s in senders]
+    if smtp.trusted_sender is not None and smtp.trusted_sender not in names:
+        raise ConfigError(file, "smtp.trusted_sender", f"{smtp.trusted_sender!r} is not a configured sender")
+    if smtp.trusted_networks and smtp.trusted_sender is None and len(names) != 1:
+        raise ConfigError(file, "smtp.trusted_sender",
+                          "required with trusted_networks: name the sender that unauthenticated mail is sent as")
     return Config(
         path=file, mode=mode, database=database, public_url=public_url, token_secret_env=token_secret_env,
-        token_secret_file=token_secret_file, smtp=smtp, http_listen=http_listen, sms_provider=provider,
+        token_secret_file=token_secret_file, state_dir=state_dir, smtp=smtp, http_listen=http_listen, sms_provider=provider,
         ops_api_key_env=ops_env, ops_api_key_hash=ops_hash, policy=policy, senders={s.name: s for s in senders},
     )
 

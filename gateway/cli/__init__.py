@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from ..config import ConfigError
 from ..store import StoreError
-from . import check, lists, secret
+from . import check, lists, secret, serve
 from .common import UsageError
 
 
@@ -27,6 +27,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gateway", description="Marketing communications compliance gateway.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    serve.add_parser(commands)
     check.add_parser(commands)
     lists.add_suppress_parser(commands)
     lists.add_consent_parser(commands)
@@ -37,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        if hasattr(args, "run_sync"):
+            return args.run_sync(args)
         return asyncio.run(args.run(args))
     except UsageError as exc:
         print(f"gateway: {exc}", file=sys.stderr)

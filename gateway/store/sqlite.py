@@ -6,6 +6,7 @@ their SHA-256, so a hashed (erased) suppression blocks exactly like a plain one.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
@@ -105,6 +106,9 @@ def _facts_sql(count: int, with_sends: bool) -> str:
 
 class SqliteStore:
     def __init__(self, path: str) -> None:
+        self.path = path
+        self._writer: sqlite3.Connection | None = None
+        self._write_lock: asyncio.Lock | None = None
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -143,6 +147,8 @@ class SqliteStore:
         return self._run("PRAGMA user_version").fetchone()[0]
 
     async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
         self._conn.close()
 
     # -- facts: one read transaction per message ---------------------------------------------------
@@ -279,13 +285,39 @@ class SqliteStore:
 
     # -- decisions and sends -------------------------------------------------------------------------
 
-    async def record_decisions(self, decisions: Sequence[Decision]) -> None:
+    async def record_decisions(self, decisions: Sequence[Decision], replace: bool = False) -> None:
+        """One transaction for the lot, on a connection of its own in a worker thread: the event loop
+        keeps serving while SQLite waits for the disk."""
         rows = [decision_row(d, address_hash(d.recipient)) for d in decisions]
+        if self.path == ":memory:":
+            self._write_decisions(self._conn, rows, replace)
+            return
+        if self._write_lock is None:
+            self._write_lock = asyncio.Lock()
+        async with self._write_lock:
+            if self._writer is None:
+                self._writer = await asyncio.to_thread(self._open_writer)
+            await asyncio.to_thread(self._write_decisions, self._writer, rows, replace)
+
+    def _open_writer(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
+        conn.execute("PRAGMA synchronous=FULL")
+        return conn
+
+    @staticmethod
+    def _write_decisions(conn: sqlite3.Connection, rows: list[dict], replace: bool) -> None:
+        if not rows:
+            return
+        columns = list(rows[0])
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
+        sql = f"{verb} INTO decisions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         try:
-            with self._conn:
-                self._conn.execute("BEGIN")
-                self.db["decisions"].insert_all(rows)
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(sql, [tuple(r[c] for c in columns) for r in rows])
+            conn.execute("COMMIT")
         except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise StoreError(str(exc)) from exc
 
     async def decisions(self, limit: int = 100) -> list[Decision]:

@@ -1,0 +1,177 @@
+"""`gateway serve`: the listeners, their shared parts, and an orderly stop.
+
+SIGTERM (or SIGINT): stop accepting connections, let open transactions finish (up to
+smtp.drain_seconds), tell idle clients 421, write the last decisions, close the store. With
+smtp.workers > 1 the parent forks that many processes sharing the port (SO_REUSEPORT) and passes
+signals on to them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import ssl
+import sys
+import weakref
+from pathlib import Path
+
+from .config import Config
+from .decisions import DecisionLog
+from .secrets import verify_secret
+from .smtp.auth import Authenticator
+from .smtp.handler import GatewayHandler
+from .smtp.protocol import GatewaySMTP
+from .smtp.relay import MaildirRelay, Relay, SmtpRelay, UpstreamSettings
+from .store import open_store
+from .tokens import TokenSigner
+
+log = logging.getLogger("gateway")
+
+DEMO_SECRETS = ("demo-smtp-password", "demo-api-key-0123456789")
+
+
+class ServeError(Exception):
+    """The gateway will not start as configured; the message says why and what to change."""
+
+
+def check_exposure(config: Config) -> None:
+    """Refuse set-ups that would expose credentials: demo secrets or plain-text AUTH beyond loopback."""
+    smtp = config.smtp
+    if smtp.listens_on_loopback:
+        return
+    for sender in config.senders.values():
+        for stored in (sender.smtp_password_hash, sender.api_key_hash):
+            if stored and any(verify_secret(demo, stored) for demo in DEMO_SECRETS):
+                raise ServeError(f"{config.path}: sender {sender.name!r} still has a demo credential; replace it "
+                                 "(gateway hash-secret) before listening beyond loopback")
+    if not smtp.tls_cert and not smtp.allow_plaintext_auth:
+        raise ServeError(f"{config.path}: smtp.listen {smtp.listen[0]} is beyond loopback but no smtp.tls_cert is "
+                         "set: AUTH would cross the network in plain text (set tls_cert/tls_key, or "
+                         "allow_plaintext_auth = true behind a TLS-terminating proxy)")
+
+
+def make_relay(config: Config) -> Relay:
+    upstream = config.smtp.upstream
+    if upstream.startswith("maildir:"):
+        return MaildirRelay(upstream[len("maildir:"):])
+    password = os.environ.get(config.smtp.upstream_password_env) if config.smtp.upstream_password_env else None
+    return SmtpRelay(UpstreamSettings.from_url(
+        upstream, password=password, timeout=config.smtp.upstream_timeout, pool_size=config.smtp.upstream_pool_size,
+        local_hostname=config.smtp.hostname, verify_tls=config.smtp.upstream_verify_tls))
+
+
+def tls_context(config: Config) -> ssl.SSLContext | None:
+    if not config.smtp.tls_cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(config.smtp.tls_cert, config.smtp.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ServeError(f"{config.path}: smtp.tls_cert/tls_key cannot be loaded: {exc}") from None
+    return context
+
+
+class Gateway:
+    """Everything one serving process holds: store, decision log, relay, listeners."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.store = open_store(config.database)
+        self.decisions = DecisionLog(self.store, Path(config.state_dir) / f"decisions-{os.getpid()}.journal")
+        self.relay = make_relay(config)
+        self.signer = TokenSigner.from_config(config.token_secret_env,
+                                              config.token_secret_file or f"{config.state_dir}/token-secret")
+        self.handler = GatewayHandler(config, self.store, self.relay, self.decisions, self.signer)
+        self.connections: weakref.WeakSet[GatewaySMTP] = weakref.WeakSet()
+        self.server: asyncio.Server | None = None
+
+    def _protocol(self) -> GatewaySMTP:
+        smtp = self.config.smtp
+        protocol = GatewaySMTP(
+            self.handler, hostname=smtp.hostname, data_size_limit=smtp.max_message_size, enable_SMTPUTF8=True,
+            decode_data=False, tls_context=self._tls, auth_required=False,
+            auth_require_tls=not (smtp.listens_on_loopback or smtp.allow_plaintext_auth),
+            authenticator=self._authenticator, auth_exclude_mechanism=[], timeout=300,
+        )
+        self.connections.add(protocol)
+        return protocol
+
+    async def start(self, *, reuse_port: bool = False) -> None:
+        for journal in Path(self.config.state_dir).glob("decisions-*.journal"):
+            replay = DecisionLog(self.store, journal)
+            count = await replay.replay_journal()
+            if count:
+                log.info("moved %d journaled decisions into the store", count)
+        self._tls = tls_context(self.config)
+        self._authenticator = Authenticator(self.config)
+        host, port = self.config.smtp.listen
+        self.server = await asyncio.get_running_loop().create_server(
+            self._protocol, host=host, port=port, reuse_port=reuse_port or None, backlog=1024)
+        log.info("SMTP listening on %s:%d (upstream %s)", host, port, self.config.smtp.upstream.split("@")[-1])
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        deadline = asyncio.get_running_loop().time() + self.config.smtp.drain_seconds
+        while self.handler.open_transactions > 0 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        for protocol in list(self.connections):
+            transport = protocol.transport
+            if transport is not None and not transport.is_closing():
+                transport.write(b"421 4.3.2 Service shutting down, try again later\r\n")
+                transport.close()
+        await self.decisions.flush()
+        await self.relay.close()
+        await self.store.close()
+
+
+async def serve(config: Config, *, reuse_port: bool = False) -> None:
+    check_exposure(config)
+    gateway = Gateway(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await gateway.start(reuse_port=reuse_port)
+    print(f"gateway: serving SMTP on {config.smtp.listen[0]}:{config.smtp.listen[1]} (pid {os.getpid()})",
+          file=sys.stderr, flush=True)
+    await stop.wait()
+    log.info("stopping: draining %d open transactions", gateway.handler.open_transactions)
+    await gateway.stop()
+
+
+def serve_forever(config: Config) -> int:
+    """Run `serve` in this process, or in smtp.workers forked processes sharing the port."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command at INFO
+    logging.getLogger("mail.log").addFilter(lambda r: "login_data is deprecated" not in r.getMessage())
+    check_exposure(config)
+    workers = config.smtp.workers
+    if workers == 1:
+        asyncio.run(serve(config))
+        return 0
+    children = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                asyncio.run(serve(config, reuse_port=True))
+            finally:
+                os._exit(0)
+        children.append(pid)
+
+    def forward(signum, _frame):
+        for child in children:
+            try:
+                os.kill(child, signum)
+            except ProcessLookupError:
+                pass
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    status = 0
+    for child in children:
+        _, code = os.waitpid(child, 0)
+        status = status or os.waitstatus_to_exitcode(code)
+    return status

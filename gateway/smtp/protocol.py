@@ -1,0 +1,100 @@
+"""aiosmtpd's SMTP protocol, mended where it holds a gateway back.
+
+- DATA is read in large chunks up to the terminating CRLF.CRLF and un-dot-stuffed in one pass, instead
+  of one `readuntil` and one list append per line.
+- Replies aiosmtpd words without enhanced status codes get them (552 5.3.4 for size).
+- Each connection tells the handler when it goes away, so an open upstream transaction is rolled back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiosmtpd.smtp import SMTP, syntax
+
+log = logging.getLogger("gateway.smtp")
+
+_END = b"\r\n.\r\n"
+_REPLIES = {
+    "552 Error: message size exceeds fixed maximum message size":
+        "552 5.3.4 Message size exceeds fixed maximum message size",
+    "552 Error: Too much mail data": "552 5.3.4 Message size exceeds fixed maximum message size",
+    "530 5.7.0 Authentication required": "530 5.7.0 Authentication required",
+    "503 Error: need RCPT command": "503 5.5.1 Error: need RCPT command",
+    "503 Error: need MAIL command": "503 5.5.1 Error: need MAIL command",
+}
+
+
+class GatewaySMTP(SMTP):
+    async def push(self, status):  # type: ignore[override]
+        if isinstance(status, str):
+            status = _REPLIES.get(status, status)
+        await super().push(status)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        closed = getattr(self.event_handler, "connection_closed", None)
+        if closed is not None and self.session is not None:
+            closed(self.session)
+        super().connection_lost(error)
+
+    async def _read_data(self) -> tuple[bytes | None, bool]:
+        """(message bytes, too big) for a DATA section; None when the connection went away.
+
+        Reads whatever has arrived (up to 256 KiB at a time) and looks for CRLF.CRLF only in the new
+        part; bytes after the terminator (pipelined commands) go back to the reader.
+        """
+        limit = self.data_size_limit or 0
+        reader = self._reader
+        buf = bytearray(b"\r\n")  # the CRLF that ended the DATA command: a first line "." ends the message
+        scanned = 0
+        too_big = False
+        while (end := buf.find(_END, max(scanned - 4, 0))) < 0:
+            if too_big:  # past the limit: keep only the bytes the terminator could straddle
+                del buf[:-4]
+            scanned = len(buf)
+            try:
+                chunk = await reader.read(262_144)
+            except (asyncio.CancelledError, ConnectionError):
+                return None, too_big
+            if not chunk:
+                return None, too_big
+            buf += chunk
+            if limit and len(buf) - 2 > limit:
+                too_big = True
+        rest = bytes(buf[end + len(_END):])
+        if rest:
+            reader._buffer[0:0] = rest  # pipelined commands that followed the dot
+        if too_big:
+            return b"", True
+        data = bytes(buf[2 : end + 2])
+        if data.startswith(b".."):
+            data = data[1:]
+        return data.replace(b"\r\n..", b"\r\n."), False
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        if await self.check_helo_needed():
+            return
+        if await self.check_auth_needed("DATA"):
+            return
+        if not self.envelope.rcpt_tos:
+            await self.push("503 5.5.1 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        data, too_big = await self._read_data()
+        if data is None:
+            log.info("%r connection lost during DATA", self.session.peer)
+            self._writer.close()
+            return
+        if too_big:
+            await self.push("552 5.3.4 Message size exceeds fixed maximum message size")
+            self._set_post_data_state()
+            return
+        self.envelope.content = self.envelope.original_content = data
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push(status)

@@ -1,0 +1,245 @@
+"""Where accepted mail goes: a real SMTP upstream through a pool of reused connections, or a Maildir.
+
+A `Relay` opens one upstream transaction per client transaction, lazily, at the first recipient the
+rules accept; each client RCPT is then asked of the upstream in the same transaction, so the client's
+answer for every recipient is the upstream's own. Nothing is acknowledged that the upstream has not
+accepted, and no recipient is silently dropped after DATA.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import ssl
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+import aiosmtplib
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    code: int
+    text: str
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.code < 300
+
+    def line(self) -> str:
+        return f"{self.code} {self.text}"
+
+
+class UpstreamUnavailable(Exception):
+    """The upstream cannot be reached or did not answer in time: the client should retry later (451 4.4.1)."""
+
+
+class Transaction(Protocol):
+    async def add_recipient(self, address: str, options: Sequence[str]) -> Reply: ...
+
+    async def send(self, data: bytes) -> Reply: ...
+
+    async def abort(self) -> None: ...
+
+
+class Relay(Protocol):
+    async def begin(self, mail_from: str, options: Sequence[str]) -> Transaction: ...
+
+    async def close(self) -> None: ...
+
+
+# -- Maildir ------------------------------------------------------------------------------------------
+
+class MaildirTransaction:
+    def __init__(self, relay: MaildirRelay, mail_from: str) -> None:
+        self.relay, self.mail_from, self.recipients = relay, mail_from, []
+
+    async def add_recipient(self, address: str, options: Sequence[str]) -> Reply:
+        self.recipients.append(address)
+        return Reply(250, "2.1.5 OK")
+
+    async def send(self, data: bytes) -> Reply:
+        envelope = f"Return-Path: <{self.mail_from}>\r\n" + "".join(
+            f"X-Original-To: {r}\r\n" for r in self.recipients)
+        name = await asyncio.to_thread(self.relay.deliver, envelope.encode("utf-8") + data)
+        return Reply(250, f"2.0.0 OK queued as {name}")
+
+    async def abort(self) -> None:
+        self.recipients.clear()
+
+
+class MaildirRelay:
+    """Delivery into a Maildir (tmp/ then new/, fsynced): durable before the 250, readable by any mail tool."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        for sub in ("tmp", "new", "cur"):
+            (self.path / sub).mkdir(parents=True, exist_ok=True)
+        self._count = 0
+        self._host = socket.gethostname().replace("/", "_").replace(":", "_")
+
+    def deliver(self, data: bytes) -> str:
+        self._count += 1
+        name = f"{time.time_ns()}.P{os.getpid()}Q{self._count}.{self._host}"
+        tmp, new = self.path / "tmp" / name, self.path / "new" / name
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, new)
+        dir_fd = os.open(self.path / "new", os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        return name
+
+    async def begin(self, mail_from: str, options: Sequence[str]) -> Transaction:
+        return MaildirTransaction(self, mail_from)
+
+    async def close(self) -> None:
+        return None
+
+
+# -- SMTP upstream ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class UpstreamSettings:
+    host: str
+    port: int
+    implicit_tls: bool
+    starttls: bool | None  # None: when offered
+    username: str | None
+    password: str | None
+    timeout: float
+    pool_size: int
+    local_hostname: str
+    verify_tls: bool = True
+
+    @classmethod
+    def from_url(cls, url: str, *, password: str | None, timeout: float, pool_size: int, local_hostname: str,
+                 verify_tls: bool = True) -> UpstreamSettings:
+        parts = urlsplit(url)
+        implicit = parts.scheme == "smtps"
+        return cls(host=parts.hostname or "localhost", port=parts.port or (465 if implicit else 25),
+                   implicit_tls=implicit, starttls=False if implicit else None,
+                   username=unquote(parts.username) if parts.username else None, password=password,
+                   timeout=timeout, pool_size=pool_size, local_hostname=local_hostname, verify_tls=verify_tls)
+
+
+class SmtpTransaction:
+    def __init__(self, relay: SmtpRelay, client: aiosmtplib.SMTP) -> None:
+        self.relay, self.client, self.done = relay, client, False
+
+    async def _guard(self, call):
+        try:
+            return await call
+        except aiosmtplib.SMTPResponseException as exc:
+            return Reply(exc.code, exc.message)
+        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            await self._finish(broken=True)
+            raise UpstreamUnavailable(str(exc) or type(exc).__name__) from None
+
+    async def add_recipient(self, address: str, options: Sequence[str]) -> Reply:
+        reply = await self._guard(self.client.rcpt(address, options=list(options), encoding="utf-8"))
+        return reply if isinstance(reply, Reply) else Reply(reply.code, reply.message)
+
+    async def send(self, data: bytes) -> Reply:
+        reply = await self._guard(self.client.data(data))
+        if isinstance(reply, Reply):  # refused: the connection stays usable after RSET
+            await self.abort()
+            return reply
+        await self._finish(broken=False)
+        return Reply(reply.code, reply.message)
+
+    async def abort(self) -> None:
+        if self.done:
+            return
+        try:
+            await self.client.rset()
+        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+            await self._finish(broken=True)
+            return
+        await self._finish(broken=False)
+
+    async def _finish(self, broken: bool) -> None:
+        if not self.done:
+            self.done = True
+            self.relay.release(self.client, broken)
+
+
+class SmtpRelay:
+    """A bounded pool of authenticated upstream connections, reused across messages."""
+
+    def __init__(self, settings: UpstreamSettings) -> None:
+        self.settings = settings
+        self._idle: list[aiosmtplib.SMTP] = []
+        self._slots = asyncio.Semaphore(settings.pool_size)
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        context = ssl.create_default_context()
+        if not s.verify_tls:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        client = aiosmtplib.SMTP(hostname=s.host, port=s.port, use_tls=s.implicit_tls, start_tls=s.starttls,
+                                 timeout=s.timeout, local_hostname=s.local_hostname, tls_context=context)
+        await client.connect()
+        if s.username and s.password is not None:
+            await client.login(s.username, s.password)
+        return client
+
+    async def begin(self, mail_from: str, options: Sequence[str]) -> Transaction:
+        try:
+            await asyncio.wait_for(self._slots.acquire(), self.settings.timeout)
+        except asyncio.TimeoutError:
+            raise UpstreamUnavailable("every upstream connection is busy") from None
+        for attempt in range(2):  # an idle connection the upstream has since closed gets one fresh retry
+            client = self._idle.pop() if self._idle else None
+            try:
+                if client is None:
+                    client = await self._connect()
+                await client.mail(mail_from, options=list(options), encoding="utf-8")
+                return SmtpTransaction(self, client)
+            except aiosmtplib.SMTPSenderRefused as exc:
+                self.release(client, broken=False)
+                raise UpstreamRefused(Reply(exc.code, exc.message)) from None
+            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+                if client is not None:
+                    client.close()
+                if attempt == 1 or not isinstance(exc, (aiosmtplib.SMTPServerDisconnected, ConnectionError)):
+                    self._slots.release()
+                    raise UpstreamUnavailable(str(exc) or type(exc).__name__) from None
+        raise AssertionError("unreachable")
+
+    def release(self, client: aiosmtplib.SMTP, broken: bool) -> None:
+        if broken or not client.is_connected:
+            client.close()
+        else:
+            self._idle.append(client)
+        self._slots.release()
+
+    async def close(self) -> None:
+        for client in self._idle:
+            try:
+                await asyncio.wait_for(client.quit(), 2)
+            except Exception:  # closing anyway
+                client.close()
+        self._idle.clear()
+
+
+class UpstreamRefused(Exception):
+    """The upstream refused the envelope sender: its reply goes back to the client."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply.line())
+        self.reply = reply

@@ -1,0 +1,101 @@
+"""Unsubscribe tokens: HMAC-signed, per recipient and sender scope, with no readable personal data.
+
+A token carries the channel, the sender scope, the SHA-256 of the normalized address and the issue
+time, signed with HMAC-SHA256. Secrets rotate: the first secret signs, every listed secret verifies.
+Secrets come from an environment variable (comma-separated, newest first) or a file (one per line,
+newest first); when neither exists the gateway makes a random one in the file on first start.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from .addresses import address_hash
+from .model import Channel
+
+_VERSION = 1
+_CHANNEL_CODES = {Channel.EMAIL: b"e", Channel.SMS: b"s"}
+_CODE_CHANNELS = {v: k for k, v in _CHANNEL_CODES.items()}
+_MAC_BYTES = 16
+
+
+class TokenSecretError(Exception):
+    """No usable secret: the message says where one was looked for."""
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    channel: Channel
+    scope: str
+    address_hash: str
+    issued_at: int  # seconds since the epoch
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class TokenSigner:
+    def __init__(self, secrets_newest_first: list[bytes]) -> None:
+        usable = [s for s in secrets_newest_first if len(s) >= 16]
+        if not usable:
+            raise TokenSecretError("token secrets must be at least 16 bytes")
+        self._secrets = usable
+
+    @classmethod
+    def from_config(cls, env: str | None, file: str | None) -> TokenSigner:
+        if env and os.environ.get(env):
+            return cls([s.strip().encode() for s in os.environ[env].split(",") if s.strip()])
+        if not file:
+            raise TokenSecretError(f"set {env} or gateway.token_secret_file")
+        path = Path(file)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(32) + "\n")
+        try:
+            lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        except OSError as exc:
+            raise TokenSecretError(f"cannot read {file}: {exc.strerror or exc}") from None
+        return cls([line.encode() for line in lines])
+
+    def _mac(self, secret: bytes, payload: bytes) -> bytes:
+        return hmac.new(secret, payload, hashlib.sha256).digest()[:_MAC_BYTES]
+
+    def make(self, channel: Channel, scope: str, normalized_address: str, issued_at: int) -> str:
+        scope_bytes = scope.encode()
+        payload = (struct.pack(">BcI", _VERSION, _CHANNEL_CODES[channel], issued_at)
+                   + bytes.fromhex(address_hash(normalized_address)) + scope_bytes)
+        return _b64(payload + self._mac(self._secrets[0], payload))
+
+    def read(self, token: str) -> Unsubscribe | None:
+        """The token's content when a current or earlier secret signed it; None for anything forged or altered."""
+        try:
+            raw = _unb64(token)
+        except (ValueError, TypeError):
+            return None
+        if len(raw) < 6 + 32 + _MAC_BYTES or len(raw) > 512:
+            return None
+        payload, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
+        if not any(hmac.compare_digest(mac, self._mac(s, payload)) for s in self._secrets):
+            return None
+        version, code, issued = struct.unpack(">BcI", payload[:6])
+        if version != _VERSION or code not in _CODE_CHANNELS:
+            return None
+        try:
+            scope = payload[38:].decode()
+        except UnicodeDecodeError:
+            return None
+        return Unsubscribe(_CODE_CHANNELS[code], scope, payload[6:38].hex(), issued)

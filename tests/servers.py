@@ -1,0 +1,99 @@
+"""Real processes for end-to-end tests: the gateway (`gateway serve`), the test sink, Postfix's smtp-sink.
+
+Ready means the port accepts connections; nothing sleeps on a guess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from helpers import REPO
+
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen | None = None, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError(f"nothing listening on {port} after {timeout} s")
+
+
+def wait_until(predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise TimeoutError("condition not met in time")
+
+
+class Sink:
+    """tests/smtp_sink.py in its own process."""
+
+    def __init__(self, out: Path, port: int | None = None, *extra: str) -> None:
+        self.out, self.port = out, port or free_port()
+        self.proc = subprocess.Popen([PYTHON, str(REPO / "tests" / "smtp_sink.py"), "--port", str(self.port),
+                                      "--dir", str(out), *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        wait_for_port(self.port, self.proc)
+
+    def messages(self) -> list[tuple[dict, bytes]]:
+        found = []
+        for meta in sorted(self.out.glob("*.json")):
+            found.append((json.loads(meta.read_text()), meta.with_suffix(".eml").read_bytes()))
+        return found
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+class GatewayProcess:
+    """`python -m gateway serve --config PATH`."""
+
+    def __init__(self, config: Path, port: int, cwd: Path, env: dict[str, str] | None = None) -> None:
+        self.port = port
+        self.log = open(cwd / "gateway.log", "a")
+        self.proc = subprocess.Popen([PYTHON, "-m", "gateway", "serve", "--config", str(config)], cwd=cwd,
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
+        wait_for_port(port, self.proc)
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+    def output(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text()

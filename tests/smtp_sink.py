@@ -1,0 +1,70 @@
+"""An upstream SMTP server for the tests, in its own process: records every message it accepts.
+
+    python tests/smtp_sink.py --port 2600 --dir OUT [--refuse-rcpt TEXT] [--data-reply "451 4.3.0 later"]
+        [--delay SECONDS]
+
+Each accepted message becomes OUT/<n>.eml (the bytes as received) and OUT/<n>.json (envelope).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+from pathlib import Path
+
+from aiosmtpd.smtp import SMTP
+
+
+class Sink:
+    def __init__(self, out: Path, refuse: str | None, data_reply: str | None, delay: float) -> None:
+        self.out, self.refuse, self.data_reply, self.delay = out, refuse, data_reply, delay
+        self.count = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.refuse and self.refuse in address:
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.data_reply:
+            return self.data_reply
+        self.count += 1
+        name = f"{os.getpid()}-{self.count:06d}"
+        (self.out / f"{name}.eml.tmp").write_bytes(envelope.original_content)
+        (self.out / f"{name}.json.tmp").write_text(json.dumps(
+            {"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos, "mail_options": envelope.mail_options}))
+        os.rename(self.out / f"{name}.eml.tmp", self.out / f"{name}.eml")
+        os.rename(self.out / f"{name}.json.tmp", self.out / f"{name}.json")
+        return f"250 2.0.0 Ok: queued as SINK{self.count}"
+
+
+async def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--dir", required=True)
+    p.add_argument("--refuse-rcpt")
+    p.add_argument("--data-reply")
+    p.add_argument("--delay", type=float, default=0.0)
+    args = p.parse_args()
+    out = Path(args.dir)
+    out.mkdir(parents=True, exist_ok=True)
+    sink = Sink(out, args.refuse_rcpt, args.data_reply, args.delay)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTP(sink, enable_SMTPUTF8=True, decode_data=False, data_size_limit=None, hostname="sink.test"),
+        "127.0.0.1", args.port)
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    print("ready", flush=True)
+    await stop.wait()
+    server.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
