@@ -152,14 +152,19 @@ def serve_forever(config: Config) -> int:
     if workers == 1:
         asyncio.run(serve(config))
         return 0
+    asyncio.run(open_store(config.database).close())  # create and migrate once, before the workers share it
     children = []
     for _ in range(workers):
         pid = os.fork()
         if pid == 0:
+            code = 0
             try:
                 asyncio.run(serve(config, reuse_port=True))
+            except BaseException as exc:  # report and leave: the parent stops the others
+                print(f"gateway: worker {os.getpid()} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+                code = 1
             finally:
-                os._exit(0)
+                os._exit(code)
         children.append(pid)
 
     def forward(signum, _frame):
@@ -171,7 +176,11 @@ def serve_forever(config: Config) -> int:
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     status = 0
-    for child in children:
-        _, code = os.waitpid(child, 0)
-        status = status or os.waitstatus_to_exitcode(code)
+    remaining = set(children)
+    while remaining:
+        pid, code = os.wait()
+        remaining.discard(pid)
+        if os.waitstatus_to_exitcode(code) != 0 and status == 0:
+            status = 1
+            forward(signal.SIGTERM, None)  # one worker down: stop the rest rather than serve half
     return status

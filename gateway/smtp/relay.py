@@ -184,15 +184,15 @@ class SmtpRelay:
         self.settings = settings
         self._idle: list[aiosmtplib.SMTP] = []
         self._slots = asyncio.Semaphore(settings.pool_size)
+        self._tls = ssl.create_default_context()  # once: loading the CA store takes tens of milliseconds
+        if not settings.verify_tls:
+            self._tls.check_hostname = False
+            self._tls.verify_mode = ssl.CERT_NONE
 
     async def _connect(self) -> aiosmtplib.SMTP:
         s = self.settings
-        context = ssl.create_default_context()
-        if not s.verify_tls:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
         client = aiosmtplib.SMTP(hostname=s.host, port=s.port, use_tls=s.implicit_tls, start_tls=s.starttls,
-                                 timeout=s.timeout, local_hostname=s.local_hostname, tls_context=context)
+                                 timeout=s.timeout, local_hostname=s.local_hostname, tls_context=self._tls)
         await client.connect()
         if s.username and s.password is not None:
             await client.login(s.username, s.password)

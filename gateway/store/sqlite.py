@@ -128,14 +128,24 @@ class SqliteStore:
         return cls(sqlite_path(url))
 
     def _migrate(self) -> None:
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StoreError(f"database schema version {version} is newer than this gateway ({SCHEMA_VERSION})")
-        for number in range(version, SCHEMA_VERSION):
-            with self.db.conn:
-                self._conn.execute("BEGIN IMMEDIATE")
-                MIGRATIONS[number](self.db)
-                self._conn.execute(f"PRAGMA user_version={number + 1}")
+        """Bring the schema up to date; safe when several processes open a new database at once (the
+        version is read again under the write lock)."""
+        while True:
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"database schema version {version} is newer than this gateway ({SCHEMA_VERSION})")
+            if version == SCHEMA_VERSION:
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                if self._conn.execute("PRAGMA user_version").fetchone()[0] == version:
+                    MIGRATIONS[version](self.db)
+                    self._conn.execute(f"PRAGMA user_version={version + 1}")
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
 
     def _run(self, sql: str, params: Sequence = ()) -> sqlite3.Cursor:
         try:

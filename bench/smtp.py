@@ -1,0 +1,148 @@
+"""SMTP throughput through the gateway, beside the same load sent straight to the sink.
+
+    .venv/bin/python bench/smtp.py [--workers 2] [--messages 2000]
+
+Postfix's smtp-source sends compliant marketing newsletters (5 KB and 50 KB HTML, one recipient each, a
+new connection per message as smtp-source does by default) at 1 and 20 concurrent connections; Postfix's
+smtp-sink is the upstream. Every rule runs on every message; the gateway adds its headers (Received,
+List-Unsubscribe with a signed token) and writes a durable decision per recipient before each 250.
+Prints msg/s, the ratio gateway/direct, and the gateway's CPU use (100% = one core).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+
+from policy import newsletter  # noqa: E402
+
+SOURCE, SINK = "/usr/sbin/smtp-source", "/usr/sbin/smtp-sink"
+
+CONFIG = """
+[gateway]
+database = "sqlite:///{tmp}/bench.db"
+state_dir = "{tmp}/state"
+public_url = "https://gw.example"
+
+[smtp]
+listen = "127.0.0.1:{port}"
+upstream = "smtp://127.0.0.1:{sink}"
+trusted_networks = ["127.0.0.0/8"]
+trusted_sender = "acme"
+workers = {workers}
+upstream_pool_size = 40
+
+[[sender]]
+name = "acme"
+brand = "Acme Outfitters"
+physical_address = "123 Main St, Suite 4, Springfield, IL 62701"
+from_domains = ["news.acme.example"]
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise SystemExit(f"nothing listening on {port}")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def children(pid: int) -> list[int]:
+    try:
+        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    except FileNotFoundError:
+        return []
+    return [int(x) for x in out.split()]
+
+
+def blast(port: int, message: Path, sessions: int, count: int) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run([SOURCE, "-s", str(sessions), "-m", str(count), "-F", str(message),
+                           "-f", "news@news.acme.example", "-t", "reader@example.com", f"127.0.0.1:{port}"],
+                          capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0 or "error" in proc.stderr.lower():
+        raise SystemExit(f"smtp-source failed: {proc.stderr.strip()[:500]}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--messages", type=int, default=2000, help="per row at 20 connections (a fifth at 1)")
+    args = parser.parse_args()
+    for tool in (SOURCE, SINK):
+        if not os.access(tool, os.X_OK):
+            raise SystemExit(f"{tool} is missing: run scripts/test once (it installs Postfix's tools)")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        sink_port, port = free_port(), free_port()
+        sink = subprocess.Popen([SINK, "-u", os.environ.get("USER", "root"), f"127.0.0.1:{sink_port}", "1024"])
+        wait_for_port(sink_port)
+        config = tmp / "bench.toml"
+        config.write_text(CONFIG.format(tmp=tmp, port=port, sink=sink_port, workers=args.workers))
+        gateway = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--config", str(config)], cwd=tmp,
+                                   stdout=subprocess.DEVNULL, stderr=open(tmp / "gateway.log", "w"),
+                                   env={**os.environ, "PYTHONPATH": str(REPO)})
+        wait_for_port(port)
+        time.sleep(0.5)  # every worker up
+        pids = [gateway.pid, *children(gateway.pid)]
+        try:
+            for size in (5_000, 50_000):
+                message = tmp / f"m{size}.eml"
+                message.write_bytes(newsletter(size).replace(b"\r\n", b"\n"))  # smtp-source adds the CRs
+                blast(port, message, 4, 40)  # warm up: connections, caches
+                for sessions in (1, 20):
+                    count = args.messages if sessions > 1 else args.messages // 5
+                    direct = count / blast(sink_port, message, sessions, count)
+                    before = cpu_seconds(pids)
+                    elapsed = blast(port, message, sessions, count)
+                    cpu = (cpu_seconds(pids) - before) / elapsed
+                    rows.append((size, sessions, count, direct, count / elapsed, cpu))
+        finally:
+            gateway.send_signal(signal.SIGTERM)
+            gateway.wait(60)
+            sink.terminate()
+            sink.wait(10)
+    print(f"{'size':>6} {'conns':>5} {'msgs':>6} {'direct msg/s':>13} {'gateway msg/s':>14} {'ratio':>6} "
+          f"{'gateway CPU':>12}")
+    for size, sessions, count, direct, via, cpu in rows:
+        print(f"{size // 1000:>4}KB {sessions:>5} {count:>6} {direct:>13,.0f} {via:>14,.0f} {via / direct:>6.3f} "
+              f"{cpu * 100:>11.0f}%")
+    print(f"(gateway: {args.workers} worker process(es), all rules, durable decisions; machine: {os.cpu_count()} cores)")
+
+
+if __name__ == "__main__":
+    main()
