@@ -312,7 +312,7 @@ class SmtpConfig:
     max_message_size: int = 25 * 1024 * 1024
     tls_cert: str | None = None
     tls_key: str | None = None
-    allow_plaintext_auth: bool = False
+    allow_plaintext_auth: bool | None = None  # None: only on loopback
     upstream_password_env: str | None = None
     upstream_timeout: float = 30.0
     upstream_pool_size: int = 20
@@ -320,6 +320,11 @@ class SmtpConfig:
     unsubscribe_address: str | None = None
     workers: int = 1
     drain_seconds: float = 30.0
+
+    @property
+    def plaintext_auth(self) -> bool:
+        """Whether AUTH may be used before STARTTLS."""
+        return self.listens_on_loopback if self.allow_plaintext_auth is None else self.allow_plaintext_auth
 
     @property
     def listens_on_loopback(self) -> bool:
@@ -517,7 +522,7 @@ def parse(data: dict, file: str) -> Config:
         max_message_size=sm.take("max_message_size", _integer(1024, 1024 * 1024 * 1024), 25 * 1024 * 1024),
         tls_cert=sm.take("tls_cert", _nonempty, None),
         tls_key=sm.take("tls_key", _nonempty, None),
-        allow_plaintext_auth=sm.take("allow_plaintext_auth", _boolean, False),
+        allow_plaintext_auth=sm.take("allow_plaintext_auth", _boolean, None),
         upstream_password_env=sm.take("upstream_password_env", _env_name, None),
         upstream_timeout=float(sm.take("upstream_timeout", _integer(1, 3600), 30)),
         upstream_pool_size=sm.take("upstream_pool_size", _integer(1, 1000), 20),
@@ -530,6 +535,8 @@ def parse(data: dict, file: str) -> Config:
     if bool(smtp.tls_cert) != bool(smtp.tls_key):
         raise ConfigError(file, "smtp.tls_key" if smtp.tls_cert else "smtp.tls_cert",
                           "tls_cert and tls_key go together")
+    if smtp.allow_plaintext_auth is False and not smtp.tls_cert:
+        raise ConfigError(file, "smtp.allow_plaintext_auth", "false needs smtp.tls_cert: no client could AUTH")
     if "@" in urlsplit(smtp.upstream).netloc and urlsplit(smtp.upstream).password:
         raise ConfigError(file, "smtp.upstream", "holds a password: put it in upstream_password_env instead")
     h = root.table("http")

@@ -92,7 +92,7 @@ class Gateway:
         protocol = GatewaySMTP(
             self.handler, hostname=smtp.hostname, data_size_limit=smtp.max_message_size, enable_SMTPUTF8=True,
             decode_data=False, tls_context=self._tls, auth_required=False,
-            auth_require_tls=not (smtp.listens_on_loopback or smtp.allow_plaintext_auth),
+            auth_require_tls=not smtp.plaintext_auth,
             authenticator=self._authenticator, auth_exclude_mechanism=[], timeout=300,
         )
         self.connections.add(protocol)

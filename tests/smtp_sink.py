@@ -13,9 +13,10 @@ import asyncio
 import json
 import os
 import signal
+import ssl
 from pathlib import Path
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult
 
 
 class Sink:
@@ -38,7 +39,9 @@ class Sink:
         name = f"{os.getpid()}-{self.count:06d}"
         (self.out / f"{name}.eml.tmp").write_bytes(envelope.original_content)
         (self.out / f"{name}.json.tmp").write_text(json.dumps(
-            {"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos, "mail_options": envelope.mail_options}))
+            {"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos, "mail_options": envelope.mail_options,
+             "authenticated_as": session.auth_data if session.authenticated else None,
+             "tls": session.ssl is not None}))
         os.rename(self.out / f"{name}.eml.tmp", self.out / f"{name}.eml")
         os.rename(self.out / f"{name}.json.tmp", self.out / f"{name}.json")
         return f"250 2.0.0 Ok: queued as SINK{self.count}"
@@ -51,13 +54,28 @@ async def main() -> None:
     p.add_argument("--refuse-rcpt")
     p.add_argument("--data-reply")
     p.add_argument("--delay", type=float, default=0.0)
+    p.add_argument("--tls-cert")
+    p.add_argument("--tls-key")
+    p.add_argument("--auth", help="USER:PASSWORD that clients must log in with (over STARTTLS)")
     args = p.parse_args()
+    tls = None
+    if args.tls_cert:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
+    user, _, password = (args.auth or "").partition(":")
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = auth_data.login.decode() == user and auth_data.password.decode() == password
+        return AuthResult(success=ok, auth_data=user if ok else None, handled=False)
+
     out = Path(args.dir)
     out.mkdir(parents=True, exist_ok=True)
     sink = Sink(out, args.refuse_rcpt, args.data_reply, args.delay)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: SMTP(sink, enable_SMTPUTF8=True, decode_data=False, data_size_limit=None, hostname="sink.test"),
+        lambda: SMTP(sink, enable_SMTPUTF8=True, decode_data=False, data_size_limit=None, hostname="sink.test",
+                     tls_context=tls, require_starttls=bool(tls), auth_required=bool(args.auth),
+                     auth_require_tls=bool(tls), authenticator=authenticator if args.auth else None),
         "127.0.0.1", args.port)
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)

@@ -370,3 +370,16 @@ def test_relay_to_postfix_smtp_sink(tmp_path):
     finally:
         sink.terminate()
         sink.wait(10)
+
+
+def test_two_workers_share_the_port_and_stop_together(tmp_path):
+    setup = Setup(tmp_path, smtp_extra="workers = 2")
+    try:
+        for i in range(12):
+            with setup.client("acme-tx") as c:
+                assert c.sendmail("orders@news.demo.example", [f"w{i}@example.com"], RECEIPT) == {}
+        assert len(setup.sink.messages()) == 12
+        assert len(setup.decisions(12)) == 12
+        assert setup.gateway.output().count("gateway: serving SMTP") == 2
+    finally:
+        assert setup.close() == 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -30,6 +31,7 @@ from .unsubscribe import list_unsubscribe_headers
 
 log = logging.getLogger("gateway.smtp")
 
+_ENHANCED = re.compile(r"^\d\.\d{1,3}\.\d{1,3}\s+")
 STORE_DOWN = "451 4.3.0 Compliance store unavailable, try again later"
 UPSTREAM_DOWN = "451 4.4.1 Upstream unavailable, try again later"
 
@@ -229,7 +231,7 @@ class GatewayHandler:
         decisions = [self._decision(pending, r, evaluation.category, verdict, tuple(found), excerpt, len(raw),
                                     reply.line(), now) for r in pending.accepted]
         await self.decisions.record(decisions)  # durable before the client hears 250
-        return _one_line(f"250 2.0.0 OK: {reply.text}")
+        return _one_line(f"250 2.0.0 Accepted upstream: {_ENHANCED.sub('', reply.text, count=1)}")
 
     def _received(self, session, pending: Pending, now: datetime) -> str:
         peer = session.peer[0] if session.peer else "unknown"

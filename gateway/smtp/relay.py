@@ -67,7 +67,7 @@ class MaildirTransaction:
         envelope = f"Return-Path: <{self.mail_from}>\r\n" + "".join(
             f"X-Original-To: {r}\r\n" for r in self.recipients)
         name = await asyncio.to_thread(self.relay.deliver, envelope.encode("utf-8") + data)
-        return Reply(250, f"2.0.0 OK queued as {name}")
+        return Reply(250, f"2.0.0 delivered to Maildir as {name}")
 
     async def abort(self) -> None:
         self.recipients.clear()
