@@ -41,7 +41,7 @@ class Sink:
         (self.out / f"{name}.json.tmp").write_text(json.dumps(
             {"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos, "mail_options": envelope.mail_options,
              "authenticated_as": session.auth_data if session.authenticated else None,
-             "tls": session.ssl is not None}))
+             "tls": server.transport.get_extra_info("ssl_object") is not None}))
         os.rename(self.out / f"{name}.eml.tmp", self.out / f"{name}.eml")
         os.rename(self.out / f"{name}.json.tmp", self.out / f"{name}.json")
         return f"250 2.0.0 Ok: queued as SINK{self.count}"
@@ -57,6 +57,7 @@ async def main() -> None:
     p.add_argument("--tls-cert")
     p.add_argument("--tls-key")
     p.add_argument("--auth", help="USER:PASSWORD that clients must log in with (over STARTTLS)")
+    p.add_argument("--implicit-tls", action="store_true", help="TLS from the first byte (smtps)")
     args = p.parse_args()
     tls = None
     if args.tls_cert:
@@ -72,11 +73,12 @@ async def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     sink = Sink(out, args.refuse_rcpt, args.data_reply, args.delay)
     loop = asyncio.get_running_loop()
+    starttls = tls if not args.implicit_tls else None
     server = await loop.create_server(
         lambda: SMTP(sink, enable_SMTPUTF8=True, decode_data=False, data_size_limit=None, hostname="sink.test",
-                     tls_context=tls, require_starttls=bool(tls), auth_required=bool(args.auth),
-                     auth_require_tls=bool(tls), authenticator=authenticator if args.auth else None),
-        "127.0.0.1", args.port)
+                     tls_context=starttls, require_starttls=bool(starttls), auth_required=bool(args.auth),
+                     auth_require_tls=bool(starttls), authenticator=authenticator if args.auth else None),
+        "127.0.0.1", args.port, ssl=tls if args.implicit_tls else None)
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     print("ready", flush=True)

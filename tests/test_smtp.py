@@ -383,3 +383,34 @@ def test_two_workers_share_the_port_and_stop_together(tmp_path):
         assert setup.gateway.output().count("gateway: serving SMTP") == 2
     finally:
         assert setup.close() == 0
+
+
+def test_consent_required_by_the_sender_is_checked_at_rcpt(tmp_path):
+    setup = Setup(tmp_path, start_sink=True)
+    setup.gateway.stop()
+    setup.config.write_text(setup.config.read_text().replace(
+        '[[sender]]\nname = "acme-tx"',
+        '[[sender]]\nname = "acme-tx"\nemail_consent_required = "express"\nemail_consent_categories = ["transactional"]'))
+    setup.gateway = GatewayProcess(setup.config, setup.port, tmp_path, ENV)
+    try:
+        setup.cli("consent", "add", "yes@example.com", "--channel", "email", "--sender", "acme-tx", "--level", "express",
+                  "--obtained-at", "2026-01-01T00:00:00Z")
+        with setup.client("acme-tx") as c:
+            refused = c.sendmail("orders@news.demo.example", ["yes@example.com", "no@example.com"], RECEIPT)
+        assert refused == {"no@example.com": (550, b"5.7.1 <no@example.com> rejected: CONSENT_MISSING (consent on "
+                                                    b"record is none; transactional email needs express)")}
+        assert [e["rcpt_tos"] for e, _ in setup.sink.messages()] == [["yes@example.com"]]
+    finally:
+        setup.close()
+
+
+def test_slow_upstream_is_451_and_nothing_is_acknowledged(tmp_path):
+    setup = Setup(tmp_path, sink_args=("--delay", "8"))  # upstream_timeout is 5 s
+    try:
+        with setup.client("acme-tx") as c:
+            with pytest.raises(smtplib.SMTPDataError) as slow:
+                c.sendmail("orders@news.demo.example", ["a@example.com"], RECEIPT)
+        assert slow.value.smtp_code == 451 and slow.value.smtp_error.startswith(b"4.4.1")
+        assert setup.decisions(1)[0].verdict.value == "failed"
+    finally:
+        setup.close()

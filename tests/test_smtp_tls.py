@@ -115,3 +115,22 @@ def test_a_port_already_taken_is_a_clear_error(tmp_path):
         proc = serve_exit(tmp_path, CONFIG.format(tmp=tmp_path, port=port, upstream=free_port(), smtp_extra=""))
     assert proc.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_relay_to_an_smtps_upstream(tmp_path, certificate):
+    cert, key = certificate
+    port, upstream = free_port(), free_port()
+    sink = Sink(tmp_path / "sink", upstream, "--tls-cert", str(cert), "--tls-key", str(key), "--implicit-tls")
+    config = tmp_path / "gateway.toml"
+    config.write_text(CONFIG.format(tmp=tmp_path, port=port, upstream=upstream, smtp_extra="upstream_verify_tls = false")
+                      .replace("smtp://127.0.0.1", "smtps://127.0.0.1"))
+    gateway = GatewayProcess(config, port, tmp_path, ENV)
+    try:
+        with smtplib.SMTP("127.0.0.1", port) as c:
+            c.login("acme-tx", PASSWORD)
+            assert c.sendmail("orders@news.demo.example", ["a@example.com"], RECEIPT) == {}
+        ((meta, _),) = sink.messages()
+        assert meta["tls"] is True
+    finally:
+        sink.stop()
+        gateway.stop()
