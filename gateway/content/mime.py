@@ -143,19 +143,110 @@ def _shown_parts(msg: Message, defects: list[str], budget: list[int]) -> list[tu
     return [(ctype, _payload_text(msg, defects))]
 
 
+def _split_head(raw: bytes) -> tuple[bytes, bytes] | None:
+    """(header block, body) at the first blank line; None when there is none."""
+    found = [(at, sep) for sep in (b"\r\n\r\n", b"\n\n") if (at := raw.find(sep)) >= 0]
+    if not found:
+        return None
+    at, sep = min(found)
+    return raw[: at + len(sep) // 2], raw[at + len(sep):]
+
+
+def _leaf(head: bytes, body: bytes) -> Message:
+    part = email.message_from_bytes(head + b"\r\n")
+    part.set_payload(body.decode("ascii", "surrogateescape"))  # as the stdlib's bytes parser stores it
+    return part
+
+
+def _fast_shown(head: bytes, body: bytes, defects: list[str], budget: list[int], depth: int = 0,
+                parsed: Message | None = None) -> list[tuple[str, str]] | None:
+    """The shown parts, cutting multipart bodies at their boundaries with bytes.find instead of the
+    stdlib's line-by-line parser. None whenever the structure is anything but regular: the caller then
+    uses the stdlib parser, which is lenient with broken MIME."""
+    if parsed is not None:
+        part = parsed
+        part.set_payload(body.decode("ascii", "surrogateescape"))
+    else:
+        part = _leaf(head, body)
+    if not part.is_multipart() and part.get_content_maintype() != "multipart":
+        return _shown_parts(part, defects, budget)
+    boundary = part.get_boundary()
+    if not boundary or depth > 10 or not boundary.isascii():
+        return None
+    delimiter = b"--" + boundary.encode("ascii")
+    starts = []
+    pos = 0 if body.startswith(delimiter) else None
+    search_from = 0
+    while True:
+        if pos is None:
+            at = body.find(b"\n" + delimiter, search_from)
+            if at < 0:
+                return None  # no closing delimiter: irregular
+            pos = at + 1
+        after = body[pos + len(delimiter) : pos + len(delimiter) + 2]
+        line_end = body.find(b"\n", pos)
+        if after == b"--":
+            break
+        if line_end < 0 or body[pos + len(delimiter) : line_end].strip():
+            return None
+        starts.append((pos, line_end + 1))
+        search_from, pos = line_end, None
+    ends = [s for s, _ in starts[1:]] + [pos]
+    ctype = part.get_content_type()
+    children = []
+    for (_, start), end in zip(starts, ends):
+        chunk = body[start:end]
+        chunk = chunk[:-2] if chunk.endswith(b"\r\n") else chunk[:-1] if chunk.endswith(b"\n") else chunk
+        split = (b"", chunk[2:]) if chunk.startswith(b"\r\n") else (b"", chunk[1:]) if chunk.startswith(b"\n") \
+            else _split_head(chunk)
+        if split is None:
+            return None
+        children.append(split)
+    if not children:
+        return None
+    if ctype == "multipart/alternative":
+        for child_head, child_body in reversed(children):
+            shown = _fast_shown(child_head, child_body, defects, budget, depth + 1)
+            if shown is None:
+                return None
+            if shown:
+                return shown
+        return []
+    if ctype == "multipart/related":
+        children = children[:1]
+    shown: list[tuple[str, str]] = []
+    for child_head, child_body in children:
+        got = _fast_shown(child_head, child_body, defects, budget, depth + 1)
+        if got is None:
+            return None
+        shown.extend(got)
+    return shown
+
+
 def parse_email(raw: bytes) -> EmailContent:
-    msg = email.message_from_bytes(raw)
-    defects = [type(d).__name__ for d in msg.defects]
+    split = _split_head(raw)
+    defects: list[str] = []
+    shown = None
+    if split is not None:
+        msg = email.message_from_bytes(split[0] + b"\r\n")
+        try:
+            shown = _fast_shown(split[0], split[1], defects, [_MAX_PARTS], parsed=msg)
+        except (ValueError, LookupError, TypeError, UnicodeError):
+            shown = None  # anything odd: the stdlib parser below copes with broken MIME
+    if shown is None:
+        msg = email.message_from_bytes(raw)
+        defects = [type(d).__name__ for d in msg.defects]
+        shown = _shown_parts(msg, defects, [_MAX_PARTS])
     texts: list[str] = []
     links: list[Link] = []
-    for ctype, body in _shown_parts(msg, defects, [_MAX_PARTS]):
+    for ctype, body in shown:
         if ctype == "text/html":
             text, found = html_render.render(body)
         else:
             text, found = body.strip(), _plain_links(body)
         texts.append(text)
         links.extend(found)
-    if not msg.is_multipart() and msg.get_content_maintype() not in ("text", "multipart"):
+    if msg.get_content_maintype() not in ("text", "multipart"):
         defects.append(f"body is {msg.get_content_type()}, nothing readable")
     visible = "\n".join(t for t in texts if t)
     return EmailContent(
