@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import tomllib
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 

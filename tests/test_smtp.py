@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import smtplib
 import subprocess
 from pathlib import Path

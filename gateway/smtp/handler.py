@@ -23,7 +23,7 @@ from ..config import Config
 from ..content.mime import parse_email
 from ..decisions import DecisionLog
 from ..model import Category, Channel, Decision, EmailMessage, RecipientFacts, Verdict, Violation
-from ..policy import Evaluation, envelope_violations, evaluate_email
+from ..policy import envelope_violations, evaluate_email
 from ..store import Store, StoreError, new_id
 from .headers import rewrite
 from .relay import Relay, Transaction, UpstreamRefused, UpstreamUnavailable
