@@ -413,3 +413,33 @@ def test_slow_upstream_is_451_and_nothing_is_acknowledged(tmp_path):
         assert setup.decisions(1)[0].verdict.value == "failed"
     finally:
         setup.close()
+
+
+def test_garbage_and_abrupt_clients_do_not_hurt_the_server(gw):
+    import socket
+
+    junk = [b"\x00\xff\xfe garbage\r\n", b"HELO\r\n" * 50, b"A" * 100_000 + b"\r\n", b"MAIL FROM:<<<>>>\r\n",
+            b"RCPT TO:<a@b>\r\nDATA\r\n", b"AUTH PLAIN !!!notbase64\r\n", b"AUTH LOGIN\r\n\x80\x81\r\n",
+            b"EHLO x\r\nMAIL FROM:<a@news.demo.example> SIZE=abc\r\n", b"\r\n\r\n\r\n", b"QUIT"]
+    for payload in junk:
+        with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as s:
+            s.recv(1024)  # greeting
+            s.sendall(payload)
+            s.settimeout(0.5)
+            try:
+                while s.recv(65536):
+                    pass
+            except (TimeoutError, ConnectionError):
+                pass
+    # a client that vanishes in the middle of DATA
+    c = gw.client("acme-tx")
+    c.mail("orders@news.demo.example")
+    c.rcpt("a@example.com")
+    c.putcmd("data")
+    c.getreply()
+    c.send(RECEIPT[:50])
+    c.sock.close()
+    with gw.client("acme-tx") as c:
+        assert c.sendmail("orders@news.demo.example", ["after@example.com"], RECEIPT) == {}
+    assert [e["rcpt_tos"] for e, _ in gw.sink.messages()] == [["after@example.com"]]
+    assert "Traceback" not in gw.gateway.output()
