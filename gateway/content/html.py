@@ -26,7 +26,8 @@ _OPEN_TAG_NAME = re.compile(r"<([a-z][a-z0-9-]*)")
 _QUOTED = re.compile(r"=\s*(?:\"[^\"]*\"|'[^']*')")
 _ANCHOR_OPEN = re.compile(r"<a\b[^>]*>", re.IGNORECASE)
 _ANCHOR_CLOSE = re.compile(r"</a\s*>", re.IGNORECASE)
-_HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+))""", re.IGNORECASE)
+_ANCHOR_HREF = re.compile(
+    r"""<a\b(?:[^>]*?\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)))?[^>]*>""", re.IGNORECASE)
 _OPEN, _CLOSE = "\x02", "\x03"  # anchor boundaries carried through text extraction
 _BLOCK_NAMES = ("address article aside blockquote br center dd div dl dt fieldset figcaption figure footer form "
                 "h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tbody td tfoot th thead tr ul").split()
@@ -188,38 +189,25 @@ def _text(fragment: str) -> str:
     return _LINE_EDGES.sub("\n", _BLANKS.sub(" ", fragment)).strip()
 
 
-def _href(tag: str) -> str:
-    m = _HREF.search(tag)
-    if not m:
-        return ""
-    value = next(g for g in m.groups() if g is not None)
-    return (_unescape(value) if "&" in value else value).strip()
+def _hrefs(doc: str) -> list[str]:
+    """The href of every anchor in document order ("" when it has none), found in one C-level scan."""
+    return [(_unescape(v) if "&" in v else v).strip()
+            for v in (a or b or c for a, b, c in _ANCHOR_HREF.findall(doc))]
 
 
-def _anchor_texts(text: str, count: int) -> list[str]:
-    """The text between each anchor's boundary marks, in document order."""
-    texts, pos = [], 0
-    for _ in range(count):
-        start = text.find(_OPEN, pos)
-        if start < 0:
-            texts.append("")
-            continue
-        start += 1
-        ends = [e for e in (text.find(_CLOSE, start), text.find(_OPEN, start)) if e >= 0]
-        end = min(ends) if ends else len(text)
-        texts.append(text[start:end].replace(_CLOSE, "").strip())
-        pos = end
-    return texts
+def _anchor_texts(text: str) -> list[str]:
+    """The text between each anchor's marks: up to its close mark, or the next anchor, or the end."""
+    return [segment.split(_CLOSE, 1)[0].strip() for segment in text.split(_OPEN)[1:]]
 
 
 def render(doc: str) -> tuple[str, tuple[Link, ...]]:
     """(visible text, links) of an HTML document or fragment."""
     doc = _visible_markup(doc.replace(_OPEN, "").replace(_CLOSE, ""))
-    hrefs = [_href(m.group(0)) for m in _ANCHOR_OPEN.finditer(doc)]
+    hrefs = _hrefs(doc)
     if hrefs:
         doc = _ANCHOR_CLOSE.sub(_CLOSE, _ANCHOR_OPEN.sub(_OPEN, doc))
     text = _text(doc)
     if not hrefs:
         return text, ()
-    links = tuple(Link(url=u, text=t) for u, t in zip(hrefs, _anchor_texts(text, len(hrefs))))
+    links = tuple(Link(url=u, text=t) for u, t in zip(hrefs, _anchor_texts(text)))
     return _LINE_EDGES.sub("\n", text.replace(_OPEN, "").replace(_CLOSE, "")), links
