@@ -5,14 +5,14 @@ Doors (SMTP, HTTP, CLI) call these and translate the `Evaluation` into their own
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from .addresses import normalize_email
 from .config import Config
 from .content.mime import parse_email
-from .model import Category, Channel, EmailMessage, SmsMessage
+from .model import Category, Channel, EmailContent, EmailMessage, RecipientFacts, SmsMessage
 from .policy import Evaluation, evaluate_email, evaluate_sms
 from .store import Store
 
@@ -37,11 +37,17 @@ class Pipeline:
     async def check_email(self, sender: str, raw: bytes, at: datetime,
                           recipients: Sequence[str] | None = None) -> EmailResult:
         """Judge one message; recipients default to its To and Cc addresses."""
-        settings = self.config.sender(sender).settings
         content = parse_email(raw)
         people = tuple(dict.fromkeys(normalize_email(r) for r in (recipients or content.to_addresses)))
-        message = EmailMessage(sender=sender, recipients=people, content=content)
         facts = await self.store.facts(Channel.EMAIL, sender, people, at)
+        return self.judge_email(sender, content, people, facts, at)
+
+    def judge_email(self, sender: str, content: EmailContent, recipients: Sequence[str],
+                    facts: Mapping[str, RecipientFacts], at: datetime) -> EmailResult:
+        """The rules on a parsed message whose recipients' facts are already at hand (the SMTP door
+        fetched them at RCPT time)."""
+        message = EmailMessage(sender=sender, recipients=tuple(recipients), content=content)
+        settings = self.config.sender(sender).settings
         return EmailResult(message, evaluate_email(message, facts, settings, self.config.policy, at))
 
     async def check_sms(self, sender: str, to: str, body: str, category: Category | None, at: datetime,

@@ -115,6 +115,30 @@ def _is_attachment(part: Message) -> bool:
     return disposition == "attachment"
 
 
+Shown = list[tuple[str, str]]
+
+
+def _pick(ctype: str, children: list, shown_of) -> Shown | None:
+    """What a client displays of a multipart (RFC 2046): of an alternative, the last part it understands;
+    of a related, its root; of anything else, every part. `shown_of(child)` may answer None (the fast
+    path cannot read that child), which is passed up."""
+    if ctype == "multipart/alternative":
+        for child in reversed(children):
+            shown = shown_of(child)
+            if shown is None or shown:
+                return shown
+        return []
+    if ctype == "multipart/related":
+        children = children[:1]
+    found: Shown = []
+    for child in children:
+        got = shown_of(child)
+        if got is None:
+            return None
+        found.extend(got)
+    return found
+
+
 def _shown_parts(msg: Message, defects: list[str], budget: list[int]) -> list[tuple[str, str]]:
     """The (type, text) parts a mail client displays: the preferred alternative, every inline part."""
     if budget[0] <= 0:
@@ -125,19 +149,7 @@ def _shown_parts(msg: Message, defects: list[str], budget: list[int]) -> list[tu
         children = msg.get_payload()
         if not isinstance(children, list):
             return []
-        if ctype == "multipart/alternative":
-            # RFC 2046 5.1.4: the last alternative the client understands is the one shown.
-            for child in reversed(children):
-                shown = _shown_parts(child, defects, budget)
-                if shown:
-                    return shown
-            return []
-        if ctype == "multipart/related" and children:
-            return _shown_parts(children[0], defects, budget)
-        shown: list[tuple[str, str]] = []
-        for child in children:
-            shown.extend(_shown_parts(child, defects, budget))
-        return shown
+        return _pick(ctype, children, lambda child: _shown_parts(child, defects, budget)) or []
     if _is_attachment(msg) or ctype not in ("text/plain", "text/html"):
         return []
     return [(ctype, _payload_text(msg, defects))]
@@ -204,23 +216,7 @@ def _fast_shown(head: bytes, body: bytes, defects: list[str], budget: list[int],
         children.append(split)
     if not children:
         return None
-    if ctype == "multipart/alternative":
-        for child_head, child_body in reversed(children):
-            shown = _fast_shown(child_head, child_body, defects, budget, depth + 1)
-            if shown is None:
-                return None
-            if shown:
-                return shown
-        return []
-    if ctype == "multipart/related":
-        children = children[:1]
-    shown: list[tuple[str, str]] = []
-    for child_head, child_body in children:
-        got = _fast_shown(child_head, child_body, defects, budget, depth + 1)
-        if got is None:
-            return None
-        shown.extend(got)
-    return shown
+    return _pick(ctype, children, lambda child: _fast_shown(child[0], child[1], defects, budget, depth + 1))
 
 
 def parse_email(raw: bytes) -> EmailContent:

@@ -22,8 +22,9 @@ from ..addresses import normalize_email
 from ..config import Config
 from ..content.mime import parse_email
 from ..decisions import DecisionLog
-from ..model import Category, Channel, Decision, EmailMessage, RecipientFacts, Verdict, Violation
-from ..policy import envelope_violations, evaluate_email
+from ..model import Category, Channel, Decision, RecipientFacts, Verdict, Violation
+from ..pipeline import Pipeline
+from ..policy import envelope_violations
 from ..store import Store, StoreError, new_id
 from .headers import rewrite
 from .relay import Relay, Transaction, UpstreamRefused, UpstreamUnavailable
@@ -64,6 +65,7 @@ class GatewayHandler:
         self.relay = relay
         self.decisions = decisions
         self.unsubscribe = unsubscribe  # TokenSigner
+        self.pipeline = Pipeline(config, store)
         self.trusted = config.smtp.trusted_networks
         self.trusted_sender = config.smtp.trusted_sender or (
             next(iter(config.senders)) if len(config.senders) == 1 else None)
@@ -191,11 +193,9 @@ class GatewayHandler:
         return sender.category is Category.MARKETING and self.config.smtp.add_list_unsubscribe
 
     async def _deliver(self, session, pending: Pending, raw: bytes) -> str:
-        settings = self.config.senders[pending.sender].settings
         now = datetime.now(UTC)
         content = parse_email(raw)
-        message = EmailMessage(pending.sender, tuple(pending.accepted), content)
-        evaluation = evaluate_email(message, pending.facts, settings, self.config.policy, now)
+        evaluation = self.pipeline.judge_email(pending.sender, content, pending.accepted, pending.facts, now).evaluation
         monitoring = self.config.mode_for(pending.sender).value == "monitor"
         found = list(evaluation.violations)
         for recipient in pending.accepted:
