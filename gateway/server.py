@@ -142,6 +142,17 @@ async def serve(config: Config, *, reuse_port: bool = False) -> None:
     await gateway.stop()
 
 
+def run(main) -> None:
+    """asyncio.run on uvloop (libuv: sockets, timers and polling in C) when it is installed."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
+
+
 def serve_forever(config: Config) -> int:
     """Run `serve` in this process, or in smtp.workers forked processes sharing the port."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
@@ -150,7 +161,7 @@ def serve_forever(config: Config) -> int:
     check_exposure(config)
     workers = config.smtp.workers
     if workers == 1:
-        asyncio.run(serve(config))
+        run(serve(config))
         return 0
     asyncio.run(open_store(config.database).close())  # create and migrate once, before the workers share it
     children = []
@@ -159,7 +170,7 @@ def serve_forever(config: Config) -> int:
         if pid == 0:
             code = 0
             try:
-                asyncio.run(serve(config, reuse_port=True))
+                run(serve(config, reuse_port=True))
             except BaseException as exc:  # report and leave: the parent stops the others
                 print(f"gateway: worker {os.getpid()} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
                 code = 1

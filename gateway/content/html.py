@@ -167,12 +167,14 @@ _COMMON_ENTITIES = (("&nbsp;", "\u00a0"), ("&zwnj;", ""), ("&middot;", "\u00b7")
 
 
 def _unescape(text: str) -> str:
+    if text.count("&") == text.count("&amp;"):  # one pass, as unescape does: "&amp;lt;" stays "&lt;"
+        return text.replace("&amp;", "&")  # (URLs with query strings: the common case, decided at once)
     for entity, char in _COMMON_ENTITIES:
         if entity in text:
             text = text.replace(entity, char)
     if "&" not in text:
         return text
-    if text.count("&") == text.count("&amp;"):  # one pass, as unescape does: "&amp;lt;" stays "&lt;"
+    if text.count("&") == text.count("&amp;"):
         return text.replace("&amp;", "&")
     return html.unescape(text)
 

@@ -65,8 +65,14 @@ def _charset(part: Message) -> str:
         return "utf-8"
 
 
+_ATOMS = r"[^\s<>@,;:\"()\\\[\]]+"
+_PLAIN_ADDRESS = re.compile(rf"\s*(?:[^\"<>,;:@()\\\[\]]*<({_ATOMS}@{_ATOMS})>|({_ATOMS}@{_ATOMS}))\s*")
+
+
 def _addresses(msg: Message, name: str) -> tuple[str, ...]:
     values = msg.get_all(name) or []
+    if len(values) == 1 and isinstance(values[0], str) and (m := _PLAIN_ADDRESS.fullmatch(values[0])):
+        return (m.group(1) or m.group(2),)  # `Name <a@b>` or `a@b`: what getaddresses gives, without it
     try:
         pairs = email.utils.getaddresses([str(v) for v in values])
     except (ValueError, IndexError, TypeError):

@@ -150,7 +150,7 @@ class SmtpTransaction:
             raise UpstreamUnavailable(str(exc) or type(exc).__name__) from None
 
     async def add_recipient(self, address: str, options: Sequence[str]) -> Reply:
-        reply = await self._guard(self.client.rcpt(address, options=list(options), encoding="utf-8"))
+        reply = await self._guard(envelope_command(self.client, b"RCPT", b"TO:", address, options))
         return reply if isinstance(reply, Reply) else Reply(reply.code, reply.message)
 
     async def send(self, data: bytes) -> Reply:
@@ -175,6 +175,21 @@ class SmtpTransaction:
         if not self.done:
             self.done = True
             self.relay.release(self.client, broken)
+
+
+async def envelope_command(client: aiosmtplib.SMTP, verb: bytes, prefix: bytes, address: str,
+                           options: Sequence[str]) -> aiosmtplib.SMTPResponse:
+    """MAIL FROM / RCPT TO as aiosmtplib's mail() and rcpt() write them, without their second parse of an
+    address aiosmtpd has already parsed and checked. A reply other than 250/251 raises as theirs do."""
+    if client.is_ehlo_or_helo_needed:
+        await client.ehlo()
+    response = await client.execute_command(verb, prefix + b"<" + address.encode("utf-8") + b">",
+                                            *(option.encode("ascii") for option in options))
+    if response.code == 250 or (verb == b"RCPT" and response.code == 251):
+        return response
+    if verb == b"MAIL":
+        raise aiosmtplib.SMTPSenderRefused(response.code, response.message, address)
+    raise aiosmtplib.SMTPRecipientRefused(response.code, response.message, address)
 
 
 def dot_stuffed(data: bytes) -> bytes:
@@ -239,7 +254,7 @@ class SmtpRelay:
             try:
                 if client is None:
                     client = await self._connect()
-                await client.mail(mail_from, options=list(options), encoding="utf-8")
+                await envelope_command(client, b"MAIL", b"FROM:", mail_from, options)
                 return SmtpTransaction(self, client)
             except aiosmtplib.SMTPSenderRefused as exc:
                 self.release(client, broken=False)
