@@ -42,6 +42,9 @@ trusted_sender = "acme"
 workers = {workers}
 upstream_pool_size = 40
 
+[http]
+listen = "127.0.0.1:{http}"
+
 [[sender]]
 name = "acme"
 brand = "Acme Outfitters"
@@ -112,7 +115,7 @@ def main() -> None:
         sink = subprocess.Popen([SINK, "-u", os.environ.get("USER", "root"), f"127.0.0.1:{sink_port}", "1024"])
         wait_for_port(sink_port)
         config = tmp / "bench.toml"
-        config.write_text(CONFIG.format(tmp=tmp, port=port, sink=sink_port, workers=args.workers))
+        config.write_text(CONFIG.format(tmp=tmp, port=port, sink=sink_port, workers=args.workers, http=free_port()))
         gateway = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--config", str(config)], cwd=tmp,
                                    stdout=subprocess.DEVNULL, stderr=open(tmp / "gateway.log", "w"),
                                    env={**os.environ, "PYTHONPATH": str(REPO)})

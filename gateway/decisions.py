@@ -18,51 +18,43 @@ from pathlib import Path
 from .model import Decision
 from .store import Store, StoreError
 from .store.base import decision_from_row, decision_row
+from .store.group import GroupCommit
 
 log = logging.getLogger("gateway.decisions")
 
 
 class DecisionLog:
-    def __init__(self, store: Store, journal: str | Path) -> None:
+    def __init__(self, store: Store, journal: str | Path, on_record=None) -> None:
         self.store = store
         self.journal = Path(journal)
-        self._pending: list[tuple[Sequence[Decision], asyncio.Future[None] | None]] = []
-        self._task: asyncio.Task[None] | None = None
+        self.on_record = on_record  # called with each decision once it is durable (metrics)
+        self._group: GroupCommit[Sequence[Decision], None] = GroupCommit(self._write)
 
-    async def record(self, decisions: Sequence[Decision]) -> None:
+    async def record(self, decisions: Sequence[Decision], replace: bool = False) -> None:
         """Returns once the decisions are durable (in the store, or in the journal)."""
-        future = asyncio.get_running_loop().create_future()
-        self._pending.append((decisions, future))
-        self._kick()
-        await future
+        await self._group.submit((decisions, replace))
 
     def record_soon(self, decisions: Sequence[Decision]) -> None:
         """For refusals, which acknowledge nothing: written with the next batch, nobody waits."""
-        self._pending.append((decisions, None))
-        self._kick()
+        self._group.submit_nowait((decisions, False))
 
-    def _kick(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._drain())
-
-    async def _drain(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            decisions = [d for ds, _ in batch for d in ds]
-            try:
-                await self.store.record_decisions(decisions)
-            except StoreError as exc:
-                log.error("store unavailable, %d decisions journaled: %s", len(decisions), exc)
-                try:
-                    await asyncio.to_thread(self._journal, decisions)
-                except OSError as jexc:
-                    for _, fut in batch:
-                        if fut is not None and not fut.done():
-                            fut.set_exception(jexc)
-                    continue
-            for _, fut in batch:
-                if fut is not None and not fut.done():
-                    fut.set_result(None)
+    async def _write(self, batch: list[tuple[Sequence[Decision], bool]]) -> list[None]:
+        fresh = [d for ds, replace in batch if not replace for d in ds]
+        replaced = [d for ds, replace in batch if replace for d in ds]
+        try:
+            if fresh:
+                await self.store.record_decisions(fresh)
+            if replaced:
+                await self.store.record_decisions(replaced, replace=True)
+        except StoreError as exc:
+            decisions = fresh + replaced
+            log.error("store unavailable, %d decisions journaled: %s", len(decisions), exc)
+            await asyncio.to_thread(self._journal, decisions)  # an OSError here reaches every waiter
+        if self.on_record is not None:
+            for ds, _ in batch:
+                for d in ds:
+                    self.on_record(d)
+        return [None] * len(batch)
 
     def _journal(self, decisions: Sequence[Decision]) -> None:
         self.journal.parent.mkdir(parents=True, exist_ok=True)
@@ -83,5 +75,4 @@ class DecisionLog:
         return len(rows)
 
     async def flush(self) -> None:
-        while self._task is not None and not self._task.done():
-            await self._task
+        await self._group.flush()

@@ -27,6 +27,7 @@ class EmailResult:
 class SmsResult:
     message: SmsMessage
     evaluation: Evaluation
+    facts: RecipientFacts
 
 
 class Pipeline:
@@ -56,4 +57,5 @@ class Pipeline:
         message = SmsMessage(sender=sender, to=to.strip(), body=body, category=category or settings.category,
                              from_number=from_number)
         facts = await self.store.facts(Channel.SMS, sender, [message.to], at, self.config.policy.history_hours)
-        return SmsResult(message, evaluate_sms(message, facts, settings, self.config.policy, at))
+        return SmsResult(message, evaluate_sms(message, facts, settings, self.config.policy, at),
+                         facts.get(message.to) or RecipientFacts(message.to))

@@ -9,6 +9,7 @@ signals on to them.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import signal
@@ -19,7 +20,12 @@ from pathlib import Path
 
 from .config import Config
 from .decisions import DecisionLog
+from .credentials import Credentials
+from .http import HttpContext, HttpDoor
+from .metrics import Metrics, prepare as prepare_metrics
 from .secrets import verify_secret
+from .sms import SmsService, make_provider
+from .sms.held import HeldTexts
 from .smtp.auth import Authenticator
 from .smtp.handler import GatewayHandler
 from .smtp.protocol import GatewaySMTP
@@ -39,17 +45,24 @@ class ServeError(Exception):
 def check_exposure(config: Config) -> None:
     """Refuse set-ups that would expose credentials: demo secrets or plain-text AUTH beyond loopback."""
     smtp = config.smtp
-    if smtp.listens_on_loopback:
+    if smtp.listens_on_loopback and _loopback(config.http_listen[0]):
         return
     for sender in config.senders.values():
         for stored in (sender.smtp_password_hash, sender.api_key_hash):
             if stored and any(verify_secret(demo, stored) for demo in DEMO_SECRETS):
                 raise ServeError(f"{config.path}: sender {sender.name!r} still has a demo credential; replace it "
                                  "(gateway hash-secret) before listening beyond loopback")
-    if not smtp.tls_cert and not smtp.allow_plaintext_auth:
+    if not smtp.listens_on_loopback and not smtp.tls_cert and not smtp.allow_plaintext_auth:
         raise ServeError(f"{config.path}: smtp.listen {smtp.listen[0]} is beyond loopback but no smtp.tls_cert is "
                          "set: AUTH would cross the network in plain text (set tls_cert/tls_key, or "
                          "allow_plaintext_auth = true behind a TLS-terminating proxy)")
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def make_relay(config: Config) -> Relay:
@@ -79,11 +92,21 @@ class Gateway:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.store = open_store(config.database)
-        self.decisions = DecisionLog(self.store, Path(config.state_dir) / f"decisions-{os.getpid()}.journal")
+        self.metrics = Metrics()
+        self.decisions = DecisionLog(self.store, Path(config.state_dir) / f"decisions-{os.getpid()}.journal",
+                                     on_record=self.metrics.decided)
         self.relay = make_relay(config)
         self.signer = TokenSigner.from_config(config.token_secret_env,
                                               config.token_secret_file or f"{config.state_dir}/token-secret")
-        self.handler = GatewayHandler(config, self.store, self.relay, self.decisions, self.signer)
+        self.handler = GatewayHandler(config, self.store, self.relay, self.decisions, self.signer, self.metrics)
+        self.credentials = Credentials(config)
+        try:
+            self.provider = make_provider(config, self.store)
+        except ValueError as exc:
+            raise ServeError(f"{config.path}: {exc}") from None
+        self.sms = SmsService(config, self.store, self.decisions, self.provider)
+        self.held = HeldTexts(self.sms, self.store)
+        self.http = HttpDoor(HttpContext(config, self.store, self.credentials, self.sms, self.metrics))
         self.connections: weakref.WeakSet[GatewaySMTP] = weakref.WeakSet()
         self.server: asyncio.Server | None = None
 
@@ -105,15 +128,19 @@ class Gateway:
             if count:
                 log.info("moved %d journaled decisions into the store", count)
         self._tls = tls_context(self.config)
-        self._authenticator = Authenticator(self.config)
+        self._authenticator = Authenticator(self.credentials)
         host, port = self.config.smtp.listen
         self.server = await asyncio.get_running_loop().create_server(
             self._protocol, host=host, port=port, reuse_port=reuse_port or None, backlog=1024)
         log.info("SMTP listening on %s:%d (upstream %s)", host, port, self.config.smtp.upstream.split("@")[-1])
+        await self.http.start(reuse_port=reuse_port)
+        self.held.start()
 
     async def stop(self) -> None:
         if self.server is not None:
             self.server.close()
+        await self.http.stop()  # no new requests; those in flight finish
+        await self.held.stop()
         deadline = asyncio.get_running_loop().time() + self.config.smtp.drain_seconds
         while self.handler.open_transactions > 0 and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.05)
@@ -122,6 +149,8 @@ class Gateway:
             if transport is not None and not transport.is_closing():
                 transport.write(b"421 4.3.2 Service shutting down, try again later\r\n")
                 transport.close()
+        await self.sms.close()
+        await self.provider.close()
         await self.decisions.flush()
         await self.relay.close()
         await self.store.close()
@@ -135,8 +164,9 @@ async def serve(config: Config, *, reuse_port: bool = False) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await gateway.start(reuse_port=reuse_port)
-    print(f"gateway: serving SMTP on {config.smtp.listen[0]}:{config.smtp.listen[1]} (pid {os.getpid()})",
-          file=sys.stderr, flush=True)
+    (smtp_host, smtp_port), (http_host, http_port) = config.smtp.listen, config.http_listen
+    print(f"gateway: serving SMTP on {smtp_host}:{smtp_port} and HTTP on {http_host}:{http_port} "
+          f"(pid {os.getpid()})", file=sys.stderr, flush=True)
     await stop.wait()
     log.info("stopping: draining %d open transactions", gateway.handler.open_transactions)
     await gateway.stop()
@@ -158,8 +188,14 @@ def serve_forever(config: Config) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command at INFO
     logging.getLogger("mail.log").addFilter(lambda r: "login_data is deprecated" not in r.getMessage())
+    logging.getLogger("twilio").setLevel(logging.WARNING)  # its INFO lines carry numbers and message bodies
     check_exposure(config)
+    try:
+        make_provider(config, None)  # credentials present? (before any worker starts)
+    except ValueError as exc:
+        raise ServeError(f"{config.path}: {exc}") from None
     workers = config.smtp.workers
+    prepare_metrics(config.state_dir, workers)
     if workers == 1:
         run(serve(config))
         return 0

@@ -32,6 +32,9 @@ upstream_timeout = 5
 drain_seconds = 20
 {smtp_extra}
 
+[http]
+listen = "127.0.0.1:{http_port}"
+
 [[sender]]
 name = "acme"
 brand = "Demo Outfitters"
@@ -72,7 +75,7 @@ class Setup:
         self.upstream_port = free_port()
         self.sink = Sink(tmp / "sink", self.upstream_port, *sink_args) if start_sink else None
         self.config = tmp / "gateway.toml"
-        self.config.write_text(CONFIG.format(tmp=tmp, port=self.port, upstream=self.upstream_port,
+        self.config.write_text(CONFIG.format(http_port=free_port(), tmp=tmp, port=self.port, upstream=self.upstream_port,
                                              smtp_extra=smtp_extra))
         self.gateway = GatewayProcess(self.config, self.port, tmp, ENV)
 

@@ -33,6 +33,7 @@ async def test_store_down_means_451_and_nothing_relayed(tmp_path, monkeypatch):
     port = free_port()
     text = (REPO / "config" / "gateway.toml").read_text()
     text = text.replace('listen = "127.0.0.1:2525"', f'listen = "127.0.0.1:{port}"')
+    text = text.replace('listen = "127.0.0.1:8025"', f'listen = "127.0.0.1:{free_port()}"')
     text = text.replace('sqlite:///var/gateway.db', f'sqlite:///{tmp_path}/g.db')
     text = text.replace('maildir:var/outbox', f'maildir:{tmp_path}/outbox')
     text = text.replace('[gateway]', f'[gateway]\nstate_dir = "{tmp_path}/state"', 1)

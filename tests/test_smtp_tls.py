@@ -35,7 +35,7 @@ def start(tmp_path, smtp_extra: str, *sink_args: str, upstream_user: str = ""):
     port, upstream = free_port(), free_port()
     sink = Sink(tmp_path / "sink", upstream, *sink_args)
     config = tmp_path / "gateway.toml"
-    text = CONFIG.format(tmp=tmp_path, port=port, upstream=upstream, smtp_extra=smtp_extra)
+    text = CONFIG.format(http_port=free_port(), tmp=tmp_path, port=port, upstream=upstream, smtp_extra=smtp_extra)
     if upstream_user:
         text = text.replace(f"smtp://127.0.0.1:{upstream}", f"smtp://{upstream_user}@127.0.0.1:{upstream}")
     config.write_text(text)
@@ -94,13 +94,14 @@ def test_refuses_to_listen_beyond_loopback_with_a_demo_credential(tmp_path, cert
     cert, key = certificate
     text = (REPO / "config" / "gateway.toml").read_text().replace('listen = "127.0.0.1:2525"',
                                                                   f'listen = "0.0.0.0:{free_port()}"')
+    text = text.replace('listen = "127.0.0.1:8025"', f'listen = "127.0.0.1:{free_port()}"')
     text = text.replace("[smtp]", f'[smtp]\ntls_cert = "{cert}"\ntls_key = "{key}"', 1)
     proc = serve_exit(tmp_path, text)
     assert proc.returncode == 2 and "still has a demo credential" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_refuses_plaintext_auth_beyond_loopback(tmp_path):
-    text = CONFIG.format(tmp=tmp_path, port=free_port(), upstream=free_port(), smtp_extra="").replace(
+    text = CONFIG.format(http_port=free_port(), tmp=tmp_path, port=free_port(), upstream=free_port(), smtp_extra="").replace(
         'listen = "127.0.0.1:', 'listen = "0.0.0.0:')
     proc = serve_exit(tmp_path, text)
     assert proc.returncode == 2 and "AUTH would cross the network in plain text" in proc.stderr
@@ -112,7 +113,7 @@ def test_a_port_already_taken_is_a_clear_error(tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        proc = serve_exit(tmp_path, CONFIG.format(tmp=tmp_path, port=port, upstream=free_port(), smtp_extra=""))
+        proc = serve_exit(tmp_path, CONFIG.format(http_port=free_port(), tmp=tmp_path, port=port, upstream=free_port(), smtp_extra=""))
     assert proc.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in proc.stderr
     assert "Traceback" not in proc.stderr
 
@@ -122,7 +123,7 @@ def test_relay_to_an_smtps_upstream(tmp_path, certificate):
     port, upstream = free_port(), free_port()
     sink = Sink(tmp_path / "sink", upstream, "--tls-cert", str(cert), "--tls-key", str(key), "--implicit-tls")
     config = tmp_path / "gateway.toml"
-    config.write_text(CONFIG.format(tmp=tmp_path, port=port, upstream=upstream, smtp_extra="upstream_verify_tls = false")
+    config.write_text(CONFIG.format(http_port=free_port(), tmp=tmp_path, port=port, upstream=upstream, smtp_extra="upstream_verify_tls = false")
                       .replace("smtp://127.0.0.1", "smtps://127.0.0.1"))
     gateway = GatewayProcess(config, port, tmp_path, ENV)
     try:

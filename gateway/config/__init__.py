@@ -45,6 +45,7 @@ from .checks import (
     _nonempty,
     _regex,
     _secret_hash,
+    _service_sid,
     _sender_name,
     _upstream,
     _url,
@@ -92,6 +93,17 @@ class SmtpConfig:
 
 
 @dataclass(frozen=True)
+class SmsConfig:
+    provider: str = "outbox"  # or "twilio"
+    account_sid: str | None = None  # the gateway's own Twilio account (the provider's, not a sender's)
+    account_sid_env: str = "TWILIO_ACCOUNT_SID"
+    auth_token_env: str = "TWILIO_AUTH_TOKEN"
+    base_url: str = "https://api.twilio.com"
+    timeout: float = 10.0
+    retry_after: int = 30  # seconds a client is told to wait when the provider fails
+
+
+@dataclass(frozen=True)
 class Sender:
     settings: SenderSettings
     smtp_username: str | None = None
@@ -101,6 +113,8 @@ class Sender:
     api_key_hash: str | None = None
     sms_from: tuple[str, ...] = ()
     twilio_account_sid: str | None = None
+    messaging_service_sid: str | None = None
+    defer_quiet_hours: bool = False
 
     @property
     def name(self) -> str:
@@ -118,7 +132,7 @@ class Config:
     state_dir: str = "var"
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     http_listen: tuple[str, int] = ("127.0.0.1", 8025)
-    sms_provider: str = "outbox"
+    sms: SmsConfig = field(default_factory=SmsConfig)
     ops_api_key_env: str | None = "GATEWAY_OPS_KEY"
     ops_api_key_hash: str | None = None
     policy: Policy = field(default_factory=Policy)
@@ -230,6 +244,8 @@ def _sender(s: _Section) -> Sender:
         api_key_hash=s.take("api_key_hash", _secret_hash, None),
         sms_from=s.take("sms_from", _list_of(_e164, unique=True), ()),
         twilio_account_sid=s.take("twilio_account_sid", _account_sid, None),
+        messaging_service_sid=s.take("messaging_service_sid", _service_sid, None),
+        defer_quiet_hours=s.take("defer_quiet_hours", _boolean, False),
     )
     s.done()
     if sender.smtp_password_env and sender.smtp_password_hash:
@@ -296,9 +312,17 @@ def parse(data: dict, file: str) -> Config:
     h = root.table("http")
     http_listen = h.take("listen", _listen, ("127.0.0.1", 8025))
     h.done()
-    sms = root.table("sms")
-    provider = sms.take("provider", _choice_str(("outbox", "twilio")), "outbox")
-    sms.done()
+    sm = root.table("sms")
+    sms = SmsConfig(
+        provider=sm.take("provider", _choice_str(("outbox", "twilio")), "outbox"),
+        account_sid=sm.take("account_sid", _account_sid, None),
+        account_sid_env=sm.take("account_sid_env", _env_name, "TWILIO_ACCOUNT_SID"),
+        auth_token_env=sm.take("auth_token_env", _env_name, "TWILIO_AUTH_TOKEN"),
+        base_url=sm.take("base_url", _url(("http", "https")), "https://api.twilio.com"),
+        timeout=float(sm.take("timeout", _integer(1, 300), 10)),
+        retry_after=sm.take("retry_after", _integer(1, 86_400), 30),
+    )
+    sm.done()
     ops = root.table("ops")
     ops_env = ops.take("api_key_env", _env_name, None)
     ops_hash = ops.take("api_key_hash", _secret_hash, None)
@@ -322,7 +346,7 @@ def parse(data: dict, file: str) -> Config:
                           "required with trusted_networks: name the sender that unauthenticated mail is sent as")
     return Config(
         path=file, mode=mode, database=database, public_url=public_url, token_secret_env=token_secret_env,
-        token_secret_file=token_secret_file, state_dir=state_dir, smtp=smtp, http_listen=http_listen, sms_provider=provider,
+        token_secret_file=token_secret_file, state_dir=state_dir, smtp=smtp, http_listen=http_listen, sms=sms,
         ops_api_key_env=ops_env, ops_api_key_hash=ops_hash, policy=policy, senders={s.name: s for s in senders},
     )
 

@@ -63,23 +63,62 @@ def quiet_hours(c: SmsCheck) -> Violation | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Cap:
+    limit: int
+    hours: int
+    source: str
+
+
+def marketing_caps(phone: PhoneInfo, policy: Policy) -> tuple[Cap, ...]:
+    """The caps on marketing texts to this number: the policy's own, and the states' by area code."""
+    caps = []
+    if policy.frequency_cap:
+        caps.append(Cap(policy.frequency_cap.max_messages, policy.frequency_cap.hours, "policy"))
+    area = phone.nanp_area_code
+    caps += [Cap(r.marketing_cap, r.cap_hours, f"{r.name} ({r.citation})")
+             for r in policy.hours if r.marketing_cap is not None and r.applies_to(area)]
+    return tuple(caps)
+
+
 def frequency_cap(c: SmsCheck) -> Violation | None:
     """FREQUENCY_CAP — no more marketing texts to one number in the window than policy and state law allow
     (e.g. three per 24 hours: Fla. Stat. 501.059(8)(b), Okla. Stat. tit. 15 775C.4, Md. Com. Law 14-4503)."""
     if c.message.category is not Category.MARKETING:
         return None
-    caps: list[tuple[int, int, str]] = []
-    if c.policy.frequency_cap:
-        caps.append((c.policy.frequency_cap.max_messages, c.policy.frequency_cap.hours, "policy"))
-    caps += [(r.marketing_cap, r.cap_hours, f"{r.name} ({r.citation})")
-             for r in _applicable_hours(c) if r.marketing_cap is not None]
-    for limit, hours, source in caps:
-        since = c.at - timedelta(hours=hours)
+    for cap in marketing_caps(c.phone, c.policy):
+        since = c.at - timedelta(hours=cap.hours)
         sent = sum(1 for t in c.recipient.recent_sends if since < t <= c.at)
-        if sent >= limit:
+        if sent >= cap.limit:
             return Violation("FREQUENCY_CAP",
-                             f"{sent} marketing texts to this number in the last {hours} h; {source} allows {limit}")
+                             f"{sent} marketing texts to this number in the last {cap.hours} h; "
+                             f"{cap.source} allows {cap.limit}")
     return None
+
+
+def next_allowed_time(phone: PhoneInfo, policy: Policy, at: datetime) -> datetime | None:
+    """The first moment at or after `at` when every calling-hours rule holds in every zone of the number
+    (where a deferred marketing text may go out); None when there is none within eight days."""
+    if not phone.time_zones:
+        return None
+    rules = [rule for rule in policy.hours if rule.applies_to(phone.nanp_area_code)]
+
+    def allowed(t: datetime) -> bool:
+        return all(rule.allows(t.astimezone(_zone(z))) for rule in rules for z in phone.time_zones)
+
+    if allowed(at):
+        return at
+    candidates = set()
+    for zone in phone.time_zones:
+        local_day = at.astimezone(_zone(zone)).date()
+        for days in range(9):
+            day = local_day + timedelta(days=days)
+            for rule in rules:
+                for window in rule.windows:
+                    start = datetime.combine(day, window.start, tzinfo=_zone(zone))
+                    if start > at:
+                        candidates.add(start)
+    return next((t for t in sorted(candidates) if allowed(t)), None)
 
 
 _OPT_OUT_NOTICE = re.compile(

@@ -14,6 +14,7 @@ import asyncio
 import ipaddress
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -59,8 +60,9 @@ def _one_line(text: str) -> str:
 
 class GatewayHandler:
     def __init__(self, config: Config, store: Store, relay: Relay, decisions: DecisionLog,
-                 unsubscribe) -> None:
+                 unsubscribe, metrics=None) -> None:
         self.config = config
+        self.metrics = metrics
         self.store = store
         self.relay = relay
         self.decisions = decisions
@@ -182,10 +184,15 @@ class GatewayHandler:
         pending: Pending | None = getattr(session, "gateway", None)
         if pending is None or pending.upstream is None:
             return "503 5.5.1 Error: need RCPT command"
+        start = time.perf_counter()
+        reply = "451"
         try:
-            return await self._deliver(session, pending, envelope.original_content)
+            reply = await self._deliver(session, pending, envelope.original_content)
+            return reply
         finally:
             await self._end(session, abort=False)
+            if self.metrics is not None:
+                self.metrics.smtp_seconds.labels(reply[:3]).observe(time.perf_counter() - start)
 
     # -- DATA ---------------------------------------------------------------------------------------------
 

@@ -30,6 +30,59 @@ class ImportResult:
     errors: tuple[str, ...]  # the first few problems, "line N: why"
 
 
+@dataclass(frozen=True, slots=True)
+class SendClaim:
+    """A text about to go out, to be counted against the caps on its number in the same transaction."""
+
+    channel: Channel
+    address: str
+    sender: str
+    category: Category
+    at: datetime
+    caps: tuple[tuple[int, int], ...] = ()  # (limit, hours); none: recorded without a check
+    enforce: bool = True  # monitor mode: recorded even over a cap
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    send_id: int | None  # None: a cap is full and nothing was recorded
+    recent: tuple[datetime, ...] = ()  # the marketing sends counted, newest first (when refused)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """A text the outbox provider took: stored as sent."""
+
+    id: str  # the provider id, "SM" + 32 hex digits, as Twilio's
+    at: datetime
+    sender: str
+    recipient: str
+    from_number: str | None
+    body: str
+    category: Category
+    fields: dict[str, str]  # every provider field the client gave
+
+
+@dataclass(frozen=True, slots=True)
+class DeferredText:
+    """A text held until `send_at` (quiet hours, or the client's own schedule), durable across restarts."""
+
+    id: str  # also its decision's id
+    created_at: datetime
+    send_at: datetime
+    sender: str
+    recipient: str
+    from_number: str | None
+    body: str
+    category: Category
+    fields: dict[str, str]
+    api: str  # "v1" or "twilio": the door it came through
+    state: str = "pending"  # pending, sending, sent, rejected, failed
+    attempts: int = 0
+    last_error: str = ""
+    claimed_at: datetime | None = None
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -124,6 +177,42 @@ class Store(Protocol):
 
     async def record_send(self, channel: Channel, address: str, sender: str, category: Category,
                           at: datetime) -> None: ...
+
+    async def claim_sends(self, claims: Sequence[SendClaim]) -> list[ClaimResult]:
+        """In one write transaction, in order: count each claim's recent marketing sends against its caps
+        and record it if there is room. Atomic across processes and instances: no two claims both take
+        the last place under a cap."""
+        ...
+
+    async def release_send(self, send_id: int) -> None:
+        """Un-count a claimed send whose text did not go out (the provider failed)."""
+        ...
+
+    async def add_outbox(self, messages: Sequence[OutboxMessage]) -> None:
+        """Durably, in one transaction."""
+        ...
+
+    async def outbox(self, limit: int = 100) -> list[OutboxMessage]: ...
+
+    async def add_deferred(self, text: DeferredText) -> None:
+        """Durably."""
+        ...
+
+    async def claim_deferred(self, at: datetime, limit: int) -> list[DeferredText]:
+        """Take up to `limit` pending texts due by `at`, marking them `sending`; each is taken once, by
+        one process of one instance."""
+        ...
+
+    async def finish_deferred(self, text_id: str, state: str, error: str = "",
+                              send_at: datetime | None = None) -> None:
+        """Set a deferred text's state; `pending` with a new `send_at` holds it again."""
+        ...
+
+    async def deferred(self, state: str | None = None, limit: int = 100) -> list[DeferredText]: ...
+
+    async def next_deferred_at(self) -> datetime | None:
+        """When the earliest pending text is due."""
+        ...
 
     async def schema_version(self) -> int: ...
 

@@ -7,6 +7,7 @@ their SHA-256, so a hashed (erased) suppression blocks exactly like a plain one.
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
@@ -20,7 +21,10 @@ from ..addresses import address_hash
 from ..model import (
     GLOBAL_SCOPE, Category, Channel, Consent, ConsentLevel, Decision, Reason, RecipientFacts, Suppression,
 )
-from .base import ImportResult, StoreError, decision_from_row, decision_row, from_text, to_text
+from .base import (
+    ClaimResult, DeferredText, ImportResult, OutboxMessage, SendClaim, StoreError, decision_from_row, decision_row,
+    from_text, to_text,
+)
 
 _BATCH = 500  # addresses per IN (...) query
 _IMPORT_BATCH = 20_000
@@ -54,7 +58,22 @@ def _v1(db: sqlite_utils.Database) -> None:
     db["sends"].create_index(["channel", "address_hash", "scope", "sent_at"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+def _v2(db: sqlite_utils.Database) -> None:
+    """The SMS door: texts the outbox provider took, and texts held for later."""
+    db["outbox"].create({
+        "id": str, "at": str, "sender": str, "recipient": str, "from_number": str, "body": str,
+        "category": str, "fields": str,
+    }, pk="id", not_null={"at", "sender", "recipient", "body", "category"})
+    db["outbox"].create_index(["at"])
+    db["deferred"].create({
+        "id": str, "created_at": str, "send_at": str, "sender": str, "recipient": str, "recipient_hash": str,
+        "from_number": str, "body": str, "category": str, "fields": str, "api": str, "state": str,
+        "attempts": int, "claimed_at": str, "last_error": str,
+    }, pk="id", not_null={"created_at", "send_at", "sender", "recipient", "body", "category", "state"})
+    db["deferred"].create_index(["state", "send_at"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -295,40 +314,50 @@ class SqliteStore:
 
     # -- decisions and sends -------------------------------------------------------------------------
 
-    async def record_decisions(self, decisions: Sequence[Decision], replace: bool = False) -> None:
-        """One transaction for the lot, on a connection of its own in a worker thread: the event loop
-        keeps serving while SQLite waits for the disk."""
-        rows = [decision_row(d, address_hash(d.recipient)) for d in decisions]
+    async def _writing(self, work: Callable[[sqlite3.Connection], object], durable: bool = True):
+        """`work(connection)` on a connection of its own, in a worker thread, one at a time: the event loop
+        keeps serving while SQLite waits for the write lock or the disk. Not `durable`: committed without
+        waiting for the disk (the next durable commit flushes it along; a process crash loses nothing)."""
+        def run(conn: sqlite3.Connection):
+            if not durable:
+                conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                result = work(conn)
+                conn.execute("COMMIT")
+                return result
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise StoreError(str(exc)) from exc
+            finally:
+                if not durable:
+                    conn.execute("PRAGMA synchronous=FULL")
+
         if self.path == ":memory:":
-            self._write_decisions(self._conn, rows, replace)
-            return
+            return run(self._conn)
         if self._write_lock is None:
             self._write_lock = asyncio.Lock()
         async with self._write_lock:
             if self._writer is None:
                 self._writer = await asyncio.to_thread(self._open_writer)
-            await asyncio.to_thread(self._write_decisions, self._writer, rows, replace)
+            return await asyncio.to_thread(run, self._writer)
 
     def _open_writer(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
         conn.execute("PRAGMA synchronous=FULL")
         return conn
 
-    @staticmethod
-    def _write_decisions(conn: sqlite3.Connection, rows: list[dict], replace: bool) -> None:
-        if not rows:
+    async def record_decisions(self, decisions: Sequence[Decision], replace: bool = False) -> None:
+        """One transaction for the lot."""
+        if not decisions:
             return
+        rows = [decision_row(d, address_hash(d.recipient)) for d in decisions]
         columns = list(rows[0])
         verb = "INSERT OR REPLACE" if replace else "INSERT"
         sql = f"{verb} INTO decisions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(sql, [tuple(r[c] for c in columns) for r in rows])
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise StoreError(str(exc)) from exc
+        values = [tuple(r[c] for c in columns) for r in rows]
+        await self._writing(lambda conn: conn.executemany(sql, values))
 
     async def decisions(self, limit: int = 100) -> list[Decision]:
         cur = self._run("SELECT * FROM decisions ORDER BY id DESC LIMIT ?", (limit,))
@@ -339,3 +368,93 @@ class SqliteStore:
                           at: datetime) -> None:
         self._run("INSERT INTO sends (channel, address_hash, scope, category, sent_at) VALUES (?,?,?,?,?)",
                   (channel.value, address_hash(address), sender, category.value, to_text(at)))
+
+    async def claim_sends(self, claims: Sequence[SendClaim]) -> list[ClaimResult]:
+        def work(conn: sqlite3.Connection) -> list[ClaimResult]:
+            results = []
+            for c in claims:
+                ahash = address_hash(c.address)
+                if c.caps:
+                    since = c.at - timedelta(hours=max(hours for _, hours in c.caps))
+                    times = sorted((from_text(r[0]) for r in conn.execute(
+                        "SELECT sent_at FROM sends WHERE channel = ? AND address_hash = ? AND scope = ? "
+                        "AND category = 'marketing' AND sent_at > ?",
+                        (c.channel.value, ahash, c.sender, to_text(since)))), reverse=True)
+                    full = any(sum(1 for t in times if t > c.at - timedelta(hours=hours)) >= limit
+                               for limit, hours in c.caps)
+                    if full and c.enforce:
+                        results.append(ClaimResult(None, tuple(times)))
+                        continue
+                cur = conn.execute(
+                    "INSERT INTO sends (channel, address_hash, scope, category, sent_at) VALUES (?,?,?,?,?)",
+                    (c.channel.value, ahash, c.sender, c.category.value, to_text(c.at)))
+                results.append(ClaimResult(cur.lastrowid))
+            return results
+        return await self._writing(work, durable=False)
+
+    async def release_send(self, send_id: int) -> None:
+        await self._writing(lambda conn: conn.execute("DELETE FROM sends WHERE id = ?", (send_id,)), durable=False)
+
+    async def add_outbox(self, messages: Sequence[OutboxMessage]) -> None:
+        rows = [(m.id, to_text(m.at), m.sender, m.recipient, m.from_number, m.body, m.category.value,
+                 json.dumps(m.fields)) for m in messages]
+        await self._writing(lambda conn: conn.executemany(
+            "INSERT INTO outbox (id, at, sender, recipient, from_number, body, category, fields) "
+            "VALUES (?,?,?,?,?,?,?,?)", rows))
+
+    async def outbox(self, limit: int = 100) -> list[OutboxMessage]:
+        return [OutboxMessage(r[0], from_text(r[1]), r[2], r[3], r[4], r[5], Category(r[6]), json.loads(r[7] or "{}"))
+                for r in self._run("SELECT id, at, sender, recipient, from_number, body, category, fields "
+                                   "FROM outbox ORDER BY at DESC, id DESC LIMIT ?", (limit,))]
+
+    async def add_deferred(self, text: DeferredText) -> None:
+        row = (text.id, to_text(text.created_at), to_text(text.send_at), text.sender, text.recipient,
+               address_hash(text.recipient), text.from_number, text.body, text.category.value, json.dumps(text.fields),
+               text.api, text.state, text.attempts, text.last_error, to_text(text.claimed_at))
+        await self._writing(lambda conn: conn.execute(
+            f"INSERT INTO deferred ({_DEFERRED_COLS}) VALUES ({','.join('?' * 15)})", row))
+
+    async def claim_deferred(self, at: datetime, limit: int) -> list[DeferredText]:
+        def work(conn: sqlite3.Connection) -> list[DeferredText]:
+            ids = [r[0] for r in conn.execute(
+                "SELECT id FROM deferred WHERE state = 'pending' AND send_at <= ? ORDER BY send_at LIMIT ?",
+                (to_text(at), limit))]
+            if not ids:
+                return []
+            marks = ",".join("?" * len(ids))
+            conn.execute(f"UPDATE deferred SET state = 'sending', attempts = attempts + 1, claimed_at = ? "
+                         f"WHERE id IN ({marks})", (to_text(at), *ids))
+            return [_deferred(r) for r in conn.execute(
+                f"SELECT {_DEFERRED_COLS} FROM deferred WHERE id IN ({marks}) ORDER BY send_at", ids)]
+        return await self._writing(work)
+
+    async def finish_deferred(self, text_id: str, state: str, error: str = "",
+                              send_at: datetime | None = None) -> None:
+        sql = "UPDATE deferred SET state = ?, last_error = ?"
+        args: list = [state, error]
+        if send_at is not None:
+            sql += ", send_at = ?"
+            args.append(to_text(send_at))
+        await self._writing(lambda conn: conn.execute(sql + " WHERE id = ?", (*args, text_id)))
+
+    async def deferred(self, state: str | None = None, limit: int = 100) -> list[DeferredText]:
+        sql, args = f"SELECT {_DEFERRED_COLS} FROM deferred", []
+        if state is not None:
+            sql += " WHERE state = ?"
+            args.append(state)
+        return [_deferred(r) for r in self._run(sql + " ORDER BY send_at LIMIT ?", (*args, limit))]
+
+    async def next_deferred_at(self) -> datetime | None:
+        row = self._run("SELECT MIN(send_at) FROM deferred WHERE state = 'pending'").fetchone()
+        return from_text(row[0]) if row else None
+
+
+_DEFERRED_COLS = ("id, created_at, send_at, sender, recipient, recipient_hash, from_number, body, category, fields, "
+                  "api, state, attempts, last_error, claimed_at")
+
+
+def _deferred(r: tuple) -> DeferredText:
+    return DeferredText(id=r[0], created_at=from_text(r[1]), send_at=from_text(r[2]), sender=r[3], recipient=r[4],
+                        from_number=r[6], body=r[7], category=Category(r[8]), fields=json.loads(r[9] or "{}"),
+                        api=r[10] or "v1", state=r[11], attempts=r[12] or 0, last_error=r[13] or "",
+                        claimed_at=from_text(r[14]))

@@ -1,0 +1,74 @@
+"""The HTTP door (aiohttp): the SMS APIs, health and metrics. Later issues add the opt-out endpoints,
+the decisions API and the ops console to the same application."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from ..config import Config
+from ..credentials import Credentials
+from ..metrics import Metrics
+from ..sms import SmsService
+from ..store import Store, StoreError
+from . import sms_api, twilio_api
+from .errors import make_middleware
+
+log = logging.getLogger("gateway.http")
+
+MAX_REQUEST = 64 * 1024  # an SMS request is a few hundred bytes; 64 KiB leaves room and refuses floods
+
+
+@dataclass
+class HttpContext:
+    config: Config
+    store: Store
+    credentials: Credentials
+    sms: SmsService
+    metrics: Metrics
+
+
+def build_app(ctx: HttpContext) -> web.Application:
+    app = web.Application(middlewares=[make_middleware(ctx.metrics, ctx.config.sms.retry_after)],
+                          client_max_size=MAX_REQUEST)
+
+    async def healthz(request: web.Request) -> web.Response:
+        try:
+            version = await ctx.store.schema_version()
+        except StoreError as exc:
+            log.warning("health check: store unavailable: %s", exc)
+            return web.json_response({"status": "unavailable", "store": "unavailable"}, status=503,
+                                     headers={"Retry-After": str(ctx.config.sms.retry_after)})
+        return web.json_response({"status": "ok", "store": "ok", "schema_version": version})
+
+    async def metrics(request: web.Request) -> web.Response:
+        body, content_type = ctx.metrics.exposition()
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_post("/v1/sms", sms_api.make_handler(ctx))
+    app.router.add_post("/2010-04-01/Accounts/{account_sid}/Messages.json", twilio_api.make_handler(ctx))
+    return app
+
+
+class HttpDoor:
+    def __init__(self, ctx: HttpContext) -> None:
+        self.ctx = ctx
+        self._runner: web.AppRunner | None = None
+
+    async def start(self, *, reuse_port: bool = False) -> None:
+        self._runner = web.AppRunner(build_app(self.ctx), access_log=None, shutdown_timeout=10.0,
+                                     handle_signals=False)
+        await self._runner.setup()
+        host, port = self.ctx.config.http_listen
+        site = web.TCPSite(self._runner, host, port, reuse_port=reuse_port or None, backlog=1024)
+        await site.start()
+        log.info("HTTP listening on %s:%d (SMS provider %s)", host, port, self.ctx.sms.provider.name)
+
+    async def stop(self) -> None:
+        """Stop listening, let requests in flight finish (up to the shutdown timeout)."""
+        if self._runner is not None:
+            await self._runner.cleanup()

@@ -1,0 +1,126 @@
+"""`POST /v1/sms`: `{"to", "body", "category"?, "from"?, "send_at"?}` with a sender's Bearer key.
+
+201 relayed, 422 rejected with the violations, 202 held (quiet hours with deferral on, or `send_at`),
+502/503 with Retry-After when the provider fails (the decision says `failed`; nothing is reported sent).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+
+from ..config import Sender
+from ..model import Category
+from ..sms import MAX_BODY, ProviderRefused, SmsOutcome, SmsRequest
+from .auth import sender_key
+from .errors import ApiError
+
+MAX_SCHEDULE = timedelta(days=35)  # as far ahead as Twilio schedules
+_FIELDS = {"to", "body", "category", "from", "send_at"}
+_CATEGORIES = {c.value: c for c in Category}
+
+
+def check_text(sender: Sender, to: object, body: object, from_number: object, *, body_required: bool = True) -> None:
+    """What makes a request malformed (400), whatever the API; whether the text may go is the rules' call."""
+    if not isinstance(to, str) or not to.strip():
+        raise ApiError(400, "MISSING_TO", "'to' is required: the recipient's number in E.164 (+15551234567)",
+                       twilio_code=21604)
+    if len(to) > 64:
+        raise ApiError(400, "BAD_REQUEST", "'to' is too long to be a phone number", twilio_code=21211)
+    if body_required and (not isinstance(body, str) or not body.strip()):
+        raise ApiError(400, "MISSING_BODY", "'body' is required and may not be empty", twilio_code=21602)
+    if isinstance(body, str) and len(body) > MAX_BODY:
+        raise ApiError(400, "BODY_TOO_LONG", f"'body' has {len(body)} characters; at most {MAX_BODY}",
+                       twilio_code=21617)
+    if from_number is not None and from_number not in sender.sms_from:
+        allowed = ", ".join(sender.sms_from) or "none configured"
+        raise ApiError(400, "FROM_NOT_ALLOWED", f"'from' {from_number!r} is not one of sender {sender.name}'s "
+                       f"numbers ({allowed})", twilio_code=21606)
+
+
+def parse_category(value: object) -> Category | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.strip().lower() not in _CATEGORIES:
+        raise ApiError(400, "BAD_CATEGORY", f"category must be one of {', '.join(_CATEGORIES)}", twilio_code=79100)
+    return _CATEGORIES[value.strip().lower()]
+
+
+def parse_send_at(value: object, now: datetime) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        raise ApiError(400, "BAD_SEND_AT", "send_at must be an ISO 8601 time with its offset, "
+                       "e.g. 2026-05-05T14:00:00-04:00", twilio_code=79100)
+    if at - now > MAX_SCHEDULE:
+        raise ApiError(400, "BAD_SEND_AT", "send_at may be at most 35 days ahead", twilio_code=79100)
+    return at.astimezone(UTC)
+
+
+async def read_json(request: web.Request) -> dict:
+    if request.content_type != "application/json":
+        raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "send JSON (Content-Type: application/json)")
+    raw = await request.read()
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ApiError(400, "BAD_REQUEST", "request body is not UTF-8") from None
+    except ValueError as exc:
+        raise ApiError(400, "BAD_REQUEST", f"request body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "BAD_REQUEST", "request body must be a JSON object")
+    return data
+
+
+def failure_error(outcome: SmsOutcome, retry_after: int, *, twilio: bool = False) -> ApiError:
+    """502 when the provider answered with an error, 503 when it could not be reached in time."""
+    failure = outcome.failure
+    if isinstance(failure, ProviderRefused):
+        return ApiError(502, "PROVIDER_REFUSED", f"the SMS provider refused the text: {failure.message}",
+                        twilio_code=failure.code or 20500,
+                        extra={"id": outcome.id, "status": "failed", "provider_code": failure.code})
+    status = 502 if getattr(failure, "status", None) else 503
+    return ApiError(status, "PROVIDER_UNAVAILABLE", f"the SMS provider failed, nothing was sent: {failure}",
+                    twilio_code=20500 if status == 502 else 20503, headers={"Retry-After": str(retry_after)},
+                    extra={} if twilio else {"id": outcome.id, "status": "failed"})
+
+
+def violations_json(outcome: SmsOutcome) -> list[dict]:
+    return [{"code": v.code, "message": v.message} for v in outcome.violations]
+
+
+def make_handler(ctx):
+    async def post_sms(request: web.Request) -> web.Response:
+        name = await sender_key(request, ctx.credentials)
+        sender = ctx.config.sender(name)
+        data = await read_json(request)
+        unknown = sorted(set(data) - _FIELDS)
+        if unknown:
+            raise ApiError(400, "BAD_REQUEST", f"unknown field {unknown[0]!r} (fields: to, body, category, from, send_at)")
+        check_text(sender, data.get("to"), data.get("body"), data.get("from"))
+        now = datetime.now(UTC)
+        outcome = await ctx.sms.send(SmsRequest(
+            sender=name, to=data["to"], body=data["body"], category=parse_category(data.get("category")),
+            from_number=data.get("from"), send_at=parse_send_at(data.get("send_at"), now), api="v1"), now)
+        headers = {"X-Gateway-Decision": outcome.id}
+        if outcome.status == "rejected":
+            return web.json_response({"id": outcome.id, "status": "rejected", "violations": violations_json(outcome)},
+                                     status=422, headers=headers)
+        if outcome.status == "deferred":
+            return web.json_response({"id": outcome.id, "status": "deferred",
+                                      "send_at": outcome.send_at.isoformat()}, status=202, headers=headers)
+        if outcome.status == "failed":
+            error = failure_error(outcome, ctx.config.sms.retry_after)
+            error.headers.update(headers)
+            raise error
+        body = {"id": outcome.id, "status": "relayed", "provider_id": outcome.sent.provider_id}
+        if outcome.violations:  # monitor mode: sent, and what enforcement would have refused
+            body["violations"] = violations_json(outcome)
+        return web.json_response(body, status=201, headers=headers)
+    return post_sms

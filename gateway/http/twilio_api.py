@@ -1,0 +1,134 @@
+"""Twilio-compatible `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`, so an app keeps the official
+`twilio` client and changes only its base URL.
+
+Basic auth `AccountSid:API key` maps to the sender with that `twilio_account_sid`. Form fields as Twilio
+takes them; the ones Twilio knows are passed to the provider untouched, unknown ones are dropped (Twilio
+ignores them too). The gateway's own: `Category` (form) or `X-Gateway-Category` (header), else the
+sender's category. Answers: Twilio's Message JSON (201; `status` "scheduled" for a held text), or
+Twilio's error JSON with status 400 and the violation's code from `VIOLATION_CODES`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from ..sms import SmsOutcome, SmsRequest
+from ..sms.providers import message_json
+from .auth import twilio_basic
+from .errors import ApiError, twilio_error_body
+from .sms_api import check_text, failure_error, parse_category, parse_send_at, violations_json
+
+# Twilio's error code for each violation: Twilio's own where one means the same, else the gateway's 791xx.
+VIOLATION_CODES = {
+    "INVALID_RECIPIENT": 21211,  # Twilio: Invalid 'To' Phone Number
+    "SUPPRESSED": 21610,  # Twilio: Attempt to send to unsubscribed recipient
+    "CONSENT_MISSING": 79101,
+    "CATEGORY_NOT_ALLOWED": 79102,
+    "QUIET_HOURS": 79103,
+    "FREQUENCY_CAP": 79104,
+    "SMS_OPT_OUT_NOTICE": 79105,
+    "SMS_SENDER_ID": 79106,
+    "SMS_CONTENT": 79107,
+}
+# The Messages fields of Twilio's API (../shared/twilio, CreateMessageRequest), passed on as given.
+TWILIO_FIELDS = frozenset((
+    "To", "From", "MessagingServiceSid", "Body", "StatusCallback", "ApplicationSid", "MaxPrice", "ProvideFeedback",
+    "Attempt", "ValidityPeriod", "ForceDelivery", "ContentRetention", "AddressRetention", "SmartEncoded",
+    "PersistentAction", "TrafficType", "ShortenUrls", "ScheduleType", "SendAt", "SendAsMms", "ContentVariables",
+    "RiskCheck", "MediaUrl", "ContentSid",
+))
+_FORM = ("application/x-www-form-urlencoded", "multipart/form-data")
+_MAX_FIELD = 8192
+
+
+def held_sid(decision_id: str) -> str:
+    """A Twilio-shaped sid for a text the gateway holds (its decision id, zero-padded)."""
+    return "SM" + decision_id.rjust(32, "0")[-32:]
+
+
+async def read_form(request: web.Request) -> dict[str, str]:
+    """The form, strictly: UTF-8, each field once (several MediaUrl values, an MMS album, are refused
+    rather than cut to one)."""
+    if request.content_type not in _FORM:
+        raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "send a form (application/x-www-form-urlencoded)",
+                       twilio_code=79100)
+    pairs: list[tuple[str, str]] = []
+    try:
+        if request.content_type == "multipart/form-data":
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                if part.filename is not None:
+                    raise ApiError(400, "BAD_REQUEST", "file uploads are not accepted", twilio_code=79100)
+                pairs.append((part.name or "", (await part.read(decode=False)).decode("utf-8")))
+        else:
+            raw = await request.read()
+            pairs = parse_qsl(raw.decode("ascii"), keep_blank_values=True, strict_parsing=False,
+                              encoding="utf-8", errors="strict")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, "BAD_REQUEST", f"the form is not valid UTF-8 form data ({type(exc).__name__})",
+                       twilio_code=79100) from None
+    form: dict[str, str] = {}
+    for key, value in pairs:
+        if len(value) > _MAX_FIELD and key != "Body":
+            raise ApiError(400, "BAD_REQUEST", f"field {key!r} is too long", twilio_code=79100)
+        if key in form:
+            raise ApiError(400, "BAD_REQUEST", f"field {key!r} given twice", twilio_code=79100)
+        form[key] = value
+    return form
+
+
+def _message(outcome: SmsOutcome, account_sid: str, now: datetime) -> dict:
+    if outcome.status == "deferred":
+        return message_json(sid=held_sid(outcome.id), account_sid=account_sid, fields=outcome.fields,
+                            status="scheduled", created=now)
+    message = dict(outcome.sent.message) if outcome.sent.message else message_json(
+        sid=outcome.sent.provider_id, account_sid=account_sid, fields=outcome.fields, status="queued", created=now)
+    sid = message.get("sid") or outcome.sent.provider_id
+    message["account_sid"] = account_sid  # the client's account, as Twilio would answer it
+    message["uri"] = f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}.json"
+    if isinstance(message.get("subresource_uris"), dict):
+        message["subresource_uris"] = {"media": message["uri"].replace(".json", "/Media.json")}
+    return message
+
+
+def make_handler(ctx):
+    async def create_message(request: web.Request) -> web.Response:
+        account_sid = request.match_info["account_sid"]
+        sender = await twilio_basic(request, ctx.credentials, account_sid)
+        form = await read_form(request)
+        to, body = form.get("To"), form.get("Body")
+        from_number = form.get("From") or None
+        if not from_number and not form.get("MessagingServiceSid") and not sender.sms_from \
+                and not sender.messaging_service_sid:
+            raise ApiError(400, "MISSING_FROM", "A 'From' phone number or MessagingServiceSid is required",
+                           twilio_code=21603)
+        check_text(sender, to, body, from_number, body_required=not form.get("MediaUrl") and not form.get("ContentSid"))
+        category = parse_category(form.get("Category") or request.headers.get("X-Gateway-Category"))
+        now = datetime.now(UTC)
+        send_at = parse_send_at(form["SendAt"].replace("Z", "+00:00"), now) \
+            if form.get("SendAt") and form.get("ScheduleType") == "fixed" else None
+        fields = {k: v for k, v in form.items() if k in TWILIO_FIELDS and k not in ("To", "Body", "From")}
+        if send_at is not None:  # the gateway holds it and sends it then, judged at that time
+            fields.pop("SendAt", None)
+            fields.pop("ScheduleType", None)
+        outcome = await ctx.sms.send(SmsRequest(sender=sender.name, to=to, body=body or "", category=category,
+                                                from_number=from_number, fields=fields, send_at=send_at,
+                                                api="twilio"), now)
+        headers = {"X-Gateway-Decision": outcome.id}
+        if outcome.status == "rejected":
+            first = outcome.violations[0].code if outcome.violations else "REJECTED"
+            message = "; ".join(f"{v.code}: {v.message}" for v in outcome.violations)
+            return web.json_response(twilio_error_body(400, VIOLATION_CODES.get(first, 79100), message,
+                                                       violations=violations_json(outcome)),
+                                     status=400, headers=headers)
+        if outcome.status == "failed":
+            error = failure_error(outcome, ctx.config.sms.retry_after, twilio=True)
+            if error.code == "PROVIDER_REFUSED" and outcome.failure.body:  # Twilio's own answer, as it gave it
+                return web.json_response(outcome.failure.body, status=outcome.failure.status, headers=headers)
+            error.headers.update(headers)
+            raise error
+        return web.json_response(_message(outcome, account_sid, now), status=201, headers=headers)
+    return create_message

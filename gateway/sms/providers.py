@@ -1,0 +1,192 @@
+"""Where texts that pass go: the local outbox (default) or Twilio (or anything that speaks its API).
+
+A provider takes Twilio's Messages fields (`To`, `From`, `Body`, `MessagingServiceSid`, `StatusCallback`,
+...) and answers with the provider's message id and its Message JSON, or raises:
+`ProviderRefused` (the provider answered no: its status, code and message) or `ProviderUnavailable`
+(unreachable, timed out, or a 5xx: worth retrying later).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Protocol
+
+from ..config import Config
+from ..model import Category
+from ..store import Store, StoreError
+from ..store.base import OutboxMessage
+from ..store.group import GroupCommit
+
+log = logging.getLogger("gateway.sms")
+
+
+@dataclass(frozen=True)
+class Sent:
+    provider_id: str
+    message: dict = field(default_factory=dict)  # the provider's Message JSON
+
+
+class ProviderRefused(Exception):
+    def __init__(self, status: int, code: int | None, message: str, body: dict | None = None) -> None:
+        super().__init__(f"{status} {code or ''} {message}".strip())
+        self.status, self.code, self.message, self.body = status, code, message, body or {}
+
+
+class ProviderUnavailable(Exception):
+    """Nothing was sent, as far as the gateway can tell; the client may retry. `status` is the provider's
+    own 5xx/429 answer, None when it did not answer at all (unreachable, reset, timed out)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Provider(Protocol):
+    name: str
+
+    async def send(self, sender: str, category: Category, fields: dict[str, str]) -> Sent: ...
+
+    async def close(self) -> None: ...
+
+
+def new_message_sid() -> str:
+    return "SM" + secrets.token_hex(16)
+
+
+def rfc2822(at: datetime) -> str:
+    return format_datetime(at.astimezone(UTC), usegmt=True).replace("GMT", "+0000")
+
+
+def message_json(*, sid: str, account_sid: str, fields: dict[str, str], status: str, created: datetime,
+                 sent: datetime | None = None) -> dict:
+    """Twilio's Message resource (API 2010-04-01) for a text the gateway answers for itself."""
+    body = fields.get("Body", "")
+    gsm = all(ord(ch) < 128 for ch in body)
+    per_segment = (153 if len(body) > 160 else 160) if gsm else (67 if len(body) > 70 else 70)
+    segments = max(1, -(-len(body) // per_segment))
+    uri = f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}.json"
+    return {
+        "account_sid": account_sid,
+        "api_version": "2010-04-01",
+        "body": body,
+        "date_created": rfc2822(created),
+        "date_sent": rfc2822(sent) if sent else None,
+        "date_updated": rfc2822(sent or created),
+        "direction": "outbound-api",
+        "error_code": None,
+        "error_message": None,
+        "from": fields.get("From"),
+        "messaging_service_sid": fields.get("MessagingServiceSid"),
+        "num_media": str(sum(1 for k in fields if k.startswith("MediaUrl"))),
+        "num_segments": str(segments),
+        "price": None,
+        "price_unit": "USD",
+        "sid": sid,
+        "status": status,
+        "subresource_uris": {"media": uri.replace(".json", "/Media.json")},
+        "to": fields.get("To"),
+        "uri": uri,
+    }
+
+
+class OutboxProvider:
+    """Stores each text in the database as sent (group commit: one transaction for concurrent texts)."""
+
+    name = "outbox"
+    ACCOUNT = "AC" + "0" * 32
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._group: GroupCommit[OutboxMessage, None] = GroupCommit(self._write)
+
+    async def _write(self, messages: list[OutboxMessage]) -> list[None]:
+        await self.store.add_outbox(messages)
+        return [None] * len(messages)
+
+    async def send(self, sender: str, category: Category, fields: dict[str, str]) -> Sent:
+        now = datetime.now(UTC)
+        sid = new_message_sid()
+        message = OutboxMessage(id=sid, at=now, sender=sender, recipient=fields["To"], from_number=fields.get("From"),
+                                body=fields.get("Body", ""), category=category, fields=dict(fields))
+        try:
+            await self._group.submit(message)
+        except StoreError as exc:
+            raise ProviderUnavailable(f"outbox: {exc}") from None
+        return Sent(sid, message_json(sid=sid, account_sid=self.ACCOUNT, fields=fields, status="sent", created=now,
+                                      sent=now))
+
+    async def close(self) -> None:
+        await self._group.flush()
+
+
+class TwilioProvider:
+    """The official `twilio` package's async client, against `base_url` (Twilio, or anything speaking its
+    API). Every call is bounded by its own timeout: the async HTTP client ignores the one it is given."""
+
+    name = "twilio"
+
+    def __init__(self, account_sid: str, auth_token: str, base_url: str, timeout: float) -> None:
+        self.account_sid, self.base_url, self.timeout = account_sid, base_url.rstrip("/"), timeout
+        self._auth_token = auth_token
+        self._client = None  # created inside the running loop (its aiohttp session binds to it)
+
+    def _twilio(self):
+        if self._client is None:
+            from twilio.http.async_http_client import AsyncTwilioHttpClient
+            from twilio.rest import Client
+
+            self._client = Client(self.account_sid, self._auth_token, http_client=AsyncTwilioHttpClient())
+        return self._client
+
+    async def send(self, sender: str, category: Category, fields: dict[str, str]) -> Sent:
+        import aiohttp
+
+        url = f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Messages.json"
+        try:
+            response = await asyncio.wait_for(self._twilio().request_async("POST", url, data=dict(fields)),
+                                              self.timeout)
+        except asyncio.TimeoutError:
+            raise ProviderUnavailable(f"twilio: no answer within {self.timeout:g} s") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise ProviderUnavailable(f"twilio: {type(exc).__name__}: {exc}") from None
+        try:
+            body = json.loads(response.text) if response.text else {}
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        status = response.status_code
+        if 200 <= status < 300 and isinstance(body.get("sid"), str):
+            return Sent(body["sid"], body)
+        if status >= 500 or status == 429 or not 400 <= status < 500:
+            raise ProviderUnavailable(f"twilio: HTTP {status}: {_short(response.text)}", status)
+        code = body.get("code") if isinstance(body.get("code"), int) else None
+        raise ProviderRefused(status, code, str(body.get("message") or _short(response.text)), body)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.http_client.close()
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def make_provider(config: Config, store: Store) -> Provider:
+    sms = config.sms
+    if sms.provider == "outbox":
+        return OutboxProvider(store)
+    account = sms.account_sid or os.environ.get(sms.account_sid_env)
+    token = os.environ.get(sms.auth_token_env)
+    if not account or not token:
+        missing = "account_sid (or $" + sms.account_sid_env + ")" if not account else "$" + sms.auth_token_env
+        raise ValueError(f"sms.provider = \"twilio\" needs {missing}")
+    return TwilioProvider(account, token, sms.base_url, sms.timeout)
