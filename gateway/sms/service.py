@@ -127,7 +127,10 @@ class SmsService:
                                                         now, caps, enforce))
             if claim.send_id is None:  # another text took the last place since the facts were read
                 facts = {message.to: replace(result.facts, recent_sends=claim.recent)}
-                again = evaluate_sms(message, facts, sender.settings, self.config.policy, now).violations
+                judged_at = max((now, *claim.recent))  # another process's clock may run a little ahead
+                again = tuple(v for v in evaluate_sms(message, facts, sender.settings, self.config.policy,
+                                                      judged_at).violations if v.code == "FREQUENCY_CAP")
+                again = again or (Violation("FREQUENCY_CAP", "the cap on marketing texts to this number is reached"),)
                 return await self._finish(message, decision_id, now, Verdict.REJECTED, again, fields, held)
         try:
             sent = await self.provider.send(message.sender, message.category, fields)
