@@ -13,14 +13,23 @@ import json
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from .model import Decision
 from .store import Store, StoreError
-from .store.base import decision_from_row, decision_row
+from .store.base import OutboxMessage, SendClaim, decision_from_row, decision_row
 from .store.group import GroupCommit
 
 log = logging.getLogger("gateway.decisions")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    decisions: Sequence[Decision]
+    replace: bool = False
+    outbox: Sequence[OutboxMessage] = ()
+    sends: Sequence[SendClaim] = ()
 
 
 class DecisionLog:
@@ -28,33 +37,46 @@ class DecisionLog:
         self.store = store
         self.journal = Path(journal)
         self.on_record = on_record  # called with each decision once it is durable (metrics)
-        self._group: GroupCommit[Sequence[Decision], None] = GroupCommit(self._write)
+        self._group: GroupCommit[_Entry, StoreError | None] = GroupCommit(self._write)
 
-    async def record(self, decisions: Sequence[Decision], replace: bool = False) -> None:
-        """Returns once the decisions are durable (in the store, or in the journal)."""
-        await self._group.submit((decisions, replace))
+    async def record(self, decisions: Sequence[Decision], replace: bool = False, *,
+                     outbox: Sequence[OutboxMessage] = (), sends: Sequence[SendClaim] = ()) -> None:
+        """Returns once the decisions are durable: in the store, or in the journal. With outbox texts
+        there is no journal to fall back on (the text itself would be lost): StoreError is raised."""
+        failed = await self._group.submit(_Entry(decisions, replace, outbox, sends))
+        if failed is not None:
+            raise failed
 
     def record_soon(self, decisions: Sequence[Decision]) -> None:
         """For refusals, which acknowledge nothing: written with the next batch, nobody waits."""
-        self._group.submit_nowait((decisions, False))
+        self._group.submit_nowait(_Entry(decisions))
 
-    async def _write(self, batch: list[tuple[Sequence[Decision], bool]]) -> list[None]:
-        fresh = [d for ds, replace in batch if not replace for d in ds]
-        replaced = [d for ds, replace in batch if replace for d in ds]
-        try:
-            if fresh:
-                await self.store.record_decisions(fresh)
-            if replaced:
-                await self.store.record_decisions(replaced, replace=True)
-        except StoreError as exc:
-            decisions = fresh + replaced
-            log.error("store unavailable, %d decisions journaled: %s", len(decisions), exc)
-            await asyncio.to_thread(self._journal, decisions)  # an OSError here reaches every waiter
+    async def _write(self, batch: list[_Entry]) -> list[StoreError | None]:
+        results: list[StoreError | None] = [None] * len(batch)
+        journal: list[Decision] = []
+        for replace in (False, True):
+            entries = [(i, e) for i, e in enumerate(batch) if e.replace is replace]
+            if not entries:
+                continue
+            try:
+                await self.store.record_decisions(
+                    [d for _, e in entries for d in e.decisions], replace,
+                    outbox=[m for _, e in entries for m in e.outbox], sends=[c for _, e in entries for c in e.sends])
+            except StoreError as exc:
+                for i, e in entries:
+                    if e.outbox:
+                        results[i] = exc  # nothing of it was stored: the caller reports a failure
+                    else:
+                        journal.extend(e.decisions)
+        if journal:
+            log.error("store unavailable, %d decisions journaled", len(journal))
+            await asyncio.to_thread(self._journal, journal)  # an OSError here reaches every waiter
         if self.on_record is not None:
-            for ds, _ in batch:
-                for d in ds:
-                    self.on_record(d)
-        return [None] * len(batch)
+            for entry, failed in zip(batch, results):
+                if failed is None:
+                    for d in entry.decisions:
+                        self.on_record(d)
+        return results
 
     def _journal(self, decisions: Sequence[Decision]) -> None:
         self.journal.parent.mkdir(parents=True, exist_ok=True)

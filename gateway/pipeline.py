@@ -9,11 +9,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from .addresses import normalize_email
+from .addresses import normalize_email, phone_info
 from .config import Config
 from .content.mime import parse_email
 from .model import Category, Channel, EmailContent, EmailMessage, RecipientFacts, SmsMessage
 from .policy import Evaluation, evaluate_email, evaluate_sms
+from .policy.sms import marketing_caps
 from .store import Store
 
 
@@ -51,11 +52,18 @@ class Pipeline:
         settings = self.config.sender(sender).settings
         return EmailResult(message, evaluate_email(message, facts, settings, self.config.policy, at))
 
+    def _history_hours(self, message: SmsMessage) -> int:
+        """How far back this text's caps look (none for most numbers and categories: no sends to read)."""
+        phone = phone_info(message.to)
+        if message.category is not Category.MARKETING or phone is None:
+            return 0
+        return max((cap.hours for cap in marketing_caps(phone, self.config.policy)), default=0)
+
     async def check_sms(self, sender: str, to: str, body: str, category: Category | None, at: datetime,
                         from_number: str | None = None) -> SmsResult:
         settings = self.config.sender(sender).settings
         message = SmsMessage(sender=sender, to=to.strip(), body=body, category=category or settings.category,
                              from_number=from_number)
-        facts = await self.store.facts(Channel.SMS, sender, [message.to], at, self.config.policy.history_hours)
+        facts = await self.store.facts(Channel.SMS, sender, [message.to], at, self._history_hours(message))
         return SmsResult(message, evaluate_sms(message, facts, settings, self.config.policy, at),
                          facts.get(message.to) or RecipientFacts(message.to))

@@ -104,7 +104,7 @@ class Gateway:
             self.provider = make_provider(config, self.store)
         except ValueError as exc:
             raise ServeError(f"{config.path}: {exc}") from None
-        self.sms = SmsService(config, self.store, self.decisions, self.provider)
+        self.sms = SmsService(config, self.store, self.decisions, self.provider, self.metrics)
         self.held = HeldTexts(self.sms, self.store)
         self.http = HttpDoor(HttpContext(config, self.store, self.credentials, self.sms, self.metrics))
         self.connections: weakref.WeakSet[GatewaySMTP] = weakref.WeakSet()
@@ -130,10 +130,18 @@ class Gateway:
         self._tls = tls_context(self.config)
         self._authenticator = Authenticator(self.credentials)
         host, port = self.config.smtp.listen
-        self.server = await asyncio.get_running_loop().create_server(
-            self._protocol, host=host, port=port, reuse_port=reuse_port or None, backlog=1024)
+        try:
+            self.server = await asyncio.get_running_loop().create_server(
+                self._protocol, host=host, port=port, reuse_port=reuse_port or None, backlog=1024)
+        except OSError as exc:
+            raise ServeError(f"cannot listen for SMTP on {host}:{port}: {exc.strerror or exc}") from None
         log.info("SMTP listening on %s:%d (upstream %s)", host, port, self.config.smtp.upstream.split("@")[-1])
-        await self.http.start(reuse_port=reuse_port)
+        try:
+            await self.http.start(reuse_port=reuse_port)
+        except OSError as exc:
+            self.server.close()
+            host, port = self.config.http_listen
+            raise ServeError(f"cannot listen for HTTP on {host}:{port}: {exc.strerror or exc}") from None
         self.held.start()
 
     async def stop(self) -> None:
@@ -196,6 +204,8 @@ def serve_forever(config: Config) -> int:
         raise ServeError(f"{config.path}: {exc}") from None
     workers = config.smtp.workers
     prepare_metrics(config.state_dir, workers)
+    TokenSigner.from_config(config.token_secret_env,  # created once here, not raced for by the workers
+                            config.token_secret_file or f"{config.state_dir}/token-secret")
     if workers == 1:
         run(serve(config))
         return 0

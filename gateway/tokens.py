@@ -61,10 +61,7 @@ class TokenSigner:
             raise TokenSecretError(f"set {env} or gateway.token_secret_file")
         path = Path(file)
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(32) + "\n")
+            _create_secret_file(path)
         try:
             lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
         except OSError as exc:
@@ -99,3 +96,22 @@ class TokenSigner:
         except UnicodeDecodeError:
             return None
         return Unsubscribe(_CODE_CHANNELS[code], scope, payload[6:38].hex(), issued)
+
+
+def _create_secret_file(path: Path) -> None:
+    """A new random secret at `path`, complete before anyone can see it: written to a private temporary
+    file, then linked into place (atomic; whoever links first wins and the others read that one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import signal
 import threading
 import urllib.error
@@ -528,3 +529,27 @@ def test_sigterm_lets_requests_in_flight_finish(gw):
     assert answers[0][0] == 201 and len(gw.twilio.received) == 1
     assert gw.gateway.proc.wait(20) == 0
     gw.start()  # for the fixture's own stop
+
+
+def test_http_port_taken_and_missing_twilio_credentials_are_clear_errors(tmp_path):
+    import socket
+    import subprocess
+    import sys
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "g.toml"
+        config.write_text(CONFIG.format(
+            tmp=tmp_path, smtp_port=free_port(), http_port=port, provider="outbox", provider_sid=PROVIDER_SID,
+            twilio_port=free_port(), policy_extra="", quiet_start="01:00", quiet_end="02:00", acme_sid=ACME_SID,
+            ops_sid=OPS_SID, night_sid=NIGHT_SID, ops_hash=OPS_HASH, gateway_extra="", workers=1))
+        proc = subprocess.run([sys.executable, "-m", "gateway", "serve", "--config", str(config)], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60, env={**os.environ, **ENV})
+    assert proc.returncode == 2 and f"cannot listen for HTTP on 127.0.0.1:{port}" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    config.write_text(config.read_text().replace('provider = "outbox"', 'provider = "twilio"'))
+    env = {k: v for k, v in {**os.environ, **ENV}.items() if k != "TWILIO_AUTH_TOKEN"}
+    proc = subprocess.run([sys.executable, "-m", "gateway", "serve", "--config", str(config)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 2 and "$TWILIO_AUTH_TOKEN" in proc.stderr and "Traceback" not in proc.stderr

@@ -114,7 +114,7 @@ def test_a_port_already_taken_is_a_clear_error(tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         proc = serve_exit(tmp_path, CONFIG.format(http_port=free_port(), tmp=tmp_path, port=port, upstream=free_port(), smtp_extra=""))
-    assert proc.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in proc.stderr
+    assert proc.returncode == 2 and f"cannot listen for SMTP on 127.0.0.1:{port}" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

@@ -12,7 +12,7 @@ from .common import UsageError, add_config_option
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("serve", help="run the gateway (SMTP listener; defaults need nothing external)")
+    p = commands.add_parser("serve", help="run the gateway (SMTP and HTTP listeners; defaults need nothing external)")
     add_config_option(p)
     p.set_defaults(run_sync=run)
 
@@ -24,5 +24,4 @@ def run(args: argparse.Namespace) -> int:
     except (ServeError, TokenSecretError) as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
-        raise UsageError(f"cannot listen on {config.smtp.listen[0]}:{config.smtp.listen[1]}: "
-                         f"{exc.strerror or exc}") from None
+        raise UsageError(f"cannot start: {exc.strerror or exc}") from None

@@ -84,8 +84,10 @@ def _message(outcome: SmsOutcome, account_sid: str, now: datetime) -> dict:
     if outcome.status == "deferred":
         return message_json(sid=held_sid(outcome.id), account_sid=account_sid, fields=outcome.fields,
                             status="scheduled", created=now)
-    message = dict(outcome.sent.message) if outcome.sent.message else message_json(
-        sid=outcome.sent.provider_id, account_sid=account_sid, fields=outcome.fields, status="queued", created=now)
+    sent = outcome.sent
+    message = dict(sent.message) if sent.message else message_json(
+        sid=sent.provider_id, account_sid=account_sid, fields=outcome.fields, status=sent.status, created=now,
+        sent=now if sent.status == "sent" else None)
     sid = message.get("sid") or outcome.sent.provider_id
     message["account_sid"] = account_sid  # the client's account, as Twilio would answer it
     message["uri"] = f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}.json"

@@ -20,9 +20,8 @@ from typing import Protocol
 
 from ..config import Config
 from ..model import Category
-from ..store import Store, StoreError
+from ..store import Store
 from ..store.base import OutboxMessage
-from ..store.group import GroupCommit
 
 log = logging.getLogger("gateway.sms")
 
@@ -30,7 +29,9 @@ log = logging.getLogger("gateway.sms")
 @dataclass(frozen=True)
 class Sent:
     provider_id: str
-    message: dict = field(default_factory=dict)  # the provider's Message JSON
+    status: str = "queued"  # as Twilio reports it: queued, accepted, sent...
+    message: dict = field(default_factory=dict)  # the provider's Message JSON, when it gave one
+    outbox: OutboxMessage | None = None  # outbox provider: the row to store with the decision (that is the send)
 
 
 class ProviderRefused(Exception):
@@ -68,7 +69,7 @@ def message_json(*, sid: str, account_sid: str, fields: dict[str, str], status: 
                  sent: datetime | None = None) -> dict:
     """Twilio's Message resource (API 2010-04-01) for a text the gateway answers for itself."""
     body = fields.get("Body", "")
-    gsm = all(ord(ch) < 128 for ch in body)
+    gsm = body.isascii()
     per_segment = (153 if len(body) > 160 else 160) if gsm else (67 if len(body) > 70 else 70)
     segments = max(1, -(-len(body) // per_segment))
     uri = f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}.json"
@@ -97,33 +98,24 @@ def message_json(*, sid: str, account_sid: str, fields: dict[str, str], status: 
 
 
 class OutboxProvider:
-    """Stores each text in the database as sent (group commit: one transaction for concurrent texts)."""
+    """Stores each text in the database as sent. The row is written in the same transaction as the text's
+    decision (one commit: stored and decided together, or neither), so `send` itself writes nothing."""
 
     name = "outbox"
     ACCOUNT = "AC" + "0" * 32
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store | None = None) -> None:
         self.store = store
-        self._group: GroupCommit[OutboxMessage, None] = GroupCommit(self._write)
-
-    async def _write(self, messages: list[OutboxMessage]) -> list[None]:
-        await self.store.add_outbox(messages)
-        return [None] * len(messages)
 
     async def send(self, sender: str, category: Category, fields: dict[str, str]) -> Sent:
         now = datetime.now(UTC)
         sid = new_message_sid()
         message = OutboxMessage(id=sid, at=now, sender=sender, recipient=fields["To"], from_number=fields.get("From"),
                                 body=fields.get("Body", ""), category=category, fields=dict(fields))
-        try:
-            await self._group.submit(message)
-        except StoreError as exc:
-            raise ProviderUnavailable(f"outbox: {exc}") from None
-        return Sent(sid, message_json(sid=sid, account_sid=self.ACCOUNT, fields=fields, status="sent", created=now,
-                                      sent=now))
+        return Sent(sid, "sent", outbox=message)
 
     async def close(self) -> None:
-        await self._group.flush()
+        return None
 
 
 class TwilioProvider:
@@ -164,7 +156,7 @@ class TwilioProvider:
             body = {}
         status = response.status_code
         if 200 <= status < 300 and isinstance(body.get("sid"), str):
-            return Sent(body["sid"], body)
+            return Sent(body["sid"], str(body.get("status") or "queued"), body)
         if status >= 500 or status == 429 or not 400 <= status < 500:
             raise ProviderUnavailable(f"twilio: HTTP {status}: {_short(response.text)}", status)
         code = body.get("code") if isinstance(body.get("code"), int) else None

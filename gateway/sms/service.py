@@ -12,6 +12,7 @@ hears that a text was sent or held. A held text keeps its decision id and is jud
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -22,7 +23,7 @@ from ..model import Category, Channel, Decision, Mode, SmsMessage, Verdict, Viol
 from ..pipeline import Pipeline
 from ..policy import evaluate_sms
 from ..policy.sms import marketing_caps, next_allowed_time
-from ..store import Store, new_id
+from ..store import Store, StoreError, new_id
 from ..store.base import ClaimResult, DeferredText, SendClaim
 from ..store.group import GroupCommit
 from .providers import Provider, ProviderRefused, ProviderUnavailable, Sent
@@ -63,8 +64,9 @@ class SmsOutcome:
 
 
 class SmsService:
-    def __init__(self, config: Config, store: Store, decisions: DecisionLog, provider: Provider) -> None:
+    def __init__(self, config: Config, store: Store, decisions: DecisionLog, provider: Provider, metrics=None) -> None:
         self.config, self.store, self.decisions, self.provider = config, store, decisions, provider
+        self.metrics = metrics
         self.pipeline = Pipeline(config, store)
         self._claims: GroupCommit[SendClaim, ClaimResult] = GroupCommit(store.claim_sends)
 
@@ -120,32 +122,51 @@ class SmsService:
         if at > now:
             return await self._hold(message, fields, request, decision_id, now, at, held)
 
-        claim = None
+        claim, count = None, ()
         if message.category is Category.MARKETING and phone is not None:
             caps = tuple((c.limit, c.hours) for c in marketing_caps(phone, self.config.policy))
-            claim = await self._claims.submit(SendClaim(Channel.SMS, message.to, message.sender, message.category,
-                                                        now, caps, enforce))
-            if claim.send_id is None:  # another text took the last place since the facts were read
-                facts = {message.to: replace(result.facts, recent_sends=claim.recent)}
-                judged_at = max((now, *claim.recent))  # another process's clock may run a little ahead
-                again = tuple(v for v in evaluate_sms(message, facts, sender.settings, self.config.policy,
-                                                      judged_at).violations if v.code == "FREQUENCY_CAP")
-                again = again or (Violation("FREQUENCY_CAP", "the cap on marketing texts to this number is reached"),)
-                return await self._finish(message, decision_id, now, Verdict.REJECTED, again, fields, held)
+            sending = SendClaim(Channel.SMS, message.to, message.sender, message.category, now, caps, enforce)
+            if not caps:
+                count = (sending,)  # no cap to race for: counted with the decision, in its commit
+            else:
+                claim = await self._claims.submit(sending)
+                if claim.send_id is None:  # another text took the last place since the facts were read
+                    facts = {message.to: replace(result.facts, recent_sends=claim.recent)}
+                    judged_at = max((now, *claim.recent))  # another process's clock may run a little ahead
+                    again = tuple(v for v in evaluate_sms(message, facts, sender.settings, self.config.policy,
+                                                          judged_at).violations if v.code == "FREQUENCY_CAP")
+                    again = again or (Violation("FREQUENCY_CAP", "the cap on marketing texts to this number is reached"),)
+                    return await self._finish(message, decision_id, now, Verdict.REJECTED, again, fields, held)
+        started = time.perf_counter()
         try:
             sent = await self.provider.send(message.sender, message.category, fields)
         except (ProviderRefused, ProviderUnavailable) as exc:
-            if claim is not None and claim.send_id is not None:
-                await self.store.release_send(claim.send_id)
-            log.warning("provider %s failed for text %s: %s", self.provider.name, decision_id, exc)
-            if held is not None and isinstance(exc, ProviderUnavailable) and held.attempts <= len(RETRY_DELAYS):
-                retry_at = now + RETRY_DELAYS[held.attempts - 1]  # held: the provider's outage is not the client's
-                await self.store.finish_deferred(held.id, "pending", str(exc), send_at=retry_at)
-                return SmsOutcome(decision_id, Verdict.DEFERRED, violations, fields, send_at=retry_at, failure=exc)
-            return await self._finish(message, decision_id, now, Verdict.FAILED, violations, fields, held,
-                                      failure=exc)
+            self._observe(started, "refused" if isinstance(exc, ProviderRefused) else "unavailable")
+            return await self._failed(message, decision_id, now, violations, fields, held, claim, exc)
+        self._observe(started, "sent")
         verdict = Verdict.MONITORED if violations else Verdict.RELAYED
-        return await self._finish(message, decision_id, now, verdict, violations, fields, held, sent=sent)
+        try:
+            return await self._finish(message, decision_id, now, verdict, violations, fields, held, sent=sent,
+                                      sends=count)
+        except StoreError as exc:  # only an outbox text can fail here: it was not stored, so not sent
+            return await self._failed(message, decision_id, now, violations, fields, held, claim,
+                                      ProviderUnavailable(f"outbox: {exc}"))
+
+    def _observe(self, started: float, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.provider_seconds.labels(self.provider.name, outcome).observe(time.perf_counter() - started)
+
+    async def _failed(self, message: SmsMessage, decision_id: str, now: datetime, violations: tuple[Violation, ...],
+                      fields: dict[str, str], held: DeferredText | None, claim: ClaimResult | None,
+                      exc: ProviderRefused | ProviderUnavailable) -> SmsOutcome:
+        if claim is not None and claim.send_id is not None:
+            await self.store.release_send(claim.send_id)
+        log.warning("provider %s failed for text %s: %s", self.provider.name, decision_id, exc)
+        if held is not None and isinstance(exc, ProviderUnavailable) and held.attempts <= len(RETRY_DELAYS):
+            retry_at = now + RETRY_DELAYS[held.attempts - 1]  # held: the provider's outage is not the client's
+            await self.store.finish_deferred(held.id, "pending", str(exc), send_at=retry_at)
+            return SmsOutcome(decision_id, Verdict.DEFERRED, violations, fields, send_at=retry_at, failure=exc)
+        return await self._finish(message, decision_id, now, Verdict.FAILED, violations, fields, held, failure=exc)
 
     async def _hold(self, message: SmsMessage, fields: dict[str, str], request: SmsRequest, decision_id: str,
                     now: datetime, send_at: datetime, held: DeferredText | None) -> SmsOutcome:
@@ -162,13 +183,15 @@ class SmsService:
 
     async def _finish(self, message: SmsMessage, decision_id: str, now: datetime, verdict: Verdict,
                       violations: tuple[Violation, ...], fields: dict[str, str], held: DeferredText | None, *,
-                      sent: Sent | None = None, failure: Exception | None = None) -> SmsOutcome:
+                      sent: Sent | None = None, failure: Exception | None = None,
+                      sends: tuple[SendClaim, ...] = ()) -> SmsOutcome:
         upstream = sent.provider_id if sent else str(failure) if failure else ""
         decision = self._decision(message, decision_id, now, verdict, violations, upstream)
-        if verdict is Verdict.REJECTED and held is None:
+        if verdict in (Verdict.REJECTED, Verdict.FAILED) and held is None:
             self.decisions.record_soon([decision])  # acknowledges nothing: nobody waits for the disk
         else:
-            await self.decisions.record([decision], replace=held is not None)
+            await self.decisions.record([decision], replace=held is not None,
+                                        outbox=(sent.outbox,) if sent and sent.outbox else (), sends=sends)
         if held is not None:
             state = {Verdict.REJECTED: "rejected", Verdict.FAILED: "failed"}.get(verdict, "sent")
             await self.store.finish_deferred(held.id, state, upstream if failure else "")

@@ -169,8 +169,10 @@ class Store(Protocol):
 
     async def consents(self, channel: Channel, address: str, scope: str | None = None) -> list[Consent]: ...
 
-    async def record_decisions(self, decisions: Sequence[Decision], replace: bool = False) -> None:
-        """Durably, in one transaction; `replace` makes a replay of the same decisions harmless."""
+    async def record_decisions(self, decisions: Sequence[Decision], replace: bool = False, *,
+                               outbox: Sequence[OutboxMessage] = (), sends: Sequence[SendClaim] = ()) -> None:
+        """Durably, in one transaction, with the texts the outbox provider took and the sends to count
+        (uncapped ones: capped ones were counted by `claim_sends`); `replace` makes a replay harmless."""
         ...
 
     async def decisions(self, limit: int = 100) -> list[Decision]: ...
@@ -186,10 +188,6 @@ class Store(Protocol):
 
     async def release_send(self, send_id: int) -> None:
         """Un-count a claimed send whose text did not go out (the provider failed)."""
-        ...
-
-    async def add_outbox(self, messages: Sequence[OutboxMessage]) -> None:
-        """Durably, in one transaction."""
         ...
 
     async def outbox(self, limit: int = 100) -> list[OutboxMessage]: ...

@@ -315,49 +315,59 @@ class SqliteStore:
     # -- decisions and sends -------------------------------------------------------------------------
 
     async def _writing(self, work: Callable[[sqlite3.Connection], object], durable: bool = True):
-        """`work(connection)` on a connection of its own, in a worker thread, one at a time: the event loop
-        keeps serving while SQLite waits for the write lock or the disk. Not `durable`: committed without
-        waiting for the disk (the next durable commit flushes it along; a process crash loses nothing)."""
-        def run(conn: sqlite3.Connection):
-            if not durable:
-                conn.execute("PRAGMA synchronous=NORMAL")
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                result = work(conn)
-                conn.execute("COMMIT")
-                return result
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise StoreError(str(exc)) from exc
-            finally:
-                if not durable:
-                    conn.execute("PRAGMA synchronous=FULL")
+        """`work(connection)` in one write transaction. Not `durable`: committed without waiting for the
+        disk (the next durable commit flushes it along; a process crash loses nothing).
 
+        First tried right here, without waiting for the write lock: a commit costs
+        about one fsync, and handing it to a thread would add two thread wake-ups, more than the write.
+        When another process holds the lock, the write goes to a worker thread whose connection waits
+        for it, so the event loop never sleeps on SQLite's busy handler."""
         if self.path == ":memory:":
-            return run(self._conn)
+            return _transaction(self._conn, work, durable)
         if self._write_lock is None:
             self._write_lock = asyncio.Lock()
+        if not self._write_lock.locked():
+            # the reading connection: a write from another connection would empty its page cache
+            self._conn.execute("PRAGMA busy_timeout=0")
+            try:
+                return _transaction(self._conn, work, durable)
+            except _Busy:
+                pass
+            finally:
+                self._conn.execute("PRAGMA busy_timeout=10000")
         async with self._write_lock:
             if self._writer is None:
                 self._writer = await asyncio.to_thread(self._open_writer)
-            return await asyncio.to_thread(run, self._writer)
+            return await asyncio.to_thread(_transaction, self._writer, work, durable)
 
     def _open_writer(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
         conn.execute("PRAGMA synchronous=FULL")
         return conn
 
-    async def record_decisions(self, decisions: Sequence[Decision], replace: bool = False) -> None:
+    async def record_decisions(self, decisions: Sequence[Decision], replace: bool = False, *,
+                               outbox: Sequence[OutboxMessage] = (), sends: Sequence[SendClaim] = ()) -> None:
         """One transaction for the lot."""
-        if not decisions:
+        if not decisions and not outbox and not sends:
             return
         rows = [decision_row(d, address_hash(d.recipient)) for d in decisions]
-        columns = list(rows[0])
+        columns = list(rows[0]) if rows else []
         verb = "INSERT OR REPLACE" if replace else "INSERT"
         sql = f"{verb} INTO decisions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         values = [tuple(r[c] for c in columns) for r in rows]
-        await self._writing(lambda conn: conn.executemany(sql, values))
+        texts = [(m.id, to_text(m.at), m.sender, m.recipient, m.from_number, m.body, m.category.value,
+                  json.dumps(m.fields)) for m in outbox]
+        counted = [(c.channel.value, address_hash(c.address), c.sender, c.category.value, to_text(c.at)) for c in sends]
+
+        def work(conn: sqlite3.Connection) -> None:
+            if values:
+                conn.executemany(sql, values)
+            if texts:
+                conn.executemany("INSERT INTO outbox (id, at, sender, recipient, from_number, body, category, fields) "
+                                 "VALUES (?,?,?,?,?,?,?,?)", texts)
+            if counted:
+                conn.executemany(_INSERT_SEND, counted)
+        await self._writing(work)
 
     async def decisions(self, limit: int = 100) -> list[Decision]:
         cur = self._run("SELECT * FROM decisions ORDER BY id DESC LIMIT ?", (limit,))
@@ -366,8 +376,7 @@ class SqliteStore:
 
     async def record_send(self, channel: Channel, address: str, sender: str, category: Category,
                           at: datetime) -> None:
-        self._run("INSERT INTO sends (channel, address_hash, scope, category, sent_at) VALUES (?,?,?,?,?)",
-                  (channel.value, address_hash(address), sender, category.value, to_text(at)))
+        self._run(_INSERT_SEND, (channel.value, address_hash(address), sender, category.value, to_text(at)))
 
     async def claim_sends(self, claims: Sequence[SendClaim]) -> list[ClaimResult]:
         def work(conn: sqlite3.Connection) -> list[ClaimResult]:
@@ -385,22 +394,13 @@ class SqliteStore:
                     if full and c.enforce:
                         results.append(ClaimResult(None, tuple(times)))
                         continue
-                cur = conn.execute(
-                    "INSERT INTO sends (channel, address_hash, scope, category, sent_at) VALUES (?,?,?,?,?)",
-                    (c.channel.value, ahash, c.sender, c.category.value, to_text(c.at)))
+                cur = conn.execute(_INSERT_SEND, (c.channel.value, ahash, c.sender, c.category.value, to_text(c.at)))
                 results.append(ClaimResult(cur.lastrowid))
             return results
         return await self._writing(work, durable=False)
 
     async def release_send(self, send_id: int) -> None:
         await self._writing(lambda conn: conn.execute("DELETE FROM sends WHERE id = ?", (send_id,)), durable=False)
-
-    async def add_outbox(self, messages: Sequence[OutboxMessage]) -> None:
-        rows = [(m.id, to_text(m.at), m.sender, m.recipient, m.from_number, m.body, m.category.value,
-                 json.dumps(m.fields)) for m in messages]
-        await self._writing(lambda conn: conn.executemany(
-            "INSERT INTO outbox (id, at, sender, recipient, from_number, body, category, fields) "
-            "VALUES (?,?,?,?,?,?,?,?)", rows))
 
     async def outbox(self, limit: int = 100) -> list[OutboxMessage]:
         return [OutboxMessage(r[0], from_text(r[1]), r[2], r[3], r[4], r[5], Category(r[6]), json.loads(r[7] or "{}"))
@@ -449,6 +449,33 @@ class SqliteStore:
         return from_text(row[0]) if row else None
 
 
+class _Busy(Exception):
+    """Another connection holds the write lock; nothing was done."""
+
+
+def _transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], object], durable: bool):
+    if not durable:
+        conn.execute("PRAGMA synchronous=NORMAL")
+    try:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise _Busy() from None
+            raise
+        result = work(conn)
+        conn.execute("COMMIT")
+        return result
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise StoreError(str(exc)) from exc
+    finally:
+        if not durable:
+            conn.execute("PRAGMA synchronous=FULL")
+
+
+_INSERT_SEND = "INSERT INTO sends (channel, address_hash, scope, category, sent_at) VALUES (?,?,?,?,?)"
 _DEFERRED_COLS = ("id, created_at, send_at, sender, recipient, recipient_hash, from_number, body, category, fields, "
                   "api, state, attempts, last_error, claimed_at")
 
