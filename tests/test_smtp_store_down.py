@@ -22,7 +22,7 @@ class BrokenStore:
     async def facts(self, *args, **kwargs):
         raise StoreError("database is locked")
 
-    async def record_decisions(self, decisions, replace=False):
+    async def record_decisions(self, decisions, replace=False, **more):
         raise StoreError("database is locked")
 
     def __getattr__(self, name):
