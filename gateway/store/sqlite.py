@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
@@ -25,6 +26,8 @@ from .base import (
     ClaimResult, DeferredText, ImportResult, OutboxMessage, SendClaim, StoreError, decision_from_row, decision_row,
     from_text, to_text,
 )
+
+log = logging.getLogger("gateway.store")
 
 _BATCH = 500  # addresses per IN (...) query
 _IMPORT_BATCH = 20_000
@@ -127,6 +130,8 @@ class SqliteStore:
     def __init__(self, path: str) -> None:
         self.path = path
         self._writer: sqlite3.Connection | None = None
+        self._checkpointer: sqlite3.Connection | None = None
+        self._checkpoints: asyncio.Task | None = None
         self._write_lock: asyncio.Lock | None = None
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -176,8 +181,11 @@ class SqliteStore:
         return self._run("PRAGMA user_version").fetchone()[0]
 
     async def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
+        if self._checkpoints is not None:
+            self._checkpoints.cancel()
+        for conn in (self._writer, self._checkpointer):
+            if conn is not None:
+                conn.close()
         self._conn.close()
 
     # -- facts: one read transaction per message ---------------------------------------------------
@@ -326,6 +334,9 @@ class SqliteStore:
             return _transaction(self._conn, work, durable)
         if self._write_lock is None:
             self._write_lock = asyncio.Lock()
+        if self._checkpoints is None:  # a serving process: checkpoints move out of the commits
+            self._conn.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpoints = asyncio.get_running_loop().create_task(self._checkpoint_now_and_then())
         if not self._write_lock.locked():
             # the reading connection: a write from another connection would empty its page cache
             self._conn.execute("PRAGMA busy_timeout=0")
@@ -340,9 +351,27 @@ class SqliteStore:
                 self._writer = await asyncio.to_thread(self._open_writer)
             return await asyncio.to_thread(_transaction, self._writer, work, durable)
 
+    async def _checkpoint_now_and_then(self, every: float = 1.0) -> None:
+        """Copy the WAL back into the database file in a worker thread (PASSIVE: never blocks a reader or a
+        writer), rather than inside some message's commit, where it would stall that message. The hot
+        connections' own automatic checkpoints are off."""
+        def checkpoint() -> None:
+            if self._checkpointer is None:
+                self._checkpointer = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                                     timeout=0)
+            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await asyncio.to_thread(checkpoint)
+            except sqlite3.Error as exc:  # busy or unavailable: the next round tries again
+                log.debug("checkpoint skipped: %s", exc)
+
     def _open_writer(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
         conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA wal_autocheckpoint=0")
         return conn
 
     async def record_decisions(self, decisions: Sequence[Decision], replace: bool = False, *,
