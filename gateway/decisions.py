@@ -30,6 +30,7 @@ class _Entry:
     replace: bool = False
     outbox: Sequence[OutboxMessage] = ()
     sends: Sequence[SendClaim] = ()
+    durable: bool = True
 
 
 class DecisionLog:
@@ -40,10 +41,13 @@ class DecisionLog:
         self._group: GroupCommit[_Entry, StoreError | None] = GroupCommit(self._write)
 
     async def record(self, decisions: Sequence[Decision], replace: bool = False, *,
-                     outbox: Sequence[OutboxMessage] = (), sends: Sequence[SendClaim] = ()) -> None:
+                     outbox: Sequence[OutboxMessage] = (), sends: Sequence[SendClaim] = (),
+                     durable: bool = True) -> None:
         """Returns once the decisions are durable: in the store, or in the journal. With outbox texts
-        there is no journal to fall back on (the text itself would be lost): StoreError is raised."""
-        failed = await self._group.submit(_Entry(decisions, replace, outbox, sends))
+        there is no journal to fall back on (the text itself would be lost): StoreError is raised.
+        `durable=False`: in the store's log, safe from a gateway crash but not yet flushed to the disk
+        (for texts a remote provider has taken: it keeps its own record of them)."""
+        failed = await self._group.submit(_Entry(decisions, replace, outbox, sends, durable))
         if failed is not None:
             raise failed
 
@@ -58,10 +62,11 @@ class DecisionLog:
             entries = [(i, e) for i, e in enumerate(batch) if e.replace is replace]
             if not entries:
                 continue
-            try:
+            try:  # one fsync covers the batch if any entry needs one
                 await self.store.record_decisions(
                     [d for _, e in entries for d in e.decisions], replace,
-                    outbox=[m for _, e in entries for m in e.outbox], sends=[c for _, e in entries for c in e.sends])
+                    outbox=[m for _, e in entries for m in e.outbox], sends=[c for _, e in entries for c in e.sends],
+                    durable=any(e.durable for _, e in entries))
             except StoreError as exc:
                 for i, e in entries:
                     if e.outbox:

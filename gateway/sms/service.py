@@ -190,8 +190,10 @@ class SmsService:
         if verdict in (Verdict.REJECTED, Verdict.FAILED) and held is None:
             self.decisions.record_soon([decision])  # acknowledges nothing: nobody waits for the disk
         else:
+            # a text a remote provider took is in its records too: its decision need not wait for the disk
             await self.decisions.record([decision], replace=held is not None,
-                                        outbox=(sent.outbox,) if sent and sent.outbox else (), sends=sends)
+                                        outbox=(sent.outbox,) if sent and sent.outbox else (), sends=sends,
+                                        durable=not (sent and sent.outbox is None))
         if held is not None:
             state = {Verdict.REJECTED: "rejected", Verdict.FAILED: "failed"}.get(verdict, "sent")
             await self.store.finish_deferred(held.id, state, upstream if failure else "")

@@ -170,9 +170,12 @@ class Store(Protocol):
     async def consents(self, channel: Channel, address: str, scope: str | None = None) -> list[Consent]: ...
 
     async def record_decisions(self, decisions: Sequence[Decision], replace: bool = False, *,
-                               outbox: Sequence[OutboxMessage] = (), sends: Sequence[SendClaim] = ()) -> None:
-        """Durably, in one transaction, with the texts the outbox provider took and the sends to count
-        (uncapped ones: capped ones were counted by `claim_sends`); `replace` makes a replay harmless."""
+                               outbox: Sequence[OutboxMessage] = (), sends: Sequence[SendClaim] = (),
+                               durable: bool = True) -> None:
+        """In one transaction, with the texts the outbox provider took and the sends to count (uncapped
+        ones: capped ones were counted by `claim_sends`); `replace` makes a replay harmless. Not
+        `durable`: committed to the log without waiting for the disk (safe from a gateway crash, not
+        from a power cut)."""
         ...
 
     async def decisions(self, limit: int = 100) -> list[Decision]: ...

@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -326,10 +327,10 @@ class SqliteStore:
         """`work(connection)` in one write transaction. Not `durable`: committed without waiting for the
         disk (the next durable commit flushes it along; a process crash loses nothing).
 
-        First tried right here, without waiting for the write lock: a commit costs
-        about one fsync, and handing it to a thread would add two thread wake-ups, more than the write.
-        When another process holds the lock, the write goes to a worker thread whose connection waits
-        for it, so the event loop never sleeps on SQLite's busy handler."""
+        Durable writes run in a worker thread: an fsync can take anything from half a millisecond to a
+        few hundred on a busy disk, and the event loop must not stop for it. Writes that wait for no
+        disk are tried right here first (about 0.1 ms, less than the two thread wake-ups a hand-off
+        costs), unless another process holds the write lock: then the thread waits for it."""
         if self.path == ":memory:":
             return _transaction(self._conn, work, durable)
         if self._write_lock is None:
@@ -337,7 +338,7 @@ class SqliteStore:
         if self._checkpoints is None:  # a serving process: checkpoints move out of the commits
             self._conn.execute("PRAGMA wal_autocheckpoint=0")
             self._checkpoints = asyncio.get_running_loop().create_task(self._checkpoint_now_and_then())
-        if not self._write_lock.locked():
+        if not durable and not self._write_lock.locked():
             # the reading connection: a write from another connection would empty its page cache
             self._conn.execute("PRAGMA busy_timeout=0")
             try:
@@ -349,7 +350,10 @@ class SqliteStore:
         async with self._write_lock:
             if self._writer is None:
                 self._writer = await asyncio.to_thread(self._open_writer)
-            return await asyncio.to_thread(_transaction, self._writer, work, durable)
+            try:
+                return await asyncio.to_thread(_transaction, self._writer, work, durable, _LOCK_WAIT)
+            except _Busy:
+                raise StoreError(f"database is locked (no write for {_LOCK_WAIT:g} s)") from None
 
     async def _checkpoint_now_and_then(self, every: float = 1.0) -> None:
         """Copy the WAL back into the database file in a worker thread (PASSIVE: never blocks a reader or a
@@ -369,13 +373,14 @@ class SqliteStore:
                 log.debug("checkpoint skipped: %s", exc)
 
     def _open_writer(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=0)
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA wal_autocheckpoint=0")
         return conn
 
     async def record_decisions(self, decisions: Sequence[Decision], replace: bool = False, *,
-                               outbox: Sequence[OutboxMessage] = (), sends: Sequence[SendClaim] = ()) -> None:
+                               outbox: Sequence[OutboxMessage] = (), sends: Sequence[SendClaim] = (),
+                               durable: bool = True) -> None:
         """One transaction for the lot."""
         if not decisions and not outbox and not sends:
             return
@@ -396,7 +401,7 @@ class SqliteStore:
                                  "VALUES (?,?,?,?,?,?,?,?)", texts)
             if counted:
                 conn.executemany(_INSERT_SEND, counted)
-        await self._writing(work)
+        await self._writing(work, durable=durable or bool(outbox))
 
     async def decisions(self, limit: int = 100) -> list[Decision]:
         cur = self._run("SELECT * FROM decisions ORDER BY id DESC LIMIT ?", (limit,))
@@ -478,20 +483,38 @@ class SqliteStore:
         return from_text(row[0]) if row else None
 
 
+_LOCK_WAIT = 10.0  # seconds a write waits for another process's
+
+
 class _Busy(Exception):
     """Another connection holds the write lock; nothing was done."""
 
 
-def _transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], object], durable: bool):
+def _begin(conn: sqlite3.Connection, wait: float) -> None:
+    """BEGIN IMMEDIATE, waiting up to `wait` seconds for another process's write to end. The connection's
+    own busy timeout is 0: SQLite's busy handler sleeps in steps of up to 100 ms, a poll every 0.2 ms
+    takes the lock within a fraction of a millisecond of its release."""
+    deadline = time.monotonic() + wait
+    pause = 0.0001
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise _Busy() from None
+        time.sleep(pause)
+        pause = min(pause * 2, 0.001)
+
+
+def _transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], object], durable: bool,
+                 wait: float = 0.0):
     if not durable:
         conn.execute("PRAGMA synchronous=NORMAL")
     try:
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise _Busy() from None
-            raise
+        _begin(conn, wait)
         result = work(conn)
         conn.execute("COMMIT")
         return result
