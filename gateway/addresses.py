@@ -59,10 +59,11 @@ class PhoneInfo:
     region: str | None
     number_type: int
     time_zones: tuple[str, ...]  # IANA zones the number may be in; empty when unknown
+    nanp_area_code: str | None = None  # the three digits after +1 of a North American number
 
-    @property
-    def nanp_area_code(self) -> str | None:
-        return self.e164[2:5] if self.e164.startswith("+1") and len(self.e164) == 12 else None
+    def __post_init__(self) -> None:
+        if self.nanp_area_code is None and self.e164.startswith("+1") and len(self.e164) == 12:
+            object.__setattr__(self, "nanp_area_code", self.e164[2:5])
 
     @property
     def toll_free(self) -> bool:

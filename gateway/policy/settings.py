@@ -133,6 +133,14 @@ class Policy:
     deceptive_res: tuple[re.Pattern[str], ...] = field(default=(), init=False, compare=False)
     banned: AnchoredPattern | None = field(default=None, init=False, compare=False)
     shortener_set: frozenset[str] = field(default=frozenset(), init=False, compare=False)
+    _hours_by_area: dict = field(default_factory=dict, init=False, compare=False, repr=False)
+
+    def hours_for(self, area_code: str | None) -> tuple[HoursRule, ...]:
+        """The calling-hours rules that apply to numbers with this area code (remembered per code)."""
+        found = self._hours_by_area.get(area_code)
+        if found is None:
+            found = self._hours_by_area[area_code] = tuple(r for r in self.hours if r.applies_to(area_code))
+        return found
 
     def __post_init__(self) -> None:
         promo = "|".join(f"(?:{p})" for p in self.promotional_subject_patterns)

@@ -32,9 +32,8 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def _applicable_hours(c: SmsCheck) -> list[HoursRule]:
-    area = c.phone.nanp_area_code
-    return [rule for rule in c.policy.hours if rule.applies_to(area)]
+def _applicable_hours(c: SmsCheck) -> tuple[HoursRule, ...]:
+    return c.policy.hours_for(c.phone.nanp_area_code)
 
 
 def category_not_allowed(c: SmsCheck) -> Violation | None:
@@ -75,9 +74,8 @@ def marketing_caps(phone: PhoneInfo, policy: Policy) -> tuple[Cap, ...]:
     caps = []
     if policy.frequency_cap:
         caps.append(Cap(policy.frequency_cap.max_messages, policy.frequency_cap.hours, "policy"))
-    area = phone.nanp_area_code
     caps += [Cap(r.marketing_cap, r.cap_hours, f"{r.name} ({r.citation})")
-             for r in policy.hours if r.marketing_cap is not None and r.applies_to(area)]
+             for r in policy.hours_for(phone.nanp_area_code) if r.marketing_cap is not None]
     return tuple(caps)
 
 
@@ -101,7 +99,7 @@ def next_allowed_time(phone: PhoneInfo, policy: Policy, at: datetime) -> datetim
     (where a deferred marketing text may go out); None when there is none within eight days."""
     if not phone.time_zones:
         return None
-    rules = [rule for rule in policy.hours if rule.applies_to(phone.nanp_area_code)]
+    rules = policy.hours_for(phone.nanp_area_code)
 
     def allowed(t: datetime) -> bool:
         return all(rule.allows(t.astimezone(_zone(z))) for rule in rules for z in phone.time_zones)
