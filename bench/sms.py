@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,10 +30,12 @@ from urllib.parse import quote_plus
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
 from gateway.addresses import address_hash  # noqa: E402
 from gateway.model import Channel, Consent, ConsentLevel  # noqa: E402
 from gateway.store.sqlite import SqliteStore  # noqa: E402
+from processes import cpu_seconds, family, free_port, wait_for_port  # noqa: E402
 
 KEY = "bench-api-key-0123456789"
 ACCOUNT = "AC" + "0" * 31 + "1"
@@ -99,39 +100,6 @@ def lua(template: str, **values: str) -> str:
     for name, value in values.items():
         template = template.replace("$" + name, value)
     return template
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listening on {port}")
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
-def family(pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    return [pid, *(int(x) for x in out.split())]
 
 
 def _ms(text: str) -> float:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
 from policy import newsletter  # noqa: E402
+from processes import cpu_seconds, family, free_port, wait_for_port  # noqa: E402
 
 SOURCE, SINK = "/usr/sbin/smtp-source", "/usr/sbin/smtp-sink"
 
@@ -51,42 +51,6 @@ brand = "Acme Outfitters"
 physical_address = "123 Main St, Suite 4, Springfield, IL 62701"
 from_domains = ["news.acme.example"]
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise SystemExit(f"nothing listening on {port}")
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
-def children(pid: int) -> list[int]:
-    try:
-        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    except FileNotFoundError:
-        return []
-    return [int(x) for x in out.split()]
 
 
 def blast(port: int, message: Path, sessions: int, count: int) -> float:
@@ -121,7 +85,7 @@ def main() -> None:
                                    env={**os.environ, "PYTHONPATH": str(REPO)})
         wait_for_port(port)
         time.sleep(0.5)  # every worker up
-        pids = [gateway.pid, *children(gateway.pid)]
+        pids = family(gateway.pid)
         try:
             for size in (5_000, 50_000):
                 message = tmp / f"m{size}.eml"
