@@ -106,7 +106,7 @@ class Gateway:
             raise ServeError(f"{config.path}: {exc}") from None
         self.sms = SmsService(config, self.store, self.decisions, self.provider, self.metrics)
         self.held = HeldTexts(self.sms, self.store)
-        self.http = HttpDoor(HttpContext(config, self.store, self.credentials, self.sms, self.metrics))
+        self.http = HttpDoor(HttpContext(config, self.store, self.credentials, self.sms, self.metrics, self.signer))
         self.connections: weakref.WeakSet[GatewaySMTP] = weakref.WeakSet()
         self.server: asyncio.Server | None = None
 

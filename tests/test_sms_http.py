@@ -74,6 +74,7 @@ account_sid = "{provider_sid}"
 base_url = "http://127.0.0.1:{twilio_port}"
 timeout = 2
 retry_after = 17
+{sms_extra}
 
 [policy]
 default_state_rules = false
@@ -137,7 +138,7 @@ def suppress(db: Path, number: str, reason: Reason = Reason.STOP, scope: str = "
 
 class Setup:
     def __init__(self, tmp: Path, provider: str = "twilio", policy_extra: str = "", twilio: FakeTwilio | None = None,
-                 workers: int = 1):
+                 workers: int = 1, sms_extra: str = ""):
         self.tmp = tmp
         self.twilio = twilio or FakeTwilio().start()
         self.http_port = free_port()
@@ -148,7 +149,7 @@ class Setup:
             tmp=tmp, smtp_port=free_port(), http_port=self.http_port, provider=provider, provider_sid=PROVIDER_SID,
             twilio_port=self.twilio.port, policy_extra=policy_extra, quiet_start=self.quiet[0],
             quiet_end=self.quiet[1], acme_sid=ACME_SID, ops_sid=OPS_SID, night_sid=NIGHT_SID, ops_hash=OPS_HASH,
-            gateway_extra="", workers=workers))
+            gateway_extra="", workers=workers, sms_extra=sms_extra))
         self.db = tmp / "gateway.db"
         if not self.db.exists():
             seed(self.db)
@@ -543,7 +544,7 @@ def test_http_port_taken_and_missing_twilio_credentials_are_clear_errors(tmp_pat
         config.write_text(CONFIG.format(
             tmp=tmp_path, smtp_port=free_port(), http_port=port, provider="outbox", provider_sid=PROVIDER_SID,
             twilio_port=free_port(), policy_extra="", quiet_start="01:00", quiet_end="02:00", acme_sid=ACME_SID,
-            ops_sid=OPS_SID, night_sid=NIGHT_SID, ops_hash=OPS_HASH, gateway_extra="", workers=1))
+            ops_sid=OPS_SID, night_sid=NIGHT_SID, ops_hash=OPS_HASH, gateway_extra="", workers=1, sms_extra=""))
         proc = subprocess.run([sys.executable, "-m", "gateway", "serve", "--config", str(config)], cwd=tmp_path,
                               capture_output=True, text=True, timeout=60, env={**os.environ, **ENV})
     assert proc.returncode == 2 and f"cannot listen for HTTP on 127.0.0.1:{port}" in proc.stderr

@@ -101,6 +101,7 @@ class SmsConfig:
     base_url: str = "https://api.twilio.com"
     timeout: float = 10.0
     retry_after: int = 30  # seconds a client is told to wait when the provider fails
+    inbound_url: str | None = None  # the webhook URL Twilio signs; default: public_url + the path
 
 
 @dataclass(frozen=True)
@@ -321,6 +322,7 @@ def parse(data: dict, file: str) -> Config:
         base_url=sm.take("base_url", _url(("http", "https")), "https://api.twilio.com"),
         timeout=float(sm.take("timeout", _integer(1, 300), 10)),
         retry_after=sm.take("retry_after", _integer(1, 86_400), 30),
+        inbound_url=sm.take("inbound_url", _url(("http", "https")), None),
     )
     sm.done()
     ops = root.table("ops")

@@ -1,4 +1,4 @@
-"""The HTTP door (aiohttp): the SMS APIs, health and metrics. Later issues add the opt-out endpoints,
+"""The HTTP door (aiohttp): the SMS APIs, one-click unsubscribe, health and metrics. Later issues add
 the decisions API and the ops console to the same application."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from ..credentials import Credentials
 from ..metrics import Metrics
 from ..sms import SmsService
 from ..store import Store, StoreError
-from . import sms_api, twilio_api
+from ..tokens import TokenSigner
+from . import sms_api, twilio_api, twilio_inbound, unsubscribe
 from .errors import make_middleware
 
 log = logging.getLogger("gateway.http")
@@ -28,6 +29,7 @@ class HttpContext:
     credentials: Credentials
     sms: SmsService
     metrics: Metrics
+    signer: TokenSigner
 
 
 def build_app(ctx: HttpContext) -> web.Application:
@@ -51,6 +53,10 @@ def build_app(ctx: HttpContext) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/v1/sms", sms_api.make_handler(ctx))
     app.router.add_post("/2010-04-01/Accounts/{account_sid}/Messages.json", twilio_api.make_handler(ctx))
+    confirm, unsubscribe_now = unsubscribe.make_handlers(ctx.config, ctx.store, ctx.signer)
+    app.router.add_get("/unsubscribe/{token}", confirm)  # HEAD too: a GET without the body
+    app.router.add_post("/unsubscribe/{token}", unsubscribe_now)
+    app.router.add_post(twilio_inbound.PATH, twilio_inbound.make_handler(ctx))
     return app
 
 

@@ -1,0 +1,89 @@
+"""Replies to a sender's number through Twilio's signed webhook: STOP and free-text revocations suppress
+at once, START lifts that STOP, HELP answers; forged signatures change nothing."""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+
+import pytest
+from twilio.base.exceptions import TwilioRestException
+from twilio.request_validator import RequestValidator
+
+from test_sms_http import ACME_SID, ENV, FRIEND, KEYS, MARKETING, Setup, form_post
+
+PUBLIC = "https://gw.example/v1/webhooks/twilio/inbound"  # what Twilio was given, behind a TLS proxy
+ACME_NUMBER = "+15005550006"
+SIGNER = RequestValidator(ENV["TWILIO_AUTH_TOKEN"])
+
+
+@pytest.fixture
+def gw(tmp_path):
+    setup = Setup(tmp_path, provider="outbox", sms_extra=f'inbound_url = "{PUBLIC}"')
+    yield setup
+    assert setup.close() == 0, setup.gateway.output()
+
+
+def reply(gw, body: str, *, sign: str | None = None, to: str = ACME_NUMBER, frm: str = FRIEND) -> tuple[int, str]:
+    params = {"MessageSid": "SM" + "1" * 32, "AccountSid": "AC" + "f" * 32, "From": frm, "To": to, "Body": body,
+              "NumMedia": "0", "FromCountry": "US"}
+    signature = SIGNER.compute_signature(PUBLIC, params) if sign is None else sign
+    status, _, _ = 0, None, None
+    import urllib.request
+    request = urllib.request.Request(gw.url + "/v1/webhooks/twilio/inbound", method="POST",
+                                     data=urllib.parse.urlencode(params).encode(),
+                                     headers={"Content-Type": "application/x-www-form-urlencoded",
+                                              "X-Twilio-Signature": signature})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def message(twiml: str) -> str | None:
+    found = re.search(r"<Message>(.*)</Message>", twiml)
+    return found.group(1) if found else None
+
+
+def test_stop_start_help_round_trip(gw):
+    assert gw.sms()[0] == 201
+    status, twiml = reply(gw, "STOP")
+    assert status == 200 and "unsubscribed" in message(twiml) and "%" not in message(twiml)  # no marketing
+    status, body, _ = gw.sms()
+    assert status == 422 and body["violations"][0]["code"] == "SUPPRESSED"
+    with pytest.raises(TwilioRestException) as refused:
+        gw.client().messages.create(to=FRIEND, body=MARKETING)
+    assert refused.value.code == 21610
+    status, body, _ = gw.sms(body="Acme Outfitters: your order shipped.", category="transactional")
+    assert status == 422  # after STOP the sender texts that number nothing at all (SPEC.md)
+    assert message(reply(gw, "stop")[1]) is None  # one confirmation, not one per STOP
+    status, twiml = reply(gw, "START")
+    assert "resubscribed" in message(twiml)
+    assert gw.sms()[0] == 201
+    assert "Demo" in message(reply(gw, "help")[1]) or "STOP" in message(reply(gw, "help")[1])
+
+
+def test_free_text_revocation_suppresses(gw):
+    assert message(reply(gw, "I'll stop by the store later")[1]) is None
+    assert gw.sms()[0] == 201
+    assert "unsubscribed" in message(reply(gw, "please stop texting me!")[1])
+    assert gw.sms()[0] == 422
+
+
+def test_stopall_blocks_every_sender_and_start_lifts_only_its_own(gw):
+    reply(gw, "STOPALL")
+    assert gw.sms()[0] == 422
+    assert gw.sms(key=KEYS["night"])[0] == 422
+    reply(gw, "START")  # lifts acme's own STOP only; the global one stays
+    assert gw.sms()[0] == 422
+
+
+def test_forged_or_missing_signatures_change_nothing(gw):
+    for signature in ("", "bm90IGEgc2lnbmF0dXJl", SIGNER.compute_signature(gw.url + "/v1/webhooks/twilio/inbound",
+                                                                            {"Body": "STOP"})):
+        status, _ = reply(gw, "STOP", sign=signature)
+        assert status == 403
+    assert gw.sms()[0] == 201
+    status, body, _ = form_post(gw, ACME_SID, KEYS["acme"], {"To": FRIEND, "Body": MARKETING})
+    assert status == 201
