@@ -156,3 +156,127 @@ def test_forged_or_altered_tokens_change_nothing(gw):
     assert status == 400
     assert gw.suppressions() == []
     assert gw.send("acme", SAMPLE) == {}
+
+
+# -- mail to the gateway's own addresses: mailto unsubscribe, replies, bounces, complaints ----------------
+
+def deliver_unauthenticated(gw: Setup, to: str, message: bytes, mail_from: str = "") -> tuple[int, str]:
+    with smtplib.SMTP("127.0.0.1", gw.smtp, timeout=30) as client:
+        client.ehlo()
+        assert client.mail(mail_from)[0] == 250
+        code, text = client.rcpt(to)
+        if code != 250:
+            return code, text.decode()
+        code, text = client.data(message)
+        return code, text.decode()
+
+
+def refused_next(gw: Setup, to: str = "reader@example.com") -> bool:
+    answer = gw.send("acme", SAMPLE.replace(b"To: reader@example.com", f"To: {to}".encode()), to=to)
+    return to in answer and answer[to][0] == 550 and "SUPPRESSED" in answer[to][1]
+
+
+def test_mailto_unsubscribe_from_the_list_unsubscribe_header(gw):
+    assert gw.send("acme", SAMPLE) == {}
+    (_, data), = gw.sink.messages()
+    mailto = re.search(rb"<mailto:([^?>]+)\?subject=([^>]+)>", data).groups()
+    address, subject = mailto[0].decode(), urllib.parse.unquote(mailto[1].decode())
+    assert address == "unsubscribe+acme@localhost" and subject.startswith("unsubscribe ")
+    code, text = deliver_unauthenticated(gw, address, (f"From: reader@example.com\r\nTo: {address}\r\n"
+                                                       f"Subject: {subject}\r\n\r\n").encode(), "reader@example.com")
+    assert code == 250
+    assert refused_next(gw)
+    assert gw.send("acme-tx", RECEIPT) == {}  # receipts still go
+    assert len(gw.sink.messages()) == 2  # the unsubscribe mail itself went nowhere
+
+
+def test_reply_saying_remove_me_to_the_bounce_address(gw):
+    body = b"From: Reader <Reader@Example.com>\r\nTo: bounces@localhost\r\nSubject: Re: spring\r\n\r\nRemove me\r\n\r\n> quoted\r\n"
+    assert deliver_unauthenticated(gw, "bounces@localhost", body)[0] == 250
+    assert refused_next(gw)
+    chatty = b"From: other@example.com\r\nSubject: Re: spring\r\n\r\nLove the jackets!\r\n"
+    assert deliver_unauthenticated(gw, "bounces@localhost", chatty)[0] == 250
+    assert not refused_next(gw, "other@example.com")
+
+
+DSN = """From: MAILER-DAEMON@mx.example.net
+To: bounces@localhost
+Subject: Undelivered Mail Returned to Sender
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="b"
+
+--b
+Content-Type: text/plain
+
+I'm sorry to have to inform you that your message could not be delivered.
+
+--b
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.net
+Arrival-Date: Fri, 1 May 2026 10:00:00 -0400
+
+Final-Recipient: rfc822; gone@example.com
+Original-Recipient: rfc822;gone@example.com
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 <gone@example.com>: Recipient address rejected: User unknown
+
+Final-Recipient: rfc822; busy@example.com
+Action: delayed
+Status: 4.2.2
+
+--b
+Content-Type: text/rfc822-headers
+
+From: Demo Outfitters <news@news.demo.example>
+To: gone@example.com
+Subject: Advertisement: the spring collection is here
+
+--b--
+""".replace("\n", "\r\n").encode()
+
+
+def test_dsn_with_a_permanent_failure_suppresses_as_bounce(gw):
+    assert deliver_unauthenticated(gw, "bounces@localhost", DSN)[0] == 250
+    assert refused_next(gw, "gone@example.com")
+    tx = RECEIPT.replace(b"To: reader@example.com", b"To: gone@example.com")
+    answer = gw.send("acme-tx", tx, to="gone@example.com")
+    assert answer["gone@example.com"][0] == 550  # a bounce stops receipts too: the address does not work
+    assert not refused_next(gw, "busy@example.com")  # a delay is not a bounce
+    (entry,) = gw.suppressions()
+    assert (entry.reason.value, entry.scope, entry.address) == ("bounce", "global", "gone@example.com")
+
+
+def test_arf_complaint_suppresses_in_the_reported_senders_scope(gw):
+    assert gw.send("acme", SAMPLE.replace(b"To: reader@example.com", b"To: angry@example.com"),
+                   to="angry@example.com") == {}
+    (_, relayed), = gw.sink.messages()
+    headers = relayed.split(b"\r\n\r\n", 1)[0].decode()
+    arf = ("From: feedback@isp.example\r\nTo: bounces@localhost\r\nSubject: complaint\r\nMIME-Version: 1.0\r\n"
+           "Content-Type: multipart/report; report-type=feedback-report; boundary=\"f\"\r\n\r\n"
+           "--f\r\nContent-Type: text/plain\r\n\r\nThis is an abuse report.\r\n"
+           "--f\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nUser-Agent: isp/1.0\r\n"
+           "Version: 1\r\nOriginal-Rcpt-To: <angry@example.com>\r\n\r\n"
+           f"--f\r\nContent-Type: text/rfc822-headers\r\n\r\n{headers}\r\n\r\n--f--\r\n").encode()
+    assert deliver_unauthenticated(gw, "bounces@localhost", arf)[0] == 250
+    assert refused_next(gw, "angry@example.com")
+    (entry,) = gw.suppressions()
+    assert (entry.reason.value, entry.scope) == ("complaint", "acme")
+
+
+def test_unauthenticated_clients_reach_only_the_gateways_own_addresses(gw):
+    with smtplib.SMTP("127.0.0.1", gw.smtp, timeout=30) as client:
+        client.ehlo()
+        assert client.mail("x@example.com")[0] == 250
+        assert client.rcpt("reader@example.com")[0] == 530
+        assert client.rcpt("unsubscribe@localhost")[0] == 250
+        assert client.rcpt("reader@example.com")[0] == 452
+    with smtplib.SMTP("127.0.0.1", gw.smtp, timeout=30) as client:
+        client.login("acme", PASSWORD)
+        assert client.mail("news@news.demo.example")[0] == 250
+        assert client.rcpt("reader@example.com")[0] == 250
+        assert client.rcpt("unsubscribe@localhost")[0] == 452  # not in a relayed transaction
+    garbage = b"\x00\xff not a message at all \r\n" * 20
+    assert deliver_unauthenticated(gw, "bounces@localhost", garbage)[0] == 250
+    assert gw.sink.messages() == [] and gw.suppressions() == []

@@ -52,7 +52,9 @@ def test_auth_waits_for_starttls_when_plaintext_auth_is_off(tmp_path, certificat
             assert c.has_extn("starttls") and not c.has_extn("auth")
             code, text = c.docmd("AUTH", "PLAIN AGFjbWUAYWNtZS1zbXRwLXNlY3JldC0x")
             assert code == 538 and b"Encryption required" in text
-            assert c.mail("orders@news.demo.example")[0] == 530
+            assert c.mail("orders@news.demo.example")[0] == 250
+            assert c.rcpt("a@example.com")[0] == 530
+            c.rset()
             c.starttls(context=unverified())
             c.ehlo()
             assert c.has_extn("auth")

@@ -73,6 +73,7 @@ class SmtpConfig:
     upstream_pool_size: int = 20
     upstream_verify_tls: bool = True
     unsubscribe_address: str | None = None
+    bounce_address: str | None = None
     workers: int = 1
     drain_seconds: float = 30.0
 
@@ -299,6 +300,7 @@ def parse(data: dict, file: str) -> Config:
         upstream_pool_size=sm.take("upstream_pool_size", _integer(1, 1000), 20),
         upstream_verify_tls=sm.take("upstream_verify_tls", _boolean, True),
         unsubscribe_address=sm.take("unsubscribe_address", _mailbox, None),
+        bounce_address=sm.take("bounce_address", _mailbox, None),
         workers=sm.take("workers", _integer(1, 64), 1),
         drain_seconds=float(sm.take("drain_seconds", _integer(0, 3600), 30)),
     )

@@ -28,6 +28,7 @@ from ..pipeline import Pipeline
 from ..policy import envelope_violations
 from ..store import Store, StoreError, new_id
 from .headers import rewrite
+from .inbound import own_mailbox, read_inbound
 from .relay import Relay, Transaction, UpstreamRefused, UpstreamUnavailable
 from .unsubscribe import list_unsubscribe_headers
 
@@ -42,9 +43,10 @@ UPSTREAM_DOWN = "451 4.4.1 Upstream unavailable, try again later"
 class Pending:
     """One client transaction: its sender, the recipients accepted so far, and the upstream side."""
 
-    sender: str
+    sender: str | None  # None: not authenticated, so only mail to the gateway's own addresses
     mail_from: str
     upstream: Transaction | None = None
+    inbound: list[tuple[str, str | None]] = field(default_factory=list)  # own mailboxes named (kind, tag)
     facts: dict[str, RecipientFacts] = field(default_factory=dict)
     noted: dict[str, tuple[Violation, ...]] = field(default_factory=dict)  # monitor mode: let through
     accepted: list[str] = field(default_factory=list)
@@ -125,7 +127,7 @@ class GatewayHandler:
         elif self._peer_trusted(session) and self.trusted_sender:
             sender = self.trusted_sender
         else:
-            return "530 5.7.0 Authentication required"
+            sender = None  # may still write to the gateway's own addresses (opt-outs, bounces, complaints)
         await self._end(session, abort=True)
         session.gateway = Pending(sender=sender, mail_from=address)
         self.open_transactions += 1
@@ -141,6 +143,16 @@ class GatewayHandler:
         pending: Pending | None = getattr(session, "gateway", None)
         if pending is None:
             return "503 5.5.1 Error: need MAIL command"
+        mailbox = own_mailbox(self.config, address)
+        if mailbox is not None or pending.inbound:
+            if mailbox is None or pending.accepted:
+                return ("452 4.5.3 Mail to the gateway's own addresses goes in a transaction of its own: send the "
+                        "other recipients in another")
+            pending.inbound.append(mailbox)
+            envelope.rcpt_tos.append(address)
+            return "250 2.1.5 OK"
+        if pending.sender is None:
+            return "530 5.7.0 Authentication required"
         sender = self.config.senders[pending.sender].settings
         if pending.accepted and self._one_recipient_per_message(sender):
             return ("452 4.5.3 One recipient per message for marketing mail (each gets its own unsubscribe "
@@ -182,6 +194,11 @@ class GatewayHandler:
 
     async def handle_DATA(self, server, session, envelope):
         pending: Pending | None = getattr(session, "gateway", None)
+        if pending is not None and pending.inbound:
+            try:
+                return await self._take_inbound(pending, envelope.original_content)
+            finally:
+                await self._end(session, abort=False)
         if pending is None or pending.upstream is None:
             return "503 5.5.1 Error: need RCPT command"
         start = time.perf_counter()
@@ -195,6 +212,22 @@ class GatewayHandler:
                 self.metrics.smtp_seconds.labels(reply[:3]).observe(time.perf_counter() - start)
 
     # -- DATA ---------------------------------------------------------------------------------------------
+
+    async def _take_inbound(self, pending: Pending, raw: bytes) -> str:
+        """Mail to the gateway's own addresses: read for opt-outs, bounces and complaints, stored, never
+        relayed. 250 only once what it asked for is in the store."""
+        try:
+            found = read_inbound(raw, pending.inbound, self.config, self.unsubscribe, datetime.now(UTC))
+        except Exception:  # malformed beyond what the stdlib parser forgives: keep it out of the store
+            log.warning("inbound mail from %s could not be read", pending.mail_from, exc_info=True)
+            return "250 2.0.0 Received"
+        try:
+            added = [await self.store.add_suppression(entry) for entry in found.suppressions]
+        except StoreError as exc:
+            log.error("store unavailable for inbound mail: %s", exc)
+            return STORE_DOWN
+        log.info("inbound %s: %d suppression(s), %d new", found.kind, len(added), sum(added))
+        return f"250 2.0.0 Received: {found.kind}"
 
     def _one_recipient_per_message(self, sender) -> bool:
         return sender.category is Category.MARKETING and self.config.smtp.add_list_unsubscribe

@@ -21,9 +21,19 @@ def unsubscribe_address(config: Config) -> str:
     return config.smtp.unsubscribe_address or f"unsubscribe@{config.smtp.hostname}"
 
 
+def bounce_address(config: Config) -> str:
+    return config.smtp.bounce_address or f"bounces@{config.smtp.hostname}"
+
+
+def tagged(mailbox: str, sender: str) -> str:
+    """`unsubscribe+acme@host`: the sender rides along, so mail there is taken in the right scope."""
+    local, _, domain = mailbox.rpartition("@")
+    return f"{local}+{sender}@{domain}"
+
+
 def list_unsubscribe_headers(signer: TokenSigner, config: Config, sender: str, recipients: Sequence[str],
                              now: datetime) -> list[tuple[str, str]]:
-    mailbox = unsubscribe_address(config)
+    mailbox = tagged(unsubscribe_address(config), sender)
     if len(recipients) != 1:
         return [("List-Unsubscribe", f"<mailto:{mailbox}?subject=unsubscribe>")]
     token = signer.make(Channel.EMAIL, sender, recipients[0], int(now.timestamp()))

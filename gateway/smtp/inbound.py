@@ -1,0 +1,175 @@
+"""Mail to the gateway's own addresses: what opt-out, bounce or complaint it carries.
+
+The SMTP door takes such mail without AUTH and relays it nowhere. What it means:
+
+- a DSN (RFC 3464, `multipart/report; report-type=delivery-status`): every recipient whose `Action` is
+  `failed` with a permanent `5.x.x` status is suppressed as `bounce`, in every scope (the address does
+  not work); delays and transient failures change nothing;
+- an ARF complaint (RFC 5965, `report-type=feedback-report`): the complaining recipient is suppressed
+  as `complaint`, for the sender whose unsubscribe token the reported message carries, else everywhere;
+- any other message to the unsubscribe address (RFC 2369 `mailto:`, or a person writing): its sender is
+  unsubscribed; a token in the subject (the gateway's `mailto:` puts one there) names the recipient and
+  the sender exactly, and a `+sender` tag on the address (`unsubscribe+acme@...`) names the sender;
+- a reply to the bounce address whose subject or first line asks to stop ("unsubscribe", "remove me",
+  "stop", ...) unsubscribes its sender too; anything else there is read and dropped.
+
+`read_inbound` is pure: bytes in, suppressions out. The handler stores them before it answers 250.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import email.utils
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import Message
+
+from ..addresses import address_hash, is_valid_email, normalize_email
+from ..config import Config
+from ..model import GLOBAL_SCOPE, Channel, Reason, Suppression
+from ..policy.replies import Intent, reply_intent
+from ..tokens import TokenSigner
+from .unsubscribe import bounce_address, unsubscribe_address
+
+_TOKEN = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{60,300}(?![A-Za-z0-9_-])")
+
+
+@dataclass(frozen=True)
+class Inbound:
+    kind: str  # unsubscribe, reply, bounce, complaint, ignored
+    suppressions: tuple[Suppression, ...] = ()
+
+
+def own_mailbox(config: Config, address: str) -> tuple[str, str | None] | None:
+    """("unsubscribe" | "bounce", sender tag or None) when `address` is one of the gateway's own."""
+    local, _, domain = normalize_email(address).rpartition("@")
+    base, _, tag = local.partition("+")
+    for kind, mailbox in (("unsubscribe", unsubscribe_address(config)), ("bounce", bounce_address(config))):
+        own_local, _, own_domain = mailbox.lower().rpartition("@")
+        if base == own_local and domain == own_domain:
+            return kind, (tag or None)
+    return None
+
+
+def _report_type(msg: Message) -> str | None:
+    if msg.get_content_type() != "multipart/report":
+        return None
+    return (msg.get_param("report-type") or "").lower() or None
+
+
+def _address_field(value: str | None) -> str | None:
+    """`rfc822; user@example.com` (DSN and ARF fields) to a normalized address."""
+    if not value:
+        return None
+    text = str(value).split(";", 1)[-1].strip().strip("<>")
+    address = normalize_email(text)
+    return address if is_valid_email(address) else None
+
+
+def _token_scope(signer: TokenSigner, text: str, channel: Channel = Channel.EMAIL):
+    for candidate in _TOKEN.findall(text or ""):
+        found = signer.read(candidate)
+        if found is not None and found.channel is channel:
+            return found
+    return None
+
+
+def _scope(config: Config, tag: str | None) -> str:
+    return tag if tag and tag in config.senders else GLOBAL_SCOPE
+
+
+def _entry(address: str, scope: str, reason: Reason, source: str, now: datetime) -> Suppression:
+    return Suppression(Channel.EMAIL, address_hash(address), address, scope, reason, source, now)
+
+
+def _dsn(msg: Message, now: datetime) -> Inbound:
+    found = []
+    for part in msg.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        payload = part.get_payload()
+        blocks = payload if isinstance(payload, list) else []
+        for block in blocks[1:]:  # the first block is about the message, the rest one per recipient
+            action = str(block.get("Action", "")).strip().lower()
+            status = str(block.get("Status", "")).strip()
+            address = _address_field(block.get("Final-Recipient")) or _address_field(block.get("Original-Recipient"))
+            if action == "failed" and status.startswith("5") and address:
+                found.append(_entry(address, GLOBAL_SCOPE, Reason.BOUNCE, f"dsn {status}", now))
+    return Inbound("bounce", tuple(found))
+
+
+def _complaint(msg: Message, signer: TokenSigner, now: datetime) -> Inbound:
+    address, original_headers = None, ""
+    for part in msg.walk():
+        ctype = part.get_content_type()
+        if ctype == "message/feedback-report":
+            payload = part.get_payload()
+            fields = payload[0] if isinstance(payload, list) and payload else part
+            address = (_address_field(fields.get("Original-Rcpt-To")) or _address_field(fields.get("Removal-Recipient"))
+                       or address)
+        elif ctype in ("message/rfc822", "text/rfc822-headers"):
+            payload = part.get_payload()
+            original = payload[0] if isinstance(payload, list) and payload else None
+            if original is None:
+                original = email.message_from_string(part.get_payload(decode=True).decode("utf-8", "replace")
+                                                     if isinstance(part.get_payload(), str) else "")
+            original_headers = "\n".join(f"{k}: {v}" for k, v in original.items())
+            if address is None:
+                tos = email.utils.getaddresses([str(v) for v in original.get_all("To", [])])
+                address = next((normalize_email(a) for _, a in tos if is_valid_email(normalize_email(a))), None)
+    if address is None:
+        return Inbound("complaint")
+    token = _token_scope(signer, original_headers)
+    scope = token.scope if token is not None and token.address_hash == address_hash(address) else GLOBAL_SCOPE
+    return Inbound("complaint", (_entry(address, scope, Reason.COMPLAINT, "arf complaint", now),))
+
+
+def _first_line(msg: Message) -> str:
+    for part in msg.walk():
+        if part.get_content_type() == "text/plain" and not part.is_multipart():
+            try:
+                text = part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8", "replace")
+            except (LookupError, AttributeError):
+                continue
+            return next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return ""
+
+
+def _asks_to_stop(text: str) -> bool:
+    text = re.sub(r"^\s*(?:re|aw|fwd?)\s*:\s*", "", text or "", flags=re.IGNORECASE)
+    return reply_intent(text) in (Intent.STOP, Intent.STOP_ALL) or \
+        bool(re.fullmatch(r"\s*(?:please\s+)?remove(?:\s+me)?[\s.!]*", text, re.IGNORECASE))
+
+
+def read_inbound(raw: bytes, mailboxes: list[tuple[str, str | None]], config: Config, signer: TokenSigner,
+                 now: datetime) -> Inbound:
+    """What one message to the gateway's own addresses means (`mailboxes`: from `own_mailbox`)."""
+    msg = email.message_from_bytes(raw)
+    report = _report_type(msg)
+    if report == "delivery-status":
+        return _dsn(msg, now)
+    if report == "feedback-report":
+        return _complaint(msg, signer, now)
+    subject = str(msg.get("Subject", ""))
+    token = _token_scope(signer, subject)
+    senders = email.utils.getaddresses([str(v) for v in msg.get_all("From", [])])
+    from_address = next((normalize_email(a) for _, a in senders if is_valid_email(normalize_email(a))), None)
+    to_unsubscribe = [tag for kind, tag in mailboxes if kind == "unsubscribe"]
+    if to_unsubscribe:
+        kind, reason_source = "unsubscribe", "mail to the unsubscribe address"
+    elif _asks_to_stop(subject) or _asks_to_stop(_first_line(msg)):
+        kind, reason_source = "reply", "reply asking to stop"
+    else:
+        return Inbound("ignored")
+    tag = next((t for t in to_unsubscribe if t), None) or next((t for _, t in mailboxes if t), None)
+    scope = token.scope if token is not None else _scope(config, tag)
+    found = []
+    if token is not None and (from_address is None or address_hash(from_address) != token.address_hash):
+        # the recipient the token was made for (its address is not in the token: stored hashed)
+        found.append(Suppression(Channel.EMAIL, token.address_hash, None, token.scope, Reason.UNSUBSCRIBE,
+                                 reason_source + " (token)", now))
+    if from_address is not None:
+        found.append(_entry(from_address, scope, Reason.UNSUBSCRIBE, reason_source, now))
+    return Inbound(kind, tuple(found))
