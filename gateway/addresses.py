@@ -106,3 +106,22 @@ def phone_info(number: str) -> PhoneInfo | None:
         number_type=phonenumbers.number_type(parsed),
         time_zones=zones,
     )
+
+
+def parse_address(channel: Channel, text: str) -> str:
+    """The normalized address, or ValueError saying why it is not one."""
+    if channel is Channel.EMAIL:
+        address = normalize_email(text)
+        if not is_valid_email(address):
+            raise ValueError(f"{text!r} is not a valid email address")
+        return address
+    number = text.strip()
+    if not is_e164(number):
+        raise ValueError(f"{text!r} is not a valid phone number in E.164 form (+15555550100)")
+    return number
+
+
+def channel_and_address(text: str, channel: str | None = None) -> tuple[Channel, str]:
+    """An address given without its channel: email if it has an @, else a phone number (ValueError if bad)."""
+    chosen = Channel(channel) if channel else (Channel.EMAIL if "@" in text else Channel.SMS)
+    return chosen, parse_address(chosen, text)

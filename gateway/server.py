@@ -16,6 +16,7 @@ import signal
 import ssl
 import sys
 import weakref
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from .config import Config
@@ -30,7 +31,7 @@ from .smtp.auth import Authenticator
 from .smtp.handler import GatewayHandler
 from .smtp.protocol import GatewaySMTP
 from .smtp.relay import MaildirRelay, Relay, SmtpRelay, UpstreamSettings
-from .store import open_store
+from .store import StoreError, open_store
 from .tokens import TokenSigner
 
 log = logging.getLogger("gateway")
@@ -109,6 +110,7 @@ class Gateway:
         self.http = HttpDoor(HttpContext(config, self.store, self.credentials, self.sms, self.metrics, self.signer))
         self.connections: weakref.WeakSet[GatewaySMTP] = weakref.WeakSet()
         self.server: asyncio.Server | None = None
+        self._retention: asyncio.Task | None = None
 
     def _protocol(self) -> GatewaySMTP:
         smtp = self.config.smtp
@@ -143,8 +145,24 @@ class Gateway:
             host, port = self.config.http_listen
             raise ServeError(f"cannot listen for HTTP on {host}:{port}: {exc.strerror or exc}") from None
         self.held.start()
+        if self.config.retention_days:
+            self._retention = asyncio.get_running_loop().create_task(self._purge_now_and_then())
+
+    async def _purge_now_and_then(self, every: float = 3600.0) -> None:
+        """gateway.retention_days: decisions older than that are deleted, at start and every hour."""
+        while True:
+            before = datetime.now(UTC) - timedelta(days=self.config.retention_days)
+            try:
+                gone = await self.store.purge_before(before)
+                if gone:
+                    log.info("retention: %d decisions older than %d days deleted", gone, self.config.retention_days)
+            except StoreError as exc:
+                log.warning("retention purge skipped: %s", exc)
+            await asyncio.sleep(every)
 
     async def stop(self) -> None:
+        if self._retention is not None:
+            self._retention.cancel()
         if self.server is not None:
             self.server.close()
         await self.http.stop()  # no new requests; those in flight finish

@@ -21,7 +21,7 @@ SAMPLE = (REPO / "config" / "samples" / "newsletter.eml").read_bytes().replace(b
 RECEIPT = (b"From: Demo <orders@news.demo.example>\r\nTo: reader@example.com\r\nSubject: Your order 1001\r\n"
            b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThanks for your order.\r\n")
 PASSWORD = "optout-smtp-secret-1"
-ENV = {"ACME_SMTP_PASSWORD": PASSWORD, "TX_SMTP_PASSWORD": PASSWORD,
+ENV = {"ACME_SMTP_PASSWORD": PASSWORD, "TX_SMTP_PASSWORD": PASSWORD, "GATEWAY_OPS_KEY": "ops-key-0123456789abcdef",
        "GATEWAY_TOKEN_SECRET": "new-secret-0123456789abcdef,old-secret-0123456789abcdef"}
 
 CONFIG = """
@@ -280,3 +280,45 @@ def test_unauthenticated_clients_reach_only_the_gateways_own_addresses(gw):
     garbage = b"\x00\xff not a message at all \r\n" * 20
     assert deliver_unauthenticated(gw, "bounces@localhost", garbage)[0] == 250
     assert gw.sink.messages() == [] and gw.suppressions() == []
+
+
+# -- erasure ------------------------------------------------------------------------------------------------
+
+def test_forget_leaves_no_plain_address_in_the_database_file_yet_it_stays_suppressed(gw):
+    from helpers import run_cli
+    assert gw.send("acme", SAMPLE) == {}  # a relayed decision
+    assert run_cli("consent", "add", "reader@example.com", "--channel", "email", "--sender", "acme", "--level",
+                   "express", "--evidence", "signed up as reader@example.com", "--config", str(gw.config))[0] == 0
+    assert run_cli("suppress", "add", "reader@example.com", "--channel", "email", "--sender", "acme-tx",
+                   "--reason", "manual", "--config", str(gw.config))[0] == 0
+    assert refused_next_tx(gw)
+    code, out, err = run_cli("forget", "reader@example.com", "--config", str(gw.config))
+    assert code == 0, err
+    assert '"decisions": ' in out and '"suppressions_hashed": 1' in out
+    for path in (gw.tmp / "gateway.db", gw.tmp / "gateway.db-wal"):
+        if path.exists():
+            assert b"reader@example.com" not in path.read_bytes(), path
+    assert refused_next(gw)  # still blocked, by its hash
+    assert refused_next_tx(gw)  # erased blocks even receipts
+    assert all(s.address is None for s in gw.suppressions())
+
+
+def refused_next_tx(gw: Setup) -> bool:
+    answer = gw.send("acme-tx", RECEIPT)
+    return "reader@example.com" in answer and answer["reader@example.com"][0] == 550
+
+
+def test_forget_over_http_needs_an_ops_key(gw):
+    import json
+    url = f"http://127.0.0.1:{gw.http}/v1/forget"
+    for key, status in (("", 401), ("wrong", 401), (ENV["GATEWAY_OPS_KEY"], 200)):
+        req = urllib.request.Request(url, data=json.dumps({"address": "Someone@Example.com"}).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as response:
+                got, body = response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            got, body = error.code, json.loads(error.read())
+        assert got == status, body
+    assert body["channel"] == "email" and body["erased"] is True
+    assert refused_next(gw, "someone@example.com")

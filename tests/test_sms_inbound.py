@@ -87,3 +87,49 @@ def test_forged_or_missing_signatures_change_nothing(gw):
     assert gw.sms()[0] == 201
     status, body, _ = form_post(gw, ACME_SID, KEYS["acme"], {"To": FRIEND, "Body": MARKETING})
     assert status == 201
+
+
+def test_forget_a_number_over_http(gw):
+    import json
+    import urllib.request
+    assert gw.sms()[0] == 201  # an outbox text and a decision carrying the number
+    status, body, _ = gw.post("/v1/forget", {"address": FRIEND}, key=ENV["GATEWAY_OPS_KEY"])
+    assert status == 200 and body["channel"] == "sms" and body["outbox"] == 1 and body["consents"] == 1
+    status, body, _ = gw.post("/v1/forget", {"address": FRIEND}, key=KEYS["acme"])
+    assert status == 403  # a sender's key cannot erase
+    for path in (gw.db, gw.db.with_name("gateway.db-wal")):
+        if path.exists():
+            assert FRIEND.encode() not in path.read_bytes()
+    status, body, _ = gw.sms()
+    assert status == 422 and body["violations"][0]["code"] == "SUPPRESSED"
+
+
+def test_retention_deletes_old_decisions(tmp_path):
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from gateway.model import Category, Channel, Decision, Verdict
+    from gateway.store.sqlite import SqliteStore
+    from servers import wait_until
+
+    setup = Setup(tmp_path, provider="outbox")
+    try:
+        assert setup.sms()[0] == 201
+    finally:
+        setup.gateway.stop()
+
+    async def age():
+        store = SqliteStore(str(setup.db))
+        old = datetime.now(UTC) - timedelta(days=3)
+        await store.record_decisions([Decision("0" * 21, old, Channel.SMS, "acme", FRIEND, Category.MARKETING,
+                                               Verdict.RELAYED)])
+        await store.close()
+    asyncio.run(age())
+    assert len(setup.decisions()) == 2
+    setup.config.write_text(setup.config.read_text().replace("[gateway]\n", "[gateway]\nretention_days = 2\n", 1))
+    setup.start()
+    try:
+        wait_until(lambda: len(setup.decisions()) == 1, timeout=15)
+        assert setup.decisions()[0].id != "0" * 21
+    finally:
+        setup.close()

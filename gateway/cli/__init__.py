@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from ..config import ConfigError
 from ..store import StoreError
-from . import check, lists, secret, serve
+from . import check, forget, lists, secret, serve
 from .common import UsageError
 
 
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_parser(commands)
     lists.add_suppress_parser(commands)
     lists.add_consent_parser(commands)
+    forget.add_parser(commands)
     secret.add_parser(commands)
     return parser
 

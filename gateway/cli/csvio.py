@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TextIO
 
-from ..addresses import address_hash, is_e164, is_valid_email, looks_hashed, normalize_email
+from ..addresses import address_hash, is_valid_email, looks_hashed, normalize_email, parse_address
 from ..model import GLOBAL_SCOPE, Channel, Reason, Suppression
 from ..store.base import to_text
 
@@ -29,19 +29,6 @@ class ImportDefaults:
     source: str
     at: datetime
     known_scopes: frozenset[str]
-
-
-def parse_address(channel: Channel, text: str) -> str:
-    """The normalized address, or ValueError saying why it is not one."""
-    if channel is Channel.EMAIL:
-        address = normalize_email(text)
-        if not is_valid_email(address):
-            raise ValueError(f"{text!r} is not a valid email address")
-        return address
-    number = text.strip()
-    if not is_e164(number):
-        raise ValueError(f"{text!r} is not a valid phone number in E.164 form (+15555550100)")
-    return number
 
 
 def _time(text: str, column: str) -> datetime | None:

@@ -132,6 +132,7 @@ class Config:
     token_secret_env: str = "GATEWAY_TOKEN_SECRET"
     token_secret_file: str | None = None
     state_dir: str = "var"
+    retention_days: int | None = None  # decisions older than this are deleted; None: kept
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     http_listen: tuple[str, int] = ("127.0.0.1", 8025)
     sms: SmsConfig = field(default_factory=SmsConfig)
@@ -281,6 +282,7 @@ def parse(data: dict, file: str) -> Config:
     token_secret_env = g.take("token_secret_env", _env_name, "GATEWAY_TOKEN_SECRET")
     token_secret_file = g.take("token_secret_file", _nonempty, None)
     state_dir = g.take("state_dir", _nonempty, "var")
+    retention_days = g.take("retention_days", _integer(1, 36_500), None)
     g.done()
 
     sm = root.table("smtp")
@@ -350,7 +352,7 @@ def parse(data: dict, file: str) -> Config:
                           "required with trusted_networks: name the sender that unauthenticated mail is sent as")
     return Config(
         path=file, mode=mode, database=database, public_url=public_url, token_secret_env=token_secret_env,
-        token_secret_file=token_secret_file, state_dir=state_dir, smtp=smtp, http_listen=http_listen, sms=sms,
+        token_secret_file=token_secret_file, state_dir=state_dir, retention_days=retention_days, smtp=smtp, http_listen=http_listen, sms=sms,
         ops_api_key_env=ops_env, ops_api_key_hash=ops_hash, policy=policy, senders={s.name: s for s in senders},
     )
 

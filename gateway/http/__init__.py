@@ -14,7 +14,7 @@ from ..metrics import Metrics
 from ..sms import SmsService
 from ..store import Store, StoreError
 from ..tokens import TokenSigner
-from . import sms_api, twilio_api, twilio_inbound, unsubscribe
+from . import erasure, sms_api, twilio_api, twilio_inbound, unsubscribe
 from .errors import make_middleware
 
 log = logging.getLogger("gateway.http")
@@ -57,6 +57,7 @@ def build_app(ctx: HttpContext) -> web.Application:
     app.router.add_get("/unsubscribe/{token}", confirm)  # HEAD too: a GET without the body
     app.router.add_post("/unsubscribe/{token}", unsubscribe_now)
     app.router.add_post(twilio_inbound.PATH, twilio_inbound.make_handler(ctx))
+    app.router.add_post("/v1/forget", erasure.make_handler(ctx))
     return app
 
 

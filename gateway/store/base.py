@@ -83,6 +83,17 @@ class DeferredText:
     claimed_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """What `forget` changed, table by table."""
+
+    decisions: int = 0
+    suppressions: int = 0  # entries now stored hashed
+    consents: int = 0
+    outbox: int = 0
+    held: int = 0  # held texts cancelled or scrubbed
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -213,6 +224,16 @@ class Store(Protocol):
 
     async def next_deferred_at(self) -> datetime | None:
         """When the earliest pending text is due."""
+        ...
+
+    async def forget(self, channel: Channel, address: str, at: datetime) -> Erasure:
+        """Erasure: the address's personal data out of every table (decisions keep the hash, excerpts and
+        bodies go), suppressions kept but hashed, and an `erased` suppression so it stays blocked; then
+        the old page images are overwritten, so no copy of the address is left in the database file."""
+        ...
+
+    async def purge_before(self, before: datetime) -> int:
+        """Retention: delete decisions (and sent outbox texts, finished held texts) older than `before`."""
         ...
 
     async def schema_version(self) -> int: ...

@@ -24,7 +24,7 @@ from ..model import (
     GLOBAL_SCOPE, Category, Channel, Consent, ConsentLevel, Decision, Reason, RecipientFacts, Suppression,
 )
 from .base import (
-    ClaimResult, DeferredText, ImportResult, OutboxMessage, SendClaim, StoreError, decision_from_row, decision_row,
+    ClaimResult, DeferredText, Erasure, ImportResult, OutboxMessage, SendClaim, StoreError, decision_from_row, decision_row,
     from_text, to_text,
 )
 
@@ -481,6 +481,78 @@ class SqliteStore:
     async def next_deferred_at(self) -> datetime | None:
         row = self._run("SELECT MIN(send_at) FROM deferred WHERE state = 'pending'").fetchone()
         return from_text(row[0]) if row else None
+
+    # -- erasure and retention -----------------------------------------------------------------------
+
+    async def forget(self, channel: Channel, address: str, at: datetime) -> Erasure:
+        ahash = address_hash(address)
+        masked = f"sha256:{ahash}"
+
+        def scrub(text: str | None) -> str | None:
+            return text.replace(address, "[erased]") if text and address in text else text
+
+        def work(conn: sqlite3.Connection) -> Erasure:
+            conn.execute("PRAGMA secure_delete=ON")  # space freed by the updates is zeroed, not left readable
+            try:
+                return erase(conn)
+            finally:
+                conn.execute("PRAGMA secure_delete=OFF")
+
+        def erase(conn: sqlite3.Connection) -> Erasure:
+            rows = conn.execute("SELECT id, violations, upstream FROM decisions WHERE recipient_hash = ?",
+                                (ahash,)).fetchall()
+            for did, violations, upstream in rows:
+                found = json.loads(violations or "[]")
+                for v in found:
+                    v.pop("recipient", None)
+                    v["message"] = scrub(v.get("message"))
+                conn.execute("UPDATE decisions SET recipient = ?, excerpt = '', violations = ?, upstream = ? "
+                             "WHERE id = ?", (masked, json.dumps(found), scrub(upstream), did))
+            suppressed = conn.execute("UPDATE suppressions SET address = NULL WHERE channel = ? AND address_hash = ?",
+                                      (channel.value, ahash)).rowcount
+            conn.execute(f"INSERT OR IGNORE INTO suppressions ({_SUPPRESSION_COLS}) VALUES (?,?,?,?,?,?,?,?)",
+                         (channel.value, ahash, None, GLOBAL_SCOPE, Reason.ERASED.value, "erasure request",
+                          to_text(at), None))
+            consents = conn.execute("UPDATE consents SET address = NULL, evidence = '' WHERE channel = ? "
+                                    "AND address_hash = ?", (channel.value, ahash)).rowcount
+            outbox = conn.execute("UPDATE outbox SET recipient = ?, body = '', fields = '{}' WHERE recipient = ?",
+                                  (masked, address)).rowcount
+            held = conn.execute(
+                "UPDATE deferred SET recipient = ?, body = '', fields = '{}', state = CASE WHEN state IN "
+                "('pending', 'sending') THEN 'erased' ELSE state END WHERE recipient_hash = ?", (masked, ahash)).rowcount
+            return Erasure(len(rows), suppressed, consents, outbox, held)
+
+        result = await self._writing(work)
+        await self._truncate_wal()
+        return result
+
+    async def _truncate_wal(self) -> None:
+        """Copy the WAL into the database and empty it: the WAL still holds the pages as they were."""
+        def truncate() -> None:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+            try:
+                for _ in range(50):
+                    busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                    if not busy:
+                        return
+                    time.sleep(0.1)
+                raise StoreError("erased, but the WAL could not be emptied while other connections read it; "
+                                 "it empties at the next checkpoint")
+            finally:
+                conn.close()
+        if self.path != ":memory:":
+            await asyncio.to_thread(truncate)
+
+    async def purge_before(self, before: datetime) -> int:
+        cutoff = to_text(before)
+
+        def work(conn: sqlite3.Connection) -> int:
+            gone = conn.execute("DELETE FROM decisions WHERE at < ?", (cutoff,)).rowcount
+            conn.execute("DELETE FROM outbox WHERE at < ?", (cutoff,))
+            conn.execute("DELETE FROM deferred WHERE created_at < ? AND state NOT IN ('pending', 'sending')",
+                         (cutoff,))
+            return gone  # sends stay: hashes only, and caps may look back further than retention
+        return await self._writing(work)
 
 
 _LOCK_WAIT = 10.0  # seconds a write waits for another process's
