@@ -30,6 +30,7 @@ from .sms.held import HeldTexts
 from .smtp.auth import Authenticator
 from .smtp.handler import GatewayHandler
 from .smtp.protocol import GatewaySMTP
+from .smtp.signing import DkimError, DkimSigners
 from .smtp.relay import MaildirRelay, Relay, SmtpRelay, UpstreamSettings
 from .store import StoreError, open_store
 from .tokens import TokenSigner
@@ -99,7 +100,12 @@ class Gateway:
         self.relay = make_relay(config)
         self.signer = TokenSigner.from_config(config.token_secret_env,
                                               config.token_secret_file or f"{config.state_dir}/token-secret")
-        self.handler = GatewayHandler(config, self.store, self.relay, self.decisions, self.signer, self.metrics)
+        try:
+            dkim_signers = DkimSigners(config)
+        except DkimError as exc:
+            raise ServeError(str(exc)) from None
+        self.handler = GatewayHandler(config, self.store, self.relay, self.decisions, self.signer, self.metrics,
+                                      dkim_signers)
         self.credentials = Credentials(config)
         try:
             self.provider = make_provider(config, self.store)
@@ -218,8 +224,9 @@ def serve_forever(config: Config) -> int:
     check_exposure(config)
     try:
         make_provider(config, None)  # credentials present? (before any worker starts)
-    except ValueError as exc:
-        raise ServeError(f"{config.path}: {exc}") from None
+        DkimSigners(config)  # keys readable and usable?
+    except (ValueError, DkimError) as exc:
+        raise ServeError(str(exc) if isinstance(exc, DkimError) else f"{config.path}: {exc}") from None
     workers = config.smtp.workers
     prepare_metrics(config.state_dir, workers)
     TokenSigner.from_config(config.token_secret_env,  # created once here, not raced for by the workers

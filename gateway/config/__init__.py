@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -32,6 +32,7 @@ from .checks import (
     _consent_level,
     _database,
     _days,
+    _dkim_selector,
     _domain,
     _domain_or_localhost,
     _e164,
@@ -117,6 +118,10 @@ class Sender:
     twilio_account_sid: str | None = None
     messaging_service_sid: str | None = None
     defer_quiet_hours: bool = False
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None  # default: the first of from_domains
+    dkim_key_file: str | None = None  # PEM private key (a file: keys never live in this config)
+    dkim_key_env: str | None = None  # or the PEM itself in this environment variable
 
     @property
     def name(self) -> str:
@@ -249,8 +254,22 @@ def _sender(s: _Section) -> Sender:
         twilio_account_sid=s.take("twilio_account_sid", _account_sid, None),
         messaging_service_sid=s.take("messaging_service_sid", _service_sid, None),
         defer_quiet_hours=s.take("defer_quiet_hours", _boolean, False),
+        dkim_selector=s.take("dkim_selector", _dkim_selector, None),
+        dkim_domain=s.take("dkim_domain", _domain, None),
+        dkim_key_file=s.take("dkim_key_file", _nonempty, None),
+        dkim_key_env=s.take("dkim_key_env", _env_name, None),
     )
     s.done()
+    if sender.dkim_selector and not (sender.dkim_key_file or sender.dkim_key_env):
+        raise ConfigError(s.file, s.key("dkim_key_file"), "dkim_selector needs dkim_key_file or dkim_key_env")
+    if (sender.dkim_key_file or sender.dkim_key_env) and not sender.dkim_selector:
+        raise ConfigError(s.file, s.key("dkim_selector"), "required with a DKIM key")
+    if sender.dkim_key_file and sender.dkim_key_env:
+        raise ConfigError(s.file, s.key("dkim_key_env"), "give dkim_key_file or dkim_key_env, not both")
+    if sender.dkim_selector and not sender.dkim_domain:
+        if not settings.from_domains:
+            raise ConfigError(s.file, s.key("dkim_domain"), "required when the sender has no from_domains")
+        sender = replace(sender, dkim_domain=settings.from_domains[0])
     if sender.smtp_password_env and sender.smtp_password_hash:
         raise ConfigError(s.file, s.key("smtp_password_hash"), "give smtp_password_env or smtp_password_hash, not both")
     if sender.api_key_env and sender.api_key_hash:

@@ -194,6 +194,8 @@ def _matching(pattern: str, problem: str) -> Check:
 _env_name = _matching(r"[A-Za-z_][A-Za-z0-9_]*", "is not an environment variable name")
 _account_sid = _matching(r"AC[0-9a-fA-F]{32}", "is not a Twilio account SID (AC followed by 32 hex digits)")
 _service_sid = _matching(r"MG[0-9a-fA-F]{32}", "is not a Twilio messaging service SID (MG followed by 32 hex digits)")
+_dkim_selector = _matching(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*",
+                           "is not a DKIM selector (DNS labels)")
 _area_code = _matching(r"[2-9]\d\d", 'is not a North American area code (three digits, e.g. "305")')
 
 

@@ -29,6 +29,7 @@ from ..policy import envelope_violations
 from ..store import Store, StoreError, new_id
 from .headers import rewrite
 from .inbound import own_mailbox, read_inbound
+from .signing import DkimSigners
 from .relay import Relay, Transaction, UpstreamRefused, UpstreamUnavailable
 from .unsubscribe import list_unsubscribe_headers
 
@@ -62,9 +63,10 @@ def _one_line(text: str) -> str:
 
 class GatewayHandler:
     def __init__(self, config: Config, store: Store, relay: Relay, decisions: DecisionLog,
-                 unsubscribe, metrics=None) -> None:
+                 unsubscribe, metrics=None, dkim: DkimSigners | None = None) -> None:
         self.config = config
         self.metrics = metrics
+        self.dkim = dkim
         self.store = store
         self.relay = relay
         self.decisions = decisions
@@ -254,8 +256,11 @@ class GatewayHandler:
             added += list_unsubscribe_headers(self.unsubscribe, self.config, pending.sender, pending.accepted, now)
         if found:
             added.append(("X-Compliance-Violations", ", ".join(dict.fromkeys(v.code for v in found))))
+        outgoing = rewrite(raw, added)
+        if self.dkim is not None and self.dkim.signs_for(pending.sender):
+            outgoing = await self.dkim.sign(pending.sender, outgoing)  # last: it covers the added headers
         try:
-            reply = await pending.upstream.send(rewrite(raw, added))
+            reply = await pending.upstream.send(outgoing)
         except UpstreamUnavailable as exc:
             log.warning("upstream unavailable at DATA: %s", exc)
             for recipient in pending.accepted:
