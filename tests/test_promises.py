@@ -1,7 +1,7 @@
 """PROMISES.md, row by row: each company's example config keeps its promise, shown through `gateway`.
 
-Rows that need inbound opt-outs (replies, the unsubscribe address) or erasure (`gateway forget`) come with
-the opt-out release; here the store and the rules alone show the promise.
+Here the store and the rules alone show each promise; the rows that involve an opt-out channel (links,
+replies, the unsubscribe address, STOP, erasure) are shown end to end in test_promises_optout.py.
 """
 
 from __future__ import annotations
