@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from ..config import ConfigError
 from ..store import StoreError
-from . import check, forget, lists, secret, serve
+from . import check, forget, lists, report, secret, serve
 from .common import UsageError
 
 
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     lists.add_suppress_parser(commands)
     lists.add_consent_parser(commands)
     forget.add_parser(commands)
+    report.add_parser(commands)
     secret.add_parser(commands)
     return parser
 

@@ -14,7 +14,7 @@ from ..metrics import Metrics
 from ..sms import SmsService
 from ..store import Store, StoreError
 from ..tokens import TokenSigner
-from . import erasure, sms_api, twilio_api, twilio_inbound, unsubscribe
+from . import decisions_api, erasure, sms_api, twilio_api, twilio_inbound, unsubscribe
 from .errors import make_middleware
 
 log = logging.getLogger("gateway.http")
@@ -58,6 +58,11 @@ def build_app(ctx: HttpContext) -> web.Application:
     app.router.add_post("/unsubscribe/{token}", unsubscribe_now)
     app.router.add_post(twilio_inbound.PATH, twilio_inbound.make_handler(ctx))
     app.router.add_post("/v1/forget", erasure.make_handler(ctx))
+    listing, one, export, summary = decisions_api.make_handlers(ctx)
+    app.router.add_get("/v1/decisions", listing)
+    app.router.add_get("/v1/decisions.csv", export)
+    app.router.add_get("/v1/decisions/{id}", one)
+    app.router.add_get("/v1/reports/summary", summary)
     return app
 
 

@@ -94,6 +94,52 @@ class Erasure:
     held: int = 0  # held texts cancelled or scrubbed
 
 
+@dataclass(frozen=True, slots=True)
+class DecisionQuery:
+    """Filters on the decision log; every one optional."""
+
+    verdict: str | None = None
+    channel: str | None = None
+    code: str | None = None
+    sender: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    text: str | None = None  # part of the recipient or the subject/excerpt, any case
+
+    def where(self) -> tuple[str, list]:
+        """SQL conditions (same in SQLite and PostgreSQL with `?` placeholders) and their arguments."""
+        conditions, args = [], []
+        for column in ("verdict", "channel", "sender"):
+            value = getattr(self, column)
+            if value is not None:
+                conditions.append(f"{column} = ?")
+                args.append(value)
+        if self.code is not None:
+            conditions.append("(' ' || codes || ' ') LIKE ?")
+            args.append(f"% {self.code} %")
+        if self.since is not None:
+            conditions.append("at >= ?")
+            args.append(to_text(self.since))
+        if self.until is not None:
+            conditions.append("at < ?")
+            args.append(to_text(self.until))
+        if self.text:
+            pattern = "%" + self.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            conditions.append("(lower(recipient) LIKE ? ESCAPE '\\' OR lower(excerpt) LIKE ? ESCAPE '\\')")
+            args += [pattern, pattern]
+        return (" AND ".join(conditions) or "1 = 1"), args
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryRow:
+    day: str  # YYYY-MM-DD, UTC
+    sender: str
+    channel: str
+    verdict: str
+    code: str  # "" for decisions without a violation
+    count: int
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -189,7 +235,21 @@ class Store(Protocol):
         from a power cut)."""
         ...
 
-    async def decisions(self, limit: int = 100) -> list[Decision]: ...
+    async def decisions(self, limit: int = 100, query: DecisionQuery | None = None,
+                        before_id: str | None = None) -> list[Decision]:
+        """Newest first; `before_id` continues a page (ids grow with time, so rows written meanwhile never
+        shift a page)."""
+        ...
+
+    async def decision(self, decision_id: str) -> Decision | None: ...
+
+    def iter_decisions(self, query: DecisionQuery | None = None, batch: int = 1000) -> AsyncIterator[Decision]:
+        """Every matching decision, newest first, read in batches: flat memory for any number."""
+        ...
+
+    async def summary(self, since: datetime | None = None, sender: str | None = None) -> list[SummaryRow]:
+        """Counts per day, sender, channel, verdict and violation code."""
+        ...
 
     async def record_send(self, channel: Channel, address: str, sender: str, category: Category,
                           at: datetime) -> None: ...

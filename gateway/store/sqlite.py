@@ -24,7 +24,7 @@ from ..model import (
     GLOBAL_SCOPE, Category, Channel, Consent, ConsentLevel, Decision, Reason, RecipientFacts, Suppression,
 )
 from .base import (
-    ClaimResult, DeferredText, Erasure, ImportResult, OutboxMessage, SendClaim, StoreError, decision_from_row, decision_row,
+    ClaimResult, DecisionQuery, DeferredText, Erasure, ImportResult, SummaryRow, OutboxMessage, SendClaim, StoreError, decision_from_row, decision_row,
     from_text, to_text,
 )
 
@@ -403,10 +403,40 @@ class SqliteStore:
                 conn.executemany(_INSERT_SEND, counted)
         await self._writing(work, durable=durable or bool(outbox))
 
-    async def decisions(self, limit: int = 100) -> list[Decision]:
-        cur = self._run("SELECT * FROM decisions ORDER BY id DESC LIMIT ?", (limit,))
+    async def decisions(self, limit: int = 100, query: DecisionQuery | None = None,
+                        before_id: str | None = None) -> list[Decision]:
+        where, args = (query or DecisionQuery()).where()
+        if before_id is not None:
+            where += " AND id < ?"
+            args.append(before_id)
+        cur = self._run(f"SELECT * FROM decisions WHERE {where} ORDER BY id DESC LIMIT ?", (*args, limit))
         names = [c[0] for c in cur.description]
         return [decision_from_row(dict(zip(names, row))) for row in cur]
+
+    async def decision(self, decision_id: str) -> Decision | None:
+        cur = self._run("SELECT * FROM decisions WHERE id = ?", (decision_id,))
+        row = cur.fetchone()
+        return decision_from_row(dict(zip([c[0] for c in cur.description], row))) if row else None
+
+    async def iter_decisions(self, query: DecisionQuery | None = None, batch: int = 1000) -> AsyncIterator[Decision]:
+        before = None
+        while True:
+            page = await self.decisions(batch, query, before)
+            for decision in page:
+                yield decision
+            if len(page) < batch:
+                return
+            before = page[-1].id
+            await asyncio.sleep(0)  # a long export shares the loop
+
+    async def summary(self, since: datetime | None = None, sender: str | None = None) -> list[SummaryRow]:
+        where, args = DecisionQuery(since=since, sender=sender).where()
+        rows = self._run(
+            "SELECT substr(d.at, 1, 10) AS day, d.sender, d.channel, d.verdict, "
+            "COALESCE(json_extract(j.value, '$.code'), '') AS code, count(DISTINCT d.id) "
+            f"FROM (SELECT * FROM decisions WHERE {where}) d LEFT JOIN json_each(d.violations) j "
+            "GROUP BY day, d.sender, d.channel, d.verdict, code ORDER BY day, d.sender, code", args)
+        return [SummaryRow(*row) for row in rows]
 
     async def record_send(self, channel: Channel, address: str, sender: str, category: Category,
                           at: datetime) -> None:
