@@ -554,3 +554,17 @@ def test_http_port_taken_and_missing_twilio_credentials_are_clear_errors(tmp_pat
     proc = subprocess.run([sys.executable, "-m", "gateway", "serve", "--config", str(config)], cwd=tmp_path,
                           capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 2 and "$TWILIO_AUTH_TOKEN" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_failed_send_gives_its_place_under_the_cap_back(tmp_path):
+    gw = Setup(tmp_path, policy_extra="[policy.frequency_cap]\nmax = 1\nhours = 24")
+    try:
+        gw.twilio.mode = "500"
+        assert gw.sms()[0] == 502
+        gw.twilio.mode = "ok"
+        assert gw.sms()[0] == 201  # the failed attempt did not use up the one place
+        status, body, _ = gw.sms()
+        assert status == 422 and body["violations"][0]["code"] == "FREQUENCY_CAP"
+        assert len(gw.twilio.received) == 1
+    finally:
+        assert gw.close() == 0
