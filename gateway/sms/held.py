@@ -12,7 +12,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from ..store import Store, StoreError
-from .service import SmsService
+from .service import SentButNotRecorded, SmsService
 
 log = logging.getLogger("gateway.sms")
 
@@ -69,7 +69,9 @@ class HeldTexts:
         try:
             outcome = await self.service.send_held(text)
             log.info("held text %s: %s", text.id, outcome.verdict.value)
-        except StoreError as exc:  # judged nothing: back in the queue for the next tick
+        except SentButNotRecorded as exc:  # left "sending": the sweep marks it, it is never sent twice
+            log.error("held text %s: %s", text.id, exc)
+        except StoreError as exc:  # failed before anything was sent: back in the queue for the next tick
             log.warning("held text %s waits: store unavailable: %s", text.id, exc)
             await self.store.finish_deferred(text.id, "pending", str(exc))
 

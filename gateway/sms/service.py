@@ -35,6 +35,10 @@ _EXCERPT = 120
 _NOT_DEFERRABLE = "INVALID_RECIPIENT"
 
 
+class SentButNotRecorded(StoreError):
+    """The provider took the text, then the store failed: the text must not be sent again."""
+
+
 @dataclass(frozen=True)
 class SmsRequest:
     sender: str
@@ -148,7 +152,10 @@ class SmsService:
         try:
             return await self._finish(message, decision_id, now, verdict, violations, fields, held, sent=sent,
                                       sends=count)
-        except StoreError as exc:  # only an outbox text can fail here: it was not stored, so not sent
+        except StoreError as exc:
+            if sent.outbox is None:  # the provider has it: say so, so that nobody sends it again
+                raise SentButNotRecorded(f"text {decision_id} went to {self.provider.name}: {exc}") from exc
+            # an outbox text lives only in the store: not stored means not sent
             return await self._failed(message, decision_id, now, violations, fields, held, claim,
                                       ProviderUnavailable(f"outbox: {exc}"))
 
