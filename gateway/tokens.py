@@ -68,6 +68,22 @@ class TokenSigner:
             raise TokenSecretError(f"cannot read {file}: {exc.strerror or exc}") from None
         return cls([line.encode() for line in lines])
 
+    def seal(self, purpose: str, payload: bytes) -> str:
+        """`payload` signed for one purpose (a console session, say): readable, not forgeable."""
+        return _b64(payload + self._mac(self._secrets[0], purpose.encode() + b"\0" + payload))
+
+    def unseal(self, purpose: str, sealed: str) -> bytes | None:
+        """The payload of a `seal` for this purpose by a current or earlier secret; None otherwise."""
+        try:
+            raw = _unb64(sealed)
+        except (ValueError, TypeError):
+            return None
+        if len(raw) <= _MAC_BYTES or len(raw) > 1024:
+            return None
+        payload, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
+        signed = purpose.encode() + b"\0" + payload
+        return payload if any(hmac.compare_digest(mac, self._mac(s, signed)) for s in self._secrets) else None
+
     def _mac(self, secret: bytes, payload: bytes) -> bytes:
         return hmac.new(secret, payload, hashlib.sha256).digest()[:_MAC_BYTES]
 

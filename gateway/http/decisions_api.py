@@ -18,6 +18,7 @@ from ..model import Channel, Verdict
 from ..reports import CSV_COLUMNS, csv_row, decision_json, parse_when
 from ..store.base import DecisionQuery
 from .auth import bearer
+from .console import COOKIE, session_valid
 from .errors import ApiError
 
 _CODE = re.compile(r"[A-Z][A-Z_]{1,40}")
@@ -32,7 +33,9 @@ def _when(text: str, name: str, now: datetime) -> datetime:
 
 
 async def _reader(request: web.Request, ctx) -> str | None:
-    """None for an ops key (every sender), else the one sender this key may read."""
+    """None for an ops key or an ops console session (every sender), else the one sender this key may read."""
+    if session_valid(ctx.signer, request.cookies.get(COOKIE)):
+        return None
     who = await bearer(request, ctx.credentials)
     return None if who == OPS else who
 

@@ -105,6 +105,7 @@ class DecisionQuery:
     since: datetime | None = None
     until: datetime | None = None
     text: str | None = None  # part of the recipient or the subject/excerpt, any case
+    recipient_hash: str | None = None  # one recipient exactly (by the hash, so erased ones match too)
 
     def where(self) -> tuple[str, list]:
         """SQL conditions (same in SQLite and PostgreSQL with `?` placeholders) and their arguments."""
@@ -123,6 +124,9 @@ class DecisionQuery:
         if self.until is not None:
             conditions.append("at < ?")
             args.append(to_text(self.until))
+        if self.recipient_hash is not None:
+            conditions.append("recipient_hash = ?")
+            args.append(self.recipient_hash)
         if self.text:
             pattern = "%" + self.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             conditions.append("(lower(recipient) LIKE ? ESCAPE '\\' OR lower(excerpt) LIKE ? ESCAPE '\\')")

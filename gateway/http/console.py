@@ -1,0 +1,164 @@
+"""The ops console (`/ops/`): recent rejections with filters, a detail page per decision with what each
+violation means, the law behind it and how to fix the message, and an address lookup.
+
+Server-rendered with jinja2 (autoescaping: every message-derived string is shown as text), no script at
+all, one bundled stylesheet; the Content-Security-Policy allows nothing else. Sign-in with an ops key
+gives a session cookie (HttpOnly, SameSite=Strict, Secure when the public URL is https) sealed with the
+gateway's token secret, so every worker and instance accepts it; HTTP Basic `ops:KEY` works too.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+import jinja2
+from aiohttp import web
+
+from ..addresses import address_hash, channel_and_address
+from ..credentials import OPS
+from ..model import Channel, Verdict
+from ..policy.codes import CODES, explain
+from ..reports import parse_when
+from ..store.base import DecisionQuery
+
+HERE = Path(__file__).parent
+COOKIE = "gw_ops"
+SESSION_SECONDS = 8 * 3600
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+       "base-uri 'none'")
+_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
+            "Cache-Control": "no-store", "X-Frame-Options": "DENY"}
+_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
+                          undefined=jinja2.StrictUndefined)
+
+
+def session_cookie(signer, now: float | None = None) -> str:
+    expires = int((now or time.time()) + SESSION_SECONDS)
+    return signer.seal("ops-session", expires.to_bytes(8, "big"))
+
+
+def session_valid(signer, value: str | None) -> bool:
+    payload = signer.unseal("ops-session", value) if value else None
+    return payload is not None and len(payload) == 8 and int.from_bytes(payload, "big") > time.time()
+
+
+async def is_ops(request: web.Request, ctx) -> bool:
+    """A valid session cookie, or Basic ops:KEY, or Bearer KEY of an ops key."""
+    if session_valid(ctx.signer, request.cookies.get(COOKIE)):
+        return True
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    key = None
+    if scheme.lower() == "basic":
+        try:
+            user, _, key = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            key = None
+    elif scheme.lower() == "bearer":
+        key = value.strip()
+    return bool(key) and len(key) <= 512 and await ctx.credentials.api_key(key) == OPS
+
+
+def page(template: str, status: int = 200, **values) -> web.Response:
+    html = _ENV.get_template(template).render(**values)
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8", headers=_HEADERS)
+
+
+def make_routes(ctx, app: web.Application) -> None:
+    secure = ctx.config.public_url.startswith("https://")
+    senders = sorted(ctx.config.senders)
+
+    def guarded(handler):
+        async def wrapper(request: web.Request) -> web.StreamResponse:
+            if not await is_ops(request, ctx):
+                raise web.HTTPFound("/ops/login")
+            return await handler(request)
+        return wrapper
+
+    async def login_form(request: web.Request) -> web.Response:
+        return page("login.html", title="Sign in", signed_in=False, error=None)
+
+    async def login(request: web.Request) -> web.Response:
+        form = await request.post()
+        key = str(form.get("key", ""))
+        if not key or len(key) > 512 or await ctx.credentials.api_key(key) != OPS:
+            return page("login.html", status=401, title="Sign in", signed_in=False, error="That is not an ops key.")
+        response = web.HTTPFound("/ops/")
+        response.set_cookie(COOKIE, session_cookie(ctx.signer), max_age=SESSION_SECONDS, httponly=True,
+                            samesite="Strict", secure=secure, path="/")
+        raise response
+
+    async def logout(request: web.Request) -> web.Response:
+        response = web.HTTPFound("/ops/login")
+        response.del_cookie(COOKIE, path="/")
+        raise response
+
+    async def listing(request: web.Request) -> web.Response:
+        q = request.query
+        now = datetime.now(UTC)
+        verdict = q.get("verdict", "rejected") or None
+        error = None
+        values = {k: q.get(k) or None for k in ("channel", "code", "sender", "q")}
+        since_text, until_text = q.get("since", ""), q.get("until", "")
+        try:
+            since = parse_when(since_text, now) if since_text else None
+            until = parse_when(until_text, now) if until_text else None
+        except ValueError:
+            since = until = None
+            error = "Since and until take ISO 8601 times or spans such as 7d."
+        query = DecisionQuery(verdict=verdict if verdict in {v.value for v in Verdict} else None,
+                              channel=values["channel"] if values["channel"] in ("email", "sms") else None,
+                              code=values["code"] if values["code"] in CODES else None,
+                              sender=values["sender"] if values["sender"] in ctx.config.senders else None,
+                              since=since, until=until, text=(values["q"] or "")[:200] or None)
+        cursor = q.get("cursor")
+        cursor = cursor if cursor and cursor.isalnum() and len(cursor) <= 32 else None
+        found = await ctx.store.decisions(51, query, cursor)
+        kept = {"verdict": verdict or "", "channel": query.channel or "", "code": query.code or "",
+                "sender": query.sender or "", "since": since_text, "until": until_text, "q": query.text or ""}
+        shown = {k: v for k, v in kept.items() if v}
+        filters = {"verdict": query.verdict, "channel": query.channel, "code": query.code, "sender": query.sender,
+                   "text": query.text, "since_text": since_text, "until_text": until_text}
+        return page("list.html", title="Rejected messages" if query.verdict == "rejected" else "Decisions",
+                    signed_in=True, decisions=found[:50], next_cursor=found[49].id if len(found) > 50 else None,
+                    f=filters, query=urlencode(shown), verdicts=[v.value for v in Verdict],
+                    channels=[c.value for c in Channel], codes=sorted(CODES), senders=senders, error=error)
+
+    async def detail(request: web.Request) -> web.Response:
+        decision_id = request.match_info["id"]
+        found = await ctx.store.decision(decision_id) if decision_id.isalnum() and len(decision_id) <= 32 else None
+        if found is None:
+            return page("base.html", status=404, title="No such decision", signed_in=True)
+        return page("detail.html", title=f"Decision {found.id}", signed_in=True, d=found,
+                    violations=[(v, explain(v.code)) for v in found.violations])
+
+    async def lookup(request: web.Request) -> web.Response:
+        text = request.query.get("address", "").strip()
+        if not text:
+            return page("lookup.html", title="Address lookup", signed_in=True, address="", error=None, shown=False)
+        try:
+            channel, address = channel_and_address(text[:320])
+        except ValueError as exc:
+            return page("lookup.html", title="Address lookup", signed_in=True, address=text, error=str(exc),
+                        shown=False)
+        suppressions = [s async for s in ctx.store.suppressions(channel=channel, address=address)]
+        consents = await ctx.store.consents(channel, address)
+        decisions = await ctx.store.decisions(50, DecisionQuery(recipient_hash=address_hash(address)))
+        return page("lookup.html", title=f"Address lookup: {address}", signed_in=True, address=address,
+                    error=None, shown=True, suppressions=suppressions, consents=consents, decisions=decisions)
+
+    async def stylesheet(request: web.Request) -> web.Response:
+        return web.Response(body=(HERE / "static" / "console.css").read_bytes(), content_type="text/css",
+                            headers={"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"})
+
+    app.router.add_get("/ops/login", login_form)
+    app.router.add_post("/ops/login", login)
+    app.router.add_post("/ops/logout", logout)
+    app.router.add_get("/ops/", guarded(listing))
+    app.router.add_get("/ops/decisions/{id}", guarded(detail))
+    app.router.add_get("/ops/lookup", guarded(lookup))
+    app.router.add_get("/ops/static/console.css", stylesheet)
