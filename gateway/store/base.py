@@ -11,7 +11,7 @@ import secrets
 import time
 from functools import lru_cache
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace as _replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -108,8 +108,17 @@ class DecisionQuery:
     recipient_hash: str | None = None  # one recipient exactly (by the hash, so erased ones match too)
 
     def where(self) -> tuple[str, list]:
-        """SQL conditions (same in SQLite and PostgreSQL with `?` placeholders) and their arguments."""
+        """SQL conditions (same in SQLite and PostgreSQL with `?` placeholders) and their arguments. A
+        search for a whole address or number is a lookup by its hash (an index), not a scan."""
         conditions, args = [], []
+        if self.text and self.recipient_hash is None:
+            from ..addresses import address_hash, channel_and_address
+            try:
+                _, whole = channel_and_address(self.text.strip())
+            except ValueError:
+                whole = None
+            if whole is not None:
+                return _replace(self, text=None, recipient_hash=address_hash(whole)).where()
         for column in ("verdict", "channel", "sender"):
             value = getattr(self, column)
             if value is not None:
