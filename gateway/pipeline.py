@@ -14,7 +14,7 @@ from .config import Config
 from .content.mime import parse_email
 from .model import Category, Channel, EmailContent, EmailMessage, RecipientFacts, SmsMessage
 from .policy import Evaluation, evaluate_email, evaluate_sms
-from .policy.sms import marketing_caps
+from .policy.sms import Cap, marketing_caps
 from .store import Store
 
 
@@ -29,7 +29,7 @@ class SmsResult:
     message: SmsMessage
     evaluation: Evaluation
     facts: RecipientFacts
-
+    caps: tuple[Cap, ...] = ()  # the caps on marketing texts to this number (none for other categories)
 
 class Pipeline:
     def __init__(self, config: Config, store: Store) -> None:
@@ -52,18 +52,19 @@ class Pipeline:
         settings = self.config.sender(sender).settings
         return EmailResult(message, evaluate_email(message, facts, settings, self.config.policy, at))
 
-    def _history_hours(self, message: SmsMessage) -> int:
-        """How far back this text's caps look (none for most numbers and categories: no sends to read)."""
+    def _caps(self, message: SmsMessage) -> tuple[Cap, ...]:
         phone = phone_info(message.to)
         if message.category is not Category.MARKETING or phone is None:
-            return 0
-        return max((cap.hours for cap in marketing_caps(phone, self.config.policy)), default=0)
+            return ()
+        return marketing_caps(phone, self.config.policy)
 
     async def check_sms(self, sender: str, to: str, body: str, category: Category | None, at: datetime,
                         from_number: str | None = None) -> SmsResult:
         settings = self.config.sender(sender).settings
         message = SmsMessage(sender=sender, to=to.strip(), body=body, category=category or settings.category,
                              from_number=from_number)
-        facts = await self.store.facts(Channel.SMS, sender, [message.to], at, self._history_hours(message))
+        caps = self._caps(message)
+        history = max((cap.hours for cap in caps), default=0)  # most texts: no cap, no sends to read
+        facts = await self.store.facts(Channel.SMS, sender, [message.to], at, history)
         return SmsResult(message, evaluate_sms(message, facts, settings, self.config.policy, at),
-                         facts.get(message.to) or RecipientFacts(message.to))
+                         facts.get(message.to) or RecipientFacts(message.to), caps)

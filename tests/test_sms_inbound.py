@@ -4,7 +4,9 @@ at once, START lifts that STOP, HELP answers; forged signatures change nothing."
 from __future__ import annotations
 
 import re
+import urllib.error
 import urllib.parse
+import urllib.request
 
 import pytest
 from twilio.base.exceptions import TwilioRestException
@@ -28,8 +30,6 @@ def reply(gw, body: str, *, sign: str | None = None, to: str = ACME_NUMBER, frm:
     params = {"MessageSid": "SM" + "1" * 32, "AccountSid": "AC" + "f" * 32, "From": frm, "To": to, "Body": body,
               "NumMedia": "0", "FromCountry": "US"}
     signature = SIGNER.compute_signature(PUBLIC, params) if sign is None else sign
-    status, _, _ = 0, None, None
-    import urllib.request
     request = urllib.request.Request(gw.url + "/v1/webhooks/twilio/inbound", method="POST",
                                      data=urllib.parse.urlencode(params).encode(),
                                      headers={"Content-Type": "application/x-www-form-urlencoded",
@@ -90,8 +90,6 @@ def test_forged_or_missing_signatures_change_nothing(gw):
 
 
 def test_forget_a_number_over_http(gw):
-    import json
-    import urllib.request
     assert gw.sms()[0] == 201  # an outbox text and a decision carrying the number
     status, body, _ = gw.post("/v1/forget", {"address": FRIEND}, key=ENV["GATEWAY_OPS_KEY"])
     assert status == 200 and body["channel"] == "sms" and body["outbox"] == 1 and body["consents"] == 1

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TextIO
 
-from ..addresses import address_hash, is_valid_email, looks_hashed, normalize_email, parse_address
+from ..addresses import address_hash, looks_hashed, parse_address
 from ..model import GLOBAL_SCOPE, Channel, Reason, Suppression
 from ..store.base import to_text
 

@@ -72,3 +72,14 @@ def reply_intent(body: str) -> Intent:
     if not text or len(text) > 320 or _NEGATED.search(text):
         return Intent.NONE
     return Intent.STOP if any(p.search(text) for p in _REQUESTS) else Intent.NONE
+
+
+_REPLY_PREFIX = re.compile(r"^\s*(?:re|aw|fwd?)\s*:\s*", re.IGNORECASE)
+_REMOVE = re.compile(r"\s*(?:please\s+)?remove(?:\s+me)?[\s.!]*", re.IGNORECASE)
+
+
+def mail_asks_to_stop(line: str) -> bool:
+    """An email's subject or first line asking to stop (seed 000: "unsubscribe" in the subject of a reply):
+    the words a text reply would use, after any Re:/Fwd:, or a bare "remove (me)"."""
+    text = _REPLY_PREFIX.sub("", line or "")
+    return reply_intent(text) in (Intent.STOP, Intent.STOP_ALL) or bool(_REMOVE.fullmatch(text))

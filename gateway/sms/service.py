@@ -22,7 +22,7 @@ from ..decisions import DecisionLog
 from ..model import Category, Channel, Decision, Mode, SmsMessage, Verdict, Violation
 from ..pipeline import Pipeline
 from ..policy import evaluate_sms
-from ..policy.sms import marketing_caps, next_allowed_time
+from ..policy.sms import next_allowed_time
 from ..store import Store, StoreError, new_id
 from ..store.base import ClaimResult, DeferredText, SendClaim
 from ..store.group import GroupCommit
@@ -128,7 +128,7 @@ class SmsService:
 
         claim, count = None, ()
         if message.category is Category.MARKETING and phone is not None:
-            caps = tuple((c.limit, c.hours) for c in marketing_caps(phone, self.config.policy))
+            caps = tuple((c.limit, c.hours) for c in result.caps)
             sending = SendClaim(Channel.SMS, message.to, message.sender, message.category, now, caps, enforce)
             if not caps:
                 count = (sending,)  # no cap to race for: counted with the decision, in its commit

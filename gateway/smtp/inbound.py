@@ -29,7 +29,7 @@ from email.message import Message
 from ..addresses import address_hash, is_valid_email, normalize_email
 from ..config import Config
 from ..model import GLOBAL_SCOPE, Channel, Reason, Suppression
-from ..policy.replies import Intent, reply_intent
+from ..policy.replies import mail_asks_to_stop
 from ..tokens import TokenSigner
 from .unsubscribe import bounce_address, unsubscribe_address
 
@@ -137,12 +137,6 @@ def _first_line(msg: Message) -> str:
     return ""
 
 
-def _asks_to_stop(text: str) -> bool:
-    text = re.sub(r"^\s*(?:re|aw|fwd?)\s*:\s*", "", text or "", flags=re.IGNORECASE)
-    return reply_intent(text) in (Intent.STOP, Intent.STOP_ALL) or \
-        bool(re.fullmatch(r"\s*(?:please\s+)?remove(?:\s+me)?[\s.!]*", text, re.IGNORECASE))
-
-
 def read_inbound(raw: bytes, mailboxes: list[tuple[str, str | None]], config: Config, signer: TokenSigner,
                  now: datetime) -> Inbound:
     """What one message to the gateway's own addresses means (`mailboxes`: from `own_mailbox`)."""
@@ -159,7 +153,7 @@ def read_inbound(raw: bytes, mailboxes: list[tuple[str, str | None]], config: Co
     to_unsubscribe = [tag for kind, tag in mailboxes if kind == "unsubscribe"]
     if to_unsubscribe:
         kind, reason_source = "unsubscribe", "mail to the unsubscribe address"
-    elif _asks_to_stop(subject) or _asks_to_stop(_first_line(msg)):
+    elif mail_asks_to_stop(subject) or mail_asks_to_stop(_first_line(msg)):
         kind, reason_source = "reply", "reply asking to stop"
     else:
         return Inbound("ignored")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace as _replace
 from datetime import UTC, datetime
 from typing import Protocol
 
+from ..addresses import address_hash, channel_and_address
 from ..model import Category, Channel, Consent, Decision, RecipientFacts, Suppression, Violation
 
 
@@ -108,11 +109,10 @@ class DecisionQuery:
     recipient_hash: str | None = None  # one recipient exactly (by the hash, so erased ones match too)
 
     def where(self) -> tuple[str, list]:
-        """SQL conditions (same in SQLite and PostgreSQL with `?` placeholders) and their arguments. A
-        search for a whole address or number is a lookup by its hash (an index), not a scan."""
+        """The SQL conditions, written with `?` parameters as both engines take them, and their arguments.
+        A search for a whole address or number is a lookup by its hash (an index), not a scan."""
         conditions, args = [], []
         if self.text and self.recipient_hash is None:
-            from ..addresses import address_hash, channel_and_address
             try:
                 _, whole = channel_and_address(self.text.strip())
             except ValueError:

@@ -1,0 +1,134 @@
+"""The SQLite decision log: writing decisions (with the outbox texts and send counts of the same commit),
+reading them back by filter and page, daily counts, erasure and retention."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+
+from ..addresses import address_hash
+from ..model import GLOBAL_SCOPE, Channel, Decision, Reason
+from .base import (
+    DecisionQuery, Erasure, OutboxMessage, SendClaim, SummaryRow, decision_from_row, decision_row, to_text,
+)
+from .sqlite_schema import INSERT_SEND, SUPPRESSION_COLS
+
+
+class DecisionLogTables:
+    """Part of `SqliteStore` (needs `path`, `_run` and `_writing`)."""
+
+    async def record_decisions(self, decisions: Sequence[Decision], replace: bool = False, *,
+                               outbox: Sequence[OutboxMessage] = (), sends: Sequence[SendClaim] = (),
+                               durable: bool = True) -> None:
+        """One transaction for the lot."""
+        if not decisions and not outbox and not sends:
+            return
+        rows = [decision_row(d, address_hash(d.recipient)) for d in decisions]
+        columns = list(rows[0]) if rows else []
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
+        sql = f"{verb} INTO decisions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        values = [tuple(r[c] for c in columns) for r in rows]
+        texts = [(m.id, to_text(m.at), m.sender, m.recipient, m.from_number, m.body, m.category.value,
+                  json.dumps(m.fields)) for m in outbox]
+        counted = [(c.channel.value, address_hash(c.address), c.sender, c.category.value, to_text(c.at)) for c in sends]
+
+        def work(conn: sqlite3.Connection) -> None:
+            if values:
+                conn.executemany(sql, values)
+            if texts:
+                conn.executemany("INSERT INTO outbox (id, at, sender, recipient, from_number, body, category, fields) "
+                                 "VALUES (?,?,?,?,?,?,?,?)", texts)
+            if counted:
+                conn.executemany(INSERT_SEND, counted)
+        await self._writing(work, durable=durable or bool(outbox))
+
+    async def decisions(self, limit: int = 100, query: DecisionQuery | None = None,
+                        before_id: str | None = None) -> list[Decision]:
+        where, args = (query or DecisionQuery()).where()
+        if before_id is not None:
+            where += " AND id < ?"
+            args.append(before_id)
+        cur = self._run(f"SELECT * FROM decisions WHERE {where} ORDER BY id DESC LIMIT ?", (*args, limit))
+        names = [c[0] for c in cur.description]
+        return [decision_from_row(dict(zip(names, row))) for row in cur]
+
+    async def decision(self, decision_id: str) -> Decision | None:
+        cur = self._run("SELECT * FROM decisions WHERE id = ?", (decision_id,))
+        row = cur.fetchone()
+        return decision_from_row(dict(zip([c[0] for c in cur.description], row))) if row else None
+
+    async def iter_decisions(self, query: DecisionQuery | None = None, batch: int = 1000) -> AsyncIterator[Decision]:
+        before = None
+        while True:
+            page = await self.decisions(batch, query, before)
+            for decision in page:
+                yield decision
+            if len(page) < batch:
+                return
+            before = page[-1].id
+            await asyncio.sleep(0)  # a long export shares the loop
+
+    async def summary(self, since: datetime | None = None, sender: str | None = None) -> list[SummaryRow]:
+        where, args = DecisionQuery(since=since, sender=sender).where()
+        rows = self._run(
+            "SELECT substr(d.at, 1, 10) AS day, d.sender, d.channel, d.verdict, "
+            "COALESCE(json_extract(j.value, '$.code'), '') AS code, count(DISTINCT d.id) "
+            f"FROM (SELECT * FROM decisions WHERE {where}) d LEFT JOIN json_each(d.violations) j "
+            "GROUP BY day, d.sender, d.channel, d.verdict, code ORDER BY day, d.sender, code", args)
+        return [SummaryRow(*row) for row in rows]
+
+    async def forget(self, channel: Channel, address: str, at: datetime) -> Erasure:
+        ahash = address_hash(address)
+        masked = f"sha256:{ahash}"
+
+        def scrub(text: str | None) -> str | None:
+            return text.replace(address, "[erased]") if text and address in text else text
+
+        def work(conn: sqlite3.Connection) -> Erasure:
+            conn.execute("PRAGMA secure_delete=ON")  # space freed by the updates is zeroed, not left readable
+            try:
+                return erase(conn)
+            finally:
+                conn.execute("PRAGMA secure_delete=OFF")
+
+        def erase(conn: sqlite3.Connection) -> Erasure:
+            rows = conn.execute("SELECT id, violations, upstream FROM decisions WHERE recipient_hash = ?",
+                                (ahash,)).fetchall()
+            for did, violations, upstream in rows:
+                found = json.loads(violations or "[]")
+                for v in found:
+                    v.pop("recipient", None)
+                    v["message"] = scrub(v.get("message"))
+                conn.execute("UPDATE decisions SET recipient = ?, excerpt = '', violations = ?, upstream = ? "
+                             "WHERE id = ?", (masked, json.dumps(found), scrub(upstream), did))
+            suppressed = conn.execute("UPDATE suppressions SET address = NULL WHERE channel = ? AND address_hash = ?",
+                                      (channel.value, ahash)).rowcount
+            conn.execute(f"INSERT OR IGNORE INTO suppressions ({SUPPRESSION_COLS}) VALUES (?,?,?,?,?,?,?,?)",
+                         (channel.value, ahash, None, GLOBAL_SCOPE, Reason.ERASED.value, "erasure request",
+                          to_text(at), None))
+            consents = conn.execute("UPDATE consents SET address = NULL, evidence = '' WHERE channel = ? "
+                                    "AND address_hash = ?", (channel.value, ahash)).rowcount
+            outbox = conn.execute("UPDATE outbox SET recipient = ?, body = '', fields = '{}' WHERE recipient = ?",
+                                  (masked, address)).rowcount
+            held = conn.execute(
+                "UPDATE deferred SET recipient = ?, body = '', fields = '{}', state = CASE WHEN state IN "
+                "('pending', 'sending') THEN 'erased' ELSE state END WHERE recipient_hash = ?", (masked, ahash)).rowcount
+            return Erasure(len(rows), suppressed, consents, outbox, held)
+
+        result = await self._writing(work)
+        await self._truncate_wal()
+        return result
+
+    async def purge_before(self, before: datetime) -> int:
+        cutoff = to_text(before)
+
+        def work(conn: sqlite3.Connection) -> int:
+            gone = conn.execute("DELETE FROM decisions WHERE at < ?", (cutoff,)).rowcount
+            conn.execute("DELETE FROM outbox WHERE at < ?", (cutoff,))
+            conn.execute("DELETE FROM deferred WHERE created_at < ? AND state NOT IN ('pending', 'sending')",
+                         (cutoff,))
+            return gone  # sends stay: hashes only, and caps may look back further than retention
+        return await self._writing(work)

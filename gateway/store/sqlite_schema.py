@@ -1,0 +1,104 @@
+"""The SQLite engine's schema, its migrations, and the conversions between rows and the model.
+
+PRAGMA user_version is the schema version; `MIGRATIONS[n]` takes a database from version n to n + 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+
+import sqlite_utils
+
+from ..model import Category, Channel, Consent, ConsentLevel, Reason, Suppression
+from .base import DeferredText, from_text
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db["suppressions"].create({
+        "id": int, "channel": str, "address_hash": str, "address": str, "scope": str, "reason": str,
+        "source": str, "created_at": str, "expires_at": str,
+    }, pk="id", not_null={"channel", "address_hash", "scope", "reason", "created_at"})
+    db["suppressions"].create_index(["channel", "address_hash", "scope", "reason"], unique=True)
+    db["suppressions"].create_index(["scope", "channel"])
+    db["consents"].create({
+        "id": int, "channel": str, "address_hash": str, "address": str, "scope": str, "level": str,
+        "source": str, "evidence": str, "obtained_at": str, "expires_at": str, "revoked_at": str,
+    }, pk="id", not_null={"channel", "address_hash", "scope", "level", "obtained_at"})
+    db["consents"].create_index(["channel", "address_hash", "scope"])
+    db["decisions"].create({
+        "id": str, "at": str, "channel": str, "sender": str, "recipient": str, "recipient_hash": str,
+        "category": str, "verdict": str, "codes": str, "violations": str, "excerpt": str, "size": int,
+        "upstream": str,
+    }, pk="id", not_null={"at", "channel", "sender", "recipient", "verdict"})
+    db["decisions"].create_index(["at"])
+    db["decisions"].create_index(["verdict", "at"])
+    db["decisions"].create_index(["sender", "at"])
+    db["decisions"].create_index(["recipient_hash"])
+    db["sends"].create({
+        "id": int, "channel": str, "address_hash": str, "scope": str, "category": str, "sent_at": str,
+    }, pk="id", not_null={"channel", "address_hash", "scope", "category", "sent_at"})
+    db["sends"].create_index(["channel", "address_hash", "scope", "sent_at"])
+
+
+def _v2(db: sqlite_utils.Database) -> None:
+    """The SMS door: texts the outbox provider took, and texts held for later."""
+    db["outbox"].create({
+        "id": str, "at": str, "sender": str, "recipient": str, "from_number": str, "body": str,
+        "category": str, "fields": str,
+    }, pk="id", not_null={"at", "sender", "recipient", "body", "category"})
+    db["outbox"].create_index(["at"])
+    db["deferred"].create({
+        "id": str, "created_at": str, "send_at": str, "sender": str, "recipient": str, "recipient_hash": str,
+        "from_number": str, "body": str, "category": str, "fields": str, "api": str, "state": str,
+        "attempts": int, "claimed_at": str, "last_error": str,
+    }, pk="id", not_null={"created_at", "send_at", "sender", "recipient", "body", "category", "state"})
+    db["deferred"].create_index(["state", "send_at"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def sqlite_path(url: str) -> str:
+    """`sqlite:///relative/path.db`, `sqlite:////absolute/path.db` or `sqlite:///:memory:`."""
+    if not url.startswith("sqlite:///"):
+        raise ValueError(f"not a sqlite URL: {url!r} (expected sqlite:///path/to/file.db)")
+    path = url[len("sqlite:///"):]
+    if not path:
+        raise ValueError("sqlite URL has no file path")
+    return path
+
+
+_CHANNEL = {c.value: c for c in Channel}  # dict lookups: Enum(value) costs microseconds on the hot path
+_REASON = {r.value: r for r in Reason}
+
+
+def suppression_of(row: sqlite3.Row | tuple) -> Suppression:
+    channel, ahash, address, scope, reason, source, created, expires = row
+    return Suppression(_CHANNEL[channel], ahash, address, scope, _REASON[reason], source or "",
+                       from_text(created), from_text(expires))
+
+
+def consent_of(row: sqlite3.Row | tuple) -> Consent:
+    cid, channel, ahash, address, scope, level, source, evidence, obtained, expires, revoked = row
+    return Consent(_CHANNEL[channel], ahash, address, scope, ConsentLevel.parse(level), source or "", evidence or "",
+                   from_text(obtained), from_text(expires), from_text(revoked), cid)
+
+
+SUPPRESSION_COLS = "channel, address_hash, address, scope, reason, source, created_at, expires_at"
+CONSENT_COLS = ("id, channel, address_hash, address, scope, level, source, evidence, obtained_at, expires_at, "
+                 "revoked_at")
+
+
+INSERT_SEND = "INSERT INTO sends (channel, address_hash, scope, category, sent_at) VALUES (?,?,?,?,?)"
+DEFERRED_COLS = ("id, created_at, send_at, sender, recipient, recipient_hash, from_number, body, category, fields, "
+                  "api, state, attempts, last_error, claimed_at")
+
+
+def deferred_of(r: tuple) -> DeferredText:
+    return DeferredText(id=r[0], created_at=from_text(r[1]), send_at=from_text(r[2]), sender=r[3], recipient=r[4],
+                        from_number=r[6], body=r[7], category=Category(r[8]), fields=json.loads(r[9] or "{}"),
+                        api=r[10] or "v1", state=r[11], attempts=r[12] or 0, last_error=r[13] or "",
+                        claimed_at=from_text(r[14]))
