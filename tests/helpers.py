@@ -19,6 +19,24 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "tests" / "corpus"
 CHECK_TIME = "2026-05-05T16:00:00+00:00"
 
+# The senders the end-to-end mail tests share: a marketing stream and a transactional one (TOML).
+ACME_SENDER = """[[sender]]
+name = "acme"
+brand = "Demo Outfitters"
+physical_address = "123 Main St, Suite 4, Springfield, IL 62701"
+from_domains = ["news.demo.example"]
+smtp_username = "acme"
+smtp_password_env = "ACME_SMTP_PASSWORD"
+"""
+ACME_TX_SENDER = """[[sender]]
+name = "acme-tx"
+brand = "Demo Outfitters"
+from_domains = ["news.demo.example"]
+category = "transactional"
+smtp_username = "acme-tx"
+smtp_password_env = "TX_SMTP_PASSWORD"
+"""
+
 
 def config_copy(source: Path, tmp: Path, name: str = "gateway.toml") -> Path:
     """The config at `source`, with its database moved into `tmp`."""

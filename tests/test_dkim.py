@@ -9,7 +9,7 @@ import sys
 
 import dkim
 
-from helpers import REPO
+from helpers import ACME_SENDER, REPO
 from servers import GatewayProcess, Sink, free_port
 
 KEYS = REPO / "tests" / "keys"
@@ -29,14 +29,7 @@ upstream = "smtp://127.0.0.1:{upstream}"
 [http]
 listen = "127.0.0.1:{http}"
 
-[[sender]]
-name = "acme"
-brand = "Demo Outfitters"
-physical_address = "123 Main St, Suite 4, Springfield, IL 62701"
-from_domains = ["news.demo.example"]
-smtp_username = "acme"
-smtp_password_env = "ACME_SMTP_PASSWORD"
-dkim_selector = "gw2026"
+""" + ACME_SENDER + """dkim_selector = "gw2026"
 {key}
 """
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gateway.store.sqlite import SqliteStore
-from helpers import REPO, run_cli
+from helpers import ACME_SENDER, ACME_TX_SENDER, REPO, run_cli
 from servers import GatewayProcess, Sink, free_port, wait_until
 
 SAMPLE = (REPO / "config" / "samples" / "newsletter.eml").read_bytes().replace(b"\n", b"\r\n")
@@ -35,22 +35,7 @@ drain_seconds = 20
 [http]
 listen = "127.0.0.1:{http_port}"
 
-[[sender]]
-name = "acme"
-brand = "Demo Outfitters"
-physical_address = "123 Main St, Suite 4, Springfield, IL 62701"
-from_domains = ["news.demo.example"]
-smtp_username = "acme"
-smtp_password_env = "ACME_SMTP_PASSWORD"
-
-[[sender]]
-name = "acme-tx"
-brand = "Demo Outfitters"
-from_domains = ["news.demo.example"]
-category = "transactional"
-smtp_username = "acme-tx"
-smtp_password_env = "TX_SMTP_PASSWORD"
-
+""" + ACME_SENDER + "\n" + ACME_TX_SENDER + """
 [[sender]]
 name = "watched"
 brand = "Demo Outfitters"
