@@ -37,7 +37,7 @@ OPS_KEY = "bench-ops-key-0123456789"
 CODES = ["SUPPRESSED", "CONSENT_MISSING", "CANSPAM_UNSUBSCRIBE", "CANSPAM_AD_LABEL", "QUIET_HOURS", "FREQUENCY_CAP"]
 CONFIG = """
 [gateway]
-database = "sqlite:///{tmp}/bench.db"
+database = "sqlite:///{db}"
 state_dir = "{tmp}/state"
 [smtp]
 listen = "127.0.0.1:{smtp}"
@@ -101,16 +101,19 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--decisions", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--db", type=Path, help="keep the filled database here and reuse it on the next run")
     args = parser.parse_args()
     senders = "\n".join(f'[[sender]]\nname = "{n}"\nbrand = "Acme"\nfrom_domains = ["acme.example"]\n'
                         for n in ("acme", "acme-tx", "partner"))
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
+        db = args.db or tmp / "bench.db"
         began = time.perf_counter()
-        fill(tmp / "bench.db", args.decisions)
+        if not db.exists():
+            fill(db, args.decisions)
         filled = time.perf_counter() - began
         http = free_port()
-        (tmp / "bench.toml").write_text(CONFIG.format(tmp=tmp, smtp=free_port(), http=http, senders=senders))
+        (tmp / "bench.toml").write_text(CONFIG.format(tmp=tmp, db=db.resolve(), smtp=free_port(), http=http, senders=senders))
         gateway = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--config", str(tmp / "bench.toml")],
                                    cwd=tmp, stdout=subprocess.DEVNULL, stderr=open(tmp / "gateway.log", "w"),
                                    env={**os.environ, "PYTHONPATH": str(REPO), "BENCH_OPS_KEY": OPS_KEY})
@@ -128,8 +131,13 @@ def main() -> None:
                 ("API, last 24 h, rejected", "/v1/decisions?since=24h&verdict=rejected&limit=50"),
                 ("API, search whole address", "/v1/decisions?q=person4242@example.com&limit=50"),
                 ("API, search part of one", "/v1/decisions?q=person4242&limit=50"),
+                ("API, search part, common", "/v1/decisions?q=example.com&limit=50"),
+                ("API, search part, ~500 hits", "/v1/decisions?q=person42&limit=50"),
+                ("API, search subject part", "/v1/decisions?q=sale+42&verdict=rejected&limit=50"),
+                ("API, summary 30 days", "/v1/reports/summary?since=30d"),
                 ("console, rejections", "/ops/"),
                 ("console, code + sender", "/ops/?code=SUPPRESSED&sender=acme"),
+                ("console, search part", "/ops/?q=person4242"),
             ]:
                 median, worst = timed(opener, base + path, bearer, args.repeat)
                 rows.append((label, median, worst))

@@ -37,6 +37,23 @@ smtp_username = "acme-tx"
 smtp_password_env = "TX_SMTP_PASSWORD"
 """
 
+# A gateway with both doors and the acme sender, for the end-to-end mail tests (format with tmp, smtp,
+# http and upstream, and append more senders).
+MAIL_GATEWAY = """
+[gateway]
+database = "sqlite:///{tmp}/gateway.db"
+state_dir = "{tmp}/state"
+public_url = "http://127.0.0.1:{http}"
+
+[smtp]
+listen = "127.0.0.1:{smtp}"
+upstream = "{upstream}"
+
+[http]
+listen = "127.0.0.1:{http}"
+
+""" + ACME_SENDER
+
 
 def config_copy(source: Path, tmp: Path, name: str = "gateway.toml") -> Path:
     """The config at `source`, with its database moved into `tmp`."""

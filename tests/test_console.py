@@ -4,11 +4,13 @@ string shown as text under a CSP that allows no script."""
 
 from __future__ import annotations
 
+import asyncio
 import http.cookiejar
 import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -132,3 +134,119 @@ def test_session_cookie_is_secure_behind_an_https_public_url(tmp_path):
         assert status == 302 and "Secure" in headers["Set-Cookie"]
     finally:
         assert setup.close() == 0
+
+
+def form_token(body: str) -> str:
+    return body.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+
+def lookup(browser: Browser, address: str) -> str:
+    status, body, _ = browser.open("/ops/lookup?" + urllib.parse.urlencode({"address": address}))
+    assert status == 200
+    return body
+
+
+def audit_trail(gw) -> list:
+    async def read():
+        store = gw.store()
+        try:
+            return await store.audit_log()
+        finally:
+            await store.close()
+    return asyncio.run(read())
+
+
+def test_recording_consent_and_removing_a_suppression_from_the_console(gw):
+    from test_sms_http import suppress
+    assert gw.sms(to=STRANGER)[0] == 422  # no consent
+    suppress(gw.db, FRIEND, scope="acme")
+    assert gw.sms(to=FRIEND)[1]["violations"][0]["code"] == "SUPPRESSED"
+    browser = signed_in(gw)
+
+    token = form_token(lookup(browser, STRANGER))
+    status, _, headers = browser.open("/ops/actions/record-consent", {
+        "csrf": token, "address": STRANGER, "scope": "acme", "level": "express_written",
+        "evidence": "signed paper form #88 <b>kept</b>"})
+    assert status == 303 and headers["Location"].startswith("/ops/lookup?")
+    assert gw.sms(to=STRANGER)[0] == 201  # the next text goes out
+    page = lookup(browser, STRANGER + " ")
+    assert "consent.add" in page and "console 127.0.0.1" in page and "&lt;b&gt;kept&lt;/b&gt;" in page
+
+    page = lookup(browser, FRIEND)
+    status, _, headers = browser.open("/ops/actions/remove-suppression", {
+        "csrf": form_token(page), "address": FRIEND, "scope": "acme", "reason": "stop", "note": "re-joined by SMS"})
+    assert status == 303 and "done=removed" in headers["Location"]
+    assert gw.sms(to=FRIEND)[0] == 201
+    page = lookup(browser, FRIEND)
+    assert "suppression.remove" in page and "reason stop; re-joined by SMS" in page
+    status, body, _ = browser.open(headers["Location"])
+    assert "Suppression removed." in body
+
+    status, _, headers = browser.open("/ops/actions/revoke-consent", {
+        "csrf": form_token(page), "address": STRANGER, "scope": "acme", "note": "asked by phone"})
+    assert status == 303 and gw.sms(to=STRANGER)[0] == 422
+    assert [a.action for a in audit_trail(gw)] == ["consent.revoke", "suppression.remove", "consent.add"]
+
+
+def test_console_actions_need_the_form_token_the_origin_and_a_reason(gw):
+    from test_sms_http import suppress
+    suppress(gw.db, FRIEND, scope="acme")
+    browser = signed_in(gw)
+    token = form_token(lookup(browser, FRIEND))
+    remove = {"address": FRIEND, "scope": "acme", "reason": "stop", "note": "because"}
+    other = signed_in(gw)  # another session's token is no good here
+    refused = [
+        ({**remove}, {}),
+        ({**remove, "csrf": "forged"}, {}),
+        ({**remove, "csrf": form_token(lookup(other, FRIEND))}, {}),
+        ({**remove, "csrf": token}, {"Origin": "https://evil.example"}),
+        ({**remove, "csrf": token}, {"Sec-Fetch-Site": "cross-site"}),
+        ({**remove, "csrf": token, "note": "   "}, {}),
+        ({**remove, "csrf": token, "scope": "nobody"}, {}),
+        ({**remove, "csrf": token, "reason": "erased"}, {}),
+        ({**remove, "csrf": token, "address": "not-an-address"}, {}),
+    ]
+    for form, headers in refused:
+        status, body, _ = browser.open("/ops/actions/remove-suppression", form, headers)
+        assert status in (400, 403), (form, headers, status)
+        assert "Not done" in body
+    assert gw.sms(to=FRIEND)[1]["violations"][0]["code"] == "SUPPRESSED"  # nothing changed
+    assert Browser(gw.url).open("/ops/actions/remove-suppression", {**remove, "csrf": token})[0] == 302  # signed out
+    # Basic or Bearer ops credentials get forms bound to them too
+    bearer = {"Authorization": f"Bearer {OPS}"}
+    status, page, _ = Browser(gw.url).open("/ops/lookup?" + urllib.parse.urlencode({"address": FRIEND}),
+                                           headers=bearer)
+    assert Browser(gw.url).open("/ops/actions/remove-suppression", {**remove, "csrf": token}, bearer)[0] == 403
+    status, _, _ = Browser(gw.url).open("/ops/actions/remove-suppression", {**remove, "csrf": form_token(page)},
+                                        bearer)
+    assert status == 303 and gw.sms(to=FRIEND)[0] == 201
+    assert [a.actor for a in audit_trail(gw)] == ["console 127.0.0.1"]
+
+
+def test_an_erasure_is_shown_without_a_remove_button(gw):
+    browser = signed_in(gw)
+    assert gw.post("/v1/forget", {"address": STRANGER}, key=OPS)[0] == 200
+    page = lookup(browser, STRANGER)
+    assert "erasure: kept for good" in page and "remove-suppression" not in page
+
+
+def test_rejections_per_day_per_code_chart(gw):
+    from test_sms_http import suppress
+    suppress(gw.db, FRIEND, scope="acme")
+    assert gw.sms(to=STRANGER)[0] == 422
+    assert gw.sms(to=STRANGER)[0] == 422
+    assert gw.sms(to=FRIEND)[0] == 422
+    gw.decisions(3)
+    browser = signed_in(gw)
+    status, body, _ = browser.open("/ops/")
+    svg = body.split("<svg", 1)[1].split("</svg>", 1)[0]
+    assert "CONSENT_MISSING (2)" in svg and "SUPPRESSED (1)" in svg and "<script" not in svg
+    today = datetime.now(UTC).date()
+    assert f"{today} CONSENT_MISSING: 2" in svg
+    assert f"{today - timedelta(days=29)} to {today}: 3 in all" in svg  # the last 30 days unless told
+    _, body, _ = browser.open("/ops/?code=SUPPRESSED")
+    assert "SUPPRESSED (1)" in body and "CONSENT_MISSING (" not in body
+    _, body, _ = browser.open("/ops/?channel=email")
+    assert "No rejections in this period." in body
+    _, body, _ = browser.open("/ops/?since=2020-01-01")  # at most 92 days, the latest
+    assert f"{today - timedelta(days=91)} to {today}: 3 in all" in body

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gateway.store.sqlite import SqliteStore
-from helpers import ACME_SENDER, ACME_TX_SENDER, REPO
+from helpers import ACME_TX_SENDER, MAIL_GATEWAY, REPO
 from servers import GatewayProcess, Sink, free_port
 
 SAMPLE = (REPO / "config" / "samples" / "newsletter.eml").read_bytes().replace(b"\n", b"\r\n")
@@ -24,20 +24,7 @@ PASSWORD = "optout-smtp-secret-1"
 ENV = {"ACME_SMTP_PASSWORD": PASSWORD, "TX_SMTP_PASSWORD": PASSWORD, "GATEWAY_OPS_KEY": "ops-key-0123456789abcdef",
        "GATEWAY_TOKEN_SECRET": "new-secret-0123456789abcdef,old-secret-0123456789abcdef"}
 
-CONFIG = """
-[gateway]
-database = "sqlite:///{tmp}/gateway.db"
-state_dir = "{tmp}/state"
-public_url = "http://127.0.0.1:{http}"
-
-[smtp]
-listen = "127.0.0.1:{smtp}"
-upstream = "smtp://127.0.0.1:{upstream}"
-
-[http]
-listen = "127.0.0.1:{http}"
-
-""" + ACME_SENDER + "\n" + ACME_TX_SENDER
+CONFIG = MAIL_GATEWAY + "\n" + ACME_TX_SENDER
 
 
 class Setup:
@@ -46,7 +33,7 @@ class Setup:
         self.smtp, self.http, upstream = free_port(), free_port(), free_port()
         self.sink = Sink(tmp / "sink", upstream)
         self.config = tmp / "gateway.toml"
-        self.config.write_text(CONFIG.format(tmp=tmp, smtp=self.smtp, http=self.http, upstream=upstream))
+        self.config.write_text(CONFIG.format(tmp=tmp, smtp=self.smtp, http=self.http, upstream=f"smtp://127.0.0.1:{upstream}"))
         self.gateway = GatewayProcess(self.config, self.http, tmp, ENV)
 
     def send(self, user: str, message: bytes, to: str = "reader@example.com") -> dict:

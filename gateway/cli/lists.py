@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import argparse
 import csv
+import getpass
 import json
+import os
 import sys
 import time
 
-from ..addresses import address_hash
+from ..addresses import address_hash, parse_address
 from ..model import GLOBAL_SCOPE, Channel, Consent, ConsentLevel, Reason, Suppression
-from ..store.base import to_text
+from ..store.base import AuditEntry, to_text
 from .common import UsageError, add_config_option, add_scope_options, load, parse_time, print_table, scope_of
-from ..addresses import parse_address
 from .csvio import COLUMNS, ImportDefaults, open_text, read_suppressions, suppression_row
 
 _CHANNELS = [c.value for c in Channel]
 _REASONS = [r.value for r in Reason]
+
+
+def _audit(action: str, channel: Channel, address: str, scope: str | None, detail: str) -> AuditEntry:
+    """Changes made from the command line are audited under the login that made them."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = f"uid {os.getuid()}"
+    return AuditEntry(f"cli {who}", action, channel, address, scope or "every scope", detail)
 
 
 def _address(channel: Channel, text: str) -> str:
@@ -87,7 +97,8 @@ async def suppress_add(args: argparse.Namespace) -> int:
         expires = parse_time(args.expires, "--expires") if args.expires else None
         entry = Suppression(channel, address_hash(address), address, scope, Reason(args.reason), args.source, at,
                             expires)
-        added = await store.add_suppression(entry)
+        added = await store.add_suppression(entry, _audit("suppression.add", channel, address, scope,
+                                                          f"reason {args.reason}, source {args.source}"))
     finally:
         await store.close()
     print(f"{'suppressed' if added else 'already suppressed'}: {address} ({channel.value}, scope {scope}, "
@@ -101,7 +112,9 @@ async def suppress_remove(args: argparse.Namespace) -> int:
         channel = Channel(args.channel)
         scope = scope_of(config, args.sender, args.is_global)
         address = _address(channel, args.address)
-        removed = await store.remove_suppressions(channel, address, scope, args.reason)
+        removed = await store.remove_suppressions(
+            channel, address, scope, args.reason,
+            _audit("suppression.remove", channel, address, scope, f"reason {args.reason or 'any'}"))
         elsewhere = [] if removed else sorted({s.scope async for s in store.suppressions(channel, address=address)})
     finally:
         await store.close()
@@ -230,7 +243,8 @@ async def consent_add(args: argparse.Namespace) -> int:
             raise UsageError("--expires-at must be after --obtained-at")
         record = Consent(channel, address_hash(address), address, scope, ConsentLevel.parse(args.level),
                          args.source, args.evidence, obtained, expires)
-        cid = await store.add_consent(record)
+        cid = await store.add_consent(record, _audit("consent.add", channel, address, scope,
+                                                     f"level {args.level}, source {args.source}"))
     finally:
         await store.close()
     print(f"recorded consent #{cid}: {address} ({channel.value}, scope {scope}) {args.level}")
@@ -243,7 +257,8 @@ async def consent_revoke(args: argparse.Namespace) -> int:
         channel = Channel(args.channel)
         scope = scope_of(config, args.sender, args.is_global, default_global=False)
         address = _address(channel, args.address)
-        count = await store.revoke_consents(channel, address, scope, parse_time(args.at))
+        count = await store.revoke_consents(channel, address, scope, parse_time(args.at),
+                                            _audit("consent.revoke", channel, address, scope, ""))
     finally:
         await store.close()
     where = f"scope {scope}" if scope else "every scope"

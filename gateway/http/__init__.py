@@ -14,7 +14,7 @@ from ..metrics import Metrics
 from ..sms import SmsService
 from ..store import Store, StoreError
 from ..tokens import TokenSigner
-from . import console, decisions_api, erasure, sms_api, twilio_api, twilio_inbound, unsubscribe
+from . import console, console_actions, decisions_api, erasure, sms_api, twilio_api, twilio_inbound, unsubscribe
 from .errors import make_middleware
 
 log = logging.getLogger("gateway.http")
@@ -63,7 +63,8 @@ def build_app(ctx: HttpContext) -> web.Application:
     app.router.add_get("/v1/decisions.csv", export)
     app.router.add_get("/v1/decisions/{id}", one)
     app.router.add_get("/v1/reports/summary", summary)
-    console.make_routes(ctx, app)
+    guarded = console.make_routes(ctx, app)
+    console_actions.make_action_routes(ctx, app, guarded)
     return app
 
 

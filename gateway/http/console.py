@@ -11,24 +11,30 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import secrets
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 from urllib.parse import urlencode
 
 import jinja2
 from aiohttp import web
+from markupsafe import Markup
 
 from ..addresses import address_hash, channel_and_address
 from ..credentials import OPS
-from ..model import Channel, Verdict
+from ..model import GLOBAL_SCOPE, Channel, ConsentLevel, Reason, Verdict
 from ..policy.codes import CODES, explain
 from ..reports import parse_when
+from . import chart
 from ..store.base import DecisionQuery
 
 HERE = Path(__file__).parent
 COOKIE = "gw_ops"
 SESSION_SECONDS = 8 * 3600
+CHART_DAYS = 92  # the longest period the chart draws, a day a bar
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
        "base-uri 'none'")
 _HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
@@ -37,21 +43,34 @@ _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), au
                           undefined=jinja2.StrictUndefined)
 
 
+# What the lookup page says after an action (keyed, so no text from the query is ever shown).
+DONE = {
+    "removed": "Suppression removed.",
+    "recorded": "Consent recorded.",
+    "revoked": "Consent revoked.",
+    "unchanged": "Nothing matched: nothing was changed.",
+}
+
+
 def session_cookie(signer, now: float | None = None) -> str:
+    """Expiry and a random nonce, sealed: every sign-in is its own session (and has its own form tokens)."""
     expires = int((now or time.time()) + SESSION_SECONDS)
-    return signer.seal("ops-session", expires.to_bytes(8, "big"))
+    return signer.seal("ops-session", expires.to_bytes(8, "big") + secrets.token_bytes(8))
 
 
 def session_valid(signer, value: str | None) -> bool:
     payload = signer.unseal("ops-session", value) if value else None
-    return payload is not None and len(payload) == 8 and int.from_bytes(payload, "big") > time.time()
+    return payload is not None and len(payload) == 16 and int.from_bytes(payload[:8], "big") > time.time()
 
 
-async def is_ops(request: web.Request, ctx) -> bool:
-    """A valid session cookie, or Basic ops:KEY, or Bearer KEY of an ops key."""
-    if session_valid(ctx.signer, request.cookies.get(COOKIE)):
-        return True
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+async def ops_credential(request: web.Request, ctx) -> str | None:
+    """The credential that makes this request an ops one (a valid session cookie, or Basic ops:KEY, or
+    Bearer KEY of an ops key), or None. Forms are bound to it (see `csrf_token`)."""
+    cookie = request.cookies.get(COOKIE)
+    if session_valid(ctx.signer, cookie):
+        return cookie
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
     key = None
     if scheme.lower() == "basic":
         try:
@@ -60,7 +79,23 @@ async def is_ops(request: web.Request, ctx) -> bool:
             key = None
     elif scheme.lower() == "bearer":
         key = value.strip()
-    return bool(key) and len(key) <= 512 and await ctx.credentials.api_key(key) == OPS
+    if key and len(key) <= 512 and await ctx.credentials.api_key(key) == OPS:
+        return header
+    return None
+
+
+async def is_ops(request: web.Request, ctx) -> bool:
+    return await ops_credential(request, ctx) is not None
+
+
+def csrf_token(signer, credential: str) -> str:
+    """A form token bound to the signed-in credential: another site can make the browser send the cookie
+    (or cached Basic credentials) but cannot read a page to learn this."""
+    return signer.seal("ops-csrf", hashlib.sha256(credential.encode()).digest()[:16])
+
+
+def csrf_valid(signer, credential: str, token: str) -> bool:
+    return signer.unseal("ops-csrf", token) == hashlib.sha256(credential.encode()).digest()[:16]
 
 
 def page(template: str, status: int = 200, **values) -> web.Response:
@@ -68,14 +103,17 @@ def page(template: str, status: int = 200, **values) -> web.Response:
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8", headers=_HEADERS)
 
 
-def make_routes(ctx, app: web.Application) -> None:
+def make_routes(ctx, app: web.Application):
+    """The pages; returns the sign-in guard for the actions' routes."""
     secure = ctx.config.public_url.startswith("https://")
     senders = sorted(ctx.config.senders)
 
     def guarded(handler):
         async def wrapper(request: web.Request) -> web.StreamResponse:
-            if not await is_ops(request, ctx):
+            credential = await ops_credential(request, ctx)
+            if credential is None:
                 raise web.HTTPFound("/ops/login")
+            request["ops"] = credential
             return await handler(request)
         return wrapper
 
@@ -123,8 +161,14 @@ def make_routes(ctx, app: web.Application) -> None:
         shown = {k: v for k, v in kept.items() if v}
         filters = {"verdict": query.verdict, "channel": query.channel, "code": query.code, "sender": query.sender,
                    "text": query.text, "since_text": since_text, "until_text": until_text}
+        last = (until - timedelta(microseconds=1) if until else now).date()
+        first = max(since.date() if since else last - timedelta(days=29), last - timedelta(days=CHART_DAYS - 1))
+        days, counts = chart.rejections_per_day(await ctx.store.summary(datetime.combine(first, dt_time(), UTC),
+                                                                        query.sender), first, last, query.channel)
+        if query.code:
+            counts = {query.code: counts[query.code]} if query.code in counts else {}
         return page("list.html", title="Rejected messages" if query.verdict == "rejected" else "Decisions",
-                    signed_in=True, decisions=found[:50], next_cursor=found[49].id if len(found) > 50 else None,
+                    chart=Markup(chart.svg(days, counts)) if days else None, signed_in=True, decisions=found[:50], next_cursor=found[49].id if len(found) > 50 else None,
                     f=filters, query=urlencode(shown), verdicts=[v.value for v in Verdict],
                     channels=[c.value for c in Channel], codes=sorted(CODES), senders=senders, error=error)
 
@@ -138,21 +182,32 @@ def make_routes(ctx, app: web.Application) -> None:
 
     async def lookup(request: web.Request) -> web.Response:
         text = request.query.get("address", "").strip()
+        blank = {"title": "Address lookup", "signed_in": True, "address": text, "error": None, "shown": False,
+                 "done": None}
         if not text:
-            return page("lookup.html", title="Address lookup", signed_in=True, address="", error=None, shown=False)
+            return page("lookup.html", **blank)
         try:
             channel, address = channel_and_address(text[:320])
         except ValueError as exc:
-            return page("lookup.html", title="Address lookup", signed_in=True, address=text, error=str(exc),
-                        shown=False)
+            return page("lookup.html", **{**blank, "error": str(exc)})
         suppressions = [s async for s in ctx.store.suppressions(channel=channel, address=address)]
         consents = await ctx.store.consents(channel, address)
         decisions = await ctx.store.decisions(50, DecisionQuery(recipient_hash=address_hash(address)))
+        audit = await ctx.store.audit_log(channel, address, 50)
         return page("lookup.html", title=f"Address lookup: {address}", signed_in=True, address=address,
-                    error=None, shown=True, suppressions=suppressions, consents=consents, decisions=decisions)
+                    error=None, shown=True, suppressions=suppressions, consents=consents, decisions=decisions,
+                    audit=audit, done=DONE.get(request.query.get("done", "")),
+                    csrf=csrf_token(ctx.signer, request["ops"]), scopes=[GLOBAL_SCOPE, *senders],
+                    levels=[level.label for level in ConsentLevel if level != ConsentLevel.NONE],
+                    erased=Reason.ERASED)
 
-    async def stylesheet(request: web.Request) -> web.Response:
-        return web.Response(body=(HERE / "static" / "console.css").read_bytes(), content_type="text/css",
+    static = {"console.css": "text/css", "favicon.svg": "image/svg+xml"}
+
+    async def asset(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in static:
+            raise web.HTTPNotFound()
+        return web.Response(body=(HERE / "static" / name).read_bytes(), content_type=static[name],
                             headers={"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"})
 
     app.router.add_get("/ops/login", login_form)
@@ -161,4 +216,5 @@ def make_routes(ctx, app: web.Application) -> None:
     app.router.add_get("/ops/", guarded(listing))
     app.router.add_get("/ops/decisions/{id}", guarded(detail))
     app.router.add_get("/ops/lookup", guarded(lookup))
-    app.router.add_get("/ops/static/console.css", stylesheet)
+    app.router.add_get("/ops/static/{name}", asset)
+    return guarded

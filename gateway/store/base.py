@@ -10,8 +10,8 @@ import json
 import secrets
 import time
 from functools import lru_cache
-from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass, replace as _replace
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace as _replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -96,6 +96,20 @@ class Erasure:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """A change a person made to the suppression list or the consent ledger, and who made it; written in
+    the same transaction as the change."""
+
+    actor: str  # "console 192.0.2.7", "cli alice", "api ops"
+    action: str  # suppression.add | suppression.remove | consent.add | consent.revoke
+    channel: Channel
+    address: str | None  # None once erased (the hash stays)
+    scope: str
+    detail: str = ""
+    at: datetime = field(default_factory=lambda: now())
+
+
+@dataclass(frozen=True, slots=True)
 class DecisionQuery:
     """Filters on the decision log; every one optional."""
 
@@ -108,9 +122,10 @@ class DecisionQuery:
     text: str | None = None  # part of the recipient or the subject/excerpt, any case
     recipient_hash: str | None = None  # one recipient exactly (by the hash, so erased ones match too)
 
-    def where(self) -> tuple[str, list]:
+    def where(self, text_match: Callable[[str], tuple[str, list] | None] | None = None) -> tuple[str, list]:
         """The SQL conditions, written with `?` parameters as both engines take them, and their arguments.
-        A search for a whole address or number is a lookup by its hash (an index), not a scan."""
+        A search for a whole address or number is a lookup by its hash (an index), not a scan; a search
+        for part of one goes through the engine's text index (`text_match`) when it has one for it."""
         conditions, args = [], []
         if self.text and self.recipient_hash is None:
             try:
@@ -118,7 +133,7 @@ class DecisionQuery:
             except ValueError:
                 whole = None
             if whole is not None:
-                return _replace(self, text=None, recipient_hash=address_hash(whole)).where()
+                return _replace(self, text=None, recipient_hash=address_hash(whole)).where(text_match)
         for column in ("verdict", "channel", "sender"):
             value = getattr(self, column)
             if value is not None:
@@ -136,7 +151,11 @@ class DecisionQuery:
         if self.recipient_hash is not None:
             conditions.append("recipient_hash = ?")
             args.append(self.recipient_hash)
-        if self.text:
+        indexed = text_match(self.text) if self.text and text_match else None
+        if indexed is not None:
+            conditions.append(indexed[0])
+            args += indexed[1]
+        elif self.text:
             pattern = "%" + self.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             conditions.append("(lower(recipient) LIKE ? ESCAPE '\\' OR lower(excerpt) LIKE ? ESCAPE '\\')")
             args += [pattern, pattern]
@@ -221,10 +240,13 @@ class Store(Protocol):
         """Everything known about these recipients for this sender, in one batched read."""
         ...
 
-    async def add_suppression(self, entry: Suppression) -> bool: ...
+    async def add_suppression(self, entry: Suppression, audit: AuditEntry | None = None) -> bool:
+        """True if it was new. With `audit`: the entry is written with the change, if there was one (so
+        for every method below that takes one)."""
+        ...
 
     async def remove_suppressions(self, channel: Channel, address: str, scope: str | None,
-                                  reason: str | None = None) -> int: ...
+                                  reason: str | None = None, audit: AuditEntry | None = None) -> int: ...
 
     def suppressions(self, channel: Channel | None = None, scope: str | None = None,
                      address: str | None = None) -> AsyncIterator[Suppression]: ...
@@ -233,9 +255,15 @@ class Store(Protocol):
         """Stream entries in; a str in the stream is a rejected row's error message, counted and kept."""
         ...
 
-    async def add_consent(self, consent: Consent) -> int: ...
+    async def add_consent(self, consent: Consent, audit: AuditEntry | None = None) -> int: ...
 
-    async def revoke_consents(self, channel: Channel, address: str, scope: str | None, at: datetime) -> int: ...
+    async def revoke_consents(self, channel: Channel, address: str, scope: str | None, at: datetime,
+                              audit: AuditEntry | None = None) -> int: ...
+
+    async def audit_log(self, channel: Channel | None = None, address: str | None = None,
+                        limit: int = 100) -> list[AuditEntry]:
+        """Newest first; one address's, or everyone's."""
+        ...
 
     async def consents(self, channel: Channel, address: str, scope: str | None = None) -> list[Consent]: ...
 

@@ -20,10 +20,11 @@ import sqlite_utils
 
 from ..addresses import address_hash
 from ..model import GLOBAL_SCOPE, Channel, Consent, RecipientFacts, Suppression
-from .base import ImportResult, StoreError, from_text, to_text
+from .base import AuditEntry, ImportResult, StoreError, from_text, to_text
 from .sqlite_log import DecisionLogTables
 from .sqlite_schema import (
-    CONSENT_COLS, MIGRATIONS, SCHEMA_VERSION, SUPPRESSION_COLS, consent_of, sqlite_path, suppression_of,
+    AUDIT_COLS, CONSENT_COLS, MIGRATIONS, SCHEMA_VERSION, SUPPRESSION_COLS, audit_of, audit_row, consent_of,
+    sqlite_path, suppression_of,
 )
 from .sqlite_sms import SmsTables
 from .sqlite_writer import Writes
@@ -147,13 +148,13 @@ class SqliteStore(Writes, DecisionLogTables, SmsTables):
         return (s.channel.value, s.address_hash, s.address, s.scope, s.reason.value, s.source,
                 to_text(s.created_at), to_text(s.expires_at))
 
-    async def add_suppression(self, entry: Suppression) -> bool:
-        cur = self._run(f"INSERT OR IGNORE INTO suppressions ({SUPPRESSION_COLS}) VALUES (?,?,?,?,?,?,?,?)",
-                        self._suppression_row(entry))
-        return cur.rowcount == 1
+    async def add_suppression(self, entry: Suppression, audit: AuditEntry | None = None) -> bool:
+        added, _ = await self._change(f"INSERT OR IGNORE INTO suppressions ({SUPPRESSION_COLS}) "
+                                      "VALUES (?,?,?,?,?,?,?,?)", self._suppression_row(entry), audit)
+        return added == 1
 
     async def remove_suppressions(self, channel: Channel, address: str, scope: str | None,
-                                  reason: str | None = None) -> int:
+                                  reason: str | None = None, audit: AuditEntry | None = None) -> int:
         sql = "DELETE FROM suppressions WHERE channel = ? AND address_hash = ?"
         args: list = [channel.value, address_hash(address)]
         if scope is not None:
@@ -162,7 +163,32 @@ class SqliteStore(Writes, DecisionLogTables, SmsTables):
         if reason is not None:
             sql += " AND reason = ?"
             args.append(reason)
-        return self._run(sql, args).rowcount
+        return (await self._change(sql, args, audit))[0]
+
+    async def _change(self, sql: str, args: Sequence, audit: AuditEntry | None) -> tuple[int, int | None]:
+        """One statement, and with `audit` its audit entry in the same transaction if it changed anything:
+        (rows changed, last row id)."""
+        if audit is None:
+            cur = self._run(sql, args)
+            return cur.rowcount, cur.lastrowid
+
+        def work(conn: sqlite3.Connection) -> tuple[int, int | None]:
+            cur = conn.execute(sql, args)
+            if cur.rowcount > 0:
+                conn.execute(f"INSERT INTO audit ({AUDIT_COLS}) VALUES (?,?,?,?,?,?,?,?)", audit_row(audit))
+            return cur.rowcount, cur.lastrowid
+        return await self._writing(work)
+
+    async def audit_log(self, channel: Channel | None = None, address: str | None = None,
+                        limit: int = 100) -> list[AuditEntry]:
+        sql, args = f"SELECT {AUDIT_COLS} FROM audit", []
+        if address is not None:
+            sql += " WHERE address_hash = ?"
+            args.append(address_hash(address))
+            if channel is not None:
+                sql += " AND channel = ?"
+                args.append(channel.value)
+        return [audit_of(row) for row in self._run(sql + " ORDER BY at DESC, id DESC LIMIT ?", (*args, limit))]
 
     async def suppressions(self, channel: Channel | None = None, scope: str | None = None,
                            address: str | None = None) -> AsyncIterator[Suppression]:
@@ -213,22 +239,23 @@ class SqliteStore(Writes, DecisionLogTables, SmsTables):
             raise StoreError(f"import stopped after {added} rows: {exc}") from exc
         return ImportResult(added, skipped, rejected, tuple(errors))
 
-    async def add_consent(self, consent: Consent) -> int:
-        cur = self._run(
+    async def add_consent(self, consent: Consent, audit: AuditEntry | None = None) -> int:
+        _, cid = await self._change(
             "INSERT INTO consents (channel, address_hash, address, scope, level, source, evidence, obtained_at, "
             "expires_at, revoked_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (consent.channel.value, consent.address_hash, consent.address, consent.scope, consent.level.label,
              consent.source, consent.evidence, to_text(consent.obtained_at), to_text(consent.expires_at),
-             to_text(consent.revoked_at)))
-        return cur.lastrowid
+             to_text(consent.revoked_at)), audit)
+        return cid
 
-    async def revoke_consents(self, channel: Channel, address: str, scope: str | None, at: datetime) -> int:
+    async def revoke_consents(self, channel: Channel, address: str, scope: str | None, at: datetime,
+                              audit: AuditEntry | None = None) -> int:
         sql = "UPDATE consents SET revoked_at = ? WHERE channel = ? AND address_hash = ? AND revoked_at IS NULL"
         args: list = [to_text(at), channel.value, address_hash(address)]
         if scope is not None:
             sql += " AND scope = ?"
             args.append(scope)
-        return self._run(sql, args).rowcount
+        return (await self._change(sql, args, audit))[0]
 
     async def consents(self, channel: Channel, address: str, scope: str | None = None) -> list[Consent]:
         sql = f"SELECT {CONSENT_COLS} FROM consents WHERE channel = ? AND address_hash = ?"

@@ -17,6 +17,10 @@ from .base import (
 from .sqlite_schema import INSERT_SEND, SUPPRESSION_COLS
 
 
+_PURGE_BATCH = 5000
+_INDEXED_HITS = 20_000  # more matches than this: reading the log newest first finds a page sooner
+
+
 class DecisionLogTables:
     """Part of `SqliteStore` (needs `path`, `_run` and `_writing`)."""
 
@@ -28,14 +32,15 @@ class DecisionLogTables:
             return
         rows = [decision_row(d, address_hash(d.recipient)) for d in decisions]
         columns = list(rows[0]) if rows else []
-        verb = "INSERT OR REPLACE" if replace else "INSERT"
-        sql = f"{verb} INTO decisions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        sql = f"INSERT INTO decisions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         values = [tuple(r[c] for c in columns) for r in rows]
         texts = [(m.id, to_text(m.at), m.sender, m.recipient, m.from_number, m.body, m.category.value,
                   json.dumps(m.fields)) for m in outbox]
         counted = [(c.channel.value, address_hash(c.address), c.sender, c.category.value, to_text(c.at)) for c in sends]
 
         def work(conn: sqlite3.Connection) -> None:
+            if replace:  # a plain DELETE, so the triggers take the old row out of the counts and the index
+                conn.executemany("DELETE FROM decisions WHERE id = ?", [(r["id"],) for r in rows])
             if values:
                 conn.executemany(sql, values)
             if texts:
@@ -47,13 +52,26 @@ class DecisionLogTables:
 
     async def decisions(self, limit: int = 100, query: DecisionQuery | None = None,
                         before_id: str | None = None) -> list[Decision]:
-        where, args = (query or DecisionQuery()).where()
+        where, args = (query or DecisionQuery()).where(self._text_match)
         if before_id is not None:
             where += " AND id < ?"
             args.append(before_id)
         cur = self._run(f"SELECT * FROM decisions WHERE {where} ORDER BY id DESC LIMIT ?", (*args, limit))
         names = [c[0] for c in cur.description]
         return [decision_from_row(dict(zip(names, row))) for row in cur]
+
+    def _text_match(self, text: str) -> tuple[str, list] | None:
+        """Part of a recipient or subject through the trigram index, when that is the fast way: for three
+        characters or more that match fewer than `_INDEXED_HITS` decisions. A commoner text is found
+        sooner by walking the log newest first and comparing (a few thousand rows for a page)."""
+        if len(text) < 3:
+            return None
+        phrase = '"' + text.replace('"', '""') + '"'
+        hits = self._run("SELECT count(*) FROM (SELECT 1 FROM decisions_text WHERE decisions_text MATCH ? LIMIT ?)",
+                         (phrase, _INDEXED_HITS)).fetchone()[0]
+        if hits >= _INDEXED_HITS:
+            return None
+        return "rowid IN (SELECT rowid FROM decisions_text WHERE decisions_text MATCH ?)", [phrase]
 
     async def decision(self, decision_id: str) -> Decision | None:
         cur = self._run("SELECT * FROM decisions WHERE id = ?", (decision_id,))
@@ -72,13 +90,16 @@ class DecisionLogTables:
             await asyncio.sleep(0)  # a long export shares the loop
 
     async def summary(self, since: datetime | None = None, sender: str | None = None) -> list[SummaryRow]:
-        where, args = DecisionQuery(since=since, sender=sender).where()
-        rows = self._run(
-            "SELECT substr(d.at, 1, 10) AS day, d.sender, d.channel, d.verdict, "
-            "COALESCE(json_extract(j.value, '$.code'), '') AS code, count(DISTINCT d.id) "
-            f"FROM (SELECT * FROM decisions WHERE {where}) d LEFT JOIN json_each(d.violations) j "
-            "GROUP BY day, d.sender, d.channel, d.verdict, code ORDER BY day, d.sender, code", args)
-        return [SummaryRow(*row) for row in rows]
+        """From the counts kept per day: whole days, from the day `since` falls in."""
+        sql = "SELECT day, sender, channel, verdict, code, n FROM daily_counts WHERE n > 0"
+        args: list = []
+        if since is not None:
+            sql += " AND day >= ?"
+            args.append(to_text(since)[:10])
+        if sender is not None:
+            sql += " AND sender = ?"
+            args.append(sender)
+        return [SummaryRow(*row) for row in self._run(sql + " ORDER BY day, sender, code, channel, verdict", args)]
 
     async def forget(self, channel: Channel, address: str, at: datetime) -> Erasure:
         ahash = address_hash(address)
@@ -113,6 +134,8 @@ class DecisionLogTables:
                                     "AND address_hash = ?", (channel.value, ahash)).rowcount
             outbox = conn.execute("UPDATE outbox SET recipient = ?, body = '', fields = '{}' WHERE recipient = ?",
                                   (masked, address)).rowcount
+            conn.execute("UPDATE audit SET address = NULL WHERE channel = ? AND address_hash = ?",
+                         (channel.value, ahash))
             held = conn.execute(
                 "UPDATE deferred SET recipient = ?, body = '', fields = '{}', state = CASE WHEN state IN "
                 "('pending', 'sending') THEN 'erased' ELSE state END WHERE recipient_hash = ?", (masked, ahash)).rowcount
@@ -125,10 +148,19 @@ class DecisionLogTables:
     async def purge_before(self, before: datetime) -> int:
         cutoff = to_text(before)
 
-        def work(conn: sqlite3.Connection) -> int:
-            gone = conn.execute("DELETE FROM decisions WHERE at < ?", (cutoff,)).rowcount
+        def batch(conn: sqlite3.Connection) -> int:
+            return conn.execute("DELETE FROM decisions WHERE rowid IN (SELECT rowid FROM decisions WHERE at < ? "
+                                "LIMIT ?)", (cutoff, _PURGE_BATCH)).rowcount
+
+        def rest(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM daily_counts WHERE n <= 0")
             conn.execute("DELETE FROM outbox WHERE at < ?", (cutoff,))
             conn.execute("DELETE FROM deferred WHERE created_at < ? AND state NOT IN ('pending', 'sending')",
                          (cutoff,))
-            return gone  # sends stay: hashes only, and caps may look back further than retention
-        return await self._writing(work)
+            conn.execute("DELETE FROM audit WHERE at < ?", (cutoff,))
+
+        gone = 0  # in batches: the first purge of a big log must not hold the write lock for long
+        while (done := await self._writing(batch)) > 0:
+            gone += done
+        await self._writing(rest)
+        return gone  # sends stay: hashes only, and caps may look back further than retention

@@ -11,8 +11,9 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from ..addresses import address_hash
 from ..model import Category, Channel, Consent, ConsentLevel, Reason, Suppression
-from .base import DeferredText, from_text
+from .base import AuditEntry, DeferredText, from_text, to_text
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -57,7 +58,50 @@ def _v2(db: sqlite_utils.Database) -> None:
     db["deferred"].create_index(["state", "send_at"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+# One row per decision and violation code ('' for none), counted as decisions are written and deleted.
+_COUNTED = """SELECT substr({r}.at, 1, 10), {r}.sender, {r}.channel, {r}.verdict, code FROM (
+    SELECT DISTINCT COALESCE(json_extract(value, '$.code'), '') AS code FROM json_each(COALESCE({r}.violations, '[]'))
+    UNION SELECT '' WHERE json_array_length(COALESCE({r}.violations, '[]')) = 0)"""
+_COUNT_UP = ("INSERT INTO daily_counts (day, sender, channel, verdict, code, n) SELECT *, 1 FROM ("
+             + _COUNTED.format(r="NEW") + ") WHERE true ON CONFLICT DO UPDATE SET n = n + 1;")
+_COUNT_DOWN = ("UPDATE daily_counts SET n = n - 1 WHERE (day, sender, channel, verdict, code) IN ("
+               + _COUNTED.format(r="OLD") + ");")
+_TEXT_IN = "INSERT INTO decisions_text (rowid, recipient, excerpt) VALUES (NEW.rowid, NEW.recipient, NEW.excerpt);"
+_TEXT_OUT = ("INSERT INTO decisions_text (decisions_text, rowid, recipient, excerpt) "
+             "VALUES ('delete', OLD.rowid, OLD.recipient, OLD.excerpt);")
+
+
+def _v3(db: sqlite_utils.Database) -> None:
+    """The console: a trigram index for searching part of an address or subject, counts per day and code
+    kept as decisions come and go (the chart and the summary read them instead of scanning the log), and
+    the audit trail of changes people make to suppressions and consent."""
+    db.executescript(f"""
+        CREATE VIRTUAL TABLE decisions_text USING fts5(recipient, excerpt, content='decisions',
+            content_rowid='rowid', tokenize='trigram');
+        INSERT INTO decisions_text (decisions_text) VALUES ('rebuild');
+        CREATE TABLE daily_counts (day TEXT NOT NULL, sender TEXT NOT NULL, channel TEXT NOT NULL,
+            verdict TEXT NOT NULL, code TEXT NOT NULL, n INTEGER NOT NULL,
+            PRIMARY KEY (day, sender, channel, verdict, code)) WITHOUT ROWID;
+        INSERT INTO daily_counts (day, sender, channel, verdict, code, n)
+            SELECT substr(d.at, 1, 10), d.sender, d.channel, d.verdict,
+                   COALESCE(json_extract(j.value, '$.code'), ''), count(DISTINCT d.id)
+            FROM decisions d LEFT JOIN json_each(d.violations) j GROUP BY 1, 2, 3, 4, 5;
+        CREATE TRIGGER decisions_added AFTER INSERT ON decisions BEGIN {_TEXT_IN} {_COUNT_UP} END;
+        CREATE TRIGGER decisions_removed AFTER DELETE ON decisions BEGIN {_TEXT_OUT} {_COUNT_DOWN} END;
+        CREATE TRIGGER decisions_text_changed AFTER UPDATE OF recipient, excerpt ON decisions
+            BEGIN {_TEXT_OUT} {_TEXT_IN} END;
+        CREATE TRIGGER decisions_counted_changed AFTER UPDATE OF at, sender, channel, verdict, violations ON decisions
+            BEGIN {_COUNT_DOWN} {_COUNT_UP} END;
+    """)
+    db["audit"].create({
+        "id": int, "at": str, "actor": str, "action": str, "channel": str, "address_hash": str, "address": str,
+        "scope": str, "detail": str,
+    }, pk="id", not_null={"at", "actor", "action", "channel", "address_hash", "scope"})
+    db["audit"].create_index(["address_hash", "at"])
+    db["audit"].create_index(["at"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -90,6 +134,19 @@ def consent_of(row: sqlite3.Row | tuple) -> Consent:
 SUPPRESSION_COLS = "channel, address_hash, address, scope, reason, source, created_at, expires_at"
 CONSENT_COLS = ("id, channel, address_hash, address, scope, level, source, evidence, obtained_at, expires_at, "
                  "revoked_at")
+
+
+AUDIT_COLS = "at, actor, action, channel, address_hash, address, scope, detail"
+
+
+def audit_row(a: AuditEntry) -> tuple:
+    return (to_text(a.at), a.actor, a.action, a.channel.value, address_hash(a.address) if a.address else "",
+            a.address, a.scope, a.detail)
+
+
+def audit_of(r: tuple) -> AuditEntry:
+    return AuditEntry(actor=r[1], action=r[2], channel=_CHANNEL[r[3]], address=r[5], scope=r[6], detail=r[7] or "",
+                      at=from_text(r[0]))
 
 
 INSERT_SEND = "INSERT INTO sends (channel, address_hash, scope, category, sent_at) VALUES (?,?,?,?,?)"
