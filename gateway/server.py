@@ -215,6 +215,20 @@ def run(main) -> None:
         runner.run(main)
 
 
+async def prepare_store(config: Config) -> None:
+    """Reach the store, create and migrate it, once, before any worker starts: an unreachable database or
+    one from a newer gateway is a start-up error, not a stream of 451s."""
+    store = None
+    try:
+        store = open_store(config.database)
+        await store.schema_version()
+    except StoreError as exc:
+        raise ServeError(f"{config.path}: gateway.database: {exc}") from None
+    finally:
+        if store is not None:
+            await store.close()
+
+
 def serve_forever(config: Config) -> int:
     """Run `serve` in this process, or in smtp.workers forked processes sharing the port."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
@@ -231,10 +245,10 @@ def serve_forever(config: Config) -> int:
     prepare_metrics(config.state_dir, workers)
     TokenSigner.from_config(config.token_secret_env,  # created once here, not raced for by the workers
                             config.token_secret_file or f"{config.state_dir}/token-secret")
+    asyncio.run(prepare_store(config))
     if workers == 1:
         run(serve(config))
         return 0
-    asyncio.run(open_store(config.database).close())  # create and migrate once, before the workers share it
     children = []
     for _ in range(workers):
         pid = os.fork()

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import re
-import tomllib
 from datetime import datetime
 from pathlib import Path
 
@@ -91,10 +89,6 @@ async def load_facts(store: Store, facts: dict) -> None:
         channel = Channel(n.get("channel", "sms"))
         await store.record_send(channel, normalize(channel, n["address"]), n["sender"],
                                 Category(n.get("category", "marketing")), _time(n["at"]))
-
-
-def load_facts_file(store: Store, path: Path) -> None:
-    asyncio.run(load_facts(store, tomllib.loads(path.read_text())))
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:

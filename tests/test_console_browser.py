@@ -163,13 +163,13 @@ def test_sign_in_filter_detail_csv_and_lookup_in_chromium(gw, chromium):
         assert {r["recipient"] for r in exported} == {GONE, "buyer@example.com"}
 
         # a decision's detail: the law and the fix
-        page.click(f"table.decisions tr:has-text('buyer@example.com') a[href^='/ops/decisions/']")
+        page.click("table.decisions tr:has-text('buyer@example.com') a[href^='/ops/decisions/']")
         page.wait_for_url("**/ops/decisions/**")
         assert "How to fix the message" in page.inner_text("main") and "15 U.S.C. 7704" in page.inner_text("main")
         browser.shot("detail")
 
         # lookup, then lift the suppression from the console (form token and all, as the browser sends it)
-        page.click(f"dd a:has-text('buyer@example.com')")
+        page.click("dd a:has-text('buyer@example.com')")
         page.fill("input[name=address]", GONE)
         page.click(".filters button[type=submit]")
         page.wait_for_url("**/ops/lookup?address=**")

@@ -1,4 +1,5 @@
-"""Every message in tests/corpus/email gets exactly the codes expected.toml lists for it."""
+"""Every message in tests/corpus/email gets exactly the codes expected.toml lists for it, with its facts in
+either store engine."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import pytest
 
 from gateway import config as config_module
 from gateway.pipeline import Pipeline
-from gateway.store import open_store
-from helpers import CHECK_TIME, CORPUS, config_copy, load_facts_file
+from engines import ENGINES, Engine
+from helpers import CHECK_TIME, CORPUS, config_copy, load_facts
 
 EMAILS = CORPUS / "email"
 EXPECTED = tomllib.loads((EMAILS / "expected.toml").read_text())
@@ -22,18 +23,25 @@ SPEC_EMAIL_CODES = {
 }
 
 
-@pytest.fixture(scope="module")
-def pipelines(tmp_path_factory):
-    made = {}
+_LOOP = asyncio.Runner()  # one loop for the module: a PostgreSQL pool belongs to the loop that made it
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def pipelines(request, tmp_path_factory):
+    made, engines = {}, []
     for name in ("gateway.toml", "no-list-headers.toml"):
         tmp = tmp_path_factory.mktemp(name.split(".")[0])
+        engine = Engine(request.param, tmp)
+        engines.append(engine)
         config = config_module.load(str(config_copy(CORPUS / name, tmp)))
-        store = open_store(config.database)
-        load_facts_file(store, CORPUS / "facts.toml")
+        store = engine.open()
+        _LOOP.run(load_facts(store, tomllib.loads((CORPUS / "facts.toml").read_text())))
         made[name] = Pipeline(config, store)
     yield made
     for p in made.values():
-        asyncio.run(p.store.close())
+        _LOOP.run(p.store.close())
+    for engine in engines:
+        engine.drop()
 
 
 def test_corpus_is_large_and_listed():
@@ -49,7 +57,7 @@ def test_message_gets_expected_codes(name, pipelines):
     case = EXPECTED[name]
     pipeline = pipelines[case.get("config", "gateway.toml")]
     raw = (EMAILS / name).read_bytes()
-    result = asyncio.run(pipeline.check_email(case["sender"], raw, datetime.fromisoformat(CHECK_TIME)))
+    result = _LOOP.run(pipeline.check_email(case["sender"], raw, datetime.fromisoformat(CHECK_TIME)))
     codes = sorted({v.code for v in result.evaluation.violations})
     assert codes == sorted(case["expect"]), [v.message for v in result.evaluation.violations]
     assert all(v.message for v in result.evaluation.violations)

@@ -5,7 +5,6 @@ then the very next message."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import smtplib
 import urllib.error
@@ -16,7 +15,6 @@ from pathlib import Path
 import pytest
 from twilio.request_validator import RequestValidator
 
-from gateway.store.sqlite import SqliteStore
 from helpers import REPO, run_cli
 from servers import GatewayProcess, Sink, free_port
 from test_promises import email

@@ -1,4 +1,5 @@
-"""The embedded store: schema versioning, one batched read per message, hashed and scoped entries."""
+"""The store, on both engines (SQLite and PostgreSQL): schema versioning, one batched read per message,
+hashed and scoped entries, consent, sends, decisions, imports. SQLite's file handling at the end."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ from gateway.store.sqlite import SCHEMA_VERSION, SqliteStore
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 
-def run(coro):
-    return asyncio.run(coro)
+_LOOP = asyncio.Runner()  # one loop for the module: a PostgreSQL pool belongs to the loop that made it
+run = _LOOP.run
 
 
 def supp(address, scope="acme", reason=Reason.UNSUBSCRIBE, channel=Channel.EMAIL, hashed=False, expires=None):
@@ -27,13 +28,44 @@ def supp(address, scope="acme", reason=Reason.UNSUBSCRIBE, channel=Channel.EMAIL
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = SqliteStore(str(tmp_path / "g.db"))
+def store(engine):
+    s = engine.open()
     yield s
     run(s.close())
 
 
-def test_created_in_wal_mode_with_a_schema_version(tmp_path, store):
+def test_created_and_migrated_once_even_when_instances_start_together(engine):
+    stores = [engine.open() for _ in range(4)]
+    try:
+        async def together():
+            return await asyncio.gather(*(s.schema_version() for s in stores))
+        assert run(together()) == [SCHEMA_VERSION] * 4
+    finally:
+        for s in stores:
+            run(s.close())
+    again = engine.open()  # migrating again is a no-op
+    assert run(again.schema_version()) == SCHEMA_VERSION
+    run(again.close())
+
+
+def test_postgresql_refuses_a_database_from_a_newer_gateway(pg_engine):
+    store = pg_engine.open()
+    run(store.schema_version())
+    run(store._execute("UPDATE gateway_schema SET version = version + 5"))
+    run(store.close())
+    with pytest.raises(StoreError, match="newer than this gateway"):
+        run(pg_engine.open().schema_version())
+
+
+def test_postgresql_unreachable_is_a_store_error_naming_it_without_the_password():
+    store = open_store("postgresql://gateway:hunter2@127.0.0.1:1/nowhere")
+    with pytest.raises(StoreError, match="cannot reach PostgreSQL") as caught:
+        run(store.facts(Channel.EMAIL, "acme", ["a@example.com"], T0))
+    assert "hunter2" not in str(caught.value) and "***" in str(caught.value)
+
+
+def test_sqlite_file_is_in_wal_mode_with_a_schema_version(tmp_path):
+    store = SqliteStore(str(tmp_path / "g.db"))
     assert run(store.schema_version()) == SCHEMA_VERSION
     conn = sqlite3.connect(tmp_path / "g.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -59,7 +91,8 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path):
         open_store("mysql://x")
 
 
-def test_facts_are_one_statement_for_all_recipients(store):
+def test_sqlite_facts_are_one_statement_for_all_recipients(tmp_path):
+    store = SqliteStore(str(tmp_path / "g.db"))
     for i in range(5):
         run(store.add_suppression(supp(f"u{i}@example.com")))
     statements = []
@@ -117,12 +150,12 @@ def test_recent_marketing_sends_within_the_window_newest_first(store):
     assert sends == (T0 - timedelta(hours=1), T0 - timedelta(hours=5))
 
 
-def test_decisions_are_durable_with_their_violations(tmp_path, store):
+def test_decisions_are_durable_with_their_violations(engine, store):
     d = Decision(new_id(), T0, Channel.EMAIL, "acme", "bob@example.com", Category.MARKETING, Verdict.REJECTED,
                  (Violation("SUPPRESSED", "opted out 2026-05-01 via unsubscribe", "bob@example.com"),), "Spring", 2048)
     run(store.record_decisions([d]))
     run(store.close())
-    reopened = SqliteStore(str(tmp_path / "g.db"))
+    reopened = engine.open()
     (back,) = run(reopened.decisions())
     assert back == d
     run(reopened.close())

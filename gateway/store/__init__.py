@@ -10,7 +10,10 @@ def open_store(url: str) -> Store:
     """Open (creating and migrating as needed) the store a `database` URL names."""
     if url.startswith("sqlite:"):
         return SqliteStore.from_url(url)
-    raise StoreError(f"unsupported database URL {url!r}: expected sqlite:///path/to/file.db")
+    if url.startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresStore  # asyncpg only where it is used
+        return PostgresStore.from_url(url)
+    raise StoreError("unsupported database URL: expected sqlite:///path/to/file.db or postgresql://user@host/db")
 
 
 __all__ = ["ImportResult", "SqliteStore", "Store", "StoreError", "new_id", "now", "open_store"]

@@ -6,6 +6,7 @@ answers from the calling thread, its queries being a few microseconds each.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
@@ -230,6 +231,21 @@ def decision_from_row(row: dict) -> Decision:
         size=row["size"] or 0,
         upstream=row["upstream"] or "",
     )
+
+
+class DecisionPages:
+    """`iter_decisions` for an engine, from its `decisions` pages."""
+
+    async def iter_decisions(self, query: DecisionQuery | None = None, batch: int = 1000) -> AsyncIterator[Decision]:
+        before = None
+        while True:
+            page = await self.decisions(batch, query, before)
+            for decision in page:
+                yield decision
+            if len(page) < batch:
+                return
+            before = page[-1].id
+            await asyncio.sleep(0)  # a long export shares the loop
 
 
 class Store(Protocol):

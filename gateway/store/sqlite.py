@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
 from itertools import islice
@@ -19,13 +19,14 @@ from pathlib import Path
 import sqlite_utils
 
 from ..addresses import address_hash
-from ..model import GLOBAL_SCOPE, Channel, Consent, RecipientFacts, Suppression
+from ..model import Channel, Consent, RecipientFacts, Suppression
+from . import queries
 from .base import AuditEntry, ImportResult, StoreError, from_text, to_text
 from .sqlite_log import DecisionLogTables
-from .sqlite_schema import (
-    AUDIT_COLS, CONSENT_COLS, MIGRATIONS, SCHEMA_VERSION, SUPPRESSION_COLS, audit_of, audit_row, consent_of,
-    sqlite_path, suppression_of,
+from .rows import (
+    AUDIT_COLS, CONSENT_COLS, SUPPRESSION_COLS, audit_of, audit_row, consent_of, suppression_of, suppression_row,
 )
+from .sqlite_schema import MIGRATIONS, SCHEMA_VERSION, sqlite_path
 from .sqlite_sms import SmsTables
 from .sqlite_writer import Writes
 
@@ -33,7 +34,6 @@ __all__ = ["SCHEMA_VERSION", "SqliteStore", "sqlite_path"]
 
 _BATCH = 500  # addresses per IN (...) query
 _IMPORT_BATCH = 20_000
-_MAX_ERRORS_KEPT = 20
 
 
 @lru_cache(maxsize=64)
@@ -143,10 +143,7 @@ class SqliteStore(Writes, DecisionLogTables, SmsTables):
             for h, address in by_hash.items()
         }
 
-    @staticmethod
-    def _suppression_row(s: Suppression) -> tuple:
-        return (s.channel.value, s.address_hash, s.address, s.scope, s.reason.value, s.source,
-                to_text(s.created_at), to_text(s.expires_at))
+    _suppression_row = staticmethod(suppression_row)
 
     async def add_suppression(self, entry: Suppression, audit: AuditEntry | None = None) -> bool:
         added, _ = await self._change(f"INSERT OR IGNORE INTO suppressions ({SUPPRESSION_COLS}) "
@@ -155,15 +152,7 @@ class SqliteStore(Writes, DecisionLogTables, SmsTables):
 
     async def remove_suppressions(self, channel: Channel, address: str, scope: str | None,
                                   reason: str | None = None, audit: AuditEntry | None = None) -> int:
-        sql = "DELETE FROM suppressions WHERE channel = ? AND address_hash = ?"
-        args: list = [channel.value, address_hash(address)]
-        if scope is not None:
-            sql += " AND scope = ?"
-            args.append(scope)
-        if reason is not None:
-            sql += " AND reason = ?"
-            args.append(reason)
-        return (await self._change(sql, args, audit))[0]
+        return (await self._change(*queries.remove_suppressions(channel, address, scope, reason), audit))[0]
 
     async def _change(self, sql: str, args: Sequence, audit: AuditEntry | None) -> tuple[int, int | None]:
         """One statement, and with `audit` its audit entry in the same transaction if it changed anything:
@@ -181,50 +170,19 @@ class SqliteStore(Writes, DecisionLogTables, SmsTables):
 
     async def audit_log(self, channel: Channel | None = None, address: str | None = None,
                         limit: int = 100) -> list[AuditEntry]:
-        sql, args = f"SELECT {AUDIT_COLS} FROM audit", []
-        if address is not None:
-            sql += " WHERE address_hash = ?"
-            args.append(address_hash(address))
-            if channel is not None:
-                sql += " AND channel = ?"
-                args.append(channel.value)
-        return [audit_of(row) for row in self._run(sql + " ORDER BY at DESC, id DESC LIMIT ?", (*args, limit))]
+        return [audit_of(row) for row in self._run(*queries.audit_log(channel, address, limit))]
 
     async def suppressions(self, channel: Channel | None = None, scope: str | None = None,
                            address: str | None = None) -> AsyncIterator[Suppression]:
-        where, args = [], []
-        if channel is not None:
-            where.append("channel = ?")
-            args.append(channel.value)
-        if scope is not None:
-            where.append("scope = ?")
-            args.append(scope)
-        if address is not None:
-            where.append("address_hash = ?")
-            args.append(address_hash(address))
-        sql = f"SELECT {SUPPRESSION_COLS} FROM suppressions"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        cursor = self._run(sql + " ORDER BY id", args)
+        cursor = self._run(*queries.list_suppressions(channel, scope, address))
         while rows := cursor.fetchmany(1000):
             for row in rows:
                 yield suppression_of(row)
 
     async def import_suppressions(self, rows: Iterable[Suppression | str]) -> ImportResult:
-        added = skipped = rejected = 0
-        errors: list[str] = []
-
-        def valid_rows() -> Iterator[tuple]:
-            nonlocal rejected
-            for item in rows:
-                if isinstance(item, str):
-                    rejected += 1
-                    if len(errors) < _MAX_ERRORS_KEPT:
-                        errors.append(item)
-                    continue
-                yield self._suppression_row(item)
-
-        stream = valid_rows()
+        added = skipped = 0
+        valid = queries.ImportRows(rows, self._suppression_row)
+        stream = iter(valid)
         sql = f"INSERT OR IGNORE INTO suppressions ({SUPPRESSION_COLS}) VALUES (?,?,?,?,?,?,?,?)"
         try:
             while batch := list(islice(stream, _IMPORT_BATCH)):
@@ -237,30 +195,15 @@ class SqliteStore(Writes, DecisionLogTables, SmsTables):
                 skipped += len(batch) - inserted
         except sqlite3.Error as exc:
             raise StoreError(f"import stopped after {added} rows: {exc}") from exc
-        return ImportResult(added, skipped, rejected, tuple(errors))
+        return ImportResult(added, skipped, valid.rejected, tuple(valid.errors))
 
     async def add_consent(self, consent: Consent, audit: AuditEntry | None = None) -> int:
-        _, cid = await self._change(
-            "INSERT INTO consents (channel, address_hash, address, scope, level, source, evidence, obtained_at, "
-            "expires_at, revoked_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (consent.channel.value, consent.address_hash, consent.address, consent.scope, consent.level.label,
-             consent.source, consent.evidence, to_text(consent.obtained_at), to_text(consent.expires_at),
-             to_text(consent.revoked_at)), audit)
+        _, cid = await self._change(*queries.add_consent(consent), audit)
         return cid
 
     async def revoke_consents(self, channel: Channel, address: str, scope: str | None, at: datetime,
                               audit: AuditEntry | None = None) -> int:
-        sql = "UPDATE consents SET revoked_at = ? WHERE channel = ? AND address_hash = ? AND revoked_at IS NULL"
-        args: list = [to_text(at), channel.value, address_hash(address)]
-        if scope is not None:
-            sql += " AND scope = ?"
-            args.append(scope)
-        return (await self._change(sql, args, audit))[0]
+        return (await self._change(*queries.revoke_consents(channel, address, scope, at), audit))[0]
 
     async def consents(self, channel: Channel, address: str, scope: str | None = None) -> list[Consent]:
-        sql = f"SELECT {CONSENT_COLS} FROM consents WHERE channel = ? AND address_hash = ?"
-        args: list = [channel.value, address_hash(address)]
-        if scope is not None:
-            sql += " AND scope IN (?, ?)"
-            args += [scope, GLOBAL_SCOPE]
-        return [consent_of(r) for r in self._run(sql + " ORDER BY obtained_at, id", args)]
+        return [consent_of(r) for r in self._run(*queries.consents(channel, address, scope))]

@@ -3,25 +3,27 @@ reading them back by filter and page, daily counts, erasure and retention."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from ..addresses import address_hash
 from ..model import GLOBAL_SCOPE, Channel, Decision, Reason
+from . import queries
 from .base import (
-    DecisionQuery, Erasure, OutboxMessage, SendClaim, SummaryRow, decision_from_row, decision_row, to_text,
+    DecisionPages, DecisionQuery, Erasure, OutboxMessage, SendClaim, SummaryRow, decision_from_row, decision_row,
+    to_text,
 )
-from .sqlite_schema import INSERT_SEND, SUPPRESSION_COLS
+from .rows import SUPPRESSION_COLS
+from .sqlite_schema import INSERT_SEND
 
 
 _PURGE_BATCH = 5000
 _INDEXED_HITS = 20_000  # more matches than this: reading the log newest first finds a page sooner
 
 
-class DecisionLogTables:
+class DecisionLogTables(DecisionPages):
     """Part of `SqliteStore` (needs `path`, `_run` and `_writing`)."""
 
     async def record_decisions(self, decisions: Sequence[Decision], replace: bool = False, *,
@@ -78,28 +80,8 @@ class DecisionLogTables:
         row = cur.fetchone()
         return decision_from_row(dict(zip([c[0] for c in cur.description], row))) if row else None
 
-    async def iter_decisions(self, query: DecisionQuery | None = None, batch: int = 1000) -> AsyncIterator[Decision]:
-        before = None
-        while True:
-            page = await self.decisions(batch, query, before)
-            for decision in page:
-                yield decision
-            if len(page) < batch:
-                return
-            before = page[-1].id
-            await asyncio.sleep(0)  # a long export shares the loop
-
     async def summary(self, since: datetime | None = None, sender: str | None = None) -> list[SummaryRow]:
-        """From the counts kept per day: whole days, from the day `since` falls in."""
-        sql = "SELECT day, sender, channel, verdict, code, n FROM daily_counts WHERE n > 0"
-        args: list = []
-        if since is not None:
-            sql += " AND day >= ?"
-            args.append(to_text(since)[:10])
-        if sender is not None:
-            sql += " AND sender = ?"
-            args.append(sender)
-        return [SummaryRow(*row) for row in self._run(sql + " ORDER BY day, sender, code, channel, verdict", args)]
+        return [SummaryRow(*row) for row in self._run(*queries.summary(since, sender))]
 
     async def forget(self, channel: Channel, address: str, at: datetime) -> Erasure:
         ahash = address_hash(address)

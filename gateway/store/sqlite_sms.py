@@ -9,8 +9,10 @@ from datetime import datetime, timedelta
 
 from ..addresses import address_hash
 from ..model import Category, Channel
+from . import queries
 from .base import ClaimResult, DeferredText, OutboxMessage, SendClaim, from_text, to_text
-from .sqlite_schema import DEFERRED_COLS, INSERT_SEND, deferred_of
+from .rows import DEFERRED_COLS, deferred_of
+from .sqlite_schema import INSERT_SEND
 
 
 class SmsTables:
@@ -72,19 +74,11 @@ class SmsTables:
 
     async def finish_deferred(self, text_id: str, state: str, error: str = "",
                               send_at: datetime | None = None) -> None:
-        sql = "UPDATE deferred SET state = ?, last_error = ?"
-        args: list = [state, error]
-        if send_at is not None:
-            sql += ", send_at = ?"
-            args.append(to_text(send_at))
-        await self._writing(lambda conn: conn.execute(sql + " WHERE id = ?", (*args, text_id)))
+        sql, args = queries.finish_deferred(text_id, state, error, send_at)
+        await self._writing(lambda conn: conn.execute(sql, args))
 
     async def deferred(self, state: str | None = None, limit: int = 100) -> list[DeferredText]:
-        sql, args = f"SELECT {DEFERRED_COLS} FROM deferred", []
-        if state is not None:
-            sql += " WHERE state = ?"
-            args.append(state)
-        return [deferred_of(r) for r in self._run(sql + " ORDER BY send_at LIMIT ?", (*args, limit))]
+        return [deferred_of(r) for r in self._run(*queries.list_deferred(state, limit))]
 
     async def next_deferred_at(self) -> datetime | None:
         row = self._run("SELECT MIN(send_at) FROM deferred WHERE state = 'pending'").fetchone()

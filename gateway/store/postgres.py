@@ -1,0 +1,268 @@
+"""The scale-out engine: PostgreSQL through a pool of asyncpg connections, shared by any number of gateway
+instances. Same tables, versions and semantics as the SQLite engine; what one instance writes (an opt-out,
+a send counted against a cap) every other sees on its next read, and caps are claimed under a
+transaction-scoped advisory lock per number, so instances never both take the last place.
+
+Selected by `database = "postgresql://user@host:port/db"`; a password comes from PGPASSWORD or ~/.pgpass
+(libpq's own conventions, which asyncpg follows), never from the config file. This module holds the pool,
+the migrations, the facts read, suppressions, consents and the audit trail; postgres_log.py the decision
+log and the SMS tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import datetime, timedelta
+from functools import lru_cache
+from itertools import islice
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from ..addresses import address_hash
+from ..model import Channel, Consent, RecipientFacts, Suppression
+from . import queries
+from .base import AuditEntry, ImportResult, StoreError, from_text, to_text
+from .postgres_log import LogTables, rowcount
+from .postgres_schema import MIGRATION_LOCK, MIGRATIONS, SCHEMA_VERSION, TRIGRAM_INDEX
+from .rows import (
+    AUDIT_COLS, CONSENT_COLS, SUPPRESSION_COLS, audit_of, audit_row, consent_of, suppression_of, suppression_row,
+)
+
+log = logging.getLogger("gateway.store")
+
+__all__ = ["SCHEMA_VERSION", "PostgresStore", "numbered"]
+
+_IMPORT_BATCH = 20_000
+# What a lost, refused or timed-out connection raises: the caller gets StoreError (451 / 503), never a pass.
+_FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError, ConnectionError)
+
+
+@lru_cache(maxsize=512)
+def numbered(sql: str) -> str:
+    """The shared query builder writes `?`; PostgreSQL numbers its parameters."""
+    count = iter(range(1, 10_000))
+    return re.sub(r"\?", lambda _: f"${next(count)}", sql)
+
+
+def redacted(url: str) -> str:
+    """The URL for messages and logs: no password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class PostgresStore(LogTables):
+    def __init__(self, url: str, pool_size: int = 10, connect_timeout: float = 3.0,
+                 command_timeout: float = 10.0) -> None:
+        if not url.startswith(("postgresql://", "postgres://")):
+            raise StoreError(f"not a PostgreSQL URL: {redacted(url)!r}")
+        self.url = url
+        self._pool_size = pool_size
+        self._connect_timeout = connect_timeout
+        self._command_timeout = command_timeout
+        self._pool: asyncpg.Pool | None = None
+        self._opening: asyncio.Lock | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> PostgresStore:
+        return cls(url)
+
+    async def _ready(self) -> asyncpg.Pool:
+        """The pool, created (and the schema migrated) on first use, inside the running loop: each worker
+        process and each CLI run has its own."""
+        if self._pool is not None:
+            return self._pool
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            if self._pool is None:
+                try:
+                    pool = await asyncpg.create_pool(
+                        self.url, min_size=1, max_size=self._pool_size, timeout=self._connect_timeout,
+                        command_timeout=self._command_timeout, max_inactive_connection_lifetime=60)
+                except _FAILURES as exc:
+                    raise StoreError(f"cannot reach PostgreSQL at {redacted(self.url)}: {exc}") from None
+                try:
+                    await self._migrate(pool)
+                except BaseException:
+                    await pool.close()
+                    raise
+                self._pool = pool
+        return self._pool
+
+    async def _migrate(self, pool: asyncpg.Pool) -> None:
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+                await conn.execute("CREATE TABLE IF NOT EXISTS gateway_schema (version integer NOT NULL)")
+                version = await conn.fetchval("SELECT version FROM gateway_schema")
+                if version is None:
+                    await conn.execute("INSERT INTO gateway_schema (version) VALUES (0)")
+                    version = 0
+                if version > SCHEMA_VERSION:
+                    raise StoreError(f"database schema version {version} is newer than this gateway "
+                                     f"({SCHEMA_VERSION})")
+                for step in range(version, SCHEMA_VERSION):
+                    await conn.execute(MIGRATIONS[step])
+                    await conn.execute("UPDATE gateway_schema SET version = $1", step + 1)
+                try:
+                    async with conn.transaction():  # a savepoint: refused, the rest still commits
+                        await conn.execute(TRIGRAM_INDEX)
+                except asyncpg.PostgresError as exc:
+                    log.warning("no trigram index for searching decisions (%s); searches read the log", exc)
+        except _FAILURES as exc:
+            raise StoreError(f"cannot prepare the PostgreSQL schema: {exc}") from None
+
+    @contextlib.asynccontextmanager
+    async def _conn(self) -> AsyncIterator[asyncpg.Connection]:
+        pool = await self._ready()
+        try:
+            async with pool.acquire() as conn:
+                yield conn
+        except StoreError:
+            raise
+        except _FAILURES as exc:
+            raise StoreError(f"PostgreSQL: {type(exc).__name__}: {exc}") from None
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self, durable: bool = True) -> AsyncIterator[asyncpg.Connection]:
+        async with self._conn() as conn, conn.transaction():
+            if not durable:
+                await conn.execute("SET LOCAL synchronous_commit TO off")
+            yield conn
+
+    async def _fetch(self, sql: str, *args) -> list[asyncpg.Record]:
+        async with self._conn() as conn:
+            return await conn.fetch(numbered(sql), *args)
+
+    async def _execute(self, sql: str, *args) -> int:
+        """Rows changed."""
+        async with self._conn() as conn:
+            return rowcount(await conn.execute(numbered(sql), *args))
+
+    async def schema_version(self) -> int:
+        async with self._conn() as conn:
+            return await conn.fetchval("SELECT version FROM gateway_schema")
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            try:
+                await asyncio.wait_for(pool.close(), 10)
+            except (asyncio.TimeoutError, *_FAILURES):
+                pool.terminate()
+
+    async def facts(self, channel: Channel, sender: str, addresses: Sequence[str], at: datetime,
+                    history_hours: int = 0) -> dict[str, RecipientFacts]:
+        """One statement for every recipient: suppressions, consents and (when asked) recent sends."""
+        by_hash = {address_hash(a): a for a in addresses}
+        since = to_text(at - timedelta(hours=history_hours)) if history_hours else None
+        sql = (f"SELECT 's', NULL::bigint, {SUPPRESSION_COLS}, NULL, NULL FROM suppressions WHERE channel = $1 "
+               f"AND scope IN ($2, 'global') AND address_hash = ANY($3::text[]) "
+               f"UNION ALL SELECT 'c', {CONSENT_COLS} FROM consents WHERE channel = $1 "
+               f"AND scope IN ($2, 'global') AND address_hash = ANY($3::text[])")
+        args: list = [channel.value, sender, list(by_hash)]
+        if since is not None:
+            sql += (" UNION ALL SELECT 'n', NULL, NULL, address_hash, NULL, NULL, NULL, NULL, sent_at, NULL, NULL, "
+                    "NULL FROM sends WHERE channel = $1 AND scope = $2 AND category = 'marketing' AND sent_at > $4 "
+                    "AND address_hash = ANY($3::text[])")
+            args.append(since)
+        sup: dict[str, list[Suppression]] = {}
+        con: dict[str, list[Consent]] = {}
+        sends: dict[str, list[datetime]] = {}
+        async with self._conn() as conn:
+            rows = await conn.fetch(sql, *args)
+        for row in rows:
+            kind = row[0]
+            if kind == "s":
+                sup.setdefault(row[3], []).append(suppression_of(tuple(row)[2:10]))
+            elif kind == "c":
+                con.setdefault(row[3], []).append(consent_of(tuple(row)[1:]))
+            else:
+                sends.setdefault(row[3], []).append(from_text(row[8]))
+        for times in sends.values():
+            times.sort(reverse=True)
+        return {
+            address: RecipientFacts(address, tuple(sup.get(h, ())), tuple(con.get(h, ())), tuple(sends.get(h, ())))
+            for h, address in by_hash.items()
+        }
+
+    _suppression_row = staticmethod(suppression_row)
+
+    async def _change(self, sql: str, args: Sequence, audit: AuditEntry | None) -> tuple[int, int | None]:
+        """One statement (with RETURNING id when it inserts one row) and, with `audit`, its audit entry in
+        the same transaction if it changed anything: (rows changed, the new row's id)."""
+        async with self._transaction() as conn:
+            if "RETURNING" in sql:
+                new_id = await conn.fetchval(numbered(sql), *args)
+                changed = 0 if new_id is None else 1
+            else:
+                new_id, changed = None, rowcount(await conn.execute(numbered(sql), *args))
+            if audit is not None and changed:
+                await conn.execute(numbered(f"INSERT INTO audit ({AUDIT_COLS}) VALUES (?,?,?,?,?,?,?,?)"),
+                                   *audit_row(audit))
+            return changed, new_id
+
+    async def add_suppression(self, entry: Suppression, audit: AuditEntry | None = None) -> bool:
+        added, _ = await self._change(f"INSERT INTO suppressions ({SUPPRESSION_COLS}) VALUES (?,?,?,?,?,?,?,?) "
+                                      "ON CONFLICT DO NOTHING RETURNING id", self._suppression_row(entry), audit)
+        return added == 1
+
+    async def remove_suppressions(self, channel: Channel, address: str, scope: str | None,
+                                  reason: str | None = None, audit: AuditEntry | None = None) -> int:
+        return (await self._change(*queries.remove_suppressions(channel, address, scope, reason), audit))[0]
+
+    async def suppressions(self, channel: Channel | None = None, scope: str | None = None,
+                           address: str | None = None) -> AsyncIterator[Suppression]:
+        sql, args = queries.list_suppressions(channel, scope, address)
+        async with self._conn() as conn, conn.transaction():  # a cursor: any number, flat memory
+            async for row in conn.cursor(numbered(sql), *args, prefetch=1000):
+                yield suppression_of(tuple(row))
+
+    async def import_suppressions(self, rows: Iterable[Suppression | str]) -> ImportResult:
+        added = skipped = 0
+        valid = queries.ImportRows(rows, self._suppression_row)
+        stream = iter(valid)
+        columns = SUPPRESSION_COLS.split(", ")
+        sql = (f"INSERT INTO suppressions ({SUPPRESSION_COLS}) SELECT * FROM unnest("
+               + ", ".join(f"${i + 1}::text[]" for i in range(len(columns)))
+               + ") ON CONFLICT DO NOTHING")
+        try:
+            while batch := list(islice(stream, _IMPORT_BATCH)):
+                async with self._transaction() as conn:
+                    inserted = rowcount(await conn.execute(sql, *(list(c) for c in zip(*batch))))
+                added += inserted
+                skipped += len(batch) - inserted
+        except StoreError as exc:
+            raise StoreError(f"import stopped after {added} rows: {exc}") from None
+        return ImportResult(added, skipped, valid.rejected, tuple(valid.errors))
+
+    async def add_consent(self, consent: Consent, audit: AuditEntry | None = None) -> int:
+        sql, args = queries.add_consent(consent)
+        _, cid = await self._change(sql + " RETURNING id", args, audit)
+        return cid
+
+    async def revoke_consents(self, channel: Channel, address: str, scope: str | None, at: datetime,
+                              audit: AuditEntry | None = None) -> int:
+        return (await self._change(*queries.revoke_consents(channel, address, scope, at), audit))[0]
+
+    async def consents(self, channel: Channel, address: str, scope: str | None = None) -> list[Consent]:
+        return [consent_of(tuple(r)) for r in await self._fetch(*_spread(queries.consents(channel, address, scope)))]
+
+    async def audit_log(self, channel: Channel | None = None, address: str | None = None,
+                        limit: int = 100) -> list[AuditEntry]:
+        return [audit_of(tuple(r)) for r in await self._fetch(*_spread(queries.audit_log(channel, address, limit)))]
+
+
+def _spread(query: tuple[str, list]) -> tuple:
+    """(sql, args) as the positional arguments `_fetch` takes."""
+    sql, args = query
+    return (sql, *args)

@@ -1,0 +1,99 @@
+"""The PostgreSQL engine's schema: the same tables, columns and versions as the SQLite engine's
+(sqlite_schema.py), so one query builder and one set of row conversions serve both. Times are the same
+fixed-width UTC ISO 8601 text, whose order is time order.
+
+`gateway_schema.version` is the schema version; `MIGRATIONS[n]` takes a database from version n to n + 1.
+Instances starting together migrate once: the first takes a transaction-scoped advisory lock, the others
+wait for it and find the work done.
+"""
+
+from __future__ import annotations
+
+MIGRATION_LOCK = 0x6761_7465  # pg_advisory_xact_lock key: "gate"
+
+_V1 = """
+CREATE TABLE suppressions (
+    id bigserial PRIMARY KEY, channel text NOT NULL, address_hash text NOT NULL, address text, scope text NOT NULL,
+    reason text NOT NULL, source text, created_at text NOT NULL, expires_at text);
+CREATE UNIQUE INDEX suppressions_entry ON suppressions (channel, address_hash, scope, reason);
+CREATE INDEX suppressions_scope ON suppressions (scope, channel);
+CREATE TABLE consents (
+    id bigserial PRIMARY KEY, channel text NOT NULL, address_hash text NOT NULL, address text, scope text NOT NULL,
+    level text NOT NULL, source text, evidence text, obtained_at text NOT NULL, expires_at text, revoked_at text);
+CREATE INDEX consents_address ON consents (channel, address_hash, scope);
+CREATE TABLE decisions (
+    id text PRIMARY KEY, at text NOT NULL, channel text NOT NULL, sender text NOT NULL, recipient text NOT NULL,
+    recipient_hash text, category text, verdict text NOT NULL, codes text, violations text, excerpt text,
+    size integer, upstream text);
+CREATE INDEX decisions_at ON decisions (at);
+CREATE INDEX decisions_verdict_at ON decisions (verdict, at);
+CREATE INDEX decisions_sender_at ON decisions (sender, at);
+CREATE INDEX decisions_recipient_hash ON decisions (recipient_hash);
+CREATE TABLE sends (
+    id bigserial PRIMARY KEY, channel text NOT NULL, address_hash text NOT NULL, scope text NOT NULL,
+    category text NOT NULL, sent_at text NOT NULL);
+CREATE INDEX sends_address ON sends (channel, address_hash, scope, sent_at);
+"""
+
+_V2 = """
+CREATE TABLE outbox (
+    id text PRIMARY KEY, at text NOT NULL, sender text NOT NULL, recipient text NOT NULL, from_number text,
+    body text NOT NULL, category text NOT NULL, fields text);
+CREATE INDEX outbox_at ON outbox (at);
+CREATE TABLE deferred (
+    id text PRIMARY KEY, created_at text NOT NULL, send_at text NOT NULL, sender text NOT NULL,
+    recipient text NOT NULL, recipient_hash text, from_number text, body text NOT NULL, category text NOT NULL,
+    fields text, api text, state text NOT NULL, attempts integer, claimed_at text, last_error text);
+CREATE INDEX deferred_due ON deferred (state, send_at);
+"""
+
+# Counts per day and code, kept by a trigger. Each connection counts (up and down) into its own shard of
+# rows, by its backend pid, so that instances writing decisions at once never queue on one counter row's
+# lock; a shard may go below zero, a summary adds the shards up.
+_V3 = """
+CREATE TABLE daily_counts (
+    day text NOT NULL, sender text NOT NULL, channel text NOT NULL, verdict text NOT NULL, code text NOT NULL,
+    shard integer NOT NULL, n bigint NOT NULL, PRIMARY KEY (day, sender, channel, verdict, code, shard));
+CREATE FUNCTION gateway_codes(violations text) RETURNS SETOF text LANGUAGE sql IMMUTABLE AS $$
+    SELECT DISTINCT COALESCE(v->>'code', '') FROM jsonb_array_elements(COALESCE(violations, '[]')::jsonb) v
+    UNION SELECT '' WHERE jsonb_array_length(COALESCE(violations, '[]')::jsonb) = 0
+$$;
+CREATE FUNCTION gateway_count_decision() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        INSERT INTO daily_counts (day, sender, channel, verdict, code, shard, n)
+        SELECT substr(OLD.at, 1, 10), OLD.sender, OLD.channel, OLD.verdict, c, pg_backend_pid() % 16, -1
+        FROM gateway_codes(OLD.violations) c
+        ON CONFLICT (day, sender, channel, verdict, code, shard) DO UPDATE SET n = daily_counts.n - 1;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO daily_counts (day, sender, channel, verdict, code, shard, n)
+        SELECT substr(NEW.at, 1, 10), NEW.sender, NEW.channel, NEW.verdict, c, pg_backend_pid() % 16, 1
+        FROM gateway_codes(NEW.violations) c
+        ON CONFLICT (day, sender, channel, verdict, code, shard) DO UPDATE SET n = daily_counts.n + 1;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER decisions_counted AFTER INSERT OR DELETE OR UPDATE OF at, sender, channel, verdict, violations
+    ON decisions FOR EACH ROW EXECUTE FUNCTION gateway_count_decision();
+INSERT INTO daily_counts (day, sender, channel, verdict, code, shard, n)
+    SELECT substr(d.at, 1, 10), d.sender, d.channel, d.verdict, c, 0, count(*)
+    FROM decisions d, gateway_codes(d.violations) c GROUP BY 1, 2, 3, 4, 5;
+CREATE TABLE audit (
+    id bigserial PRIMARY KEY, at text NOT NULL, actor text NOT NULL, action text NOT NULL, channel text NOT NULL,
+    address_hash text NOT NULL, address text, scope text NOT NULL, detail text);
+CREATE INDEX audit_address ON audit (address_hash, at);
+CREATE INDEX audit_at ON audit (at);
+"""
+
+# Searching for part of an address or subject: pg_trgm's GIN index serves LIKE '%…%' directly. pg_trgm is
+# a trusted extension (PostgreSQL 13+): a database owner may create it. Where that is refused, search
+# still works, by reading the log.
+TRIGRAM_INDEX = """
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX IF NOT EXISTS decisions_text ON decisions
+    USING gin (lower(recipient) gin_trgm_ops, lower(excerpt) gin_trgm_ops);
+"""
+
+MIGRATIONS = [_V1, _V2, _V3]
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,108 @@
+"""Statements both engines run as they are, written with `?` parameters (the PostgreSQL engine numbers
+them): each returns (sql, args)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..addresses import address_hash
+from ..model import GLOBAL_SCOPE, Channel, Consent
+from .base import to_text
+from .rows import AUDIT_COLS, CONSENT_COLS, DEFERRED_COLS, SUPPRESSION_COLS
+
+Query = tuple[str, list]
+
+
+def _filtered(sql: str, args: list, **conditions) -> Query:
+    """`sql` with ` AND column = ?` for each condition that is not None."""
+    for column, value in conditions.items():
+        if value is not None:
+            sql += f" AND {column} = ?"
+            args.append(value)
+    return sql, args
+
+
+def remove_suppressions(channel: Channel, address: str, scope: str | None, reason: str | None) -> Query:
+    return _filtered("DELETE FROM suppressions WHERE channel = ? AND address_hash = ?",
+                     [channel.value, address_hash(address)], scope=scope, reason=reason)
+
+
+def list_suppressions(channel: Channel | None, scope: str | None, address: str | None) -> Query:
+    sql, args = _filtered(f"SELECT {SUPPRESSION_COLS} FROM suppressions WHERE true", [],
+                          channel=channel.value if channel else None, scope=scope,
+                          address_hash=address_hash(address) if address is not None else None)
+    return sql + " ORDER BY id", args
+
+
+def add_consent(consent: Consent) -> Query:
+    return ("INSERT INTO consents (channel, address_hash, address, scope, level, source, evidence, obtained_at, "
+            "expires_at, revoked_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [consent.channel.value, consent.address_hash, consent.address, consent.scope, consent.level.label,
+             consent.source, consent.evidence, to_text(consent.obtained_at), to_text(consent.expires_at),
+             to_text(consent.revoked_at)])
+
+
+def revoke_consents(channel: Channel, address: str, scope: str | None, at: datetime) -> Query:
+    return _filtered("UPDATE consents SET revoked_at = ? WHERE channel = ? AND address_hash = ? "
+                     "AND revoked_at IS NULL", [to_text(at), channel.value, address_hash(address)], scope=scope)
+
+
+def consents(channel: Channel, address: str, scope: str | None) -> Query:
+    sql = f"SELECT {CONSENT_COLS} FROM consents WHERE channel = ? AND address_hash = ?"
+    args: list = [channel.value, address_hash(address)]
+    if scope is not None:
+        sql += " AND scope IN (?, ?)"
+        args += [scope, GLOBAL_SCOPE]
+    return sql + " ORDER BY obtained_at, id", args
+
+
+def audit_log(channel: Channel | None, address: str | None, limit: int) -> Query:
+    sql, args = f"SELECT {AUDIT_COLS} FROM audit WHERE true", []
+    if address is not None:
+        sql, args = _filtered(sql, args, address_hash=address_hash(address),
+                              channel=channel.value if channel else None)
+    return sql + " ORDER BY at DESC, id DESC LIMIT ?", [*args, limit]
+
+
+def finish_deferred(text_id: str, state: str, error: str, send_at: datetime | None) -> Query:
+    sql, args = "UPDATE deferred SET state = ?, last_error = ?", [state, error]
+    if send_at is not None:
+        sql += ", send_at = ?"
+        args.append(to_text(send_at))
+    return sql + " WHERE id = ?", [*args, text_id]
+
+
+def list_deferred(state: str | None, limit: int) -> Query:
+    sql, args = _filtered(f"SELECT {DEFERRED_COLS} FROM deferred WHERE true", [], state=state)
+    return sql + " ORDER BY send_at LIMIT ?", [*args, limit]
+
+
+def summary(since: datetime | None, sender: str | None) -> Query:
+    """The daily counts (added up over the PostgreSQL engine's shards): whole days from the day `since` is in."""
+    sql, args = "SELECT day, sender, channel, verdict, code, sum(n) FROM daily_counts WHERE true", []
+    if since is not None:
+        sql += " AND day >= ?"
+        args.append(to_text(since)[:10])
+    sql, args = _filtered(sql, args, sender=sender)
+    return sql + " GROUP BY 1, 2, 3, 4, 5 HAVING sum(n) > 0 ORDER BY day, sender, code, channel, verdict", args
+
+
+class ImportRows:
+    """A stream of import rows (a str is a rejected row's error) as suppression rows to insert, counting and
+    keeping the first few errors on the way."""
+
+    MAX_ERRORS_KEPT = 20
+
+    def __init__(self, rows, to_row) -> None:
+        self._rows, self._to_row = rows, to_row
+        self.rejected = 0
+        self.errors: list[str] = []
+
+    def __iter__(self):
+        for item in self._rows:
+            if isinstance(item, str):
+                self.rejected += 1
+                if len(self.errors) < self.MAX_ERRORS_KEPT:
+                    self.errors.append(item)
+                continue
+            yield self._to_row(item)
