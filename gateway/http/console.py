@@ -25,8 +25,9 @@ from markupsafe import Markup
 
 from ..addresses import address_hash, channel_and_address
 from ..credentials import OPS
-from ..model import GLOBAL_SCOPE, Channel, ConsentLevel, Reason, Verdict
+from ..model import GLOBAL_SCOPE, Channel, ConsentLevel, Verdict
 from ..policy.codes import CODES, explain
+from ..policy.recipients import PERMANENT_REASONS
 from ..reports import parse_when
 from . import chart
 from ..store.base import DecisionQuery
@@ -82,10 +83,6 @@ async def ops_credential(request: web.Request, ctx) -> str | None:
     if key and len(key) <= 512 and await ctx.credentials.api_key(key) == OPS:
         return header
     return None
-
-
-async def is_ops(request: web.Request, ctx) -> bool:
-    return await ops_credential(request, ctx) is not None
 
 
 def csrf_token(signer, credential: str) -> str:
@@ -199,7 +196,7 @@ def make_routes(ctx, app: web.Application):
                     audit=audit, done=DONE.get(request.query.get("done", "")),
                     csrf=csrf_token(ctx.signer, request["ops"]), scopes=[GLOBAL_SCOPE, *senders],
                     levels=[level.label for level in ConsentLevel if level != ConsentLevel.NONE],
-                    erased=Reason.ERASED)
+                    permanent=PERMANENT_REASONS)
 
     static = {"console.css": "text/css", "favicon.svg": "image/svg+xml"}
 

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from ..addresses import address_hash, channel_and_address
 from ..model import GLOBAL_SCOPE, Consent, ConsentLevel, Reason
+from ..policy.recipients import lifting_refused
 from ..store.base import AuditEntry, now
 from .console import csrf_valid, page
 
@@ -18,7 +19,11 @@ _NOTE_MAX = 500
 
 
 class Refused(Exception):
-    """A form the console will not act on; the message is shown as is."""
+    """A form the console will not act on; the message is shown as is, with `status`."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def same_origin(request: web.Request) -> bool:
@@ -33,10 +38,10 @@ def make_action_routes(ctx, app: web.Application, guarded) -> None:
 
     async def checked(request: web.Request):
         if not same_origin(request):
-            raise Refused("This form was sent from another site.")
+            raise Refused("This form was sent from another site.", 403)
         form = await request.post()
         if not csrf_valid(ctx.signer, request["ops"], str(form.get("csrf", ""))):
-            raise Refused("This form has expired or did not come from the console. Open the page again.")
+            raise Refused("This form has expired or did not come from the console. Open the page again.", 403)
         try:
             channel, address = channel_and_address(str(form.get("address", ""))[:320])
         except ValueError as exc:
@@ -65,7 +70,7 @@ def make_action_routes(ctx, app: web.Application, guarded) -> None:
             try:
                 address, changed, done = await work(request, *await checked(request))
             except Refused as exc:
-                return page("notice.html", status=403 if "form" in str(exc) else 400, title="Not done",
+                return page("notice.html", status=exc.status, title="Not done",
                             signed_in=True, message=str(exc))
             raise back(address, done if changed else "unchanged")
         return guarded(handler)
@@ -74,8 +79,8 @@ def make_action_routes(ctx, app: web.Application, guarded) -> None:
         reason = str(form.get("reason", ""))
         if reason not in {r.value for r in Reason}:
             raise Refused("Unknown suppression reason.")
-        if reason == Reason.ERASED.value:
-            raise Refused("An erasure cannot be undone: the person asked for their data to be deleted.")
+        if refusal := lifting_refused(Reason(reason)):
+            raise Refused(refusal)
         note = note_of(form, "note", "why it is removed")
         removed = await ctx.store.remove_suppressions(
             channel, address, scope, reason,

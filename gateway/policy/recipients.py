@@ -26,6 +26,18 @@ class RecipientCheck:
 TRANSACTIONAL_BLOCKERS = frozenset({Reason.BOUNCE, Reason.COMPLAINT, Reason.MANUAL, Reason.ERASED})
 
 
+# Suppressions no one lifts by hand: an erasure request (GDPR Art. 17) is kept, hashed, for good, so the
+# person is never messaged again (and their data never comes back).
+PERMANENT_REASONS = frozenset({Reason.ERASED})
+
+
+def lifting_refused(reason: Reason) -> str | None:
+    """Why a suppression with this reason may not be removed from the console, or None if it may."""
+    if reason in PERMANENT_REASONS:
+        return "An erasure cannot be undone: the person asked for their data to be deleted."
+    return None
+
+
 def invalid_recipient(r: RecipientFacts, c: RecipientCheck) -> Violation | None:
     """INVALID_RECIPIENT — an address that cannot be delivered to (RFC 5321 mailbox; strict E.164 number)."""
     if c.channel is Channel.EMAIL:

@@ -157,10 +157,15 @@ class DecisionQuery:
             conditions.append(indexed[0])
             args += indexed[1]
         elif self.text:
-            pattern = "%" + self.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            pattern = like_pattern(self.text)
             conditions.append("(lower(recipient) LIKE ? ESCAPE '\\' OR lower(excerpt) LIKE ? ESCAPE '\\')")
             args += [pattern, pattern]
         return (" AND ".join(conditions) or "1 = 1"), args
+
+
+def like_pattern(text: str) -> str:
+    """`%text%` for LIKE with backslash as its escape: `text` matched literally (its % and _ too), any case."""
+    return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,11 +26,12 @@ import asyncpg
 from ..addresses import address_hash
 from ..model import Channel, Consent, RecipientFacts, Suppression
 from . import queries
-from .base import AuditEntry, ImportResult, StoreError, from_text, to_text
+from .base import AuditEntry, ImportResult, StoreError, to_text
 from .postgres_log import LogTables, rowcount
 from .postgres_schema import MIGRATION_LOCK, MIGRATIONS, SCHEMA_VERSION, TRIGRAM_INDEX
 from .rows import (
-    AUDIT_COLS, CONSENT_COLS, SUPPRESSION_COLS, audit_of, audit_row, consent_of, suppression_of, suppression_row,
+    AUDIT_COLS, CONSENT_COLS, SUPPRESSION_COLS, audit_of, audit_row, consent_of, facts_of, suppression_of,
+    suppression_row,
 )
 
 log = logging.getLogger("gateway.store")
@@ -175,34 +176,19 @@ class PostgresStore(LogTables):
                     "NULL FROM sends WHERE channel = $1 AND scope = $2 AND category = 'marketing' AND sent_at > $4 "
                     "AND address_hash = ANY($3::text[])")
             args.append(since)
-        sup: dict[str, list[Suppression]] = {}
-        con: dict[str, list[Consent]] = {}
-        sends: dict[str, list[datetime]] = {}
         async with self._conn() as conn:
             rows = await conn.fetch(sql, *args)
-        for row in rows:
-            kind = row[0]
-            if kind == "s":
-                sup.setdefault(row[3], []).append(suppression_of(tuple(row)[2:10]))
-            elif kind == "c":
-                con.setdefault(row[3], []).append(consent_of(tuple(row)[1:]))
-            else:
-                sends.setdefault(row[3], []).append(from_text(row[8]))
-        for times in sends.values():
-            times.sort(reverse=True)
-        return {
-            address: RecipientFacts(address, tuple(sup.get(h, ())), tuple(con.get(h, ())), tuple(sends.get(h, ())))
-            for h, address in by_hash.items()
-        }
+        return facts_of((tuple(row) for row in rows), by_hash)
 
     _suppression_row = staticmethod(suppression_row)
 
-    async def _change(self, sql: str, args: Sequence, audit: AuditEntry | None) -> tuple[int, int | None]:
-        """One statement (with RETURNING id when it inserts one row) and, with `audit`, its audit entry in
-        the same transaction if it changed anything: (rows changed, the new row's id)."""
+    async def _change(self, sql: str, args: Sequence, audit: AuditEntry | None,
+                      inserts_one: bool = False) -> tuple[int, int | None]:
+        """One statement and, with `audit`, its audit entry in the same transaction if it changed anything:
+        (rows changed, the new row's id when it `inserts_one`)."""
         async with self._transaction() as conn:
-            if "RETURNING" in sql:
-                new_id = await conn.fetchval(numbered(sql), *args)
+            if inserts_one:
+                new_id = await conn.fetchval(numbered(sql + " RETURNING id"), *args)
                 changed = 0 if new_id is None else 1
             else:
                 new_id, changed = None, rowcount(await conn.execute(numbered(sql), *args))
@@ -213,7 +199,7 @@ class PostgresStore(LogTables):
 
     async def add_suppression(self, entry: Suppression, audit: AuditEntry | None = None) -> bool:
         added, _ = await self._change(f"INSERT INTO suppressions ({SUPPRESSION_COLS}) VALUES (?,?,?,?,?,?,?,?) "
-                                      "ON CONFLICT DO NOTHING RETURNING id", self._suppression_row(entry), audit)
+                                      "ON CONFLICT DO NOTHING", self._suppression_row(entry), audit, inserts_one=True)
         return added == 1
 
     async def remove_suppressions(self, channel: Channel, address: str, scope: str | None,
@@ -246,8 +232,7 @@ class PostgresStore(LogTables):
         return ImportResult(added, skipped, valid.rejected, tuple(valid.errors))
 
     async def add_consent(self, consent: Consent, audit: AuditEntry | None = None) -> int:
-        sql, args = queries.add_consent(consent)
-        _, cid = await self._change(sql + " RETURNING id", args, audit)
+        _, cid = await self._change(*queries.add_consent(consent), audit, inserts_one=True)
         return cid
 
     async def revoke_consents(self, channel: Channel, address: str, scope: str | None, at: datetime,

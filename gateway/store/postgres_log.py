@@ -12,9 +12,9 @@ from ..model import GLOBAL_SCOPE, Category, Channel, Decision, Reason
 from . import queries
 from .base import (
     ClaimResult, DecisionPages, DecisionQuery, DeferredText, Erasure, OutboxMessage, SendClaim, SummaryRow,
-    decision_from_row, decision_row, from_text, to_text,
+    decision_from_row, decision_row, from_text, like_pattern, to_text,
 )
-from .rows import DEFERRED_COLS, SEND_COLS, SUPPRESSION_COLS, deferred_of
+from .rows import DEFERRED_COLS, OUTBOX_COLS, SEND_COLS, SUPPRESSION_COLS, deferred_of, outbox_row, send_row
 
 _PURGE_BATCH = 5000
 INSERT_SEND = f"INSERT INTO sends ({SEND_COLS}) VALUES ($1, $2, $3, $4, $5) RETURNING id"
@@ -22,7 +22,7 @@ INSERT_SEND = f"INSERT INTO sends ({SEND_COLS}) VALUES ($1, $2, $3, $4, $5) RETU
 
 def _text_match(text: str) -> tuple[str, list]:
     """Part of a recipient or subject, any case: LIKE on lower(...), which pg_trgm's index serves."""
-    pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    pattern = like_pattern(text)
     return "(lower(recipient) LIKE ? OR lower(excerpt) LIKE ?)", [pattern, pattern]
 
 
@@ -45,15 +45,10 @@ class LogTables(DecisionPages):
                     f"({', '.join(f'${i + 1}' for i in range(len(columns)))})",
                     [tuple(r[c] for c in columns) for r in rows])
             if outbox:
-                await conn.executemany(
-                    "INSERT INTO outbox (id, at, sender, recipient, from_number, body, category, fields) "
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    [(m.id, to_text(m.at), m.sender, m.recipient, m.from_number, m.body, m.category.value,
-                      json.dumps(m.fields)) for m in outbox])
+                await conn.executemany(f"INSERT INTO outbox ({OUTBOX_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                                       [outbox_row(m) for m in outbox])
             if sends:
-                await conn.executemany(INSERT_SEND.replace(" RETURNING id", ""), [
-                    (c.channel.value, address_hash(c.address), c.sender, c.category.value, to_text(c.at))
-                    for c in sends])
+                await conn.executemany(INSERT_SEND.replace(" RETURNING id", ""), [send_row(c) for c in sends])
 
     async def decisions(self, limit: int = 100, query: DecisionQuery | None = None,
                         before_id: str | None = None) -> list[Decision]:

@@ -4,11 +4,12 @@ SQL around them is each engine's own."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from ..addresses import address_hash
-from ..model import Category, Channel, Consent, ConsentLevel, Reason, Suppression
-from .base import AuditEntry, DeferredText, from_text, to_text
+from ..model import Category, Channel, Consent, ConsentLevel, Reason, RecipientFacts, Suppression
+from .base import AuditEntry, DeferredText, OutboxMessage, SendClaim, from_text, to_text
 
 _CHANNEL = {c.value: c for c in Channel}  # dict lookups: Enum(value) costs microseconds on the hot path
 _REASON = {r.value: r for r in Reason}
@@ -51,6 +52,7 @@ def audit_of(r: Sequence) -> AuditEntry:
 
 
 SEND_COLS = "channel, address_hash, scope, category, sent_at"
+OUTBOX_COLS = "id, at, sender, recipient, from_number, body, category, fields"
 DEFERRED_COLS = ("id, created_at, send_at, sender, recipient, recipient_hash, from_number, body, category, fields, "
                   "api, state, attempts, last_error, claimed_at")
 
@@ -60,3 +62,36 @@ def deferred_of(r: Sequence) -> DeferredText:
                         from_number=r[6], body=r[7], category=Category(r[8]), fields=json.loads(r[9] or "{}"),
                         api=r[10] or "v1", state=r[11], attempts=r[12] or 0, last_error=r[13] or "",
                         claimed_at=from_text(r[14]))
+
+
+def facts_of(rows: Iterable[Sequence], by_hash: dict[str, str]) -> dict[str, RecipientFacts]:
+    """Each recipient's facts from the rows of an engine's facts statement: a kind ('s' suppression, 'c'
+    consent, 'n' send), then the suppression's columns from the third, the consent's from the second, or a
+    send's address hash fourth and time ninth."""
+    sup: dict[str, list[Suppression]] = {}
+    con: dict[str, list[Consent]] = {}
+    sends: dict[str, list[datetime]] = {}
+    for row in rows:
+        kind = row[0]
+        if kind == "s":
+            sup.setdefault(row[3], []).append(suppression_of(row[2:10]))
+        elif kind == "c":
+            con.setdefault(row[3], []).append(consent_of(row[1:]))
+        else:
+            sends.setdefault(row[3], []).append(from_text(row[8]))
+    for times in sends.values():
+        times.sort(reverse=True)
+    return {
+        address: RecipientFacts(address, tuple(sup.get(h, ())), tuple(con.get(h, ())), tuple(sends.get(h, ())))
+        for h, address in by_hash.items()
+    }
+
+
+def outbox_row(m: OutboxMessage) -> tuple:
+    """In OUTBOX_COLS order."""
+    return (m.id, to_text(m.at), m.sender, m.recipient, m.from_number, m.body, m.category.value, json.dumps(m.fields))
+
+
+def send_row(c: SendClaim) -> tuple:
+    """In SEND_COLS order."""
+    return (c.channel.value, address_hash(c.address), c.sender, c.category.value, to_text(c.at))

@@ -21,10 +21,11 @@ import sqlite_utils
 from ..addresses import address_hash
 from ..model import Channel, Consent, RecipientFacts, Suppression
 from . import queries
-from .base import AuditEntry, ImportResult, StoreError, from_text, to_text
+from .base import AuditEntry, ImportResult, StoreError, to_text
 from .sqlite_log import DecisionLogTables
 from .rows import (
-    AUDIT_COLS, CONSENT_COLS, SUPPRESSION_COLS, audit_of, audit_row, consent_of, suppression_of, suppression_row,
+    AUDIT_COLS, CONSENT_COLS, SUPPRESSION_COLS, audit_of, audit_row, consent_of, facts_of, suppression_of,
+    suppression_row,
 )
 from .sqlite_schema import MIGRATIONS, SCHEMA_VERSION, sqlite_path
 from .sqlite_sms import SmsTables
@@ -117,31 +118,18 @@ class SqliteStore(Writes, DecisionLogTables, SmsTables):
                     history_hours: int = 0) -> dict[str, RecipientFacts]:
         """One UNION ALL statement per 500 recipients: one snapshot, one round trip."""
         by_hash = {address_hash(a): a for a in addresses}
-        sup: dict[str, list[Suppression]] = {}
-        con: dict[str, list[Consent]] = {}
-        sends: dict[str, list[datetime]] = {}
         since = to_text(at - timedelta(hours=history_hours)) if history_hours else None
         hashes = list(by_hash)
-        try:
+
+        def rows():
             for start in range(0, len(hashes), _BATCH):
                 chunk = hashes[start : start + _BATCH]
-                sql = _facts_sql(len(chunk), since is not None)
-                for row in self._conn.execute(sql, (channel.value, sender, since or "", *chunk)):
-                    kind = row[0]
-                    if kind == "s":
-                        sup.setdefault(row[3], []).append(suppression_of(row[2:10]))
-                    elif kind == "c":
-                        con.setdefault(row[3], []).append(consent_of(row[1:]))
-                    else:
-                        sends.setdefault(row[3], []).append(from_text(row[8]))
+                yield from self._conn.execute(_facts_sql(len(chunk), since is not None),
+                                              (channel.value, sender, since or "", *chunk))
+        try:
+            return facts_of(rows(), by_hash)
         except sqlite3.Error as exc:
             raise StoreError(str(exc)) from exc
-        for times in sends.values():
-            times.sort(reverse=True)
-        return {
-            address: RecipientFacts(address, tuple(sup.get(h, ())), tuple(con.get(h, ())), tuple(sends.get(h, ())))
-            for h, address in by_hash.items()
-        }
 
     _suppression_row = staticmethod(suppression_row)
 

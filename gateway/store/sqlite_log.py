@@ -15,7 +15,7 @@ from .base import (
     DecisionPages, DecisionQuery, Erasure, OutboxMessage, SendClaim, SummaryRow, decision_from_row, decision_row,
     to_text,
 )
-from .rows import SUPPRESSION_COLS
+from .rows import OUTBOX_COLS, SUPPRESSION_COLS, outbox_row, send_row
 from .sqlite_schema import INSERT_SEND
 
 
@@ -36,9 +36,8 @@ class DecisionLogTables(DecisionPages):
         columns = list(rows[0]) if rows else []
         sql = f"INSERT INTO decisions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         values = [tuple(r[c] for c in columns) for r in rows]
-        texts = [(m.id, to_text(m.at), m.sender, m.recipient, m.from_number, m.body, m.category.value,
-                  json.dumps(m.fields)) for m in outbox]
-        counted = [(c.channel.value, address_hash(c.address), c.sender, c.category.value, to_text(c.at)) for c in sends]
+        texts = [outbox_row(m) for m in outbox]
+        counted = [send_row(c) for c in sends]
 
         def work(conn: sqlite3.Connection) -> None:
             if replace:  # a plain DELETE, so the triggers take the old row out of the counts and the index
@@ -46,8 +45,7 @@ class DecisionLogTables(DecisionPages):
             if values:
                 conn.executemany(sql, values)
             if texts:
-                conn.executemany("INSERT INTO outbox (id, at, sender, recipient, from_number, body, category, fields) "
-                                 "VALUES (?,?,?,?,?,?,?,?)", texts)
+                conn.executemany(f"INSERT INTO outbox ({OUTBOX_COLS}) VALUES (?,?,?,?,?,?,?,?)", texts)
             if counted:
                 conn.executemany(INSERT_SEND, counted)
         await self._writing(work, durable=durable or bool(outbox))
