@@ -35,16 +35,21 @@ def wait_for_port(port: int, timeout: float = 20) -> None:
     raise SystemExit(f"nothing listening on {port}")
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User and system CPU seconds used so far by these processes."""
-    total = 0.0
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    """User and system CPU seconds used so far by each of these processes that is still running."""
+    used = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+        used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU seconds used so far by these processes."""
+    return sum(cpu_by_pid(pids).values())
 
 
 def family(pid: int) -> list[int]:

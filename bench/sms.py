@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from gateway.addresses import address_hash  # noqa: E402
 from gateway.model import Channel, Consent, ConsentLevel  # noqa: E402
-from gateway.store.sqlite import SqliteStore  # noqa: E402
+from gateway.store import open_store  # noqa: E402
 from processes import cpu_seconds, family, free_port, wait_for_port  # noqa: E402
 
 KEY = "bench-api-key-0123456789"
@@ -107,10 +107,19 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, script: Path, connections: int, seconds: int) -> dict:
+def wrk_command(url: str, script: Path, connections: int, seconds: int) -> list[str]:
     threads = 1 if connections == 1 else 2
-    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency",
-                          "-s", str(script), url], capture_output=True, text=True, timeout=seconds + 60).stdout
+    return ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency", "-s", str(script),
+            url]
+
+
+def wrk(url: str, script: Path, connections: int, seconds: int) -> dict:
+    return wrk_result(subprocess.run(wrk_command(url, script, connections, seconds), capture_output=True, text=True,
+                                     timeout=seconds + 60).stdout)
+
+
+def wrk_result(out: str) -> dict:
+    """Requests/s, p50 and p99 in ms, non-2xx answers and socket errors from wrk's report."""
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)$", out, re.M)
@@ -119,9 +128,10 @@ def wrk(url: str, script: Path, connections: int, seconds: int) -> dict:
             "errors": errors.group(1) if errors else ""}
 
 
-def seed(db: Path) -> None:
+def seed(database: str) -> None:
+    """Express written consent for each of the bench's numbers, in the store at this database URL."""
     async def go() -> None:
-        store = SqliteStore(str(db))
+        store = open_store(database)
         then = datetime(2026, 1, 1, tzinfo=UTC)
         for number in NUMBERS:
             await store.add_consent(Consent(Channel.SMS, address_hash(number), number, "global",
@@ -161,7 +171,7 @@ def main() -> None:
                 config.write_text(CONFIG.format(tmp=run, smtp=free_port(), http=http, workers=args.workers,
                                                 provider=provider, provider_account=PROVIDER_ACCOUNT, fake=fake_port,
                                                 account=ACCOUNT))
-                seed(run / "bench.db")
+                seed(f"sqlite:///{run}/bench.db")
                 gateway = subprocess.Popen(
                     [sys.executable, "-m", "gateway", "serve", "--config", str(config)], cwd=run,
                     stdout=subprocess.DEVNULL, stderr=open(run / "gateway.log", "w"),

@@ -53,15 +53,23 @@ from_domains = ["news.acme.example"]
 """
 
 
+def source(port: int, message: Path, sessions: int, count: int) -> subprocess.Popen:
+    """smtp-source sending `count` copies of `message` over `sessions` concurrent connections."""
+    return subprocess.Popen([SOURCE, "-s", str(sessions), "-m", str(count), "-F", str(message),
+                             "-f", "news@news.acme.example", "-t", "reader@example.com", f"127.0.0.1:{port}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finished(proc: subprocess.Popen) -> None:
+    _, err = proc.communicate()
+    if proc.returncode != 0 or "error" in err.lower():
+        raise SystemExit(f"smtp-source failed: {err.strip()[:500]}")
+
+
 def blast(port: int, message: Path, sessions: int, count: int) -> float:
     start = time.perf_counter()
-    proc = subprocess.run([SOURCE, "-s", str(sessions), "-m", str(count), "-F", str(message),
-                           "-f", "news@news.acme.example", "-t", "reader@example.com", f"127.0.0.1:{port}"],
-                          capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0 or "error" in proc.stderr.lower():
-        raise SystemExit(f"smtp-source failed: {proc.stderr.strip()[:500]}")
-    return elapsed
+    finished(source(port, message, sessions, count))
+    return time.perf_counter() - start
 
 
 def main() -> None:

@@ -39,6 +39,7 @@ class DecisionLog:
         self.journal = Path(journal)
         self.on_record = on_record  # called with each decision once it is durable (metrics)
         self._group: GroupCommit[_Entry, StoreError | None] = GroupCommit(self._write)
+        self._journaled = self.journal.exists()  # decisions wait there for the store to answer again
 
     async def record(self, decisions: Sequence[Decision], replace: bool = False, *,
                      outbox: Sequence[OutboxMessage] = (), sends: Sequence[SendClaim] = (),
@@ -76,6 +77,9 @@ class DecisionLog:
         if journal:
             log.error("store unavailable, %d decisions journaled", len(journal))
             await asyncio.to_thread(self._journal, journal)  # an OSError here reaches every waiter
+            self._journaled = True
+        elif self._journaled:  # the store took this batch: it answers again
+            await self._move_journal()
         if self.on_record is not None:
             for entry, failed in zip(batch, results):
                 if failed is None:
@@ -91,11 +95,26 @@ class DecisionLog:
             f.flush()
             os.fsync(f.fileno())
 
+    async def _move_journal(self) -> None:
+        """Inside the group commit's drain, so no batch is journaled while the journal is being moved."""
+        try:
+            count = await self.replay_journal()
+        except (StoreError, OSError) as exc:
+            log.warning("journaled decisions stay in %s for now: %s", self.journal, exc)
+            return
+        except ValueError as exc:  # damaged: left for a person (the next start refuses it, naming the line)
+            log.error("decision journal %s: %s", self.journal, exc)
+            self._journaled = False
+            return
+        self._journaled = False
+        if count:
+            log.info("the store answers again: moved %d journaled decisions into it", count)
+
     async def replay_journal(self) -> int:
         """Move journaled decisions into the store; the journal goes only once they are in."""
         if not self.journal.exists():
             return 0
-        rows = [json.loads(line) for line in self.journal.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = _journal_rows(self.journal.read_text(encoding="utf-8").splitlines())
         if rows:
             await self.store.record_decisions([decision_from_row(r) for r in rows], replace=True)
         self.journal.unlink()
@@ -103,3 +122,18 @@ class DecisionLog:
 
     async def flush(self) -> None:
         await self._group.flush()
+
+
+def _journal_rows(lines: list[str]) -> list[dict]:
+    """The journal's rows. A torn last line is a batch cut off mid-write by a crash, before its fsync, so
+    before anyone heard 250 for it: dropped with a warning. A bad line before the last is damage: refused."""
+    lines = [line for line in lines if line.strip()]
+    rows = []
+    for number, line in enumerate(lines, 1):
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            if number < len(lines):
+                raise ValueError(f"line {number} is not a journaled decision") from None
+            log.warning("dropped a torn last line of the decision journal (a write cut off by a crash)")
+    return rows

@@ -32,7 +32,7 @@ from .smtp.handler import GatewayHandler
 from .smtp.protocol import GatewaySMTP
 from .smtp.signing import DkimError, DkimSigners
 from .smtp.relay import MaildirRelay, Relay, SmtpRelay, UpstreamSettings
-from .store import StoreError, open_store
+from .store import Store, StoreError, open_store
 from .tokens import TokenSigner
 
 log = logging.getLogger("gateway")
@@ -130,11 +130,6 @@ class Gateway:
         return protocol
 
     async def start(self, *, reuse_port: bool = False) -> None:
-        for journal in Path(self.config.state_dir).glob("decisions-*.journal"):
-            replay = DecisionLog(self.store, journal)
-            count = await replay.replay_journal()
-            if count:
-                log.info("moved %d journaled decisions into the store", count)
         self._tls = tls_context(self.config)
         self._authenticator = Authenticator(self.credentials)
         host, port = self.config.smtp.listen
@@ -222,11 +217,24 @@ async def prepare_store(config: Config) -> None:
     try:
         store = open_store(config.database)
         await store.schema_version()
+        await replay_journals(store, Path(config.state_dir))
     except StoreError as exc:
         raise ServeError(f"{config.path}: gateway.database: {exc}") from None
     finally:
         if store is not None:
             await store.close()
+
+
+async def replay_journals(store: Store, state_dir: Path) -> None:
+    """Decisions journaled by an earlier run (its processes' journals) go into the store, once, before the
+    workers start; a running process moves its own journal as soon as the store answers again."""
+    for journal in sorted(state_dir.glob("decisions-*.journal")):
+        try:
+            count = await DecisionLog(store, journal).replay_journal()
+        except (OSError, ValueError) as exc:
+            raise ServeError(f"cannot read the decision journal {journal}: {exc}") from None
+        if count:
+            log.info("moved %d journaled decisions from %s into the store", count, journal.name)
 
 
 def serve_forever(config: Config) -> int:

@@ -14,9 +14,9 @@ import sqlite_utils
 
 from gateway.model import Category, Channel, Consent, ConsentLevel, Decision, Reason, Suppression, Verdict, Violation
 from gateway.addresses import address_hash
-from gateway.store import new_id
+from gateway.store import StoreError, new_id
 from gateway.store import postgres_log, sqlite_log
-from gateway.store.base import AuditEntry, DecisionQuery
+from gateway.store.base import AuditEntry, DecisionQuery, OutboxMessage, SendClaim
 from gateway.store.sqlite import SqliteStore
 from gateway.store.sqlite_schema import MIGRATIONS
 
@@ -87,6 +87,32 @@ def test_counts_per_day_follow_inserts_replays_retention_and_erasure(store):
     assert run(store.purge_before(DAY2)) == 2
     assert counts(store) == {("2026-05-02", "acme", "rejected", "SUPPRESSED"): 1}
     assert count_rows(store) == 1  # emptied rows go with retention
+
+
+def sms_decision(at, number, verdict=Verdict.RELAYED):
+    return Decision(new_id(), at, Channel.SMS, "acme", number, Category.MARKETING, verdict, (), "20% off", 8)
+
+
+def test_a_group_of_decisions_outbox_texts_and_sends_is_written_whole_or_not_at_all(store):
+    number = "+13055550123"
+    for durable in (True, False):
+        texts = [OutboxMessage(f"SM{durable:d}{i:031d}", DAY1, "acme", number, "+15005550006", "20% off",
+                               Category.MARKETING, {"To": number}) for i in range(2)]
+        sends = [SendClaim(Channel.SMS, number, "acme", Category.MARKETING, DAY1 + timedelta(minutes=i))
+                 for i in range(2)]
+        run(store.record_decisions([sms_decision(DAY1, number) for _ in range(2)], outbox=texts, sends=sends,
+                                   durable=durable))
+        run(store.record_decisions([], sends=sends[:1], durable=durable))  # sends alone
+    assert len(run(store.outbox())) == 4
+    assert counts(store) == {("2026-05-01", "acme", "relayed", ""): 4}
+    recent = run(store.facts(Channel.SMS, "acme", [number], DAY2, history_hours=48))[number].recent_sends
+    assert len(recent) == 6
+    clash = run(store.outbox())[0]  # an outbox id taken already: nothing of the group is written
+    with pytest.raises(StoreError):
+        run(store.record_decisions([sms_decision(DAY1, number)], outbox=[clash],
+                                   sends=[SendClaim(Channel.SMS, number, "acme", Category.MARKETING, DAY1)]))
+    assert counts(store) == {("2026-05-01", "acme", "relayed", ""): 4}
+    assert len(run(store.facts(Channel.SMS, "acme", [number], DAY2, history_hours=48))[number].recent_sends) == 6
 
 
 def count_rows(store) -> int:

@@ -1,6 +1,7 @@
 """Several gateway instances on one PostgreSQL: an opt-out taken by one holds on the other for the next
 message, a cap counts across both, the decision log is one; and PostgreSQL going away and coming back
-under a running gateway (451 / 503 meanwhile, never a pass, then back without a restart)."""
+under a running gateway (451 / 503 meanwhile, never a pass, no acknowledged decision lost, then back
+without a restart)."""
 
 from __future__ import annotations
 
@@ -182,17 +183,29 @@ def test_postgresql_going_away_and_coming_back_under_a_running_gateway(tmp_path)
 
     try:
         assert gw.send() == {} and sms()[0] == 201
+        late = smtplib.SMTP("127.0.0.1", gw.smtp, timeout=30)  # its RCPT read the facts before the stop
+        late.login("acme", PASSWORD)
+        late.mail("news@news.demo.example")
+        assert late.rcpt("late@example.com")[0] == 250
         pg("stop")
         try:
             refused = gw.send("second@example.com")
             assert refused["second@example.com"][0] == 451 and "4.3.0" in refused["second@example.com"][1]
             status, headers = sms()
             assert status == 503 and headers["Retry-After"] == "7"
+            # relayed, and its decision durable in the journal while PostgreSQL is away: 250
+            assert late.data(SAMPLE)[0] == 250
+            late.quit()
         finally:
             pg("start")
         wait_until(lambda: sms()[0] == 201, timeout=30)  # the pool reconnects by itself
         assert gw.send("second@example.com") == {}
-        assert len(gw.delivered()) == 2
+        assert len(gw.delivered()) == 3
+        # the acknowledged decision moved from the journal into PostgreSQL with the first write that worked
+        logged = {(d["recipient"], d["verdict"]) for d in gw.report()}
+        assert {("reader@example.com", "relayed"), ("late@example.com", "relayed"),
+                ("second@example.com", "relayed")} <= logged
+        assert not list((gw.tmp / "state").glob("decisions-*.journal"))
     finally:
         gw.stop()
         subprocess.run([str(REPO / "scripts" / "postgres"), "stop", str(pgdir)], check=False)

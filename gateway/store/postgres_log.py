@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from ..addresses import address_hash
 from ..model import GLOBAL_SCOPE, Category, Channel, Decision, Reason
@@ -17,6 +18,34 @@ from .base import (
 from .rows import DEFERRED_COLS, OUTBOX_COLS, SEND_COLS, SUPPRESSION_COLS, deferred_of, outbox_row, send_row
 
 _PURGE_BATCH = 5000
+
+DECISION_COLS = ("id", "at", "channel", "sender", "recipient", "recipient_hash", "category", "verdict", "codes",
+                 "violations", "excerpt", "size", "upstream")
+# what record_decisions writes: each table's columns (in its row tuple's order) and the non-text ones' types
+_WRITTEN = {"decisions": (DECISION_COLS, {"size": "integer"}),
+            "outbox": (tuple(OUTBOX_COLS.split(", ")), {}),
+            "sends": (tuple(SEND_COLS.split(", ")), {})}
+
+
+@lru_cache(maxsize=16)
+def insert_together(tables: tuple[str, ...]) -> str:
+    """One statement inserting many rows into each of these tables, each column passed as an array: one
+    round trip and one run of the statement-level triggers however many rows, and atomic on its own
+    (the inserts but the last are data-modifying CTEs)."""
+    statements, n = [], 0
+    for table in tables:
+        names, types = _WRITTEN[table]
+        arrays = ", ".join(f"${n + i}::{types.get(name, 'text')}[]" for i, name in enumerate(names, 1))
+        n += len(names)
+        statements.append(f"INSERT INTO {table} ({', '.join(names)}) SELECT * FROM unnest({arrays})")
+    ctes = ", ".join(f"w{i} AS ({sql})" for i, sql in enumerate(statements[:-1]))
+    return (f"WITH {ctes} " if ctes else "") + statements[-1]
+
+
+def as_columns(rows: Sequence[Sequence]) -> list[list]:
+    return [list(column) for column in zip(*rows)]
+
+
 INSERT_SEND = f"INSERT INTO sends ({SEND_COLS}) VALUES ($1, $2, $3, $4, $5) RETURNING id"
 
 
@@ -35,20 +64,20 @@ class LogTables(DecisionPages):
         if not decisions and not outbox and not sends:
             return
         rows = [decision_row(d, address_hash(d.recipient)) for d in decisions]
-        async with self._transaction(durable=durable or bool(outbox)) as conn:
-            if rows:
-                columns = list(rows[0])
-                if replace:  # a plain DELETE first, so the trigger takes the old row out of the counts
-                    await conn.execute("DELETE FROM decisions WHERE id = ANY($1::text[])", [r["id"] for r in rows])
-                await conn.executemany(
-                    f"INSERT INTO decisions ({', '.join(columns)}) VALUES "
-                    f"({', '.join(f'${i + 1}' for i in range(len(columns)))})",
-                    [tuple(r[c] for c in columns) for r in rows])
-            if outbox:
-                await conn.executemany(f"INSERT INTO outbox ({OUTBOX_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                                       [outbox_row(m) for m in outbox])
-            if sends:
-                await conn.executemany(INSERT_SEND.replace(" RETURNING id", ""), [send_row(c) for c in sends])
+        written = {"decisions": [[r[name] for r in rows] for name in DECISION_COLS] if rows else None,
+                   "outbox": as_columns([outbox_row(m) for m in outbox]) if outbox else None,
+                   "sends": as_columns([send_row(c) for c in sends]) if sends else None}
+        tables = tuple(table for table, columns in written.items() if columns)
+        sql, args = insert_together(tables), [a for table in tables for a in written[table]]
+        durable = durable or bool(outbox)
+        if not replace and durable:  # one statement is its own transaction: one round trip
+            async with self._conn() as conn:
+                await conn.execute(sql, *args)
+            return
+        async with self._transaction(durable=durable) as conn:
+            if replace:  # a plain DELETE first, so the trigger takes the old rows out of the counts
+                await conn.execute("DELETE FROM decisions WHERE id = ANY($1::text[])", [r["id"] for r in rows])
+            await conn.execute(sql, *args)
 
     async def decisions(self, limit: int = 100, query: DecisionQuery | None = None,
                         before_id: str | None = None) -> list[Decision]:

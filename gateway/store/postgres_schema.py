@@ -47,9 +47,12 @@ CREATE TABLE deferred (
 CREATE INDEX deferred_due ON deferred (state, send_at);
 """
 
-# Counts per day and code, kept by a trigger. Each connection counts (up and down) into its own shard of
-# rows, by its backend pid, so that instances writing decisions at once never queue on one counter row's
-# lock; a shard may go below zero, a summary adds the shards up.
+# Counts per day and code, kept by statement-level triggers: one aggregated upsert per statement, however
+# many decisions it inserts or deletes (the log inserts a whole group commit in one statement). Each
+# connection counts (up and down) into its own shard of rows, by its backend pid, so that instances writing
+# decisions at once never queue on one counter row's lock; a shard may go below zero, a summary adds the
+# shards up. An UPDATE takes its old rows out and puts its new rows in (PostgreSQL allows no column list on
+# a trigger with transition tables; an erasure's UPDATE so counts nothing net).
 _V3 = """
 CREATE TABLE daily_counts (
     day text NOT NULL, sender text NOT NULL, channel text NOT NULL, verdict text NOT NULL, code text NOT NULL,
@@ -58,24 +61,28 @@ CREATE FUNCTION gateway_codes(violations text) RETURNS SETOF text LANGUAGE sql I
     SELECT DISTINCT COALESCE(v->>'code', '') FROM jsonb_array_elements(COALESCE(violations, '[]')::jsonb) v
     UNION SELECT '' WHERE jsonb_array_length(COALESCE(violations, '[]')::jsonb) = 0
 $$;
-CREATE FUNCTION gateway_count_decision() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION gateway_count_decisions() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP IN ('DELETE', 'UPDATE') THEN
-        INSERT INTO daily_counts (day, sender, channel, verdict, code, shard, n)
-        SELECT substr(OLD.at, 1, 10), OLD.sender, OLD.channel, OLD.verdict, c, pg_backend_pid() % 16, -1
-        FROM gateway_codes(OLD.violations) c
-        ON CONFLICT (day, sender, channel, verdict, code, shard) DO UPDATE SET n = daily_counts.n - 1;
+        INSERT INTO daily_counts AS t (day, sender, channel, verdict, code, shard, n)
+        SELECT substr(d.at, 1, 10), d.sender, d.channel, d.verdict, c, pg_backend_pid() % 16, -count(*)
+        FROM gone d, gateway_codes(d.violations) c GROUP BY 1, 2, 3, 4, 5
+        ON CONFLICT (day, sender, channel, verdict, code, shard) DO UPDATE SET n = t.n + EXCLUDED.n;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        INSERT INTO daily_counts (day, sender, channel, verdict, code, shard, n)
-        SELECT substr(NEW.at, 1, 10), NEW.sender, NEW.channel, NEW.verdict, c, pg_backend_pid() % 16, 1
-        FROM gateway_codes(NEW.violations) c
-        ON CONFLICT (day, sender, channel, verdict, code, shard) DO UPDATE SET n = daily_counts.n + 1;
+        INSERT INTO daily_counts AS t (day, sender, channel, verdict, code, shard, n)
+        SELECT substr(d.at, 1, 10), d.sender, d.channel, d.verdict, c, pg_backend_pid() % 16, count(*)
+        FROM fresh d, gateway_codes(d.violations) c GROUP BY 1, 2, 3, 4, 5
+        ON CONFLICT (day, sender, channel, verdict, code, shard) DO UPDATE SET n = t.n + EXCLUDED.n;
     END IF;
     RETURN NULL;
 END $$;
-CREATE TRIGGER decisions_counted AFTER INSERT OR DELETE OR UPDATE OF at, sender, channel, verdict, violations
-    ON decisions FOR EACH ROW EXECUTE FUNCTION gateway_count_decision();
+CREATE TRIGGER decisions_counted_insert AFTER INSERT ON decisions REFERENCING NEW TABLE AS fresh
+    FOR EACH STATEMENT EXECUTE FUNCTION gateway_count_decisions();
+CREATE TRIGGER decisions_counted_delete AFTER DELETE ON decisions REFERENCING OLD TABLE AS gone
+    FOR EACH STATEMENT EXECUTE FUNCTION gateway_count_decisions();
+CREATE TRIGGER decisions_counted_update AFTER UPDATE ON decisions REFERENCING OLD TABLE AS gone NEW TABLE AS fresh
+    FOR EACH STATEMENT EXECUTE FUNCTION gateway_count_decisions();
 INSERT INTO daily_counts (day, sender, channel, verdict, code, shard, n)
     SELECT substr(d.at, 1, 10), d.sender, d.channel, d.verdict, c, 0, count(*)
     FROM decisions d, gateway_codes(d.violations) c GROUP BY 1, 2, 3, 4, 5;
