@@ -12,8 +12,10 @@ import smtplib
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -151,35 +153,51 @@ def test_two_instances_share_opt_outs_caps_and_the_decision_log(tmp_path, pg_eng
         b.stop()
 
 
-def test_postgresql_going_away_and_coming_back_under_a_running_gateway(tmp_path):
-    """Its own server, stopped and started by the test: 451 4.3.0 and 503 + Retry-After while it is down,
-    nothing relayed without the facts, and service again once it is back, with no restart."""
-    pgdir = Path(tempfile.mkdtemp(prefix="gateway-test-pg."))  # not under pytest's 0700 tmp: PostgreSQL's user reads it
-    started = subprocess.run([str(REPO / "scripts" / "postgres"), "start", str(pgdir)], capture_output=True,
-                             text=True)
-    assert started.returncode == 0, started.stderr
-    url = started.stdout.strip()
-    give_consent(url, FRIEND)
-    gw = Instance(tmp_path / "gw", url)
+class PrivateServer:
+    """A PostgreSQL server of the test's own, to stop and start under a running gateway."""
 
-    def pg(action: str) -> None:
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="gateway-test-pg."))  # not under pytest's 0700 tmp: PostgreSQL's user reads it
+        started = subprocess.run([str(REPO / "scripts" / "postgres"), "start", str(self.dir)], capture_output=True,
+                                 text=True)
+        assert started.returncode == 0, started.stderr
+        self.url = started.stdout.strip()
+
+    def __call__(self, action: str) -> None:
         bin_dir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
-        command = [str(bin_dir / "pg_ctl"), "-D", str(pgdir / "data"), "-w", "-m", "fast", action]
+        command = [str(bin_dir / "pg_ctl"), "-D", str(self.dir / "data"), "-w", "-m", "fast", action]
         if action == "start":
-            command[-1:] = ["-l", str(pgdir / "server.log"), "start"]
+            command[-1:] = ["-l", str(self.dir / "server.log"), "start"]
         runner = ["runuser", "-u", "postgres", "--"] if subprocess.os.geteuid() == 0 else []
         subprocess.run(runner + command, check=True, capture_output=True, timeout=60)
 
+    def remove(self) -> None:
+        subprocess.run([str(REPO / "scripts" / "postgres"), "stop", str(self.dir)], check=False)
+
+
+def post_text(gw: Instance, to: str = FRIEND) -> tuple[int, dict, dict]:
+    """(status, headers, JSON body) of one POST /v1/sms."""
+    request = urllib.request.Request(f"{gw.url}/v1/sms", method="POST",
+                                     data=json.dumps({"to": to, "body": MARKETING}).encode(),
+                                     headers={"Authorization": f"Bearer {API_KEY}",
+                                              "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read() or b"{}")
+
+
+def test_postgresql_going_away_and_coming_back_under_a_running_gateway(tmp_path):
+    """Its own server, stopped and started by the test: 451 4.3.0 and 503 + Retry-After while it is down,
+    nothing relayed without the facts, and service again once it is back, with no restart."""
+    pg = PrivateServer()
+    url = pg.url
+    give_consent(url, FRIEND)
+    gw = Instance(tmp_path / "gw", url)
+
     def sms() -> tuple[int, dict]:
-        request = urllib.request.Request(f"{gw.url}/v1/sms", method="POST",
-                                         data=json.dumps({"to": FRIEND, "body": MARKETING}).encode(),
-                                         headers={"Authorization": f"Bearer {API_KEY}",
-                                                  "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, dict(response.headers)
-        except urllib.error.HTTPError as error:
-            return error.code, dict(error.headers)
+        return post_text(gw)[:2]
 
     try:
         assert gw.send() == {} and sms()[0] == 201
@@ -208,4 +226,56 @@ def test_postgresql_going_away_and_coming_back_under_a_running_gateway(tmp_path)
         assert not list((gw.tmp / "state").glob("decisions-*.journal"))
     finally:
         gw.stop()
-        subprocess.run([str(REPO / "scripts" / "postgres"), "stop", str(pgdir)], check=False)
+        pg.remove()
+
+
+def test_postgresql_stopped_under_load_loses_no_acknowledged_decision(tmp_path):
+    """Texts (10 at a time, each to its own number) and mail (3 connections) flow while PostgreSQL stops
+    for a second and starts again: every answer is a success or a temporary refusal, and every text
+    answered 201 and every message answered 250 has its decision in the log afterwards."""
+    pg = PrivateServer()
+    numbers = [f"+1212555{n}" for n in range(1000, 1240)]
+    for number in numbers:
+        give_consent(pg.url, number)
+    gw = Instance(tmp_path / "gw", pg.url)
+    sent_texts: list[tuple[int, dict]] = []
+    mail: dict[str, int] = {}
+
+    def text(number: str) -> None:
+        status, _, body = post_text(gw, number)
+        sent_texts.append((status, body))
+
+    def letters(n: int) -> None:
+        for i in range(20):
+            to = f"load{n}-{i}@example.com"
+            try:
+                refused = gw.send(to)  # {} or the refusal at RCPT
+                mail[to] = refused[to][0] if refused else 250
+            except smtplib.SMTPResponseException as error:  # at DATA, or the greeting
+                mail[to] = error.smtp_code
+
+    try:
+        with ThreadPoolExecutor(13) as pool:
+            jobs = [pool.submit(letters, n) for n in range(3)]
+            jobs += [pool.submit(text, number) for number in numbers]
+            time.sleep(0.5)
+            pg("stop")
+            time.sleep(1.0)
+            pg("start")
+            for job in jobs:
+                job.result()
+        wait_until(lambda: post_text(gw, numbers[0])[0] in (201, 422), timeout=30)  # a write that works
+        statuses = [status for status, _ in sent_texts]
+        assert set(statuses) <= {201, 503} and set(mail.values()) <= {250, 421, 451}, (statuses, mail)
+        # both sides of the outage were seen (measured: about 70 texts and 27 letters got through)
+        assert {201, 503} <= set(statuses) and {250, 451} <= set(mail.values()), (statuses, mail)
+        logged = {d["id"]: d for d in gw.report()}
+        for status, body in sent_texts:
+            if status == 201:
+                assert logged[body["id"]]["verdict"] == "relayed"
+        relayed_mail = {d["recipient"] for d in logged.values() if d["channel"] == "email" and d["verdict"] == "relayed"}
+        assert {to for to, code in mail.items() if code == 250} <= relayed_mail
+        assert len(gw.delivered()) == sum(1 for code in mail.values() if code == 250)
+    finally:
+        gw.stop()
+        pg.remove()
