@@ -10,6 +10,7 @@ page of each filter (median and worst of --repeat requests, after one warm-up re
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import random
@@ -84,6 +85,9 @@ def fill(db: Path, count: int) -> None:
         conn.commit()
     conn.execute("ANALYZE")
     conn.close()
+    store = SqliteStore(str(db))  # the search index, as a running gateway fills it a moment after each write
+    asyncio.run(store.index_search_text())
+    asyncio.run(store.close())
 
 
 def timed(opener, url: str, headers: dict, repeat: int) -> tuple[float, float]:

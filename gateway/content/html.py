@@ -18,6 +18,7 @@ import re
 from ..model import Link
 
 _INVISIBLE_ELEMENTS = ("head", "script", "style", "template", "title", "svg", "object", "xml", "noembed")
+_INVISIBLE_START = re.compile(rf"<({'|'.join(_INVISIBLE_ELEMENTS)})(?![a-z0-9-])")
 _HIDING = re.compile(
     r"display\s*:\s*none|visibility\s*:\s*hidden|opacity\s*:\s*0+(?:\.0+)?\s*(?:!important\s*)?(?:[;\"']|$)"
 )
@@ -46,8 +47,6 @@ def _by_first_letter(names: list[str]) -> str:
 
 _BLOCK = re.compile(rf"</?(?:{_by_first_letter(_BLOCK_NAMES)})\b[^>]*>")
 _ANY_TAG = re.compile(r"<[^>]*(?:>|\Z)")
-_BLANKS = re.compile(r"[ \t\r\f\v\u00a0]+")
-_LINE_EDGES = re.compile(r" ?\n[ \n]*")
 _ZERO_WIDTH = ("\u200b", "\u200c", "\u200d", "\ufeff", "\u034f", "\u00ad")
 _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 
@@ -98,18 +97,14 @@ def _invisible_spans(low: str) -> list[tuple[int, int]]:
         end = low.find("-->", start + 4)
         pos = len(low) if end < 0 else end + 3
         spans.append((start, pos))
-    for name in _INVISIBLE_ELEMENTS:
-        pos = 0
-        tag = "<" + name
-        while (start := low.find(tag, pos)) >= 0:
-            after = low[start + len(tag) : start + len(tag) + 1]
-            pos = start + len(tag)
-            if after.isalnum() or after == "-":
-                continue
-            open_end = low.find(">", pos)
-            open_end = len(low) if open_end < 0 else open_end + 1
-            pos = _element_end(low, name, open_end)
-            spans.append((start, pos))
+    pos = 0  # one scan for all of them (a str.find per name is a full scan each, '<' being so common)
+    for m in _INVISIBLE_START.finditer(low):
+        if m.start() < pos:
+            continue  # inside one already cut
+        open_end = low.find(">", m.end())
+        open_end = len(low) if open_end < 0 else open_end + 1
+        pos = _element_end(low, m.group(1), open_end)
+        spans.append((m.start(), pos))
     covered = 0  # hits inside an element already cut need no second look (and no second scan)
     for m in sorted(_hiding_declarations(low), key=lambda m: m.start()):
         if m.start() < covered:
@@ -188,7 +183,20 @@ def _text(fragment: str) -> str:
     for ch in _ZERO_WIDTH:
         if ch in fragment:
             fragment = fragment.replace(ch, "")
-    return _LINE_EDGES.sub("\n", _BLANKS.sub(" ", fragment)).strip()
+    return _tidy(fragment)
+
+
+def _tidy(text: str) -> str:
+    """Each line's runs of whitespace as one space, no space at a line's ends, no blank lines. Any Unicode
+    space counts (no-break, em, ideographic...): a reader sees a space, and a phrase split by an unusual
+    one is still the phrase."""
+    return "\n".join(filter(None, (" ".join(line.split()) for line in text.split("\n"))))
+
+
+def _untidy(text: str) -> bool:
+    """Whether taking marks out of tidy text left anything `_tidy` would change."""
+    return "  " in text or " \n" in text or "\n " in text or "\n\n" in text or text[:1].isspace() \
+        or text[-1:].isspace()
 
 
 def _hrefs(doc: str) -> list[str]:
@@ -212,4 +220,5 @@ def render(doc: str) -> tuple[str, tuple[Link, ...]]:
     if not hrefs:
         return text, ()
     links = tuple(Link(url=u, text=t) for u, t in zip(hrefs, _anchor_texts(text)))
-    return _LINE_EDGES.sub("\n", text.replace(_OPEN, "").replace(_CLOSE, "")), links
+    text = text.replace(_OPEN, "").replace(_CLOSE, "")
+    return (_tidy(text) if _untidy(text) else text), links

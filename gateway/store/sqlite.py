@@ -56,8 +56,8 @@ class SqliteStore(Writes, DecisionLogTables, SmsTables):
     def __init__(self, path: str) -> None:
         self.path = path
         self._writer: sqlite3.Connection | None = None
-        self._checkpointer: sqlite3.Connection | None = None
-        self._checkpoints: asyncio.Task | None = None
+        self._upkeeper: sqlite3.Connection | None = None
+        self._upkeep: asyncio.Task | None = None
         self._write_lock: asyncio.Lock | None = None
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -107,9 +107,9 @@ class SqliteStore(Writes, DecisionLogTables, SmsTables):
         return self._run("PRAGMA user_version").fetchone()[0]
 
     async def close(self) -> None:
-        if self._checkpoints is not None:
-            self._checkpoints.cancel()
-        for conn in (self._writer, self._checkpointer):
+        if self._upkeep is not None:
+            self._upkeep.cancel()
+        for conn in (self._writer, self._upkeeper):
             if conn is not None:
                 conn.close()
         self._conn.close()

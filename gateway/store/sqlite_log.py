@@ -13,7 +13,7 @@ from ..model import GLOBAL_SCOPE, Channel, Decision, Reason
 from . import queries
 from .base import (
     DecisionPages, DecisionQuery, Erasure, OutboxMessage, SendClaim, SummaryRow, decision_from_row, decision_row,
-    to_text,
+    like_pattern, to_text,
 )
 from .rows import OUTBOX_COLS, SUPPRESSION_COLS, outbox_row, send_row
 from .sqlite_schema import INSERT_SEND
@@ -63,7 +63,8 @@ class DecisionLogTables(DecisionPages):
     def _text_match(self, text: str) -> tuple[str, list] | None:
         """Part of a recipient or subject through the trigram index, when that is the fast way: for three
         characters or more that match fewer than `_INDEXED_HITS` decisions. A commoner text is found
-        sooner by walking the log newest first and comparing (a few thousand rows for a page)."""
+        sooner by walking the log newest first and comparing (a few thousand rows for a page). The index
+        is filled in the background (`index_search_text`): the rows above its mark are compared directly."""
         if len(text) < 3:
             return None
         phrase = '"' + text.replace('"', '""') + '"'
@@ -71,7 +72,10 @@ class DecisionLogTables(DecisionPages):
                          (phrase, _INDEXED_HITS)).fetchone()[0]
         if hits >= _INDEXED_HITS:
             return None
-        return "rowid IN (SELECT rowid FROM decisions_text WHERE decisions_text MATCH ?)", [phrase]
+        pattern = like_pattern(text)  # and the last moments' decisions, not in the index yet, read directly
+        return ("(rowid IN (SELECT rowid FROM decisions_text WHERE decisions_text MATCH ?) OR (rowid > "
+                "(SELECT upto FROM decisions_text_upto) AND (lower(recipient) LIKE ? ESCAPE '\\' "
+                "OR lower(excerpt) LIKE ? ESCAPE '\\')))"), [phrase, pattern, pattern]
 
     async def decision(self, decision_id: str) -> Decision | None:
         cur = self._run("SELECT * FROM decisions WHERE id = ?", (decision_id,))

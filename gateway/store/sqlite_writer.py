@@ -58,9 +58,33 @@ def _transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], 
             conn.execute("PRAGMA synchronous=FULL")
 
 
+_INDEX_BATCH = 250  # decisions put into the search index per transaction (a few ms of write lock)
+
+
+def index_search_text(conn: sqlite3.Connection, limit: int = _INDEX_BATCH) -> int:
+    """Decisions written since the last run into the search index, in one write transaction of their own
+    (the writes of messages never wait for it): how many."""
+    pending = conn.execute("SELECT (SELECT max(rowid) FROM decisions) > (SELECT upto FROM decisions_text_upto)")
+    if not pending.fetchone()[0]:
+        return 0
+
+    def work(conn: sqlite3.Connection) -> int:
+        upto = conn.execute("SELECT upto FROM decisions_text_upto").fetchone()[0]
+        top = conn.execute("SELECT max(rowid) FROM (SELECT rowid FROM decisions WHERE rowid > ? ORDER BY rowid "
+                           "LIMIT ?)", (upto, limit)).fetchone()[0]
+        if top is None:
+            return 0
+        done = conn.execute("INSERT INTO decisions_text (rowid, recipient, excerpt) SELECT rowid, recipient, "
+                            "excerpt FROM decisions WHERE rowid > ? AND rowid <= ?", (upto, top)).rowcount
+        conn.execute("UPDATE decisions_text_upto SET upto = ?", (top,))
+        return done
+    # derived data: a power cut may lose the batch, and the mark with it (one transaction), never more
+    return _transaction(conn, work, durable=False, wait=1.0)
+
+
 class Writes:
-    """The write path of `SqliteStore` (needs its `path`, `_conn`, `_writer`, `_write_lock`, `_checkpoints`,
-    `_checkpointer`)."""
+    """The write path of `SqliteStore` (needs its `path`, `_conn`, `_writer`, `_write_lock`, `_upkeep`,
+    `_upkeeper`)."""
 
     async def _writing(self, work: Callable[[sqlite3.Connection], object], durable: bool = True):
         """`work(connection)` in one write transaction. Not `durable`: committed without waiting for the
@@ -74,9 +98,9 @@ class Writes:
             return _transaction(self._conn, work, durable)
         if self._write_lock is None:
             self._write_lock = asyncio.Lock()
-        if self._checkpoints is None:  # a serving process: checkpoints move out of the commits
+        if self._upkeep is None:  # a serving process: checkpoints and indexing move out of the commits
             self._conn.execute("PRAGMA wal_autocheckpoint=0")
-            self._checkpoints = asyncio.get_running_loop().create_task(self._checkpoint_now_and_then())
+            self._upkeep = asyncio.get_running_loop().create_task(self._upkeep_now_and_then())
         if not durable and not self._write_lock.locked():
             # the reading connection: a write from another connection would empty its page cache
             self._conn.execute("PRAGMA busy_timeout=0")
@@ -94,22 +118,43 @@ class Writes:
             except _Busy:
                 raise StoreError(f"database is locked (no write for {_LOCK_WAIT:g} s)") from None
 
-    async def _checkpoint_now_and_then(self, every: float = 1.0) -> None:
-        """Copy the WAL back into the database file in a worker thread (PASSIVE: never blocks a reader or a
-        writer), rather than inside some message's commit, where it would stall that message. The hot
-        connections' own automatic checkpoints are off."""
-        def checkpoint() -> None:
-            if self._checkpointer is None:
-                self._checkpointer = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                                     timeout=0)
-            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    async def _upkeep_now_and_then(self, every: float = 0.25, checkpoint_every: int = 4) -> None:
+        """In a worker thread, on a connection of its own: the search index filled with the decisions of
+        the last moments (`index_search_text`), and, every second, the WAL copied back into the database
+        file (PASSIVE: never blocks a reader or a writer) rather than inside some message's commit, where
+        it would stall that message. The hot connections' own automatic checkpoints are off."""
+        def upkeep(checkpoint: bool) -> None:
+            if self._upkeeper is None:
+                self._upkeeper = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                                 timeout=0)
+            while index_search_text(self._upkeeper) >= _INDEX_BATCH:
+                time.sleep(0.002)  # a backlog: short transactions, with room for the messages' writes between
+            if checkpoint:
+                self._upkeeper.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
+        rounds = 0
         while True:
             await asyncio.sleep(every)
+            rounds += 1
             try:
-                await asyncio.to_thread(checkpoint)
-            except sqlite3.Error as exc:  # busy or unavailable: the next round tries again
-                log.debug("checkpoint skipped: %s", exc)
+                await asyncio.to_thread(upkeep, rounds % checkpoint_every == 0)
+            except (sqlite3.Error, StoreError) as exc:  # busy or unavailable: the next round tries again
+                log.debug("upkeep skipped: %s", exc)
+
+    async def index_search_text(self) -> int:
+        """Everything written so far into the search index, now (tests, and a process that writes no more)."""
+        def run() -> int:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=0) if self.path != ":memory:" \
+                else self._conn
+            try:
+                total = 0
+                while (done := index_search_text(conn)) > 0:
+                    total += done
+                return total
+            finally:
+                if conn is not self._conn:
+                    conn.close()
+        return await asyncio.to_thread(run) if self.path != ":memory:" else run()
 
     def _open_writer(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=0)
