@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import smtplib
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -355,6 +356,37 @@ def test_relay_to_postfix_smtp_sink(tmp_path):
         wait_until(lambda: any(dump.iterdir()))
         (dumped,) = list(dump.iterdir())
         assert b"Thanks for your order" in dumped.read_bytes() and b"Received: from " in dumped.read_bytes()
+        setup.close()
+    finally:
+        sink.terminate()
+        sink.wait(10)
+
+
+def test_pooled_upstream_connections_closed_by_the_upstream_are_replaced_not_failed(tmp_path):
+    """smtp-sink drops connections idle for 2 seconds (Postfix's own default is minutes): the pooled ones it
+    closed while the gateway had nothing to send must not turn the next messages into 451s."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    port = free_port()
+    sink = subprocess.Popen(["/usr/sbin/smtp-sink", "-t", "2", "-u", "root", f"127.0.0.1:{port}", "10"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        from servers import wait_for_port
+        wait_for_port(port, sink)
+        setup = Setup(tmp_path, start_sink=False)
+        setup.config.write_text(setup.config.read_text().replace(f"127.0.0.1:{setup.upstream_port}",
+                                                                 f"127.0.0.1:{port}"))
+        setup.gateway.stop()
+        setup.gateway = GatewayProcess(setup.config, setup.port, tmp_path, ENV)
+
+        def send(n: int) -> dict:
+            with setup.client("acme-tx") as c:
+                return c.sendmail("orders@news.demo.example", [f"a{n}@example.com"], RECEIPT)
+
+        with ThreadPoolExecutor(4) as pool:
+            assert list(pool.map(send, range(4))) == [{}] * 4  # four pooled connections
+            time.sleep(3.5)  # all four closed by the upstream meanwhile
+            assert list(pool.map(send, range(4, 8))) == [{}] * 4
         setup.close()
     finally:
         sink.terminate()

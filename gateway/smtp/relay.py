@@ -249,8 +249,8 @@ class SmtpRelay:
             await asyncio.wait_for(self._slots.acquire(), self.settings.timeout)
         except asyncio.TimeoutError:
             raise UpstreamUnavailable("every upstream connection is busy") from None
-        for attempt in range(2):  # an idle connection the upstream has since closed gets one fresh retry
-            client = self._idle.pop() if self._idle else None
+        for attempt in range(2):  # an idle connection the upstream has since closed: retried on a new one
+            client = self._take_idle() if attempt == 0 else None
             try:
                 if client is None:
                     client = await self._connect()
@@ -266,6 +266,16 @@ class SmtpRelay:
                     self._slots.release()
                     raise UpstreamUnavailable(str(exc) or type(exc).__name__) from None
         raise AssertionError("unreachable")
+
+    def _take_idle(self) -> aiosmtplib.SMTP | None:
+        """The most recently used idle connection still open; those the upstream closed meanwhile (an idle
+        timeout: they all go at once) are dropped on the way."""
+        while self._idle:
+            client = self._idle.pop()
+            if client.is_connected:
+                return client
+            client.close()
+        return None
 
     def release(self, client: aiosmtplib.SMTP, broken: bool) -> None:
         if broken or not client.is_connected:
