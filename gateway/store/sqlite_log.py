@@ -73,9 +73,10 @@ class DecisionLogTables(DecisionPages):
         if hits >= _INDEXED_HITS:
             return None
         pattern = like_pattern(text)  # and the last moments' decisions, not in the index yet, read directly
-        return ("(rowid IN (SELECT rowid FROM decisions_text WHERE decisions_text MATCH ?) OR (rowid > "
-                "(SELECT upto FROM decisions_text_upto) AND (lower(recipient) LIKE ? ESCAPE '\\' "
-                "OR lower(excerpt) LIKE ? ESCAPE '\\')))"), [phrase, pattern, pattern]
+        # one set of rowids, so that the log is read by rowid (an OR here made SQLite walk the whole log)
+        return ("rowid IN (SELECT rowid FROM decisions_text WHERE decisions_text MATCH ? UNION ALL "
+                "SELECT rowid FROM decisions WHERE rowid > (SELECT upto FROM decisions_text_upto) AND "
+                "(lower(recipient) LIKE ? ESCAPE '\\' OR lower(excerpt) LIKE ? ESCAPE '\\'))"), [phrase, pattern, pattern]
 
     async def decision(self, decision_id: str) -> Decision | None:
         cur = self._run("SELECT * FROM decisions WHERE id = ?", (decision_id,))
