@@ -64,7 +64,7 @@ class DecisionLogTables(DecisionPages):
         """Part of a recipient or subject through the trigram index, when that is the fast way: for three
         characters or more that match fewer than `_INDEXED_HITS` decisions. A commoner text is found
         sooner by walking the log newest first and comparing (a few thousand rows for a page). The index
-        is filled in the background (`index_search_text`): the rows above its mark are compared directly."""
+        is filled in the background (`index_batch`): the rows above its mark are compared directly."""
         if len(text) < 3:
             return None
         phrase = '"' + text.replace('"', '""') + '"'

@@ -61,7 +61,7 @@ def _transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], 
 _INDEX_BATCH = 250  # decisions put into the search index per transaction (a few ms of write lock)
 
 
-def index_search_text(conn: sqlite3.Connection, limit: int = _INDEX_BATCH) -> int:
+def index_batch(conn: sqlite3.Connection, limit: int = _INDEX_BATCH) -> int:
     """Decisions written since the last run into the search index, in one write transaction of their own
     (the writes of messages never wait for it): how many."""
     pending = conn.execute("SELECT (SELECT max(rowid) FROM decisions) > (SELECT upto FROM decisions_text_upto)")
@@ -120,14 +120,14 @@ class Writes:
 
     async def _upkeep_now_and_then(self, every: float = 0.25, checkpoint_every: int = 4) -> None:
         """In a worker thread, on a connection of its own: the search index filled with the decisions of
-        the last moments (`index_search_text`), and, every second, the WAL copied back into the database
+        the last moments (`index_batch`), and, every second, the WAL copied back into the database
         file (PASSIVE: never blocks a reader or a writer) rather than inside some message's commit, where
         it would stall that message. The hot connections' own automatic checkpoints are off."""
         def upkeep(checkpoint: bool) -> None:
             if self._upkeeper is None:
                 self._upkeeper = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                                  timeout=0)
-            while index_search_text(self._upkeeper) >= _INDEX_BATCH:
+            while index_batch(self._upkeeper) >= _INDEX_BATCH:
                 time.sleep(0.002)  # a backlog: short transactions, with room for the messages' writes between
             if checkpoint:
                 self._upkeeper.execute("PRAGMA wal_checkpoint(PASSIVE)")
@@ -148,7 +148,7 @@ class Writes:
                 else self._conn
             try:
                 total = 0
-                while (done := index_search_text(conn)) > 0:
+                while (done := index_batch(conn)) > 0:
                     total += done
                 return total
             finally:
