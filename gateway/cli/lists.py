@@ -14,7 +14,7 @@ from ..addresses import address_hash, parse_address
 from ..model import GLOBAL_SCOPE, Channel, Consent, ConsentLevel, Reason, Suppression
 from ..store.base import AuditEntry, to_text
 from .common import UsageError, add_config_option, add_scope_options, load, parse_time, print_table, scope_of
-from .csvio import COLUMNS, ImportDefaults, open_text, read_suppressions, suppression_row
+from ..suppression_csv import COLUMNS, ImportDefaults, open_text, read_suppressions, suppression_row
 
 _CHANNELS = [c.value for c in Channel]
 _REASONS = [r.value for r in Reason]

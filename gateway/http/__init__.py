@@ -14,7 +14,10 @@ from ..metrics import Metrics
 from ..sms import SmsService
 from ..store import Store, StoreError
 from ..tokens import TokenSigner
-from . import console, console_actions, decisions_api, erasure, sms_api, twilio_api, twilio_inbound, unsubscribe
+from . import (
+    check_api, console, console_actions, decisions_api, erasure, lists_api, sms_api, twilio_api, twilio_inbound,
+    unsubscribe,
+)
 from .errors import make_middleware
 
 log = logging.getLogger("gateway.http")
@@ -58,6 +61,8 @@ def build_app(ctx: HttpContext) -> web.Application:
     app.router.add_post("/unsubscribe/{token}", unsubscribe_now)
     app.router.add_post(twilio_inbound.PATH, twilio_inbound.make_handler(ctx))
     app.router.add_post("/v1/forget", erasure.make_handler(ctx))
+    app.router.add_post("/v1/check", check_api.make_handler(ctx))
+    lists_api.add_routes(app, ctx)
     listing, one, export, summary = decisions_api.make_handlers(ctx)
     app.router.add_get("/v1/decisions", listing)
     app.router.add_get("/v1/decisions.csv", export)

@@ -48,7 +48,8 @@ def parse_category(value: object) -> Category | None:
     return _CATEGORIES[value.strip().lower()]
 
 
-def parse_send_at(value: object, now: datetime) -> datetime | None:
+def parse_time(value: object, name: str, code: str = "BAD_TIME", **extra) -> datetime | None:
+    """An ISO 8601 time with its offset, in UTC; None when absent; 400 `code` when it is not one."""
     if value is None:
         return None
     try:
@@ -56,8 +57,15 @@ def parse_send_at(value: object, now: datetime) -> datetime | None:
     except ValueError:
         at = None
     if at is None or at.tzinfo is None:
-        raise ApiError(400, "BAD_SEND_AT", "send_at must be an ISO 8601 time with its offset, "
-                       "e.g. 2026-05-05T14:00:00-04:00", twilio_code=79100)
+        raise ApiError(400, code, f"{name} must be an ISO 8601 time with its offset, e.g. 2026-05-05T14:00:00-04:00",
+                       **extra)
+    return at.astimezone(UTC)
+
+
+def parse_send_at(value: object, now: datetime) -> datetime | None:
+    at = parse_time(value, "send_at", "BAD_SEND_AT", twilio_code=79100)
+    if at is None:
+        return None
     if at - now > MAX_SCHEDULE:
         raise ApiError(400, "BAD_SEND_AT", "send_at may be at most 35 days ahead", twilio_code=79100)
     return at.astimezone(UTC)

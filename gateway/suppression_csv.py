@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TextIO
 
-from ..addresses import address_hash, looks_hashed, parse_address
-from ..model import GLOBAL_SCOPE, Channel, Reason, Suppression
-from ..store.base import to_text
+from .addresses import address_hash, looks_hashed, parse_address
+from .model import GLOBAL_SCOPE, Channel, Reason, Suppression
+from .store.base import to_text
 
 COLUMNS = ("channel", "address", "address_hash", "scope", "reason", "source", "created_at", "expires_at")
 _SYNONYMS = {"email": "address", "phone": "address", "number": "address", "sender": "scope"}
