@@ -36,24 +36,11 @@ sys.path.insert(0, str(REPO / "bench"))
 from policy import newsletter  # noqa: E402
 from processes import cpu_by_pid, family, free_port, wait_for_port  # noqa: E402
 from sms import BODY, KEY, V1_SCRIPT, lua, seed, wrk, wrk_command, wrk_result  # noqa: E402
-from smtp import SINK, SOURCE, blast, finished, source  # noqa: E402
+from smtp import CONFIG as SMTP_CONFIG, SINK, SOURCE, blast, finished, source  # noqa: E402
 
-CONFIG = """
-[gateway]
-database = "{database}"
-state_dir = "{run}/state"
-public_url = "https://gw.example"
-
-[smtp]
-listen = "127.0.0.1:{smtp}"
-upstream = "smtp://127.0.0.1:{sink}"
-trusted_networks = ["127.0.0.0/8"]
-trusted_sender = "acme"
-workers = {workers}
-upstream_pool_size = 40
-
-[http]
-listen = "127.0.0.1:{http}"
+# bench/smtp.py's gateway, its sender given an API key and a number, and texts stored in the outbox at any hour
+CONFIG = SMTP_CONFIG + """api_key_env = "BENCH_API_KEY"
+sms_from = ["+15005550006"]
 
 [sms]
 provider = "outbox"
@@ -61,14 +48,6 @@ provider = "outbox"
 [policy.sms_hours]
 start = "00:00"
 end = "24:00"
-
-[[sender]]
-name = "acme"
-brand = "Acme Outfitters"
-physical_address = "123 Main St, Suite 4, Springfield, IL 62701"
-from_domains = ["news.acme.example"]
-api_key_env = "BENCH_API_KEY"
-sms_from = ["+15005550006"]
 """
 
 SMTP_CONNECTIONS, SMS_CONNECTIONS = 20, 50
@@ -159,7 +138,7 @@ def start_instances(run: Path, database: str, count: int, sink: int, workers: in
         (home / "state").mkdir(parents=True)
         smtp, http = free_port(), free_port()
         config = home / "gateway.toml"
-        config.write_text(CONFIG.format(database=database, run=home, smtp=smtp, sink=sink, http=http,
+        config.write_text(CONFIG.format(database=database, tmp=home, port=smtp, sink=sink, http=http,
                                         workers=workers))
         process = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--config", str(config)], cwd=home,
                                    stdout=subprocess.DEVNULL, stderr=open(home / "gateway.log", "w"),

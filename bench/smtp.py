@@ -31,7 +31,7 @@ SOURCE, SINK = "/usr/sbin/smtp-source", "/usr/sbin/smtp-sink"
 
 CONFIG = """
 [gateway]
-database = "sqlite:///{tmp}/bench.db"
+database = "{database}"
 state_dir = "{tmp}/state"
 public_url = "https://gw.example"
 
@@ -89,7 +89,8 @@ def main() -> None:
         sink = subprocess.Popen([SINK, "-u", os.environ.get("USER", "root"), f"127.0.0.1:{sink_port}", "1024"])
         wait_for_port(sink_port)
         config = tmp / "bench.toml"
-        config.write_text(CONFIG.format(tmp=tmp, port=port, sink=sink_port, workers=args.workers, http=free_port()))
+        config.write_text(CONFIG.format(database=f"sqlite:///{tmp}/bench.db", tmp=tmp, port=port, sink=sink_port,
+                                          workers=args.workers, http=free_port()))
         gateway = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--config", str(config)], cwd=tmp,
                                    stdout=subprocess.DEVNULL, stderr=open(tmp / "gateway.log", "w"),
                                    env={**os.environ, "PYTHONPATH": str(REPO)})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import smtplib
 import subprocess
 import time
@@ -337,11 +338,11 @@ def test_swaks_sees_the_rule_in_the_refusal(gw):
     assert "<** 550 5.7.1 <gone@example.com> rejected: SUPPRESSED (opted out" in proc.stdout
 
 
-def test_relay_to_postfix_smtp_sink(tmp_path):
+@contextlib.contextmanager
+def behind_postfix_smtp_sink(tmp_path, *sink_args: str):
+    """The gateway relaying to Postfix's smtp-sink (with `sink_args`) instead of the test sink."""
     port = free_port()
-    dump = tmp_path / "dump"
-    dump.mkdir()
-    sink = subprocess.Popen(["/usr/sbin/smtp-sink", "-u", "root", "-d", f"{dump}/%M.", f"127.0.0.1:{port}", "10"],
+    sink = subprocess.Popen(["/usr/sbin/smtp-sink", *sink_args, "-u", "root", f"127.0.0.1:{port}", "10"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         from servers import wait_for_port
@@ -351,15 +352,22 @@ def test_relay_to_postfix_smtp_sink(tmp_path):
                                                                  f"127.0.0.1:{port}"))
         setup.gateway.stop()
         setup.gateway = GatewayProcess(setup.config, setup.port, tmp_path, ENV)
+        yield setup
+        setup.close()
+    finally:
+        sink.terminate()
+        sink.wait(10)
+
+
+def test_relay_to_postfix_smtp_sink(tmp_path):
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    with behind_postfix_smtp_sink(tmp_path, "-d", f"{dump}/%M.") as setup:
         with setup.client("acme-tx") as c:
             assert c.sendmail("orders@news.demo.example", ["a@example.com"], RECEIPT) == {}
         wait_until(lambda: any(dump.iterdir()))
         (dumped,) = list(dump.iterdir())
         assert b"Thanks for your order" in dumped.read_bytes() and b"Received: from " in dumped.read_bytes()
-        setup.close()
-    finally:
-        sink.terminate()
-        sink.wait(10)
 
 
 def test_pooled_upstream_connections_closed_by_the_upstream_are_replaced_not_failed(tmp_path):
@@ -367,18 +375,7 @@ def test_pooled_upstream_connections_closed_by_the_upstream_are_replaced_not_fai
     closed while the gateway had nothing to send must not turn the next messages into 451s."""
     from concurrent.futures import ThreadPoolExecutor
 
-    port = free_port()
-    sink = subprocess.Popen(["/usr/sbin/smtp-sink", "-t", "2", "-u", "root", f"127.0.0.1:{port}", "10"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        from servers import wait_for_port
-        wait_for_port(port, sink)
-        setup = Setup(tmp_path, start_sink=False)
-        setup.config.write_text(setup.config.read_text().replace(f"127.0.0.1:{setup.upstream_port}",
-                                                                 f"127.0.0.1:{port}"))
-        setup.gateway.stop()
-        setup.gateway = GatewayProcess(setup.config, setup.port, tmp_path, ENV)
-
+    with behind_postfix_smtp_sink(tmp_path, "-t", "2") as setup:
         def send(n: int) -> dict:
             with setup.client("acme-tx") as c:
                 return c.sendmail("orders@news.demo.example", [f"a{n}@example.com"], RECEIPT)
@@ -387,10 +384,6 @@ def test_pooled_upstream_connections_closed_by_the_upstream_are_replaced_not_fai
             assert list(pool.map(send, range(4))) == [{}] * 4  # four pooled connections
             time.sleep(3.5)  # all four closed by the upstream meanwhile
             assert list(pool.map(send, range(4, 8))) == [{}] * 4
-        setup.close()
-    finally:
-        sink.terminate()
-        sink.wait(10)
 
 
 def test_two_workers_share_the_port_and_stop_together(tmp_path):

@@ -58,11 +58,18 @@ class _Caller:
         return AuditEntry(actor, action, channel, address, scope, detail, datetime.now(UTC))
 
 
+def _channel(value: object) -> Channel | None:
+    if value is None:
+        return None
+    if value not in ("email", "sms"):
+        raise ApiError(400, "BAD_CHANNEL", "channel must be 'email' or 'sms'")
+    return Channel(value)
+
+
 def _address(text: object, channel: object) -> tuple[Channel, str]:
     if not isinstance(text, str) or not text.strip() or len(text) > 320:
         raise ApiError(400, "MISSING_ADDRESS", "'address' is required: an email address or an E.164 number")
-    if channel is not None and channel not in ("email", "sms"):
-        raise ApiError(400, "BAD_CHANNEL", "channel must be 'email' or 'sms'")
+    _channel(channel)
     try:
         return channel_and_address(text.strip(), channel)
     except ValueError as exc:
@@ -112,16 +119,14 @@ def add_routes(app: web.Application, ctx) -> None:
     async def list_suppressions(request: web.Request) -> web.Response:
         me = await caller(request)
         q = request.query
-        channel = q.get("channel")
-        if channel is not None and channel not in ("email", "sms"):
-            raise ApiError(400, "BAD_CHANNEL", "channel must be 'email' or 'sms'")
+        channel = _channel(q.get("channel"))
         scope = me.scope(q.get("scope")) if "scope" in q or me.who != OPS else None
-        address = _address(q["address"], channel)[1] if "address" in q else None
+        address = _address(q["address"], q.get("channel"))[1] if "address" in q else None
         limit = q.get("limit", "1000")
         if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIST:
             raise ApiError(400, "BAD_LIMIT", f"limit must be 1 to {MAX_LIST}")
         rows = []
-        async for s in store.suppressions(Channel(channel) if channel else None, scope, address):
+        async for s in store.suppressions(channel, scope, address):
             rows.append(dict(zip(COLUMNS, suppression_row(s))))
             if len(rows) >= int(limit):
                 break
@@ -151,9 +156,7 @@ def add_routes(app: web.Application, ctx) -> None:
         if request.content_type not in ("text/csv", "text/plain"):
             raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "send CSV (Content-Type: text/csv)")
         q = request.query
-        channel = q.get("channel")
-        if channel is not None and channel not in ("email", "sms"):
-            raise ApiError(400, "BAD_CHANNEL", "channel must be 'email' or 'sms'")
+        channel = _channel(q.get("channel"))
         raw = await request.content.read(MAX_IMPORT_BYTES + 1)
         if len(raw) > MAX_IMPORT_BYTES:
             raise ApiError(413, "TOO_LARGE", f"at most {MAX_IMPORT_BYTES // (1024 * 1024)} MiB per import")
@@ -161,7 +164,7 @@ def add_routes(app: web.Application, ctx) -> None:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise ApiError(400, "BAD_REQUEST", "the CSV is not UTF-8") from None
-        defaults = ImportDefaults(Channel(channel) if channel else None, me.scope(q.get("scope")),
+        defaults = ImportDefaults(channel, me.scope(q.get("scope")),
                                   _reason(q.get("reason"), Reason.UNSUBSCRIBE), q.get("source", "import"),
                                   datetime.now(UTC), frozenset(config.senders) | {GLOBAL_SCOPE})
         result = await store.import_suppressions(read_suppressions(io.StringIO(text), defaults))

@@ -158,9 +158,13 @@ class DecisionQuery:
             args += indexed[1]
         elif self.text:
             pattern = like_pattern(self.text)
-            conditions.append("(lower(recipient) LIKE ? ESCAPE '\\' OR lower(excerpt) LIKE ? ESCAPE '\\')")
+            conditions.append(TEXT_LIKE)
             args += [pattern, pattern]
         return (" AND ".join(conditions) or "1 = 1"), args
+
+
+# part of a recipient or subject, any case; its two parameters are `like_pattern(text)`
+TEXT_LIKE = "(lower(recipient) LIKE ? ESCAPE '\\' OR lower(excerpt) LIKE ? ESCAPE '\\')"
 
 
 def like_pattern(text: str) -> str:

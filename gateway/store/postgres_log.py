@@ -52,7 +52,7 @@ INSERT_SEND = f"INSERT INTO sends ({SEND_COLS}) VALUES ($1, $2, $3, $4, $5) RETU
 def _text_match(text: str) -> tuple[str, list]:
     """Part of a recipient or subject, any case: LIKE on lower(...), which pg_trgm's index serves."""
     pattern = like_pattern(text)
-    return "(lower(recipient) LIKE ? OR lower(excerpt) LIKE ?)", [pattern, pattern]
+    return "(lower(recipient) LIKE ? OR lower(excerpt) LIKE ?)", [pattern, pattern]  # PostgreSQL escapes with \\
 
 
 class LogTables(DecisionPages):

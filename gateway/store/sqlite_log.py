@@ -13,7 +13,7 @@ from ..model import GLOBAL_SCOPE, Channel, Decision, Reason
 from . import queries
 from .base import (
     DecisionPages, DecisionQuery, Erasure, OutboxMessage, SendClaim, SummaryRow, decision_from_row, decision_row,
-    like_pattern, to_text,
+    TEXT_LIKE, like_pattern, to_text,
 )
 from .rows import OUTBOX_COLS, SUPPRESSION_COLS, outbox_row, send_row
 from .sqlite_schema import INSERT_SEND
@@ -74,9 +74,9 @@ class DecisionLogTables(DecisionPages):
             return None
         pattern = like_pattern(text)  # and the last moments' decisions, not in the index yet, read directly
         # one set of rowids, so that the log is read by rowid (an OR here made SQLite walk the whole log)
-        return ("rowid IN (SELECT rowid FROM decisions_text WHERE decisions_text MATCH ? UNION ALL "
-                "SELECT rowid FROM decisions WHERE rowid > (SELECT upto FROM decisions_text_upto) AND "
-                "(lower(recipient) LIKE ? ESCAPE '\\' OR lower(excerpt) LIKE ? ESCAPE '\\'))"), [phrase, pattern, pattern]
+        return (("rowid IN (SELECT rowid FROM decisions_text WHERE decisions_text MATCH ? UNION ALL "
+                f"SELECT rowid FROM decisions WHERE rowid > (SELECT upto FROM decisions_text_upto) AND {TEXT_LIKE})"),
+                [phrase, pattern, pattern])
 
     async def decision(self, decision_id: str) -> Decision | None:
         cur = self._run("SELECT * FROM decisions WHERE id = ?", (decision_id,))
