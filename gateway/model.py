@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 GLOBAL_SCOPE = "global"
 
@@ -136,8 +137,7 @@ class RecipientFacts:
         return tuple(s for s in self.suppressions if s.active_at(at))
 
 
-@dataclass(frozen=True, slots=True)
-class Link:
+class Link(NamedTuple):  # a tuple: a newsletter has hundreds, and a frozen dataclass is slow to make
     url: str
     text: str  # the visible anchor text (HTML) or the surrounding line (plain text)
 

@@ -9,6 +9,7 @@ signals on to them.
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
 import logging
 import os
@@ -237,6 +238,16 @@ async def replay_journals(store: Store, state_dir: Path) -> None:
             log.info("moved %d journaled decisions from %s into the store", count, journal.name)
 
 
+def tune_gc() -> None:
+    """Each message allocates thousands of short-lived containers, nearly all freed by reference counting:
+    the cycle collector looks at the young ones every 20,000 allocations rather than every 700, and
+    never at what start-up built (modules, configuration, compiled rules), which lives as long as the
+    process. A serving process spent about 3% of its CPU in collections without this."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
 def serve_forever(config: Config) -> int:
     """Run `serve` in this process, or in smtp.workers forked processes sharing the port."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
@@ -254,6 +265,7 @@ def serve_forever(config: Config) -> int:
     TokenSigner.from_config(config.token_secret_env,  # created once here, not raced for by the workers
                             config.token_secret_file or f"{config.state_dir}/token-secret")
     asyncio.run(prepare_store(config))
+    tune_gc()
     if workers == 1:
         run(serve(config))
         return 0

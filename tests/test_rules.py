@@ -48,6 +48,16 @@ def test_links_carry_their_visible_text_only():
                                                  ("mailto:out@x.example", "Opt out"), ("bare", "unclosed")]
 
 
+def test_a_quoted_href_may_hold_a_tag_end():
+    """The anchor's start tag ends after its quoted href, not at a '>' inside it: nothing of the tag shows,
+    and each anchor keeps its own href however many anchors follow."""
+    text, links = render('<p><a href="https://x.example/u?next=a>b">Unsubscribe</a> <a href="https://x.example/p">'
+                         'Preferences</a></p>')
+    assert text == "Unsubscribe Preferences"
+    assert [(l.url, l.text) for l in links] == [("https://x.example/u?next=a>b", "Unsubscribe"),
+                                                 ("https://x.example/p", "Preferences")]
+
+
 def test_links_inside_hidden_blocks_are_gone():
     assert render('<div style="display:none"><a href="https://x.example/u">Unsubscribe</a></div>')[1] == ()
 

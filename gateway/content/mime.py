@@ -161,13 +161,23 @@ def _shown_parts(msg: Message, defects: list[str], budget: list[int]) -> list[tu
     return [(ctype, _payload_text(msg, defects))]
 
 
+def blank_line(raw: bytes) -> tuple[int, int] | None:
+    """Where the first blank line (CRLF CRLF, or a bare LF LF) ends the header block: (end of the header
+    block with its last line break, start of the body); None when there is none. A bare-LF blank line
+    is looked for only before the CRLF one, not through the whole body of a CRLF message."""
+    crlf = raw.find(b"\r\n\r\n")
+    lf = raw.find(b"\n\n", 0, len(raw) if crlf < 0 else crlf + 1)
+    if lf >= 0:
+        return lf + 1, lf + 2
+    if crlf >= 0:
+        return crlf + 2, crlf + 4
+    return None
+
+
 def _split_head(raw: bytes) -> tuple[bytes, bytes] | None:
     """(header block, body) at the first blank line; None when there is none."""
-    found = [(at, sep) for sep in (b"\r\n\r\n", b"\n\n") if (at := raw.find(sep)) >= 0]
-    if not found:
-        return None
-    at, sep = min(found)
-    return raw[: at + len(sep) // 2], raw[at + len(sep):]
+    at = blank_line(raw)
+    return None if at is None else (raw[: at[0]], raw[at[1]:])
 
 
 def _leaf(head: bytes, body: bytes) -> Message:

@@ -142,9 +142,9 @@ class TwilioProvider:
 
         url = f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Messages.json"
         try:
-            response = await asyncio.wait_for(self._twilio().request_async("POST", url, data=dict(fields)),
-                                              self.timeout)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(self.timeout):  # in this task: wait_for would start another
+                response = await self._twilio().request_async("POST", url, data=dict(fields))
+        except TimeoutError:
             raise ProviderUnavailable(f"twilio: no answer within {self.timeout:g} s") from None
         except (aiohttp.ClientError, OSError) as exc:
             raise ProviderUnavailable(f"twilio: {type(exc).__name__}: {exc}") from None

@@ -7,17 +7,15 @@ X-Gateway-* header (internal instructions to the gateway), with its continuation
 
 from __future__ import annotations
 
+from ..content.mime import blank_line
+
 INTERNAL_PREFIX = b"x-gateway-"
 
 
 def split_head(raw: bytes) -> tuple[bytes, bytes]:
     """(header block with its line breaks, everything from the blank line on)."""
-    found = [(at, sep) for sep in (b"\r\n\r\n", b"\n\n") if (at := raw.find(sep)) >= 0]
-    if not found:
-        return raw, b""
-    at, sep = min(found)
-    cut = at + len(sep) // 2
-    return raw[:cut], raw[cut:]
+    at = blank_line(raw)
+    return (raw, b"") if at is None else (raw[: at[0]], raw[at[0]:])
 
 
 def _strip_internal(head: bytes) -> bytes:

@@ -3,6 +3,7 @@
 - DATA is read in large chunks up to the terminating CRLF.CRLF and un-dot-stuffed in one pass, instead
   of one `readuntil` and one list append per line.
 - Replies aiosmtpd words without enhanced status codes get them (552 5.3.4 for size).
+- A reply is one write, not one per line, and pipelined commands' replies go out together.
 - Each connection tells the handler when it goes away, so an open upstream transaction is rolled back.
 """
 
@@ -82,10 +83,23 @@ class GatewaySMTP(SMTP):
             return super()._getaddr(arg)
         return m.group(1), m.group(2).lstrip()
 
+    _held = b""  # replies that go out with the next one (assigned per connection)
+
     async def push(self, status):  # type: ignore[override]
+        """One write per reply, not per line: the lines of a multi-line reply (EHLO's nine) go out together,
+        and so do the 250s of pipelined commands already waiting in the buffer (RFC 2920) with the reply
+        to the last of them. Anything else (a greeting, 354, 221, 334, an error) goes out at once with
+        whatever was held, so nothing is held while the client waits."""
         if isinstance(status, str):
-            status = _REPLIES.get(status, status)
-        await super().push(status)
+            status = _REPLIES.get(status, status).encode("utf-8" if self.enable_SMTPUTF8 else "ascii")
+        line = status + b"\r\n"
+        if status[3:4] == b"-" or (status[:4] == b"250 " and b"\n" in self._reader._buffer):
+            self._held += line
+            return
+        if self._held:
+            line, self._held = self._held + line, b""
+        self._writer.write(line)
+        await self._writer.drain()
 
     def connection_lost(self, error: Exception | None) -> None:
         closed = getattr(self.event_handler, "connection_closed", None)

@@ -246,8 +246,9 @@ class SmtpRelay:
 
     async def begin(self, mail_from: str, options: Sequence[str]) -> Transaction:
         try:
-            await asyncio.wait_for(self._slots.acquire(), self.settings.timeout)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(self.settings.timeout):  # (wait_for would run acquire() as a task)
+                await self._slots.acquire()
+        except TimeoutError:
             raise UpstreamUnavailable("every upstream connection is busy") from None
         for attempt in range(2):  # an idle connection the upstream has since closed: retried on a new one
             client = self._take_idle() if attempt == 0 else None
