@@ -58,7 +58,7 @@ def _transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], 
             conn.execute("PRAGMA synchronous=FULL")
 
 
-_INDEX_BATCH = 250  # decisions put into the search index per transaction (a few ms of write lock)
+_INDEX_BATCH = 50  # decisions put into the search index per transaction (about 2 ms of write lock)
 
 
 def index_batch(conn: sqlite3.Connection, limit: int = _INDEX_BATCH) -> int:
