@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import smtplib
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -208,6 +209,17 @@ def test_pipelined_transaction_with_some_recipients_refused(gw):
         c.send(RECEIPT + b".\r\n")
         assert c.getreply()[0] == 250
     assert gw.sink.messages()[-1][0]["rcpt_tos"] == ["p1@example.com", "p2@example.com"]
+
+
+def test_a_multi_line_reply_is_written_at_once(gw):
+    """EHLO's lines go out in one write: the first read after EHLO holds the whole reply, last line too."""
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as s:
+        assert s.recv(4096).startswith(b"220 ")
+        s.sendall(b"EHLO client.example\r\n")
+        reply = s.recv(65536)
+    lines = reply.decode().split("\r\n")
+    assert lines[-1] == "" and lines[-2].startswith("250 ") and all(line.startswith("250-") for line in lines[:-2])
+    assert any("PIPELINING" in line for line in lines)
 
 
 def test_marketing_mail_goes_one_recipient_per_transaction(gw):
