@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+import html
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from gateway.addresses import address_hash, is_valid_email, phone_info
 from gateway.content.html import render
@@ -56,6 +58,26 @@ def test_a_quoted_href_may_hold_a_tag_end():
     assert text == "Unsubscribe Preferences"
     assert [(l.url, l.text) for l in links] == [("https://x.example/u?next=a>b", "Unsubscribe"),
                                                  ("https://x.example/p", "Preferences")]
+
+
+# Pieces that make references html.unescape reads in more than one way: no semicolon, a name read only
+# up to a known prefix, numbers, a lone '&', names of 40 letters, and text that completes a reference.
+REFERENCE_PIECES = ["&amp;", "&amp", "&lt;", "&nbsp;", "&zwnj;", "&eacute;", "&notit;", "&not", "&#169;", "&#x41;",
+                    "&#39", "&#;", "&#x;", "&", ";", "#", "amp", "lt;", "x", "1", "\u00e9", "&Eacute", "&ampx;",
+                    "&" + "a" * 40 + ";", "&copy", "&copysr;", "&#0;", "&#x110000;"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(REFERENCE_PIECES), max_size=30))
+def test_character_references_decode_as_html_unescape_reads_the_whole_text(pieces):
+    text = "".join(pieces)
+    assert render(text)[0] == " ".join(html.unescape(text).replace("\u200c", "").split())
+
+
+def test_each_anchor_keeps_its_own_href_when_they_are_decoded_together():
+    _, links = render('<a href="x&amp">1</a><a href="lt;y">2</a><a href="&lt;c&gt;">3</a><a href=plain>4</a>'
+                      '<a href="a&amp;b&copy;">5</a>')
+    assert [l.url for l in links] == ["x&", "lt;y", "<c>", "plain", "a&b\u00a9"]
 
 
 def test_links_inside_hidden_blocks_are_gone():
