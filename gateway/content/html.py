@@ -22,7 +22,7 @@ from operator import itemgetter
 from ..model import Link
 
 _INVISIBLE_ELEMENTS = ("head", "script", "style", "template", "title", "svg", "object", "xml", "noembed")
-_INVISIBLE_START = re.compile(rf"<({'|'.join(_INVISIBLE_ELEMENTS)})(?![a-z0-9-])")
+_INVISIBLE_START = re.compile(rf"<(?:!--|({'|'.join(_INVISIBLE_ELEMENTS)})(?![a-z0-9-]))")
 # One expression per declaration, each with a literal start the engine searches for: three scans in C beat
 # a str.find per keyword with a Python-level match at each hit (`display:block` is on every image), and
 # beat one alternation, which the engine tries at every 'd', 'v' and 'o'.
@@ -94,15 +94,15 @@ def _hiding_declarations(low: str) -> list[re.Match[str]]:
 
 def _invisible_spans(low: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
-    pos = 0
-    while (start := low.find("<!--", pos)) >= 0:
-        end = low.find("-->", start + 4)
-        pos = len(low) if end < 0 else end + 3
-        spans.append((start, pos))
-    pos = 0  # one scan for all of them (a str.find per name is a full scan each, '<' being so common)
+    pos = 0  # one scan for comments and all the names (a str.find each is a full scan each, '<' being so common)
     for m in _INVISIBLE_START.finditer(low):
         if m.start() < pos:
-            continue  # inside one already cut
+            continue  # inside one already cut: a comment in a <style>, a '<style' in a comment or a script
+        if m.group(1) is None:  # a comment
+            end = low.find("-->", m.end())
+            pos = len(low) if end < 0 else end + 3
+            spans.append((m.start(), pos))
+            continue
         open_end = low.find(">", m.end())
         open_end = len(low) if open_end < 0 else open_end + 1
         pos = _element_end(low, m.group(1), open_end)
