@@ -69,8 +69,25 @@ _ATOMS = r"[^\s<>@,;:\"()\\\[\]]+"
 _PLAIN_ADDRESS = re.compile(rf"\s*(?:[^\"<>,;:@()\\\[\]]*<({_ATOMS}@{_ATOMS})>|({_ATOMS}@{_ATOMS}))\s*")
 
 
-def _addresses(msg: Message, name: str) -> tuple[str, ...]:
-    values = msg.get_all(name) or []
+def _fields(msg: Message) -> dict[str, list]:
+    """The message's header fields by lower-cased name, each with its values in order: one pass, instead
+    of a scan of every field (lower-casing each name) per header asked for."""
+    fields: dict[str, list] = {}
+    for name, value in msg.items():
+        fields.setdefault(name.lower(), []).append(value)
+    return fields
+
+
+def _first(fields: dict[str, list], name: str):
+    """What Message.get answers: the first field of that name, or None."""
+    values = fields.get(name)
+    return values[0] if values else None
+
+
+def _addresses(fields: dict[str, list], name: str) -> tuple[str, ...]:
+    values = fields.get(name)
+    if not values:
+        return ()
     if len(values) == 1 and isinstance(values[0], str) and (m := _PLAIN_ADDRESS.fullmatch(values[0])):
         return (m.group(1) or m.group(2),)  # `Name <a@b>` or `a@b`: what getaddresses gives, without it
     try:
@@ -261,20 +278,22 @@ def parse_email(raw: bytes) -> EmailContent:
     if msg.get_content_maintype() not in ("text", "multipart"):
         defects.append(f"body is {msg.get_content_type()}, nothing readable")
     visible = "\n".join(t for t in texts if t)
+    fields = _fields(msg)
+    explicit = _first(fields, EXPLICIT_HEADER.lower())
     return EmailContent(
-        subject=decode_header(msg.get("Subject")),
-        from_addresses=_addresses(msg, "From"),
-        sender_address=next(iter(_addresses(msg, "Sender")), None),
-        reply_to=_addresses(msg, "Reply-To"),
-        to_addresses=_addresses(msg, "To") + _addresses(msg, "Cc"),
-        in_reply_to=decode_header(msg.get("In-Reply-To")) or None,
-        references=decode_header(msg.get("References")) or None,
-        list_unsubscribe=decode_header(msg.get("List-Unsubscribe")) or None,
-        list_unsubscribe_post=decode_header(msg.get("List-Unsubscribe-Post")) or None,
+        subject=decode_header(_first(fields, "subject")),
+        from_addresses=_addresses(fields, "from"),
+        sender_address=next(iter(_addresses(fields, "sender")), None),
+        reply_to=_addresses(fields, "reply-to"),
+        to_addresses=_addresses(fields, "to") + _addresses(fields, "cc"),
+        in_reply_to=decode_header(_first(fields, "in-reply-to")) or None,
+        references=decode_header(_first(fields, "references")) or None,
+        list_unsubscribe=decode_header(_first(fields, "list-unsubscribe")) or None,
+        list_unsubscribe_post=decode_header(_first(fields, "list-unsubscribe-post")) or None,
         visible_text=visible,
         links=tuple(links),
         folded_text=visible.lower(),
-        declared_explicit=_header(msg, EXPLICIT_HEADER).strip().lower() in _TRUE,
+        declared_explicit=("" if explicit is None else str(explicit)).strip().lower() in _TRUE,
         size=len(raw),
         defects=tuple(defects),
     )
