@@ -94,7 +94,7 @@ def _hiding_declarations(low: str) -> list[re.Match[str]]:
 
 def _invisible_spans(low: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
-    pos = 0  # one scan for comments and all the names (a str.find each is a full scan each, '<' being so common)
+    pos = 0  # one scan for comments and all the names (a str.find per name would be a full scan each)
     for m in _INVISIBLE_START.finditer(low):
         if m.start() < pos:
             continue  # inside one already cut: a comment in a <style>, a '<style' in a comment or a script
