@@ -97,6 +97,20 @@ def test_suppress_add_list_remove(cfg):
     assert json.loads(run_cli("suppress", "list", "--format", "json", "--config", cfg)[1]) == []
 
 
+def test_an_erasure_cannot_be_lifted_from_the_cli_either(cfg):
+    """As in the console and over HTTP (409 PERMANENT): the hashed suppression `forget` leaves stays."""
+    assert run_cli("suppress", "add", "eve@example.com", "--channel", "email", "--global", "--reason",
+                   "unsubscribe", "--config", cfg)[0] == 0
+    assert run_cli("forget", "eve@example.com", "--config", cfg)[0] == 0
+    code, _, err = run_cli("suppress", "remove", "eve@example.com", "--channel", "email", "--global", "--config", cfg)
+    assert code == 1 and "not removed: An erasure cannot be undone" in err
+    reasons = [r["reason"] for r in json.loads(run_cli("suppress", "list", "--format", "json", "--config", cfg)[1])]
+    assert "erased" in reasons
+    code, _, err = run_cli("suppress", "remove", "eve@example.com", "--channel", "email", "--global",
+                           "--reason", "erased", "--config", cfg)
+    assert code == 1 and "cannot be undone" in err
+
+
 def test_suppress_rejects_bad_addresses_and_scopes(cfg):
     code, _, err = run_cli("suppress", "add", "not-an-address", "--channel", "email", "--config", cfg)
     assert code == 2 and "is not a valid email address" in err

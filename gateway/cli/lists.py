@@ -13,6 +13,7 @@ import time
 from ..addresses import address_hash, parse_address
 from ..model import GLOBAL_SCOPE, Channel, Consent, ConsentLevel, Reason, Suppression
 from ..store.base import AuditEntry, to_text
+from ..policy.recipients import removal_refused
 from .common import UsageError, add_config_option, add_scope_options, load, parse_time, print_table, scope_of
 from ..suppression_csv import COLUMNS, ImportDefaults, open_text, read_suppressions, suppression_row
 
@@ -112,6 +113,10 @@ async def suppress_remove(args: argparse.Namespace) -> int:
         channel = Channel(args.channel)
         scope = scope_of(config, args.sender, args.is_global)
         address = _address(channel, args.address)
+        reason = Reason(args.reason) if args.reason else None
+        if refused := removal_refused([s async for s in store.suppressions(channel, scope, address)], reason):
+            print(f"not removed: {refused} ({address}, {channel.value}, scope {scope})", file=sys.stderr)
+            return 1
         removed = await store.remove_suppressions(
             channel, address, scope, args.reason,
             _audit("suppression.remove", channel, address, scope, f"reason {args.reason or 'any'}"))

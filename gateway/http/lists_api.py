@@ -26,7 +26,7 @@ from ..addresses import address_hash, channel_and_address
 from ..suppression_csv import COLUMNS, ImportDefaults, read_suppressions, suppression_row
 from ..credentials import OPS
 from ..model import GLOBAL_SCOPE, Channel, Consent, ConsentLevel, Reason, Suppression
-from ..policy.recipients import lifting_refused
+from ..policy.recipients import removal_refused
 from ..store.base import AuditEntry, to_text
 from .auth import bearer
 from .errors import ApiError
@@ -137,11 +137,8 @@ def add_routes(app: web.Application, ctx) -> None:
         channel, address = _address(request.match_info["address"], request.query.get("channel"))
         scope = me.scope(request.query.get("scope"))
         reason = _reason(request.query.get("reason"), None)
-        present = [s async for s in store.suppressions(channel, scope, address)]
-        refused = [why for s in present if (reason is None or s.reason is reason)
-                   and (why := lifting_refused(s.reason))]
-        if refused:
-            raise ApiError(409, "PERMANENT", refused[0])
+        if refused := removal_refused([s async for s in store.suppressions(channel, scope, address)], reason):
+            raise ApiError(409, "PERMANENT", refused)
         removed = await store.remove_suppressions(channel, address, scope, reason.value if reason else None,
                                                   me.audit("suppression.remove", channel, address, scope,
                                                            f"reason {reason.value if reason else 'any'}"))

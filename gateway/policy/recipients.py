@@ -5,6 +5,7 @@ Each rule is `rule(recipient, check) -> Violation | None`; `recipient_violations
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -32,10 +33,17 @@ PERMANENT_REASONS = frozenset({Reason.ERASED})
 
 
 def lifting_refused(reason: Reason) -> str | None:
-    """Why a suppression with this reason may not be removed from the console, or None if it may."""
+    """Why a suppression with this reason may not be removed (console, HTTP or CLI), or None if it may."""
     if reason in PERMANENT_REASONS:
         return "An erasure cannot be undone: the person asked for their data to be deleted."
     return None
+
+
+def removal_refused(present: Iterable[Suppression], reason: Reason | None) -> str | None:
+    """Why removing the suppressions `present` in a scope (those of `reason` only, unless None) is refused:
+    the first of them that may not be lifted; None if all may."""
+    return next((why for s in present if (reason is None or s.reason is reason)
+                 and (why := lifting_refused(s.reason))), None)
 
 
 def invalid_recipient(r: RecipientFacts, c: RecipientCheck) -> Violation | None:
