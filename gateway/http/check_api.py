@@ -16,7 +16,7 @@ from ..credentials import OPS
 from ..pipeline import Pipeline
 from .auth import bearer
 from .errors import ApiError
-from .sms_api import check_text, parse_category, read_json
+from .fields import check_text, parse_category, read_json
 
 _EMAIL_TYPES = ("message/rfc822", "text/plain")
 _TEXT_FIELDS = {"to", "body", "category", "from"}

@@ -11,7 +11,7 @@ from ..addresses import channel_and_address
 from ..credentials import OPS
 from .auth import bearer
 from .errors import ApiError
-from .sms_api import read_json
+from .fields import read_json
 
 
 def make_handler(ctx):

@@ -30,7 +30,7 @@ from ..policy.recipients import removal_refused
 from ..store.base import AuditEntry, to_text
 from .auth import bearer
 from .errors import ApiError
-from .sms_api import parse_time, read_json
+from .fields import parse_time, read_json
 
 MAX_IMPORT_BYTES = 256 * 1024 * 1024
 MAX_LIST = 10_000

@@ -19,7 +19,8 @@ from ..sms import SmsOutcome, SmsRequest
 from ..sms.providers import message_json
 from .auth import twilio_basic
 from .errors import ApiError, twilio_error_body
-from .sms_api import check_text, failure_error, parse_category, parse_send_at, violations_json
+from .fields import check_text, parse_category, parse_send_at
+from .sms_api import failure_error, violations_json
 
 # Twilio's error code for each violation: Twilio's own where one means the same, else the gateway's 791xx.
 VIOLATION_CODES = {
