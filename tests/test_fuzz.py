@@ -78,6 +78,7 @@ def test_truncated_and_corrupted_real_mail_still_parses(cut, noise):
     b"Content-Type: text/html\r\n\r\n" + b"<a href='x'>" * 20_000,
     b"Content-Type: text/html\r\n\r\n<div style='display:none'>" + b"<div>" * 20_000,
     b"\x00" * 10_000,
+    b"Content-Type: text/html\r\n\r\n&#" + b"9" * 5_000 + b"; <a href='&#" + b"1" * 5_000 + b"'>x</a>",
 ])
 def test_pathological_inputs(cfg, tmp_path, data):
     check_file(cfg, tmp_path / "p.eml", data)

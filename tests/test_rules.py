@@ -39,6 +39,7 @@ AT = datetime(2026, 5, 5, 16, 0, tzinfo=UTC)
     ("<div style='font-size:0'><span style='font-size:13px'>kept</span></div>", "kept"),
     ("caf&eacute; &amp; &#169;", "café & ©"),
     ("zero&#8203;width\u200cjoin", "zerowidthjoin"),
+    ("a&#" + "9" * 5000 + ";b&#x110000;c", "a\ufffdb\ufffdc"),  # past U+10FFFF, however many digits
     ("  <p> Un&nbsp;\t subscribe\u2003here </p>\n\n<p>\u3000</p> next ", "Un subscribe here\nnext"),
     ("<p><a href='u'> Opt out </a></p><p> <a href='v'></a> </p>tail", "Opt out\ntail"),
 ])

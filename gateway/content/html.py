@@ -167,7 +167,10 @@ class _Decoded(dict):
     since the names come from whoever sends the mail."""
 
     def __missing__(self, reference: str) -> str:
-        value = html.unescape(reference)
+        try:
+            value = html.unescape(reference)
+        except ValueError:  # a decimal reference longer than int() reads (4,300 digits): past U+10FFFF, and
+            value = "\ufffd"  # unescape answers those with the replacement character
         if len(reference) <= 40 and len(self) < 10_000:
             self[reference] = value
         return value
