@@ -52,10 +52,13 @@ def _decode_bytes(data: bytes, charset: str) -> str:
         return data.decode("cp1252", errors="replace")
 
 
-def _header(msg: Message, name: str) -> str:
-    """A header as text; the stdlib hands back a Header object for undecodable bytes."""
-    value = msg.get(name)
+def _as_text(value) -> str:
+    """A header value as text: "" when absent; the stdlib hands back a Header object for undecodable bytes."""
     return "" if value is None else str(value)
+
+
+def _header(msg: Message, name: str) -> str:
+    return _as_text(msg.get(name))
 
 
 def _charset(part: Message) -> str:
@@ -279,7 +282,6 @@ def parse_email(raw: bytes) -> EmailContent:
         defects.append(f"body is {msg.get_content_type()}, nothing readable")
     visible = "\n".join(t for t in texts if t)
     fields = _fields(msg)
-    explicit = _first(fields, EXPLICIT_HEADER.lower())
     return EmailContent(
         subject=decode_header(_first(fields, "subject")),
         from_addresses=_addresses(fields, "from"),
@@ -293,7 +295,7 @@ def parse_email(raw: bytes) -> EmailContent:
         visible_text=visible,
         links=tuple(links),
         folded_text=visible.lower(),
-        declared_explicit=("" if explicit is None else str(explicit)).strip().lower() in _TRUE,
+        declared_explicit=_as_text(_first(fields, EXPLICIT_HEADER.lower())).strip().lower() in _TRUE,
         size=len(raw),
         defects=tuple(defects),
     )
