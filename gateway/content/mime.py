@@ -16,6 +16,8 @@ from email.message import Message
 
 from ..model import EmailContent, Link
 from . import html as html_render
+from .fields import parse_head
+from .scan import ascii_lower_or_none
 
 EXPLICIT_HEADER = "X-Gateway-Sexually-Explicit"
 _TRUE = {"1", "yes", "true", "on"}
@@ -50,6 +52,11 @@ def _decode_bytes(data: bytes, charset: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("cp1252", errors="replace")
+
+
+def _lower(text: str) -> str:
+    low = ascii_lower_or_none(text)  # eight letters at a time in C for ASCII text
+    return text.lower() if low is None else low
 
 
 def _as_text(value) -> str:
@@ -200,8 +207,14 @@ def _split_head(raw: bytes) -> tuple[bytes, bytes] | None:
     return None if at is None else (raw[: at[0]], raw[at[1]:])
 
 
+def _parsed_head(head: bytes) -> Message:
+    """The header block as email.message_from_bytes(head + CRLF) parses it (fast where it is regular)."""
+    msg = parse_head(head)
+    return email.message_from_bytes(head + b"\r\n") if msg is None else msg
+
+
 def _leaf(head: bytes, body: bytes) -> Message:
-    part = email.message_from_bytes(head + b"\r\n")
+    part = _parsed_head(head)
     part.set_payload(body.decode("ascii", "surrogateescape"))  # as the stdlib's bytes parser stores it
     return part
 
@@ -260,7 +273,7 @@ def parse_email(raw: bytes) -> EmailContent:
     defects: list[str] = []
     shown = None
     if split is not None:
-        msg = email.message_from_bytes(split[0] + b"\r\n")
+        msg = _parsed_head(split[0])
         try:
             shown = _fast_shown(split[0], split[1], defects, [_MAX_PARTS], parsed=msg)
         except (ValueError, LookupError, TypeError, UnicodeError):
@@ -294,7 +307,7 @@ def parse_email(raw: bytes) -> EmailContent:
         list_unsubscribe_post=decode_header(_first(fields, "list-unsubscribe-post")) or None,
         visible_text=visible,
         links=tuple(links),
-        folded_text=visible.lower(),
+        folded_text=_lower(visible),
         declared_explicit=_as_text(_first(fields, EXPLICIT_HEADER.lower())).strip().lower() in _TRUE,
         size=len(raw),
         defects=tuple(defects),
