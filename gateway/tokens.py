@@ -9,7 +9,6 @@ newest first); when neither exists the gateway makes a random one in the file on
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import os
 import secrets
@@ -85,7 +84,7 @@ class TokenSigner:
         return payload if any(hmac.compare_digest(mac, self._mac(s, signed)) for s in self._secrets) else None
 
     def _mac(self, secret: bytes, payload: bytes) -> bytes:
-        return hmac.new(secret, payload, hashlib.sha256).digest()[:_MAC_BYTES]
+        return hmac.digest(secret, payload, "sha256")[:_MAC_BYTES]
 
     def make(self, channel: Channel, scope: str, normalized_address: str, issued_at: int) -> str:
         scope_bytes = scope.encode()

@@ -6,6 +6,7 @@ make."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
@@ -227,3 +228,22 @@ def test_audit_entries_are_written_with_the_change_and_only_then(store):
     assert len(after) == 3 and all(a.address is None for a in after)  # the trail stays, the address goes
     if store.kind == "sqlite":
         assert b"dee@example.com" not in open(store.path, "rb").read()
+
+
+def test_ids_are_unique_and_a_forked_worker_draws_its_own_random_part():
+    """new_id takes its random part from a pool of os.urandom bytes; a child process (the workers are forked)
+    must not hand out the bytes its parent will."""
+    ids = {new_id() for _ in range(5000)}
+    assert len(ids) == 5000 and all(len(i) == 21 for i in ids)
+    new_id()  # the pool is filled before the fork
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(write, "".join(new_id()[13:] for _ in range(50)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 4096).decode()
+    os.close(read)
+    mine = "".join(new_id()[13:] for _ in range(50))
+    assert len(child) == len(mine) == 400 and child != mine

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Mapping
 
 from aiosmtpd.smtp import SMTP, syntax
 
@@ -40,6 +41,25 @@ _FRESH = {"_timeout_handle": None, "_tls_handshake_okay": True, "_tls_protocol":
           "_handler_coroutine": None}
 
 
+class _BoundOnUse(Mapping):
+    """The command methods of one connection, bound when a command asks for one: binding the twenty-odd
+    of them up front cost every connection, most of which use six."""
+
+    __slots__ = ("_owner", "_functions")
+
+    def __init__(self, owner, functions: dict) -> None:
+        self._owner, self._functions = owner, functions
+
+    def __getitem__(self, name: str):
+        return self._functions[name].__get__(self._owner)
+
+    def __iter__(self):
+        return iter(self._functions)
+
+    def __len__(self) -> int:
+        return len(self._functions)
+
+
 class GatewaySMTP(SMTP):
     """One instance per connection, like aiosmtpd's, without its per-connection reflection.
 
@@ -64,7 +84,7 @@ class GatewaySMTP(SMTP):
         self.__dict__.update(_FRESH)
         self._auth_methods = {name: type(attr)(fn.__get__(self) if attr.is_builtin else fn, attr.is_builtin)
                               for name, (attr, fn) in auth.items()}
-        self._smtp_methods = {name: fn.__get__(self) for name, fn in commands.items()}
+        self._smtp_methods = _BoundOnUse(self, commands)
 
     def _remember_as_template(self, handler) -> None:
         probe = asyncio.StreamReaderProtocol.__new__(asyncio.StreamReaderProtocol)
