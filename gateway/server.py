@@ -20,6 +20,7 @@ import weakref
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from .content import scan
 from .config import Config
 from .decisions import DecisionLog
 from .credentials import Credentials
@@ -195,6 +196,9 @@ async def serve(config: Config, *, reuse_port: bool = False) -> None:
     (smtp_host, smtp_port), (http_host, http_port) = config.smtp.listen, config.http_listen
     print(f"gateway: serving SMTP on {smtp_host}:{smtp_port} and HTTP on {http_host}:{http_port} "
           f"(pid {os.getpid()})", file=sys.stderr, flush=True)
+    if not scan.COMPILED and not os.environ.get("GATEWAY_NO_EXTENSIONS"):
+        log.warning("the renderer's C scans (gateway/content/_scan.c) were not built at install (no C compiler "
+                    "or Python headers?): HTML runs through the slower regular expressions")
     await stop.wait()
     log.info("stopping: draining %d open transactions", gateway.handler.open_transactions)
     await gateway.stop()
