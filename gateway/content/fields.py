@@ -45,7 +45,8 @@ class IndexedMessage(Message):
 def parse_head(head: bytes) -> IndexedMessage | None:
     """The fields of a header block (each line ending in CRLF, the blank line excluded) as
     `email.message_from_bytes(head + b"\\r\\n")` gives them; None when the block is not that regular."""
-    if b"\r" in head.replace(b"\r\n", b"") or b"\n" in head.replace(b"\r\n", b"") or not head.endswith(b"\r\n"):
+    bare = head.replace(b"\r\n", b"")
+    if b"\r" in bare or b"\n" in bare or not head.endswith(b"\r\n"):
         return None
     msg = IndexedMessage(_COMPAT32)
     current: list[str] = []

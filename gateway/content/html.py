@@ -22,7 +22,8 @@ from operator import itemgetter
 from ..model import Link
 from .scan import CLOSE as _CLOSE
 from .scan import OPEN as _OPEN
-from .scan import anchors, ascii_lower_or_none, hiding_starts, invisible_starts, occurrences, replace_references, strip_tags, tidy
+from .scan import (anchors, ascii_lower_or_none, hiding_starts, invisible_starts, occurrences,
+                   replace_references, strip_tags, tidy)
 
 _HIDDEN_ATTR = re.compile(r"(?:^|\s)hidden(?=[\s/>=]|$)")
 _OPEN_TAG_NAME = re.compile(r"<([a-z][a-z0-9-]*)")

@@ -143,7 +143,7 @@ except ImportError:
 else:
     strip_tags, anchors, invisible_starts, hiding_starts = (  # noqa: F811
         _scan.strip_tags, _scan.anchors, _scan.invisible_starts, _scan.hiding_starts)
-    occurrences, replace_references, tidy = _scan.occurrences, _scan.replace_references, _scan.tidy  # noqa: F811
-    ascii_lower_or_none = _scan.ascii_lower_or_none  # noqa: F811
+    occurrences, replace_references, tidy, ascii_lower_or_none = (  # noqa: F811
+        _scan.occurrences, _scan.replace_references, _scan.tidy, _scan.ascii_lower_or_none)
 
 COMPILED = _scan is not None
