@@ -118,3 +118,14 @@ def test_large_documents_agree():
             for name in NAMES:
                 args = arguments(name, text)
                 assert getattr(scan, name)(*args) == scan.REFERENCE[name](*args), name
+
+
+@compiled
+@pytest.mark.parametrize("text", ["a=1&amp;b=2&amp;c", "&amp;", "x&amp;&lt;y", "&amp", "&ampx&amp;"])
+def test_references_with_any_mapping(text):
+    """The one-pass path for texts whose only references are "&amp;" answers what the mapping says."""
+    class Mapping(dict):
+        def __missing__(self, reference):
+            return "<" + reference + ">"
+    for decoded in (html._DECODED, Mapping(), Mapping({"&amp;": "AND"})):
+        assert scan._scan.replace_references(text, decoded) == scan.REFERENCE["replace_references"](text, decoded)

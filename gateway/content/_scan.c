@@ -800,6 +800,35 @@ append_new(PyObject *list, PyObject *item)
     return failed;
 }
 
+/* URLs with query strings, the common case: when every '&' (the first at `p`) starts "&amp;" and that
+   decodes to "&", the text with each "&amp;" as "&", in one pass. Py_None when not so, NULL on an error. */
+static PyObject *
+only_ampersand_references(const Text *t, Py_ssize_t p, PyObject *decoded)
+{
+    for (Py_ssize_t at = p; at >= 0; at = find_char(t, '&', at + 1))
+        if (!has_word(t, at, "&amp;", 5, 0))
+            Py_RETURN_NONE;
+    PyObject *reference = PyUnicode_FromString("&amp;");
+    PyObject *value = reference ? PyObject_GetItem(decoded, reference) : NULL;
+    Py_XDECREF(reference);
+    if (value == NULL)
+        return NULL;
+    int plain = PyUnicode_Check(value) && PyUnicode_GET_LENGTH(value) == 1 && PyUnicode_READ_CHAR(value, 0) == '&';
+    Py_DECREF(value);
+    if (!plain)
+        Py_RETURN_NONE;
+    Out o;
+    if (out_open(&o, t) < 0)
+        return NULL;
+    Py_ssize_t copied = 0;
+    for (Py_ssize_t at = p; at >= 0; at = find_char(t, '&', copied)) {
+        out_copy(&o, t, copied, at + 1);  /* up to and with the '&' */
+        copied = at + 5;
+    }
+    out_copy(&o, t, copied, t->n);
+    return out_close(&o);
+}
+
 static PyObject *
 replace_references(PyObject *module, PyObject *args)
 {
@@ -810,6 +839,10 @@ replace_references(PyObject *module, PyObject *args)
     Py_ssize_t p = find_char(&t, '&', 0);
     if (p < 0)
         return Py_NewRef(text_obj);
+    PyObject *only_amp = only_ampersand_references(&t, p, decoded);
+    if (only_amp != Py_None)
+        return only_amp;  /* the text done in one pass, or NULL on an error */
+    Py_DECREF(only_amp);
     PyObject *pieces = PyList_New(0);
     if (pieces == NULL)
         return NULL;
@@ -848,6 +881,41 @@ replace_references(PyObject *module, PyObject *args)
     return joined;
 }
 
+/* -- anchor_texts: [seg.partition(CLOSE)[0].strip() for seg in text.split(OPEN)[1:]] ------------------- */
+
+/* The text after each anchor's start mark up to its end mark (or the next start mark, or the end),
+   without the spaces around it. */
+static PyObject *
+anchor_texts(PyObject *module, PyObject *arg)
+{
+    Text t;
+    if (text_of(arg, &t) < 0)
+        return NULL;
+    PyObject *found = PyList_New(0);
+    if (found == NULL)
+        return NULL;
+    for (Py_ssize_t open = find_char(&t, OPEN_MARK, 0); open >= 0; ) {
+        Py_ssize_t next = find_char(&t, OPEN_MARK, open + 1);
+        Py_ssize_t end = next < 0 ? t.n : next;
+        Py_ssize_t start = open + 1;
+        for (Py_ssize_t k = start; k < end; k++)
+            if (AT(&t, k) == CLOSE_MARK) {
+                end = k;
+                break;
+            }
+        while (start < end && is_space(AT(&t, start)))
+            start++;
+        while (end > start && is_space(AT(&t, end - 1)))
+            end--;
+        if (append_new(found, PyUnicode_Substring(arg, start, end)) < 0) {
+            Py_DECREF(found);
+            return NULL;
+        }
+        open = next;
+    }
+    return found;
+}
+
 /* -- module ------------------------------------------------------------------------------------------ */
 
 static PyMethodDef methods[] = {
@@ -858,6 +926,7 @@ static PyMethodDef methods[] = {
     {"occurrences", occurrences, METH_VARARGS, "starts of each occurrence of an ASCII word, left to right"},
     {"tidy", tidy, METH_O, "each line's words joined by one space, lines without words dropped"},
     {"ascii_lower_or_none", ascii_lower_or_none, METH_O, "doc.lower() if doc is ASCII, else None"},
+    {"anchor_texts", anchor_texts, METH_O, "each anchor's text, between its marks, stripped"},
     {"replace_references", replace_references, METH_VARARGS,
      "text with each character reference (as _REFERENCE finds them) replaced by decoded[reference]"},
     {NULL, NULL, 0, NULL},

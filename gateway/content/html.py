@@ -17,12 +17,11 @@ from __future__ import annotations
 import html
 import re
 from itertools import repeat
-from operator import itemgetter
 
 from ..model import Link
 from .scan import CLOSE as _CLOSE
 from .scan import OPEN as _OPEN
-from .scan import (anchors, ascii_lower_or_none, hiding_starts, invisible_starts, occurrences,
+from .scan import (anchor_texts, anchors, ascii_lower_or_none, hiding_starts, invisible_starts, occurrences,
                    replace_references, strip_tags, tidy)
 
 _HIDDEN_ATTR = re.compile(r"(?:^|\s)hidden(?=[\s/>=]|$)")
@@ -171,12 +170,6 @@ def _marked_anchors(doc: str) -> tuple[str, list[str]]:
     return doc, list(map(str.strip, hrefs))
 
 
-def _anchor_texts(text: str) -> list[str]:
-    """The text between each anchor's marks: up to its close mark, or the next anchor, or the end."""
-    segments = text.split(_OPEN)[1:]
-    return list(map(str.strip, map(itemgetter(0), map(str.partition, segments, repeat(_CLOSE)))))
-
-
 def render(doc: str) -> tuple[str, tuple[Link, ...]]:
     """(visible text, links) of an HTML document or fragment."""
     for mark in (_OPEN, _CLOSE):
@@ -186,6 +179,6 @@ def render(doc: str) -> tuple[str, tuple[Link, ...]]:
     text = tidy(_text(doc))
     if not hrefs:
         return text, ()
-    links = tuple(map(tuple.__new__, repeat(Link), zip(hrefs, _anchor_texts(text))))  # Link._make, minus a call each
+    links = tuple(map(tuple.__new__, repeat(Link), zip(hrefs, anchor_texts(text))))  # Link._make, minus a call each
     text = text.replace(_OPEN, "").replace(_CLOSE, "")  # tidy but where a mark stood beside a space or alone
     return tidy(text), links

@@ -126,13 +126,18 @@ def _without_blank_lines(text: str) -> str:
     return text.strip("\n")
 
 
+def anchor_texts(text: str) -> list[str]:
+    """The text between each anchor's marks, stripped: up to its CLOSE, or the next OPEN, or the end."""
+    return [segment.partition(CLOSE)[0].strip() for segment in text.split(OPEN)[1:]]
+
+
 def ascii_lower_or_none(text: str) -> str | None:
     """`text.lower()` if the text is ASCII, else None."""
     return text.lower() if text.isascii() else None
 
 
 REFERENCE = {f.__name__: f for f in (strip_tags, anchors, invisible_starts, hiding_starts, occurrences,
-                                     replace_references, tidy, ascii_lower_or_none)}
+                                     replace_references, tidy, ascii_lower_or_none, anchor_texts)}
 
 try:
     if os.environ.get("GATEWAY_NO_EXTENSIONS"):
@@ -143,7 +148,7 @@ except ImportError:
 else:
     strip_tags, anchors, invisible_starts, hiding_starts = (  # noqa: F811
         _scan.strip_tags, _scan.anchors, _scan.invisible_starts, _scan.hiding_starts)
-    occurrences, replace_references, tidy, ascii_lower_or_none = (  # noqa: F811
-        _scan.occurrences, _scan.replace_references, _scan.tidy, _scan.ascii_lower_or_none)
+    occurrences, replace_references, tidy, ascii_lower_or_none, anchor_texts = (  # noqa: F811
+        _scan.occurrences, _scan.replace_references, _scan.tidy, _scan.ascii_lower_or_none, _scan.anchor_texts)
 
 COMPILED = _scan is not None
