@@ -129,6 +129,13 @@ find_word(const Text *t, const Word *w, Py_ssize_t from)
     return -1;
 }
 
+/* The str argument read into `t`, and a new empty list for what is found (NULL on an error). */
+static PyObject *
+results_for(PyObject *arg, Text *t)
+{
+    return text_of(arg, t) < 0 ? NULL : PyList_New(0);
+}
+
 static Py_ssize_t
 skip_spaces(const Text *t, Py_ssize_t i)
 {
@@ -478,9 +485,7 @@ static PyObject *
 invisible_starts(PyObject *module, PyObject *arg)
 {
     Text t;
-    if (text_of(arg, &t) < 0)
-        return NULL;
-    PyObject *found = PyList_New(0);
+    PyObject *found = results_for(arg, &t);
     if (found == NULL)
         return NULL;
     for (Py_ssize_t p = find_char(&t, '<', 0); p >= 0; ) {
@@ -889,9 +894,7 @@ static PyObject *
 anchor_texts(PyObject *module, PyObject *arg)
 {
     Text t;
-    if (text_of(arg, &t) < 0)
-        return NULL;
-    PyObject *found = PyList_New(0);
+    PyObject *found = results_for(arg, &t);
     if (found == NULL)
         return NULL;
     for (Py_ssize_t open = find_char(&t, OPEN_MARK, 0); open >= 0; ) {
