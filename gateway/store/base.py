@@ -201,30 +201,34 @@ def from_text(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
-class _RandomBytes:
-    """os.urandom drawn 4 KiB at a time rather than one system call per id; a forked child starts afresh
-    (and with a lock of its own), so no two processes hand out the same bytes."""
+class _Ids:
+    """Ids in the order they are made: the microsecond of the last one plus one when the clock has not
+    moved on (several ids a microsecond), then 4 random bytes. The random bytes are drawn from os.urandom
+    4 KiB at a time rather than one system call per id; a forked child starts afresh (and with a lock of
+    its own), so no two processes hand out the same bytes."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pool, self._at = b"", 0
+        self._pool, self._at, self._last = b"", 0, 0
 
-    def hex(self, n: int) -> str:
+    def next(self) -> str:
+        now = time.time_ns() // 1000
         with self._lock:
-            if self._at + n > len(self._pool):
+            self._last = now = max(now, self._last + 1)
+            if self._at + 4 > len(self._pool):
                 self._pool, self._at = os.urandom(4096), 0
-            chunk = self._pool[self._at : self._at + n]
-            self._at += n
-        return chunk.hex()
+            chunk = self._pool[self._at : self._at + 4]
+            self._at += 4
+        return f"{now:013x}{chunk.hex()}"
 
 
-_RANDOM = _RandomBytes()
-os.register_at_fork(after_in_child=_RANDOM.__init__)
+_IDS = _Ids()
+os.register_at_fork(after_in_child=_IDS.__init__)
 
 
 def new_id() -> str:
     """Time-ordered unique id: 13 hex digits of microseconds, then 8 random hex digits."""
-    return f"{time.time_ns() // 1000:013x}{_RANDOM.hex(4)}"
+    return _IDS.next()
 
 
 def decision_row(d: Decision, recipient_hash: str) -> dict:
