@@ -196,7 +196,7 @@ async def serve(config: Config, *, reuse_port: bool = False) -> None:
     (smtp_host, smtp_port), (http_host, http_port) = config.smtp.listen, config.http_listen
     print(f"gateway: serving SMTP on {smtp_host}:{smtp_port} and HTTP on {http_host}:{http_port} "
           f"(pid {os.getpid()})", file=sys.stderr, flush=True)
-    if not scan.COMPILED and not os.environ.get("GATEWAY_NO_EXTENSIONS"):
+    if scan.WANTED and not scan.COMPILED:
         log.warning("the renderer's C scans (gateway/content/_scan.c) were not built at install (no C compiler "
                     "or Python headers?): HTML runs through the slower regular expressions")
     await stop.wait()

@@ -21,7 +21,7 @@ from itertools import repeat
 from ..model import Link
 from .scan import CLOSE as _CLOSE
 from .scan import OPEN as _OPEN
-from .scan import (anchor_texts, anchors, ascii_lower_or_none, hiding_starts, invisible_starts, occurrences,
+from .scan import (anchor_texts, anchors, hiding_starts, invisible_starts, lower, occurrences,
                    replace_references, strip_tags, tidy)
 
 _HIDDEN_ATTR = re.compile(r"(?:^|\s)hidden(?=[\s/>=]|$)")
@@ -33,10 +33,7 @@ _VOID = frozenset("area base br col embed hr img input link meta param source tr
 
 def _fold(doc: str) -> str:
     """Lower-cased copy with the same offsets as `doc`."""
-    low = ascii_lower_or_none(doc)
-    if low is not None:
-        return low
-    low = doc.lower()
+    low = lower(doc)
     if len(low) == len(doc):
         return low
     return "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in doc)

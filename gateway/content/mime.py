@@ -17,7 +17,7 @@ from email.message import Message
 from ..model import EmailContent, Link
 from . import html as html_render
 from .fields import parse_head
-from .scan import ascii_lower_or_none
+from .scan import lower
 
 EXPLICIT_HEADER = "X-Gateway-Sexually-Explicit"
 _TRUE = {"1", "yes", "true", "on"}
@@ -52,11 +52,6 @@ def _decode_bytes(data: bytes, charset: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("cp1252", errors="replace")
-
-
-def _lower(text: str) -> str:
-    low = ascii_lower_or_none(text)  # eight letters at a time in C for ASCII text
-    return text.lower() if low is None else low
 
 
 def _as_text(value) -> str:
@@ -307,7 +302,7 @@ def parse_email(raw: bytes) -> EmailContent:
         list_unsubscribe_post=decode_header(_first(fields, "list-unsubscribe-post")) or None,
         visible_text=visible,
         links=tuple(links),
-        folded_text=_lower(visible),
+        folded_text=lower(visible),
         declared_explicit=_as_text(_first(fields, EXPLICIT_HEADER.lower())).strip().lower() in _TRUE,
         size=len(raw),
         defects=tuple(defects),
