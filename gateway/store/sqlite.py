@@ -55,8 +55,7 @@ def _facts_sql(count: int, with_sends: bool) -> str:
 class SqliteStore(Writes, DecisionLogTables, SmsTables):
     def __init__(self, path: str) -> None:
         self.path = path
-        self._writer: sqlite3.Connection | None = None
-        self._upkeeper: sqlite3.Connection | None = None
+        self._thread_connections()
         self._upkeep: asyncio.Task | None = None
         self._write_lock: asyncio.Lock | None = None
         if path != ":memory:":
@@ -107,11 +106,7 @@ class SqliteStore(Writes, DecisionLogTables, SmsTables):
         return self._run("PRAGMA user_version").fetchone()[0]
 
     async def close(self) -> None:
-        if self._upkeep is not None:
-            self._upkeep.cancel()
-        for conn in (self._writer, self._upkeeper):
-            if conn is not None:
-                conn.close()
+        await self._close_thread_connections()
         self._conn.close()
 
     async def facts(self, channel: Channel, sender: str, addresses: Sequence[str], at: datetime,

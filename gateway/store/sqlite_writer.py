@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from .base import StoreError
 
@@ -15,6 +17,36 @@ log = logging.getLogger("gateway.store")
 
 
 _LOCK_WAIT = 10.0  # seconds a write waits for another process's
+
+T = TypeVar("T")
+
+
+class ThreadConnection:
+    """A connection of its own, used from worker threads one job at a time: opened by the first job, and
+    closed only between jobs. Closing an sqlite3 connection while another thread runs a statement on it
+    crashes the process; a job cancelled on the event loop's side still runs to its end in its thread."""
+
+    def __init__(self, opener: Callable[[], sqlite3.Connection]) -> None:
+        self._opener = opener
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        self.closing = False  # read by long jobs between their steps
+
+    def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        with self._lock:
+            if self.closing:
+                raise StoreError("the store is closed")
+            if self._conn is None:
+                self._conn = self._opener()
+            return job(self._conn)
+
+    def close(self) -> None:
+        """Blocks until the job in progress, if any, has ended."""
+        self.closing = True
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
 
 class _Busy(Exception):
@@ -83,8 +115,20 @@ def index_batch(conn: sqlite3.Connection, limit: int = _INDEX_BATCH) -> int:
 
 
 class Writes:
-    """The write path of `SqliteStore` (needs its `path`, `_conn`, `_writer`, `_write_lock`, `_upkeep`,
-    `_upkeeper`)."""
+    """The write path of `SqliteStore` (needs its `path`, `_conn`, `_write_lock` and `_upkeep`; sets up
+    `_writer` and `_upkeeper` in `_thread_connections`)."""
+
+    def _thread_connections(self) -> None:
+        self._writer = ThreadConnection(self._open_writer)
+        self._upkeeper = ThreadConnection(lambda: sqlite3.connect(self.path, isolation_level=None,
+                                                                  check_same_thread=False, timeout=0))
+
+    async def _close_thread_connections(self) -> None:
+        """After the jobs running in worker threads have ended: the upkeep stops between two batches."""
+        if self._upkeep is not None:
+            self._upkeep.cancel()
+        self._writer.closing = self._upkeeper.closing = True
+        await asyncio.to_thread(lambda: (self._writer.close(), self._upkeeper.close()))
 
     async def _writing(self, work: Callable[[sqlite3.Connection], object], durable: bool = True):
         """`work(connection)` in one write transaction. Not `durable`: committed without waiting for the
@@ -111,10 +155,9 @@ class Writes:
             finally:
                 self._conn.execute("PRAGMA busy_timeout=10000")
         async with self._write_lock:
-            if self._writer is None:
-                self._writer = await asyncio.to_thread(self._open_writer)
             try:
-                return await asyncio.to_thread(_transaction, self._writer, work, durable, _LOCK_WAIT)
+                return await asyncio.to_thread(self._writer.run,
+                                               lambda conn: _transaction(conn, work, durable, _LOCK_WAIT))
             except _Busy:
                 raise StoreError(f"database is locked (no write for {_LOCK_WAIT:g} s)") from None
 
@@ -123,21 +166,19 @@ class Writes:
         the last moments (`index_batch`), and, every second, the WAL copied back into the database
         file (PASSIVE: never blocks a reader or a writer) rather than inside some message's commit, where
         it would stall that message. The hot connections' own automatic checkpoints are off."""
-        def upkeep(checkpoint: bool) -> None:
-            if self._upkeeper is None:
-                self._upkeeper = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                                 timeout=0)
-            while index_batch(self._upkeeper) >= _INDEX_BATCH:
+        def upkeep(conn: sqlite3.Connection, checkpoint: bool) -> None:
+            while index_batch(conn) >= _INDEX_BATCH and not self._upkeeper.closing:
                 time.sleep(0.002)  # a backlog: short transactions, with room for the messages' writes between
-            if checkpoint:
-                self._upkeeper.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            if checkpoint and not self._upkeeper.closing:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
         rounds = 0
         while True:
             await asyncio.sleep(every)
             rounds += 1
             try:
-                await asyncio.to_thread(upkeep, rounds % checkpoint_every == 0)
+                checkpoint = rounds % checkpoint_every == 0
+                await asyncio.to_thread(self._upkeeper.run, lambda conn: upkeep(conn, checkpoint))
             except (sqlite3.Error, StoreError) as exc:  # busy or unavailable: the next round tries again
                 log.debug("upkeep skipped: %s", exc)
 
