@@ -16,6 +16,7 @@ from gateway.model import (
     Category, Channel, Consent, ConsentLevel, Decision, Reason, Suppression, Verdict, Violation,
 )
 from gateway.store import StoreError, new_id, open_store
+from gateway.store.base import OutboxMessage
 from gateway.store import sqlite_writer
 from gateway.store.sqlite import SCHEMA_VERSION, SqliteStore
 
@@ -217,6 +218,53 @@ def test_sqlite_close_waits_for_a_write_whose_caller_was_cancelled(tmp_path):
         await store.close()
     run(scenario())
     assert sqlite3.connect(tmp_path / "g.db").execute("SELECT x FROM probe").fetchall() == [(1,), (2,)]
+
+
+def _watch_syncs(monkeypatch, path, fail=None):
+    """Each fdatasync of the WAL, with how many decisions a fresh connection saw committed just before it."""
+    syncs, real = [], sqlite_writer._fdatasync
+
+    def watched(wal):
+        syncs.append((wal, sqlite3.connect(path).execute("SELECT count(*) FROM decisions").fetchone()[0]))
+        if fail:
+            raise fail
+        real(wal)
+    monkeypatch.setattr(sqlite_writer, "_fdatasync", watched)
+    return syncs
+
+
+def test_sqlite_decisions_are_acknowledged_after_a_sync_of_the_wal_that_follows_their_commit(tmp_path, monkeypatch):
+    """A message's decisions commit on the event loop without a sync, then wait for one fdatasync of the
+    WAL (what synchronous=FULL would do inside the commit); the commits made before a sync starts share it."""
+    path = str(tmp_path / "g.db")
+    syncs = _watch_syncs(monkeypatch, path)
+
+    async def scenario():
+        store = SqliteStore(path)
+        await store.record_decisions([_decision("ann@example.com")])
+        assert syncs == [(path + "-wal", 1)]  # the commit came first, and record waited for the sync
+        await asyncio.gather(*(store.record_decisions([_decision(f"u{i}@example.com")]) for i in range(20)))
+        assert syncs[1:] == [(path + "-wal", 21)]  # twenty callers, one sync after all their commits
+        await store.close()
+    run(scenario())
+
+
+def test_sqlite_a_failed_sync_is_a_store_error_and_outbox_texts_commit_with_their_own_sync(tmp_path, monkeypatch):
+    path = str(tmp_path / "g.db")
+    syncs = _watch_syncs(monkeypatch, path, fail=OSError(5, "Input/output error"))
+    text = OutboxMessage("SM" + "0" * 32, T0, "acme", "+13055550123", "+15005550006", "20% off", Category.MARKETING,
+                         {})
+
+    async def scenario():
+        store = SqliteStore(path)
+        with pytest.raises(StoreError, match="cannot flush the WAL to the disk: .*Input/output error"):
+            await store.record_decisions([_decision("ann@example.com")])
+        # a text the outbox would send must not be left committed but unsynced when the client hears of a
+        # failure: it commits with synchronous=FULL in the writer's thread, not through this sync
+        await store.record_decisions([_decision("bob@example.com")], outbox=[text])
+        await store.close()
+    run(scenario())
+    assert len(syncs) == 1
 
 
 def test_ids_are_time_ordered_and_unique():

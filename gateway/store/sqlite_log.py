@@ -23,6 +23,9 @@ _PURGE_BATCH = 5000
 _INDEXED_HITS = 20_000  # more matches than this: reading the log newest first finds a page sooner
 
 
+_QUICK = 64  # decisions a write may carry to be committed on the event loop (a group of messages')
+
+
 class DecisionLogTables(DecisionPages):
     """Part of `SqliteStore` (needs `path`, `_run` and `_writing`)."""
 
@@ -48,7 +51,9 @@ class DecisionLogTables(DecisionPages):
                 conn.executemany(f"INSERT INTO outbox ({OUTBOX_COLS}) VALUES (?,?,?,?,?,?,?,?)", texts)
             if counted:
                 conn.executemany(INSERT_SEND, counted)
-        await self._writing(work, durable=durable or bool(outbox))
+        # texts for the outbox commit with their sync (synchronous=FULL): a failed sync then leaves none
+        # of them behind for the outbox to send while the client hears of a failure
+        await self._writing(work, durable=durable or bool(outbox), quick=not texts and len(values) <= _QUICK)
 
     async def decisions(self, limit: int = 100, query: DecisionQuery | None = None,
                         before_id: str | None = None) -> list[Decision]:

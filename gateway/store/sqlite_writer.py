@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -114,11 +115,23 @@ def index_batch(conn: sqlite3.Connection, limit: int = _INDEX_BATCH) -> int:
     return _transaction(conn, work, durable=False, wait=1.0)
 
 
+def _fdatasync(path: str) -> None:
+    """A descriptor of its own: SQLite holds no lock on the WAL file, so opening and closing one here
+    releases none of its locks (POSIX locks go with any close of the file they are on)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+
+
 class Writes:
     """The write path of `SqliteStore` (needs its `path`, `_conn`, `_write_lock` and `_upkeep`; sets up
     `_writer` and `_upkeeper` in `_thread_connections`)."""
 
     def _thread_connections(self) -> None:
+        self._commits = self._synced = 0  # commits waiting for `_wal_synced`, and how many are synced
+        self._sync: asyncio.Future | None = None
         self._writer = ThreadConnection(self._open_writer)
         self._upkeeper = ThreadConnection(lambda: sqlite3.connect(self.path, isolation_level=None,
                                                                   check_same_thread=False, timeout=0))
@@ -130,14 +143,20 @@ class Writes:
         self._writer.closing = self._upkeeper.closing = True
         await asyncio.to_thread(lambda: (self._writer.close(), self._upkeeper.close()))
 
-    async def _writing(self, work: Callable[[sqlite3.Connection], object], durable: bool = True):
+    async def _writing(self, work: Callable[[sqlite3.Connection], object], durable: bool = True,
+                       quick: bool = False):
         """`work(connection)` in one write transaction. Not `durable`: committed without waiting for the
         disk (the next durable commit flushes it along; a process crash loses nothing).
 
-        Durable writes run in a worker thread: an fsync can take anything from half a millisecond to a
-        few hundred on a busy disk, and the event loop must not stop for it. Writes that wait for no
-        disk are tried right here first (about 0.1 ms, less than the two thread wake-ups a hand-off
-        costs), unless another process holds the write lock: then the thread waits for it."""
+        The event loop never waits for the disk: an fsync can take anything from half a millisecond to a
+        few hundred on a busy disk. A `quick` write (a message's few decisions) and one that waits for
+        no disk are committed right here, on the reading connection, without a sync (about 0.1 ms, and
+        a write from another connection would empty its page cache); a durable one then waits for an
+        fdatasync of the WAL in a worker thread (`_wal_synced`). Big writes (imports, erasure,
+        retention), and any write while another process holds the write lock, run in the worker
+        thread on a connection of its own, with synchronous=FULL."""
+        if self._writer.closing:
+            raise StoreError("the store is closed")
         if self.path == ":memory:":
             return _transaction(self._conn, work, durable)
         if self._write_lock is None:
@@ -145,21 +164,52 @@ class Writes:
         if self._upkeep is None:  # a serving process: checkpoints and indexing move out of the commits
             self._conn.execute("PRAGMA wal_autocheckpoint=0")
             self._upkeep = asyncio.get_running_loop().create_task(self._upkeep_now_and_then())
-        if not durable and not self._write_lock.locked():
-            # the reading connection: a write from another connection would empty its page cache
-            self._conn.execute("PRAGMA busy_timeout=0")
-            try:
-                return _transaction(self._conn, work, durable)
-            except _Busy:
-                pass
-            finally:
-                self._conn.execute("PRAGMA busy_timeout=10000")
+        if (quick or not durable) and not self._write_lock.locked():
+            done, result = self._here(work)
+            if done:
+                if durable:
+                    await self._wal_synced()
+                return result
         async with self._write_lock:
             try:
                 return await asyncio.to_thread(self._writer.run,
                                                lambda conn: _transaction(conn, work, durable, _LOCK_WAIT))
             except _Busy:
                 raise StoreError(f"database is locked (no write for {_LOCK_WAIT:g} s)") from None
+
+    def _here(self, work: Callable[[sqlite3.Connection], object]) -> tuple[bool, object]:
+        """(True, result) once committed on the reading connection without a sync; (False, None) when
+        another process holds the write lock (nothing done)."""
+        self._conn.execute("PRAGMA busy_timeout=0")
+        try:
+            return True, _transaction(self._conn, work, durable=False)
+        except _Busy:
+            return False, None
+        finally:
+            self._conn.execute("PRAGMA busy_timeout=10000")
+
+    async def _wal_synced(self) -> None:
+        """Returns once every commit made so far is on the disk. In WAL mode a commit only appends to the
+        WAL, and synchronous=FULL adds nothing but a sync of the WAL after it; one fdatasync of the WAL
+        makes every commit before it durable (as SQLite's developers put it:
+        sqlite.org/forum/forumpost/d1a6bc7c4cd2baca). So the commits made while one sync runs share
+        the next."""
+        self._commits += 1
+        mine = self._commits
+        while self._synced < mine:
+            if self._sync is None:
+                self._sync = asyncio.ensure_future(self._sync_wal())
+            await asyncio.shield(self._sync)
+
+    async def _sync_wal(self) -> None:
+        upto = self._commits
+        try:
+            await asyncio.to_thread(_fdatasync, self.path + "-wal")
+        except OSError as exc:
+            raise StoreError(f"cannot flush the WAL to the disk: {exc}") from exc
+        finally:
+            self._sync = None
+        self._synced = upto
 
     async def _upkeep_now_and_then(self, every: float = 0.25, checkpoint_every: int = 4) -> None:
         """In a worker thread, on a connection of its own: the search index filled with the decisions of
