@@ -121,19 +121,18 @@ class Gateway:
         self._retention: asyncio.Task | None = None
 
     def _protocol(self) -> GatewaySMTP:
-        smtp = self.config.smtp
-        protocol = GatewaySMTP(
-            self.handler, hostname=smtp.hostname, data_size_limit=smtp.max_message_size, enable_SMTPUTF8=True,
-            decode_data=False, tls_context=self._tls, auth_required=False,
-            auth_require_tls=not smtp.plaintext_auth,
-            authenticator=self._authenticator, auth_exclude_mechanism=[], timeout=300,
-        )
+        protocol = GatewaySMTP(self.handler, **self._smtp_options)
         self.connections.add(protocol)
         return protocol
 
     async def start(self, *, reuse_port: bool = False) -> None:
         self._tls = tls_context(self.config)
         self._authenticator = Authenticator(self.credentials)
+        smtp = self.config.smtp
+        self._smtp_options = dict(  # the same for every connection: worked out once
+            hostname=smtp.hostname, data_size_limit=smtp.max_message_size, enable_SMTPUTF8=True, decode_data=False,
+            tls_context=self._tls, auth_required=False, auth_require_tls=not smtp.plaintext_auth,
+            authenticator=self._authenticator, auth_exclude_mechanism=[], timeout=300)
         host, port = self.config.smtp.listen
         try:
             self.server = await asyncio.get_running_loop().create_server(

@@ -22,7 +22,10 @@ FIELD = st.tuples(
     st.sampled_from(["", "x", "  padded  ", "text/html; charset=utf-8", "multipart/alternative; boundary=b",
                      "text/plain; charset=\"iso-8859-1\"", "=?utf-8?q?caf=C3=A9?=", "a@b.example",
                      "Name <a@b.example>, c@d.example", "quoted-printable", "inline; filename=x",
-                     "caf\u00e9", "\U0001f600", "a\x00b", "a\x0bb", "a\x1cb"]),
+                     "caf\u00e9", "\U0001f600", "a\x00b", "a\x0bb", "a\x1cb",
+                     "attachment; filename*=utf-8''caf%C3%A9.txt", "text/plain; charset=\"utf-8\"; format=flowed",
+                     "multipart/mixed; boundary=\"=_a b\"", "text/plain; name*0=\"a\"; name*1=\"b\"",
+                     "text/html; charset=utf-8; charset=latin-1", "text/plain; ;;=x; novalue"]),
 ).map(lambda t: (t[0] + t[1] + t[2]).encode("utf-8"))
 OTHER = st.sampled_from([b" continued", b"\tcontinued", b" ", b"From someone", b"\xff\xfe", b""])
 LINE = st.one_of(FIELD, FIELD, FIELD, FIELD, OTHER)  # mostly fields, so that many blocks are regular

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from email import policy as _policies
 from email.message import Message
+from functools import lru_cache
 
 _COMPAT32 = _policies.compat32
 # A field name and its colon, as the feed parser's header pattern reads one ([\041-\071\073-\176]*:), but
@@ -37,9 +38,29 @@ class IndexedMessage(Message):
         field = self._index.get(name.lower())
         return failobj if field is None else self.policy.header_fetch_parse(*field)
 
+    def _get_params_preserve(self, failobj, header):
+        """The parameters of a field, as Message has them: worked out once per distinct value (a
+        sender's Content-Type is the same on every message) rather than by _parseparam on each ask."""
+        value = self.get(header, _MISSING)
+        if value is _MISSING:
+            return failobj
+        if type(value) is not str:  # an undecodable value comes as a Header: the stdlib's own way
+            return super()._get_params_preserve(failobj, header)
+        return list(_params_of(value))
+
     def replace_header(self, _name, _value):  # the one change made in place, keeping the list and its length
         self._indexed = None
         super().replace_header(_name, _value)
+
+
+_MISSING = object()
+
+
+@lru_cache(maxsize=256)
+def _params_of(value: str) -> tuple:
+    holder = Message(_COMPAT32)
+    holder.set_raw("X", value)
+    return tuple(Message._get_params_preserve(holder, None, "X"))
 
 
 def parse_head(head: bytes) -> IndexedMessage | None:

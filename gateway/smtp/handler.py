@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from functools import lru_cache
 
 from ..addresses import normalize_email
 from ..config import Config
@@ -73,6 +74,7 @@ class GatewayHandler:
         self.unsubscribe = unsubscribe  # TokenSigner
         self.pipeline = Pipeline(config, store)
         self.trusted = config.smtp.trusted_networks
+        self._trusted_hosts: dict[str, bool] = {}
         self.trusted_sender = config.smtp.trusted_sender or (
             next(iter(config.senders)) if len(config.senders) == 1 else None)
         self.open_transactions = 0
@@ -82,11 +84,22 @@ class GatewayHandler:
     def _peer_trusted(self, session) -> bool:
         if not self.trusted or not session.peer:
             return False
-        try:
-            ip = ipaddress.ip_address(session.peer[0])
-        except ValueError:
-            return False
-        return any(ip in net for net in self.trusted)
+        return self._host_trusted(session.peer[0])
+
+    def _host_trusted(self, host: str) -> bool:
+        """Whether the address is in trusted_networks; remembered for the last 1,024 client addresses (a
+        marketing tool sends from a handful, on a new connection per message)."""
+        known = self._trusted_hosts.get(host)
+        if known is None:
+            try:
+                ip = ipaddress.ip_address(host)
+            except ValueError:
+                return False
+            known = any(ip in net for net in self.trusted)
+            if len(self._trusted_hosts) >= 1024:
+                self._trusted_hosts.clear()
+            self._trusted_hosts[host] = known
+        return known
 
     async def _end(self, session, *, abort: bool) -> None:
         pending: Pending | None = getattr(session, "gateway", None)
@@ -284,7 +297,7 @@ class GatewayHandler:
         proto = "ESMTP" + ("S" if session.ssl else "") + ("A" if session.authenticated else "")
         target = f"\r\n\tfor <{pending.accepted[0]}>" if len(pending.accepted) == 1 else ""
         return (f"from {helo} ([{peer}])\r\n\tby {self.config.smtp.hostname} (compliance-gateway) with {proto}"
-                f" id {new_id()}{target};\r\n\t{format_datetime(now)}")
+                f" id {new_id()}{target};\r\n\t{_received_date(int(now.timestamp()))}")
 
     # -- decisions ------------------------------------------------------------------------------------------
 
@@ -299,6 +312,12 @@ class GatewayHandler:
                      violations: tuple[Violation, ...], excerpt: str, size: int, upstream: str) -> None:
         self.decisions.record_soon([self._decision(pending, recipient, category, verdict, violations, excerpt,
                                                    size, upstream)])
+
+
+@lru_cache(maxsize=4)
+def _received_date(second: int) -> str:
+    """RFC 5322's date, as format_datetime writes it for UTC: the same for every message of that second."""
+    return format_datetime(datetime.fromtimestamp(second, UTC))
 
 
 async def _quietly(coro) -> None:
