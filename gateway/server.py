@@ -29,6 +29,7 @@ from .metrics import Metrics, prepare as prepare_metrics
 from .secrets import verify_secret
 from .sms import SmsService, make_provider
 from .sms.held import HeldTexts
+from .smtp import dots
 from .smtp.auth import Authenticator
 from .smtp.handler import GatewayHandler
 from .smtp.protocol import GatewaySMTP
@@ -195,9 +196,11 @@ async def serve(config: Config, *, reuse_port: bool = False) -> None:
     (smtp_host, smtp_port), (http_host, http_port) = config.smtp.listen, config.http_listen
     print(f"gateway: serving SMTP on {smtp_host}:{smtp_port} and HTTP on {http_host}:{http_port} "
           f"(pid {os.getpid()})", file=sys.stderr, flush=True)
-    if scan.WANTED and not scan.COMPILED:
-        log.warning("the renderer's C scans (gateway/content/_scan.c) were not built at install (no C compiler "
-                    "or Python headers?): HTML runs through the slower regular expressions")
+    missing = [name for name, built in (("gateway/content/_scan.c", scan.COMPILED),
+                                        ("gateway/smtp/_dots.c", dots.COMPILED)) if not built]
+    if scan.WANTED and missing:
+        log.warning("the C scans of %s were not built at install (no C compiler or Python headers?): the "
+                    "slower regular expressions and bytes methods they stand for run instead", " and ".join(missing))
     await stop.wait()
     log.info("stopping: draining %d open transactions", gateway.handler.open_transactions)
     await gateway.stop()

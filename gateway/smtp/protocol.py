@@ -16,9 +16,10 @@ from collections.abc import Mapping
 
 from aiosmtpd.smtp import SMTP, syntax
 
+from . import dots
+
 log = logging.getLogger("gateway.smtp")
 
-_END = b"\r\n.\r\n"
 _REPLIES = {
     "552 Error: message size exceeds fixed maximum message size":
         "552 5.3.4 Message size exceeds fixed maximum message size",
@@ -138,7 +139,7 @@ class GatewaySMTP(SMTP):
         buf = bytearray(b"\r\n")  # the CRLF that ended the DATA command: a first line "." ends the message
         scanned = 0
         too_big = False
-        while (end := buf.find(_END, max(scanned - 4, 0))) < 0:
+        while (end := dots.find_end(buf, max(scanned - 4, 0))) < 0:
             if too_big:  # past the limit: keep only the bytes the terminator could straddle
                 del buf[:-4]
             scanned = len(buf)
@@ -151,7 +152,7 @@ class GatewaySMTP(SMTP):
             buf += chunk
             if limit and len(buf) - 2 > limit:
                 too_big = True
-        rest = bytes(buf[end + len(_END):])
+        rest = bytes(buf[end + len(dots.END):])
         if rest:
             reader._buffer[0:0] = rest  # pipelined commands that followed the dot
         if too_big:
@@ -159,7 +160,7 @@ class GatewaySMTP(SMTP):
         data = bytes(buf[2 : end + 2])
         if data.startswith(b".."):
             data = data[1:]
-        return data.replace(b"\r\n..", b"\r\n."), False
+        return dots.unstuff(data), False
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:

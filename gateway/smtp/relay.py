@@ -21,6 +21,8 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
+from . import dots
+
 
 @dataclass(frozen=True, slots=True)
 class Reply:
@@ -194,7 +196,7 @@ async def envelope_command(client: aiosmtplib.SMTP, verb: bytes, prefix: bytes, 
 
 def dot_stuffed(data: bytes) -> bytes:
     """The message as DATA carries it: every line that starts with "." gets another, CRLF at the end."""
-    stuffed = data.replace(b"\n.", b"\n..")
+    stuffed = dots.stuff(data)
     if stuffed.startswith(b"."):
         stuffed = b"." + stuffed
     return stuffed if stuffed.endswith(b"\r\n") else stuffed + b"\r\n"
