@@ -267,8 +267,9 @@ def test_postgresql_stopped_under_load_loses_no_acknowledged_decision(tmp_path):
             jobs += [pool.submit(text) for _ in range(10)]
             # the outage starts once both doors have answered under load, whatever their speed
             try:
-                wait_until(lambda: sum(1 for s, _ in sent_texts if s == 201) >= 20
-                           and sum(1 for code in mail.values() if code == 250) >= 5, timeout=30)
+                # list() copies the dict's values in one step: iterating them while a sender adds one raises
+                wait_until(lambda: [s for s, _ in sent_texts].count(201) >= 20
+                           and list(mail.values()).count(250) >= 5, timeout=30)
                 pg("stop")
                 time.sleep(1.0)
                 pg("start")
