@@ -31,12 +31,20 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from gateway.addresses import address_hash  # noqa: E402
-from gateway.store.sqlite import SqliteStore  # noqa: E402
-from processes import free_port, wait_for_port  # noqa: E402
+from processes import free_port, wait_for_port
+
+from gateway.addresses import address_hash
+from gateway.store.sqlite import SqliteStore
 
 OPS_KEY = "bench-ops-key-0123456789"
-CODES = ["SUPPRESSED", "CONSENT_MISSING", "CANSPAM_UNSUBSCRIBE", "CANSPAM_AD_LABEL", "QUIET_HOURS", "FREQUENCY_CAP"]
+CODES = [
+    "SUPPRESSED",
+    "CONSENT_MISSING",
+    "CANSPAM_UNSUBSCRIBE",
+    "CANSPAM_AD_LABEL",
+    "QUIET_HOURS",
+    "FREQUENCY_CAP",
+]
 CONFIG = """
 [gateway]
 database = "sqlite:///{db}"
@@ -65,23 +73,42 @@ def fill(db: Path, count: int) -> None:
         rejected = rng.random() < 0.33
         codes = rng.sample(CODES, rng.choice((1, 2))) if rejected else []
         email = rng.random() < 0.7
-        recipient = f"person{rng.randrange(200_000)}@example.com" if email else f"+1212555{rng.randrange(1000, 9999)}"
+        recipient = (
+            f"person{rng.randrange(200_000)}@example.com" if email else f"+1212555{rng.randrange(1000, 9999)}"
+        )
         at_text = at.isoformat(timespec="microseconds")
-        rows.append((f"{int(at.timestamp() * 1e6):013x}{i:08x}", at_text, "email" if email else "sms",
-                     rng.choice(("acme", "acme-tx", "partner")), recipient, address_hash(recipient),
-                     "marketing", "rejected" if rejected else "relayed", " ".join(codes),
-                     json.dumps([{"code": c, "message": "bench"} for c in codes]),
-                     f"Spring sale {i % 500}" if email else "Acme: 20% off. Reply STOP to opt out.", 5000, "250 ok"))
+        rows.append(
+            (
+                f"{int(at.timestamp() * 1e6):013x}{i:08x}",
+                at_text,
+                "email" if email else "sms",
+                rng.choice(("acme", "acme-tx", "partner")),
+                recipient,
+                address_hash(recipient),
+                "marketing",
+                "rejected" if rejected else "relayed",
+                " ".join(codes),
+                json.dumps([{"code": c, "message": "bench"} for c in codes]),
+                f"Spring sale {i % 500}" if email else "Acme: 20% off. Reply STOP to opt out.",
+                5000,
+                "250 ok",
+            )
+        )
         if len(rows) == 50_000:
-            conn.executemany("INSERT INTO decisions (id, at, channel, sender, recipient, recipient_hash, category, "
-                             "verdict, codes, violations, excerpt, size, upstream) VALUES "
-                             "(?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            conn.executemany(
+                "INSERT INTO decisions (id, at, channel, sender, recipient, recipient_hash, category, "
+                "verdict, codes, violations, excerpt, size, upstream) VALUES "
+                "(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
             conn.commit()
             rows = []
     if rows:
-        conn.executemany("INSERT INTO decisions (id, at, channel, sender, recipient, recipient_hash, category, "
-                         "verdict, codes, violations, excerpt, size, upstream) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                         rows)
+        conn.executemany(
+            "INSERT INTO decisions (id, at, channel, sender, recipient, recipient_hash, category, "
+            "verdict, codes, violations, excerpt, size, upstream) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
         conn.commit()
     conn.execute("ANALYZE")
     conn.close()
@@ -97,6 +124,7 @@ def timed(opener, url: str, headers: dict, repeat: int) -> tuple[float, float]:
         with opener.open(request, timeout=60) as response:
             response.read()
         return (time.perf_counter() - start) * 1000
+
     once()
     times = [once() for _ in range(repeat)]
     return statistics.median(times), max(times)
@@ -120,13 +148,15 @@ def csv_export(opener, base: str, headers: dict, pid: int) -> tuple[int, float, 
     def sample() -> None:
         while not done.wait(0.05):
             peak.append(heap_mb(pid))
+
     sampler = threading.Thread(target=sample)
     sampler.start()
     start = time.perf_counter()
     lines = 0
     try:
-        with opener.open(urllib.request.Request(base + "/v1/decisions.csv", headers=headers),
-                         timeout=600) as response:
+        with opener.open(
+            urllib.request.Request(base + "/v1/decisions.csv", headers=headers), timeout=600
+        ) as response:
             while chunk := response.read(1 << 20):
                 lines += chunk.count(b"\n")
     finally:
@@ -141,8 +171,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--db", type=Path, help="keep the filled database here and reuse it on the next run")
     args = parser.parse_args()
-    senders = "\n".join(f'[[sender]]\nname = "{n}"\nbrand = "Acme"\nfrom_domains = ["acme.example"]\n'
-                        for n in ("acme", "acme-tx", "partner"))
+    senders = "\n".join(
+        f'[[sender]]\nname = "{n}"\nbrand = "Acme"\nfrom_domains = ["acme.example"]\n'
+        for n in ("acme", "acme-tx", "partner")
+    )
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         db = args.db or tmp / "bench.db"
@@ -151,10 +183,16 @@ def main() -> None:
             fill(db, args.decisions)
         filled = time.perf_counter() - began
         http = free_port()
-        (tmp / "bench.toml").write_text(CONFIG.format(tmp=tmp, db=db.resolve(), smtp=free_port(), http=http, senders=senders))
-        gateway = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--config", str(tmp / "bench.toml")],
-                                   cwd=tmp, stdout=subprocess.DEVNULL, stderr=open(tmp / "gateway.log", "w"),
-                                   env={**os.environ, "PYTHONPATH": str(REPO), "BENCH_OPS_KEY": OPS_KEY})
+        (tmp / "bench.toml").write_text(
+            CONFIG.format(tmp=tmp, db=db.resolve(), smtp=free_port(), http=http, senders=senders)
+        )
+        gateway = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "serve", "--config", str(tmp / "bench.toml")],
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=open(tmp / "gateway.log", "w"),
+            env={**os.environ, "PYTHONPATH": str(REPO), "BENCH_OPS_KEY": OPS_KEY},
+        )
         try:
             wait_for_port(http)
             base = f"http://127.0.0.1:{http}"
@@ -188,8 +226,10 @@ def main() -> None:
         print(f"{label:<28} {median:>10.1f} {worst:>9.1f}")
     print(f"({args.decisions:,} decisions over 30 days, filled in {filled:.0f} s; target: under 200 ms)")
     lines, seconds, before, after = export
-    print(f"CSV export of every decision: {lines - 1:,} rows in {seconds:.1f} s ({(lines - 1) / seconds:,.0f} rows/s); "
-          f"gateway heap {before:.0f} MB before, at most {after:.0f} MB during")
+    print(
+        f"CSV export of every decision: {lines - 1:,} rows in {seconds:.1f} s ({(lines - 1) / seconds:,.0f} rows/s); "
+        f"gateway heap {before:.0f} MB before, at most {after:.0f} MB during"
+    )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,9 @@ def write_csv(path: Path, rows: int, channel: str) -> None:
     with open(path, "w") as f:
         f.write("address,scope,reason,source\n")
         for i in range(rows):
-            address = f"customer.{i}@example{i % 1000}.com" if channel == "email" else f"+1305{2_000_000 + i:07d}"
+            address = (
+                f"customer.{i}@example{i % 1000}.com" if channel == "email" else f"+1305{2_000_000 + i:07d}"
+            )
             f.write(f"{address},{'acme' if i % 2 else 'global'},unsubscribe,esp-export\n")
 
 
@@ -42,11 +44,28 @@ def run_import(rows: int, channel: str, tmp: Path) -> tuple[float, float, str]:
     write_csv(data, rows, channel)
     config = tmp / f"{channel}-{rows}.toml"
     config.write_text(CONFIG.format(db=tmp / f"{channel}-{rows}.db"))
-    code = ("import resource, sys; from gateway.cli import main; rc = main(sys.argv[1:]); "
-            "print('maxrss', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(rc)")
+    code = (
+        "import resource, sys; from gateway.cli import main; rc = main(sys.argv[1:]); "
+        "print('maxrss', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(rc)"
+    )
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code, "suppress", "import", str(data), "--channel", channel,
-                           "--config", str(config)], capture_output=True, text=True, cwd=REPO)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "suppress",
+            "import",
+            str(data),
+            "--channel",
+            channel,
+            "--config",
+            str(config),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"import failed: {proc.stderr}")
@@ -69,7 +88,9 @@ def main() -> None:
     print(f"{'channel':<8} {'rows':>10} {'seconds':>9} {'rows/s':>10} {'peak RSS MiB':>13}")
     for channel, rows, seconds, rate, rss in results:
         print(f"{channel:<8} {rows:>10,} {seconds:>9.1f} {rate:>10,.0f} {rss:>13.1f}")
-    print(f"(machine: {os.cpu_count()} cores; whole process: start-up, CSV parsing, validation, hashing, SQLite)")
+    print(
+        f"(machine: {os.cpu_count()} cores; whole process: start-up, CSV parsing, validation, hashing, SQLite)"
+    )
 
 
 if __name__ == "__main__":

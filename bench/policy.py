@@ -22,17 +22,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway.addresses import address_hash, phone_info  # noqa: E402
-from gateway.content.mime import parse_email  # noqa: E402
-from gateway.model import Category, Channel, EmailMessage, Reason, RecipientFacts, SmsMessage, Suppression  # noqa: E402
-from gateway.policy import evaluate_email, evaluate_sms  # noqa: E402
-from gateway.policy.settings import Policy, SenderSettings  # noqa: E402
-from gateway.store.sqlite import SqliteStore  # noqa: E402
+from gateway.addresses import address_hash, phone_info
+from gateway.content.mime import parse_email
+from gateway.model import Category, Channel, EmailMessage, Reason, RecipientFacts, SmsMessage, Suppression
+from gateway.policy import evaluate_email, evaluate_sms
+from gateway.policy.settings import Policy, SenderSettings
+from gateway.store.sqlite import SqliteStore
 
 AT = datetime(2026, 5, 5, 16, 0, tzinfo=UTC)
 SENDER = SenderSettings(
-    name="acme", brand="Acme Outfitters", category=Category.MARKETING, allowed_categories=frozenset(Category),
-    from_domains=("news.acme.example",), physical_address="123 Main St, Suite 4, Springfield, IL 62701",
+    name="acme",
+    brand="Acme Outfitters",
+    category=Category.MARKETING,
+    allowed_categories=frozenset(Category),
+    from_domains=("news.acme.example",),
+    physical_address="123 Main St, Suite 4, Springfield, IL 62701",
 )
 POLICY = Policy()
 
@@ -65,9 +69,11 @@ def newsletter(size: int) -> bytes:
         n += 1
         body += PRODUCT.format(n=n)
     body += FOOT
-    head = ("From: Acme Outfitters <news@news.acme.example>\r\nTo: reader@example.com\r\n"
-            "Subject: Spring picks for you\r\nDate: Tue, 05 May 2026 12:00:00 -0400\r\nMIME-Version: 1.0\r\n"
-            "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
+    head = (
+        "From: Acme Outfitters <news@news.acme.example>\r\nTo: reader@example.com\r\n"
+        "Subject: Spring picks for you\r\nDate: Tue, 05 May 2026 12:00:00 -0400\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+    )
     return head.encode() + body.encode()
 
 
@@ -85,12 +91,18 @@ def per_call_us(fn, rounds: int) -> tuple[float, float]:
 def email_check(raw: bytes) -> None:
     content = parse_email(raw)
     message = EmailMessage("acme", ("reader@example.com",), content)
-    ev = evaluate_email(message, {"reader@example.com": RecipientFacts("reader@example.com")}, SENDER, POLICY, AT)
+    ev = evaluate_email(
+        message, {"reader@example.com": RecipientFacts("reader@example.com")}, SENDER, POLICY, AT
+    )
     assert ev.passed, ev.violations
 
 
-SMS = SmsMessage("acme", "+13055550123", "Acme Outfitters: 20% off trail jackets today at acme.example/s. "
-                 "Reply STOP to opt out", Category.MARKETING)
+SMS = SmsMessage(
+    "acme",
+    "+13055550123",
+    "Acme Outfitters: 20% off trail jackets today at acme.example/s. Reply STOP to opt out",
+    Category.MARKETING,
+)
 SMS_FACTS = {"+13055550123": RecipientFacts("+13055550123")}
 
 
@@ -107,8 +119,15 @@ def fill_store(store: SqliteStore, entries: int) -> list[str]:
             address = f"user{i}.{rng.randrange(10**9)}@example{i % 997}.com"
             if i % (entries // 1000 or 1) == 0:
                 probes.append(address)
-            yield Suppression(Channel.EMAIL, address_hash(address), address, "acme" if i % 3 else "global",
-                              Reason.UNSUBSCRIBE, "bench", AT)
+            yield Suppression(
+                Channel.EMAIL,
+                address_hash(address),
+                address,
+                "acme" if i % 3 else "global",
+                Reason.UNSUBSCRIBE,
+                "bench",
+                AT,
+            )
 
     asyncio.run(store.import_suppressions(rows()))
     return probes
@@ -131,7 +150,10 @@ def main() -> None:
 
     def cold_sms() -> None:
         to = next(numbers)
-        evaluate_sms(SmsMessage("acme", to, SMS.body, Category.MARKETING), {to: RecipientFacts(to)}, SENDER, POLICY, AT)
+        evaluate_sms(
+            SmsMessage("acme", to, SMS.body, Category.MARKETING), {to: RecipientFacts(to)}, SENDER, POLICY, AT
+        )
+
     rows.append(("sms check, new number", *per_call_us(cold_sms, args.rounds)))
     phone_info.cache_clear()
 
@@ -151,15 +173,27 @@ def main() -> None:
             except StopIteration:
                 return
             raise RuntimeError("facts() suspended")
-        rows.append((f"facts lookup, hit, {args.entries:,} entries", *per_call_us(lambda: lookup(probes), args.rounds)))
-        rows.append((f"facts lookup, miss, {args.entries:,} entries",
-                     *per_call_us(lambda: lookup(misses), args.rounds)))
+
+        rows.append(
+            (
+                f"facts lookup, hit, {args.entries:,} entries",
+                *per_call_us(lambda: lookup(probes), args.rounds),
+            )
+        )
+        rows.append(
+            (
+                f"facts lookup, miss, {args.entries:,} entries",
+                *per_call_us(lambda: lookup(misses), args.rounds),
+            )
+        )
         asyncio.run(store.close())
 
     print(f"{'what':<44} {'median µs':>10} {'p99 µs':>10}")
     for label, med, p99 in rows:
         print(f"{label:<44} {med:>10.1f} {p99:>10.1f}")
-    print(f"(store filled with {args.entries:,} entries in {fill_s:.1f} s; lookups are the store call as awaited inside the server's loop)")
+    print(
+        f"(store filled with {args.entries:,} entries in {fill_s:.1f} s; lookups are the store call as awaited inside the server's loop)"
+    )
 
 
 if __name__ == "__main__":

@@ -33,13 +33,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
-from policy import newsletter  # noqa: E402
-from processes import cpu_by_pid, family, free_port, wait_for_port  # noqa: E402
-from sms import BODY, KEY, V1_SCRIPT, lua, seed, wrk, wrk_command, wrk_result  # noqa: E402
-from smtp import CONFIG as SMTP_CONFIG, SINK, SOURCE, blast, finished, source  # noqa: E402
+from policy import newsletter
+from processes import cpu_by_pid, family, free_port, wait_for_port
+from sms import BODY, KEY, V1_SCRIPT, lua, seed, wrk, wrk_command, wrk_result
+from smtp import CONFIG as SMTP_CONFIG
+from smtp import SINK, SOURCE, blast, finished, source
 
 # bench/smtp.py's gateway, its sender given an API key and a number, and texts stored in the outbox at any hour
-CONFIG = SMTP_CONFIG + """api_key_env = "BENCH_API_KEY"
+CONFIG = (
+    SMTP_CONFIG
+    + """api_key_env = "BENCH_API_KEY"
 sms_from = ["+15005550006"]
 
 [sms]
@@ -49,6 +52,7 @@ provider = "outbox"
 start = "00:00"
 end = "24:00"
 """
+)
 
 SMTP_CONNECTIONS, SMS_CONNECTIONS = 20, 50
 
@@ -109,8 +113,9 @@ def _machine_busy() -> float:
 
 def start_postgres(tmp: Path) -> tuple[str, int]:
     """A throwaway server: its URL and its postmaster's pid."""
-    out = subprocess.run([str(REPO / "scripts" / "postgres"), "start", str(tmp / "pg")], capture_output=True,
-                         text=True)
+    out = subprocess.run(
+        [str(REPO / "scripts" / "postgres"), "start", str(tmp / "pg")], capture_output=True, text=True
+    )
     if out.returncode != 0:
         raise SystemExit(f"cannot start PostgreSQL: {out.stderr.strip()[-1000:]}")
     pid = int((tmp / "pg" / "data" / "postmaster.pid").read_text().split()[0])
@@ -126,6 +131,7 @@ def create_database(server: str, name: str) -> str:
             await conn.execute(f'CREATE DATABASE "{name}"')
         finally:
             await conn.close()
+
     asyncio.run(go())
     return server.rsplit("/", 1)[0] + "/" + name
 
@@ -138,11 +144,16 @@ def start_instances(run: Path, database: str, count: int, sink: int, workers: in
         (home / "state").mkdir(parents=True)
         smtp, http = free_port(), free_port()
         config = home / "gateway.toml"
-        config.write_text(CONFIG.format(database=database, tmp=home, port=smtp, sink=sink, http=http,
-                                        workers=workers))
-        process = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--config", str(config)], cwd=home,
-                                   stdout=subprocess.DEVNULL, stderr=open(home / "gateway.log", "w"),
-                                   env={**os.environ, "PYTHONPATH": str(REPO), "BENCH_API_KEY": KEY})
+        config.write_text(
+            CONFIG.format(database=database, tmp=home, port=smtp, sink=sink, http=http, workers=workers)
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
+            cwd=home,
+            stdout=subprocess.DEVNULL,
+            stderr=open(home / "gateway.log", "w"),
+            env={**os.environ, "PYTHONPATH": str(REPO), "BENCH_API_KEY": KEY},
+        )
         instances.append(Instance(process, smtp, http))
     for n, instance in enumerate(instances):
         try:
@@ -180,11 +191,20 @@ def measure_smtp(instances: list[Instance], message: Path, messages: int, cpu: C
 def measure_sms(instances: list[Instance], script: Path, seconds: int, cpu: Cpu) -> tuple[dict, Cpu]:
     share = len(instances)
     with cpu:
-        drivers = [subprocess.Popen(wrk_command(f"http://127.0.0.1:{i.http}", script, SMS_CONNECTIONS // share,
-                                                seconds), stdout=subprocess.PIPE, text=True) for i in instances]
+        drivers = [
+            subprocess.Popen(
+                wrk_command(f"http://127.0.0.1:{i.http}", script, SMS_CONNECTIONS // share, seconds),
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for i in instances
+        ]
         results = [wrk_result(d.communicate(timeout=seconds + 60)[0]) for d in drivers]
-    return {"rps": sum(r["rps"] for r in results), "p99": max(r["p99"] for r in results),
-            "bad": sum(r["bad"] for r in results)}, cpu
+    return {
+        "rps": sum(r["rps"] for r in results),
+        "p99": max(r["p99"] for r in results),
+        "bad": sum(r["bad"] for r in results),
+    }, cpu
 
 
 def main() -> None:
@@ -197,15 +217,20 @@ def main() -> None:
     for tool in (SOURCE, SINK, "/usr/bin/wrk"):
         if not os.access(tool, os.X_OK):
             raise SystemExit(f"{tool} is missing: run scripts/test once (it installs it)")
-    setups = [("SQLite, 1 instance", None, 1), ("PostgreSQL, 1 instance", "one", 1),
-              ("PostgreSQL, 2 instances", "two", 2)]
+    setups = [
+        ("SQLite, 1 instance", None, 1),
+        ("PostgreSQL, 1 instance", "one", 1),
+        ("PostgreSQL, 2 instances", "two", 2),
+    ]
     samples: dict[tuple[str, str], list[Row]] = {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         os.chmod(tmp, 0o755)  # the postgres user runs the server below it
         server, postmaster = start_postgres(tmp)
         sink_port = free_port()
-        sink = subprocess.Popen([SINK, "-u", os.environ.get("USER", "root"), f"127.0.0.1:{sink_port}", "1024"])
+        sink = subprocess.Popen(
+            [SINK, "-u", os.environ.get("USER", "root"), f"127.0.0.1:{sink_port}", "1024"]
+        )
         wait_for_port(sink_port)
         message = tmp / "m5000.eml"
         message.write_bytes(newsletter(5_000).replace(b"\r\n", b"\n"))  # smtp-source adds the CRs
@@ -226,11 +251,21 @@ def main() -> None:
                     roots = [i.process.pid for i in instances]
                     rate, cpu = measure_smtp(instances, message, args.messages, Cpu(roots, pg))
                     samples.setdefault((label, "SMTP 5 KB"), []).append(
-                        Row(label, "SMTP 5 KB", rate, None, 0, cpu.gateway, cpu.postgres, cpu.machine))
+                        Row(label, "SMTP 5 KB", rate, None, 0, cpu.gateway, cpu.postgres, cpu.machine)
+                    )
                     result, cpu = measure_sms(instances, script, args.seconds, Cpu(roots, pg))
                     samples.setdefault((label, "SMS /v1/sms"), []).append(
-                        Row(label, "SMS /v1/sms", result["rps"], result["p99"], result["bad"], cpu.gateway,
-                            cpu.postgres, cpu.machine))
+                        Row(
+                            label,
+                            "SMS /v1/sms",
+                            result["rps"],
+                            result["p99"],
+                            result["bad"],
+                            cpu.gateway,
+                            cpu.postgres,
+                            cpu.machine,
+                        )
+                    )
         finally:
             for instances in running.values():
                 stop(instances)
@@ -250,19 +285,25 @@ def report(samples: dict[tuple[str, str], list[Row]], args: argparse.Namespace) 
     rows = [median_row(rs) for rs in samples.values()]
     base = {r.door: r.rate for r in rows if r.setup.startswith("SQLite")}
     one_pg = {r.door: r.rate for r in rows if r.setup == "PostgreSQL, 1 instance"}
-    print(f"{'store':<24} {'door':<12} {'per s':>7} {'range':>13} {'vs SQLite':>9} {'vs 1 PG':>8} {'p99 ms':>7} "
-          f"{'non-2xx':>7} {'gateway CPU':>11} {'PG CPU':>7} {'machine':>8}")
+    print(
+        f"{'store':<24} {'door':<12} {'per s':>7} {'range':>13} {'vs SQLite':>9} {'vs 1 PG':>8} {'p99 ms':>7} "
+        f"{'non-2xx':>7} {'gateway CPU':>11} {'PG CPU':>7} {'machine':>8}"
+    )
     for r in rows:
         rates = [s.rate for s in samples[(r.setup, r.door)]]
         spread = f"{min(rates):,.0f}-{max(rates):,.0f}"
         p99 = f"{r.p99_ms:>7.1f}" if r.p99_ms is not None else f"{'':>7}"
         pg = f"{r.postgres_cpu * 100:>6.0f}%" if r.postgres_cpu is not None else f"{'':>7}"
-        print(f"{r.setup:<24} {r.door:<12} {r.rate:>7,.0f} {spread:>13} {r.rate / base[r.door]:>9.2f} "
-              f"{r.rate / one_pg[r.door]:>8.2f} {p99} {r.bad:>7} {r.gateway_cpu * 100:>10.0f}% {pg} "
-              f"{r.machine_cpu * 100:>7.0f}%")
-    print(f"(median of {args.rounds} rounds, set-ups interleaved; each instance: {args.workers} worker process(es); "
-          f"SMTP {SMTP_CONNECTIONS} and SMS {SMS_CONNECTIONS} connections in all, split evenly between instances; "
-          f"CPU 100% = one core; machine: {os.cpu_count()} cores, load generators and PostgreSQL included)")
+        print(
+            f"{r.setup:<24} {r.door:<12} {r.rate:>7,.0f} {spread:>13} {r.rate / base[r.door]:>9.2f} "
+            f"{r.rate / one_pg[r.door]:>8.2f} {p99} {r.bad:>7} {r.gateway_cpu * 100:>10.0f}% {pg} "
+            f"{r.machine_cpu * 100:>7.0f}%"
+        )
+    print(
+        f"(median of {args.rounds} rounds, set-ups interleaved; each instance: {args.workers} worker process(es); "
+        f"SMTP {SMTP_CONNECTIONS} and SMS {SMS_CONNECTIONS} connections in all, split evenly between instances; "
+        f"CPU 100% = one core; machine: {os.cpu_count()} cores, load generators and PostgreSQL included)"
+    )
 
 
 if __name__ == "__main__":

@@ -32,10 +32,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from gateway.addresses import address_hash  # noqa: E402
-from gateway.model import Channel, Consent, ConsentLevel  # noqa: E402
-from gateway.store import open_store  # noqa: E402
-from processes import cpu_seconds, family, free_port, wait_for_port  # noqa: E402
+from processes import cpu_seconds, family, free_port, wait_for_port
+
+from gateway.addresses import address_hash
+from gateway.model import Channel, Consent, ConsentLevel
+from gateway.store import open_store
 
 KEY = "bench-api-key-0123456789"
 ACCOUNT = "AC" + "0" * 31 + "1"
@@ -109,34 +110,67 @@ def _ms(text: str) -> float:
 
 def wrk_command(url: str, script: Path, connections: int, seconds: int) -> list[str]:
     threads = 1 if connections == 1 else 2
-    return ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency", "-s", str(script),
-            url]
+    return [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds}s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
+    ]
 
 
 def wrk(url: str, script: Path, connections: int, seconds: int) -> dict:
-    return wrk_result(subprocess.run(wrk_command(url, script, connections, seconds), capture_output=True, text=True,
-                                     timeout=seconds + 60).stdout)
+    return wrk_result(
+        subprocess.run(
+            wrk_command(url, script, connections, seconds),
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+        ).stdout
+    )
 
 
 def wrk_result(out: str) -> dict:
     """Requests/s, p50 and p99 in ms, non-2xx answers and socket errors from wrk's report."""
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = re.search(r"Socket errors: (.*)$", out, re.M)
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "p50": _ms(latency["50"]),
-            "p99": _ms(latency["99"]), "bad": int(non_2xx.group(1)) if non_2xx else 0,
-            "errors": errors.group(1) if errors else ""}
+    errors = re.search(r"Socket errors: (.*)$", out, re.MULTILINE)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": _ms(latency["50"]),
+        "p99": _ms(latency["99"]),
+        "bad": int(non_2xx.group(1)) if non_2xx else 0,
+        "errors": errors.group(1) if errors else "",
+    }
 
 
 def seed(database: str) -> None:
     """Express written consent for each of the bench's numbers, in the store at this database URL."""
+
     async def go() -> None:
         store = open_store(database)
         then = datetime(2026, 1, 1, tzinfo=UTC)
         for number in NUMBERS:
-            await store.add_consent(Consent(Channel.SMS, address_hash(number), number, "global",
-                                            ConsentLevel.EXPRESS_WRITTEN, "bench", "web form", then))
+            await store.add_consent(
+                Consent(
+                    Channel.SMS,
+                    address_hash(number),
+                    number,
+                    "global",
+                    ConsentLevel.EXPRESS_WRITTEN,
+                    "bench",
+                    "web form",
+                    then,
+                )
+            )
         await store.close()
+
     asyncio.run(go())
 
 
@@ -151,14 +185,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         fake_port = free_port()
-        fake = subprocess.Popen([sys.executable, str(REPO / "tests" / "fake_twilio.py"), "--port", str(fake_port)])
+        fake = subprocess.Popen(
+            [sys.executable, str(REPO / "tests" / "fake_twilio.py"), "--port", str(fake_port)]
+        )
         wait_for_port(fake_port)
         scripts = {
-            "v1": tmp / "v1.lua", "direct": tmp / "direct.lua",
+            "v1": tmp / "v1.lua",
+            "direct": tmp / "direct.lua",
         }
         scripts["v1"].write_text(lua(V1_SCRIPT, BODY=BODY, KEY=KEY))
-        scripts["direct"].write_text(lua(DIRECT_SCRIPT, FORM_BODY=quote_plus(BODY), ACCOUNT=PROVIDER_ACCOUNT,
-                                         BASIC=base64.b64encode(f"{PROVIDER_ACCOUNT}:token".encode()).decode()))
+        scripts["direct"].write_text(
+            lua(
+                DIRECT_SCRIPT,
+                FORM_BODY=quote_plus(BODY),
+                ACCOUNT=PROVIDER_ACCOUNT,
+                BASIC=base64.b64encode(f"{PROVIDER_ACCOUNT}:token".encode()).decode(),
+            )
+        )
         try:
             for connections in (1, 50):
                 result = wrk(f"http://127.0.0.1:{fake_port}", scripts["direct"], connections, args.seconds)
@@ -168,23 +211,44 @@ def main() -> None:
                 run.mkdir()
                 http = free_port()
                 config = run / "bench.toml"
-                config.write_text(CONFIG.format(tmp=run, smtp=free_port(), http=http, workers=args.workers,
-                                                provider=provider, provider_account=PROVIDER_ACCOUNT, fake=fake_port,
-                                                account=ACCOUNT))
+                config.write_text(
+                    CONFIG.format(
+                        tmp=run,
+                        smtp=free_port(),
+                        http=http,
+                        workers=args.workers,
+                        provider=provider,
+                        provider_account=PROVIDER_ACCOUNT,
+                        fake=fake_port,
+                        account=ACCOUNT,
+                    )
+                )
                 seed(f"sqlite:///{run}/bench.db")
                 gateway = subprocess.Popen(
-                    [sys.executable, "-m", "gateway", "serve", "--config", str(config)], cwd=run,
-                    stdout=subprocess.DEVNULL, stderr=open(run / "gateway.log", "w"),
-                    env={**os.environ, "PYTHONPATH": str(REPO), "BENCH_API_KEY": KEY, "TWILIO_AUTH_TOKEN": "token"})
+                    [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
+                    cwd=run,
+                    stdout=subprocess.DEVNULL,
+                    stderr=open(run / "gateway.log", "w"),
+                    env={
+                        **os.environ,
+                        "PYTHONPATH": str(REPO),
+                        "BENCH_API_KEY": KEY,
+                        "TWILIO_AUTH_TOKEN": "token",
+                    },
+                )
                 try:
                     wait_for_port(http)
                 except SystemExit:
                     gateway.kill()
-                    raise SystemExit(f"the gateway did not start:\n{(run / 'gateway.log').read_text()[-2000:]}")
+                    raise SystemExit(
+                        f"the gateway did not start:\n{(run / 'gateway.log').read_text()[-2000:]}"
+                    )
                 time.sleep(0.5)
                 pids = family(gateway.pid)
                 try:
-                    wrk(f"http://127.0.0.1:{http}", scripts["v1"], 10, 2)  # warm up: key check, every number seen
+                    wrk(
+                        f"http://127.0.0.1:{http}", scripts["v1"], 10, 2
+                    )  # warm up: key check, every number seen
                     for connections in (1, 50):
                         before, start = cpu_seconds(pids), time.monotonic()
                         result = wrk(f"http://127.0.0.1:{http}", scripts["v1"], connections, args.seconds)
@@ -198,15 +262,25 @@ def main() -> None:
             fake.terminate()
             fake.wait(10)
     direct_p50 = {c: r["p50"] for label, c, r, _ in rows if label.startswith("fake")}
-    print(f"{'path':<24} {'conns':>5} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'+p50 ms':>8} {'non-2xx':>8} "
-          f"{'gateway CPU':>12}")
+    print(
+        f"{'path':<24} {'conns':>5} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'+p50 ms':>8} {'non-2xx':>8} "
+        f"{'gateway CPU':>12}"
+    )
     for label, connections, r, cpu in rows:
-        added = f"{r['p50'] - direct_p50[connections]:>8.2f}" if "Twilio" in label and cpu is not None else f"{'':>8}"
+        added = (
+            f"{r['p50'] - direct_p50[connections]:>8.2f}"
+            if "Twilio" in label and cpu is not None
+            else f"{'':>8}"
+        )
         cpu_text = f"{cpu * 100:>11.0f}%" if cpu is not None else f"{'':>12}"
-        print(f"{label:<24} {connections:>5} {r['rps']:>8,.0f} {r['p50']:>7.2f} {r['p99']:>7.2f} {added} "
-              f"{r['bad']:>8} {cpu_text}" + (f"  socket errors: {r['errors']}" if r["errors"] else ""))
-    print(f"(gateway: {args.workers} worker process(es), all rules, durable decisions and outbox; "
-          f"+p50: added over the direct call at the same concurrency; machine: {os.cpu_count()} cores)")
+        print(
+            f"{label:<24} {connections:>5} {r['rps']:>8,.0f} {r['p50']:>7.2f} {r['p99']:>7.2f} {added} "
+            f"{r['bad']:>8} {cpu_text}" + (f"  socket errors: {r['errors']}" if r["errors"] else "")
+        )
+    print(
+        f"(gateway: {args.workers} worker process(es), all rules, durable decisions and outbox; "
+        f"+p50: added over the direct call at the same concurrency; machine: {os.cpu_count()} cores)"
+    )
 
 
 if __name__ == "__main__":

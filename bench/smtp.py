@@ -24,8 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
-from policy import newsletter  # noqa: E402
-from processes import cpu_seconds, family, free_port, wait_for_port  # noqa: E402
+from policy import newsletter
+from processes import cpu_seconds, family, free_port, wait_for_port
 
 SOURCE, SINK = "/usr/sbin/smtp-source", "/usr/sbin/smtp-sink"
 
@@ -56,9 +56,25 @@ from_domains = ["news.acme.example"]
 
 def source(port: int, message: Path, sessions: int, count: int) -> subprocess.Popen:
     """smtp-source sending `count` copies of `message` over `sessions` concurrent connections."""
-    return subprocess.Popen([SOURCE, "-s", str(sessions), "-m", str(count), "-F", str(message),
-                             "-f", "news@news.acme.example", "-t", "reader@example.com", f"127.0.0.1:{port}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            SOURCE,
+            "-s",
+            str(sessions),
+            "-m",
+            str(count),
+            "-F",
+            str(message),
+            "-f",
+            "news@news.acme.example",
+            "-t",
+            "reader@example.com",
+            f"127.0.0.1:{port}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finished(proc: subprocess.Popen) -> None:
@@ -77,7 +93,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--messages", type=int, default=2000, help="per row at 20 connections (a fifth at 1)")
-    parser.add_argument("--rounds", type=int, default=3, help="measurements of each side per row (medians shown)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="measurements of each side per row (medians shown)"
+    )
     args = parser.parse_args()
     for tool in (SOURCE, SINK):
         if not os.access(tool, os.X_OK):
@@ -86,14 +104,28 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         sink_port, port = free_port(), free_port()
-        sink = subprocess.Popen([SINK, "-u", os.environ.get("USER", "root"), f"127.0.0.1:{sink_port}", "1024"])
+        sink = subprocess.Popen(
+            [SINK, "-u", os.environ.get("USER", "root"), f"127.0.0.1:{sink_port}", "1024"]
+        )
         wait_for_port(sink_port)
         config = tmp / "bench.toml"
-        config.write_text(CONFIG.format(database=f"sqlite:///{tmp}/bench.db", tmp=tmp, port=port, sink=sink_port,
-                                          workers=args.workers, http=free_port()))
-        gateway = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--config", str(config)], cwd=tmp,
-                                   stdout=subprocess.DEVNULL, stderr=open(tmp / "gateway.log", "w"),
-                                   env={**os.environ, "PYTHONPATH": str(REPO)})
+        config.write_text(
+            CONFIG.format(
+                database=f"sqlite:///{tmp}/bench.db",
+                tmp=tmp,
+                port=port,
+                sink=sink_port,
+                workers=args.workers,
+                http=free_port(),
+            )
+        )
+        gateway = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=open(tmp / "gateway.log", "w"),
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
         wait_for_port(port)
         time.sleep(0.5)  # every worker up
         pids = family(gateway.pid)
@@ -111,21 +143,36 @@ def main() -> None:
                         elapsed = blast(port, message, sessions, count)
                         vias.append((count / elapsed, (cpu_seconds(pids) - before) / elapsed))
                     via, cpu = sorted(vias)[len(vias) // 2]
-                    rows.append((size, sessions, count, statistics.median(directs), via, cpu,
-                                 [v / d for (v, _), d in zip(vias, directs)]))
+                    rows.append(
+                        (
+                            size,
+                            sessions,
+                            count,
+                            statistics.median(directs),
+                            via,
+                            cpu,
+                            [v / d for (v, _), d in zip(vias, directs)],
+                        )
+                    )
         finally:
             gateway.send_signal(signal.SIGTERM)
             gateway.wait(60)
             sink.terminate()
             sink.wait(10)
-    print(f"{'size':>6} {'conns':>5} {'msgs':>6} {'direct msg/s':>13} {'gateway msg/s':>14} {'ratio':>6} "
-          f"{'each round':>20} {'gateway CPU':>12}")
+    print(
+        f"{'size':>6} {'conns':>5} {'msgs':>6} {'direct msg/s':>13} {'gateway msg/s':>14} {'ratio':>6} "
+        f"{'each round':>20} {'gateway CPU':>12}"
+    )
     for size, sessions, count, direct, via, cpu, ratios in rows:
         each = " ".join(f"{r:.3f}" for r in ratios)
-        print(f"{size // 1000:>4}KB {sessions:>5} {count:>6} {direct:>13,.0f} {via:>14,.0f} {via / direct:>6.3f} "
-              f"{each:>20} {cpu * 100:>11.0f}%")
-    print(f"(medians of {args.rounds} rounds, direct and gateway alternated; ratio: median gateway / median direct; "
-          f"gateway: {args.workers} worker process(es), all rules, durable decisions; machine: {os.cpu_count()} cores)")
+        print(
+            f"{size // 1000:>4}KB {sessions:>5} {count:>6} {direct:>13,.0f} {via:>14,.0f} {via / direct:>6.3f} "
+            f"{each:>20} {cpu * 100:>11.0f}%"
+        )
+    print(
+        f"(medians of {args.rounds} rounds, direct and gateway alternated; ratio: median gateway / median direct; "
+        f"gateway: {args.workers} worker process(es), all rules, durable decisions; machine: {os.cpu_count()} cores)"
+    )
 
 
 if __name__ == "__main__":

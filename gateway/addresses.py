@@ -12,13 +12,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import PhoneNumberType, timezone as phone_timezone
+from phonenumbers import PhoneNumberType
+from phonenumbers import timezone as phone_timezone
 
 from .model import Channel
 
 _LOCAL_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\U0010ffff-]+"
 _LOCAL = rf"(?:{_LOCAL_ATOM}(?:\.{_LOCAL_ATOM})*|\"(?:[^\"\\\r\n]|\\.)+\")"
-_LABEL = r"(?:[A-Za-z0-9\u0080-\U0010ffff](?:[A-Za-z0-9\u0080-\U0010ffff-]{0,61}[A-Za-z0-9\u0080-\U0010ffff])?)"
+_LABEL = (
+    r"(?:[A-Za-z0-9\u0080-\U0010ffff](?:[A-Za-z0-9\u0080-\U0010ffff-]{0,61}[A-Za-z0-9\u0080-\U0010ffff])?)"
+)
 _EMAIL_RE = re.compile(rf"{_LOCAL}@(?:{_LABEL}\.)+{_LABEL}")
 _E164_SHAPE = re.compile(r"\+[1-9][0-9]{6,14}")
 
@@ -99,7 +102,9 @@ def phone_info(number: str) -> PhoneInfo | None:
     parsed = _parse_e164(number)
     if parsed is None:
         return None
-    zones = tuple(z for z in phone_timezone.time_zones_for_number(parsed) if z != phone_timezone.UNKNOWN_TIMEZONE)
+    zones = tuple(
+        z for z in phone_timezone.time_zones_for_number(parsed) if z != phone_timezone.UNKNOWN_TIMEZONE
+    )
     return PhoneInfo(
         e164=number,
         region=phonenumbers.region_code_for_number(parsed),

@@ -81,7 +81,9 @@ class Credentials:
         if known is not None:
             return known
         if self._scrypt is None:
-            self._scrypt = asyncio.Semaphore(max(1, (os.cpu_count() or 2) // 2))  # bounded: a flood of bad keys
+            self._scrypt = asyncio.Semaphore(
+                max(1, (os.cpu_count() or 2) // 2)
+            )  # bounded: a flood of bad keys
         async with self._scrypt:  # cannot take every core from the traffic
             name = await asyncio.to_thread(verify)
         self._remember(digest, name)
@@ -94,9 +96,14 @@ class Credentials:
         sender = self._by_username.get(username)
         if sender is None:
             return None
-        return self._check(self._digest("smtp", username, password),
-                           lambda: sender.name if _matches(password, sender.smtp_password_env,
-                                                           sender.smtp_password_hash) else None)
+        return self._check(
+            self._digest("smtp", username, password),
+            lambda: (
+                sender.name
+                if _matches(password, sender.smtp_password_env, sender.smtp_password_hash)
+                else None
+            ),
+        )
 
     async def api_key(self, key: str) -> str | None:
         """The sender an API key (Bearer) belongs to, or OPS for an ops key, or None."""
@@ -105,7 +112,10 @@ class Credentials:
         def verify() -> str | None:
             if _matches(secret, *self._ops):
                 return OPS
-            return next((s.name for s in self._with_keys if _matches(secret, s.api_key_env, s.api_key_hash)), None)
+            return next(
+                (s.name for s in self._with_keys if _matches(secret, s.api_key_env, s.api_key_hash)), None
+            )
+
         return await self._check_async(self._digest("key", "", secret), verify)
 
     async def twilio_basic(self, account_sid: str, key: str) -> Sender | None:
@@ -116,5 +126,6 @@ class Credentials:
         secret = key.encode()
         name = await self._check_async(
             self._digest("twilio", account_sid, secret),
-            lambda: sender.name if _matches(secret, sender.api_key_env, sender.api_key_hash) else None)
+            lambda: sender.name if _matches(secret, sender.api_key_env, sender.api_key_hash) else None,
+        )
         return sender if name is not None else None

@@ -41,9 +41,15 @@ class DecisionLog:
         self._group: GroupCommit[_Entry, StoreError | None] = GroupCommit(self._write)
         self._journaled = self.journal.exists()  # decisions wait there for the store to answer again
 
-    async def record(self, decisions: Sequence[Decision], replace: bool = False, *,
-                     outbox: Sequence[OutboxMessage] = (), sends: Sequence[SendClaim] = (),
-                     durable: bool = True) -> None:
+    async def record(
+        self,
+        decisions: Sequence[Decision],
+        replace: bool = False,
+        *,
+        outbox: Sequence[OutboxMessage] = (),
+        sends: Sequence[SendClaim] = (),
+        durable: bool = True,
+    ) -> None:
         """Returns once the decisions are durable: in the store, or in the journal. With outbox texts
         there is no journal to fall back on (the text itself would be lost): StoreError is raised.
         `durable=False`: in the store's log, safe from a gateway crash but not yet flushed to the disk
@@ -65,9 +71,12 @@ class DecisionLog:
                 continue
             try:  # one fsync covers the batch if any entry needs one
                 await self.store.record_decisions(
-                    [d for _, e in entries for d in e.decisions], replace,
-                    outbox=[m for _, e in entries for m in e.outbox], sends=[c for _, e in entries for c in e.sends],
-                    durable=any(e.durable for _, e in entries))
+                    [d for _, e in entries for d in e.decisions],
+                    replace,
+                    outbox=[m for _, e in entries for m in e.outbox],
+                    sends=[c for _, e in entries for c in e.sends],
+                    durable=any(e.durable for _, e in entries),
+                )
             except StoreError as exc:
                 for i, e in entries:
                     if e.outbox:
@@ -90,8 +99,7 @@ class DecisionLog:
     def _journal(self, decisions: Sequence[Decision]) -> None:
         self.journal.parent.mkdir(parents=True, exist_ok=True)
         with open(self.journal, "a", encoding="utf-8") as f:
-            for d in decisions:
-                f.write(json.dumps(decision_row(d, "")) + "\n")
+            f.writelines(json.dumps(decision_row(d, "")) + "\n" for d in decisions)
             f.flush()
             os.fsync(f.fileno())
 

@@ -35,16 +35,33 @@ class Metrics:
         disable_created_metrics()  # the *_created series only double what a scraper sees
         self._registry = CollectorRegistry(auto_describe=True)
         registry = None if self._multiprocess else self._registry
-        self.decisions = Counter("gateway_decisions", "Messages judged, per recipient", ["channel", "verdict"],
-                                 registry=registry)
-        self.violations = Counter("gateway_violations", "Violations found, per code", ["channel", "code"],
-                                  registry=registry)
-        self.http_seconds = Histogram("gateway_http_request_seconds", "HTTP requests, arrival to answer",
-                                      ["route", "status"], buckets=LATENCY_BUCKETS, registry=registry)
-        self.smtp_seconds = Histogram("gateway_smtp_message_seconds", "SMTP messages, end of DATA to the reply",
-                                      ["outcome"], buckets=LATENCY_BUCKETS, registry=registry)
-        self.provider_seconds = Histogram("gateway_sms_provider_seconds", "Calls to the SMS provider",
-                                          ["provider", "outcome"], buckets=LATENCY_BUCKETS, registry=registry)
+        self.decisions = Counter(
+            "gateway_decisions", "Messages judged, per recipient", ["channel", "verdict"], registry=registry
+        )
+        self.violations = Counter(
+            "gateway_violations", "Violations found, per code", ["channel", "code"], registry=registry
+        )
+        self.http_seconds = Histogram(
+            "gateway_http_request_seconds",
+            "HTTP requests, arrival to answer",
+            ["route", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.smtp_seconds = Histogram(
+            "gateway_smtp_message_seconds",
+            "SMTP messages, end of DATA to the reply",
+            ["outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.provider_seconds = Histogram(
+            "gateway_sms_provider_seconds",
+            "Calls to the SMS provider",
+            ["provider", "outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
 
     def decided(self, decision: Decision) -> None:
         channel = decision.channel.value

@@ -41,7 +41,9 @@ class ConsentLevel(enum.IntEnum):
         try:
             return cls[text.strip().upper()]
         except KeyError:
-            raise ValueError(f"unknown consent level {text!r} (one of {', '.join(m.label for m in cls)})") from None
+            raise ValueError(
+                f"unknown consent level {text!r} (one of {', '.join(m.label for m in cls)})"
+            ) from None
 
 
 class Reason(enum.StrEnum):

@@ -31,21 +31,29 @@ class SmsResult:
     facts: RecipientFacts
     caps: tuple[Cap, ...] = ()  # the caps on marketing texts to this number (none for other categories)
 
+
 class Pipeline:
     def __init__(self, config: Config, store: Store) -> None:
         self.config = config
         self.store = store
 
-    async def check_email(self, sender: str, raw: bytes, at: datetime,
-                          recipients: Sequence[str] | None = None) -> EmailResult:
+    async def check_email(
+        self, sender: str, raw: bytes, at: datetime, recipients: Sequence[str] | None = None
+    ) -> EmailResult:
         """Judge one message; recipients default to its To and Cc addresses."""
         content = parse_email(raw)
         people = tuple(dict.fromkeys(normalize_email(r) for r in (recipients or content.to_addresses)))
         facts = await self.store.facts(Channel.EMAIL, sender, people, at)
         return self.judge_email(sender, content, people, facts, at)
 
-    def judge_email(self, sender: str, content: EmailContent, recipients: Sequence[str],
-                    facts: Mapping[str, RecipientFacts], at: datetime) -> EmailResult:
+    def judge_email(
+        self,
+        sender: str,
+        content: EmailContent,
+        recipients: Sequence[str],
+        facts: Mapping[str, RecipientFacts],
+        at: datetime,
+    ) -> EmailResult:
         """The rules on a parsed message whose recipients' facts are already at hand (the SMTP door
         fetched them at RCPT time)."""
         message = EmailMessage(sender=sender, recipients=tuple(recipients), content=content)
@@ -58,13 +66,29 @@ class Pipeline:
             return ()
         return marketing_caps(phone, self.config.policy)
 
-    async def check_sms(self, sender: str, to: str, body: str, category: Category | None, at: datetime,
-                        from_number: str | None = None) -> SmsResult:
+    async def check_sms(
+        self,
+        sender: str,
+        to: str,
+        body: str,
+        category: Category | None,
+        at: datetime,
+        from_number: str | None = None,
+    ) -> SmsResult:
         settings = self.config.sender(sender).settings
-        message = SmsMessage(sender=sender, to=to.strip(), body=body, category=category or settings.category,
-                             from_number=from_number)
+        message = SmsMessage(
+            sender=sender,
+            to=to.strip(),
+            body=body,
+            category=category or settings.category,
+            from_number=from_number,
+        )
         caps = self._caps(message)
         history = max((cap.hours for cap in caps), default=0)  # most texts: no cap, no sends to read
         facts = await self.store.facts(Channel.SMS, sender, [message.to], at, history)
-        return SmsResult(message, evaluate_sms(message, facts, settings, self.config.policy, at),
-                         facts.get(message.to) or RecipientFacts(message.to), caps)
+        return SmsResult(
+            message,
+            evaluate_sms(message, facts, settings, self.config.policy, at),
+            facts.get(message.to) or RecipientFacts(message.to),
+            caps,
+        )

@@ -8,8 +8,19 @@ from datetime import UTC, datetime, timedelta
 from .model import Decision
 from .store.base import to_text
 
-CSV_COLUMNS = ["id", "at", "channel", "sender", "recipient", "category", "verdict", "codes", "excerpt", "size",
-               "upstream"]
+CSV_COLUMNS = [
+    "id",
+    "at",
+    "channel",
+    "sender",
+    "recipient",
+    "category",
+    "verdict",
+    "codes",
+    "excerpt",
+    "size",
+    "upstream",
+]
 _RELATIVE = re.compile(r"(\d{1,5})([mhdw])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -23,12 +34,32 @@ def parse_when(text: str, now: datetime) -> datetime:
 
 
 def decision_json(d: Decision) -> dict:
-    return {"id": d.id, "at": d.at.isoformat(), "channel": d.channel.value, "sender": d.sender,
-            "recipient": d.recipient, "category": d.category.value, "verdict": d.verdict.value,
-            "violations": [{"code": v.code, "message": v.message} for v in d.violations], "excerpt": d.excerpt,
-            "size": d.size, "upstream": d.upstream}
+    return {
+        "id": d.id,
+        "at": d.at.isoformat(),
+        "channel": d.channel.value,
+        "sender": d.sender,
+        "recipient": d.recipient,
+        "category": d.category.value,
+        "verdict": d.verdict.value,
+        "violations": [{"code": v.code, "message": v.message} for v in d.violations],
+        "excerpt": d.excerpt,
+        "size": d.size,
+        "upstream": d.upstream,
+    }
 
 
 def csv_row(d: Decision) -> list:
-    return [d.id, to_text(d.at), d.channel.value, d.sender, d.recipient, d.category.value, d.verdict.value,
-            " ".join(dict.fromkeys(v.code for v in d.violations)), d.excerpt, d.size, d.upstream]
+    return [
+        d.id,
+        to_text(d.at),
+        d.channel.value,
+        d.sender,
+        d.recipient,
+        d.category.value,
+        d.verdict.value,
+        " ".join(dict.fromkeys(v.code for v in d.violations)),
+        d.excerpt,
+        d.size,
+        d.upstream,
+    ]

@@ -33,8 +33,9 @@ def verify_secret(secret: str, stored_hash: str) -> bool:
         return False
     log_n, r, p = int(m.group(1)), int(m.group(2)), int(m.group(3))
     salt, expected = base64.b64decode(m.group(4)), base64.b64decode(m.group(5))
-    key = hashlib.scrypt(secret.encode(), salt=salt, n=2**log_n, r=r, p=p, dklen=len(expected),
-                         maxmem=256 * 1024 * 1024)
+    key = hashlib.scrypt(
+        secret.encode(), salt=salt, n=2**log_n, r=r, p=p, dklen=len(expected), maxmem=256 * 1024 * 1024
+    )
     return hmac.compare_digest(key, expected)
 
 

@@ -20,12 +20,13 @@ import weakref
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from .content import scan
 from .config import Config
-from .decisions import DecisionLog
+from .content import scan
 from .credentials import Credentials
+from .decisions import DecisionLog
 from .http import HttpContext, HttpDoor
-from .metrics import Metrics, prepare as prepare_metrics
+from .metrics import Metrics
+from .metrics import prepare as prepare_metrics
 from .secrets import verify_secret
 from .sms import SmsService, make_provider
 from .sms.held import HeldTexts
@@ -33,8 +34,8 @@ from .smtp import dots
 from .smtp.auth import Authenticator
 from .smtp.handler import GatewayHandler
 from .smtp.protocol import GatewaySMTP
-from .smtp.signing import DkimError, DkimSigners
 from .smtp.relay import MaildirRelay, Relay, SmtpRelay, UpstreamSettings
+from .smtp.signing import DkimError, DkimSigners
 from .store import Store, StoreError, open_store
 from .tokens import TokenSigner
 
@@ -55,12 +56,16 @@ def check_exposure(config: Config) -> None:
     for sender in config.senders.values():
         for stored in (sender.smtp_password_hash, sender.api_key_hash):
             if stored and any(verify_secret(demo, stored) for demo in DEMO_SECRETS):
-                raise ServeError(f"{config.path}: sender {sender.name!r} still has a demo credential; replace it "
-                                 "(gateway hash-secret) before listening beyond loopback")
+                raise ServeError(
+                    f"{config.path}: sender {sender.name!r} still has a demo credential; replace it "
+                    "(gateway hash-secret) before listening beyond loopback"
+                )
     if not smtp.listens_on_loopback and not smtp.tls_cert and not smtp.allow_plaintext_auth:
-        raise ServeError(f"{config.path}: smtp.listen {smtp.listen[0]} is beyond loopback but no smtp.tls_cert is "
-                         "set: AUTH would cross the network in plain text (set tls_cert/tls_key, or "
-                         "allow_plaintext_auth = true behind a TLS-terminating proxy)")
+        raise ServeError(
+            f"{config.path}: smtp.listen {smtp.listen[0]} is beyond loopback but no smtp.tls_cert is "
+            "set: AUTH would cross the network in plain text (set tls_cert/tls_key, or "
+            "allow_plaintext_auth = true behind a TLS-terminating proxy)"
+        )
 
 
 def _loopback(host: str) -> bool:
@@ -73,11 +78,20 @@ def _loopback(host: str) -> bool:
 def make_relay(config: Config) -> Relay:
     upstream = config.smtp.upstream
     if upstream.startswith("maildir:"):
-        return MaildirRelay(upstream[len("maildir:"):])
-    password = os.environ.get(config.smtp.upstream_password_env) if config.smtp.upstream_password_env else None
-    return SmtpRelay(UpstreamSettings.from_url(
-        upstream, password=password, timeout=config.smtp.upstream_timeout, pool_size=config.smtp.upstream_pool_size,
-        local_hostname=config.smtp.hostname, verify_tls=config.smtp.upstream_verify_tls))
+        return MaildirRelay(upstream[len("maildir:") :])
+    password = (
+        os.environ.get(config.smtp.upstream_password_env) if config.smtp.upstream_password_env else None
+    )
+    return SmtpRelay(
+        UpstreamSettings.from_url(
+            upstream,
+            password=password,
+            timeout=config.smtp.upstream_timeout,
+            pool_size=config.smtp.upstream_pool_size,
+            local_hostname=config.smtp.hostname,
+            verify_tls=config.smtp.upstream_verify_tls,
+        )
+    )
 
 
 def tls_context(config: Config) -> ssl.SSLContext | None:
@@ -98,17 +112,22 @@ class Gateway:
         self.config = config
         self.store = open_store(config.database)
         self.metrics = Metrics()
-        self.decisions = DecisionLog(self.store, Path(config.state_dir) / f"decisions-{os.getpid()}.journal",
-                                     on_record=self.metrics.decided)
+        self.decisions = DecisionLog(
+            self.store,
+            Path(config.state_dir) / f"decisions-{os.getpid()}.journal",
+            on_record=self.metrics.decided,
+        )
         self.relay = make_relay(config)
-        self.signer = TokenSigner.from_config(config.token_secret_env,
-                                              config.token_secret_file or f"{config.state_dir}/token-secret")
+        self.signer = TokenSigner.from_config(
+            config.token_secret_env, config.token_secret_file or f"{config.state_dir}/token-secret"
+        )
         try:
             dkim_signers = DkimSigners(config)
         except DkimError as exc:
             raise ServeError(str(exc)) from None
-        self.handler = GatewayHandler(config, self.store, self.relay, self.decisions, self.signer, self.metrics,
-                                      dkim_signers)
+        self.handler = GatewayHandler(
+            config, self.store, self.relay, self.decisions, self.signer, self.metrics, dkim_signers
+        )
         self.credentials = Credentials(config)
         try:
             self.provider = make_provider(config, self.store)
@@ -116,7 +135,9 @@ class Gateway:
             raise ServeError(f"{config.path}: {exc}") from None
         self.sms = SmsService(config, self.store, self.decisions, self.provider, self.metrics)
         self.held = HeldTexts(self.sms, self.store)
-        self.http = HttpDoor(HttpContext(config, self.store, self.credentials, self.sms, self.metrics, self.signer))
+        self.http = HttpDoor(
+            HttpContext(config, self.store, self.credentials, self.sms, self.metrics, self.signer)
+        )
         self.connections: weakref.WeakSet[GatewaySMTP] = weakref.WeakSet()
         self.server: asyncio.Server | None = None
         self._retention: asyncio.Task | None = None
@@ -130,17 +151,28 @@ class Gateway:
         self._tls = tls_context(self.config)
         self._authenticator = Authenticator(self.credentials)
         smtp = self.config.smtp
-        self._smtp_options = dict(  # the same for every connection: worked out once
-            hostname=smtp.hostname, data_size_limit=smtp.max_message_size, enable_SMTPUTF8=True, decode_data=False,
-            tls_context=self._tls, auth_required=False, auth_require_tls=not smtp.plaintext_auth,
-            authenticator=self._authenticator, auth_exclude_mechanism=[], timeout=300)
+        self._smtp_options = {  # the same for every connection: worked out once
+            "hostname": smtp.hostname,
+            "data_size_limit": smtp.max_message_size,
+            "enable_SMTPUTF8": True,
+            "decode_data": False,
+            "tls_context": self._tls,
+            "auth_required": False,
+            "auth_require_tls": not smtp.plaintext_auth,
+            "authenticator": self._authenticator,
+            "auth_exclude_mechanism": [],
+            "timeout": 300,
+        }
         host, port = self.config.smtp.listen
         try:
             self.server = await asyncio.get_running_loop().create_server(
-                self._protocol, host=host, port=port, reuse_port=reuse_port or None, backlog=1024)
+                self._protocol, host=host, port=port, reuse_port=reuse_port or None, backlog=1024
+            )
         except OSError as exc:
             raise ServeError(f"cannot listen for SMTP on {host}:{port}: {exc.strerror or exc}") from None
-        log.info("SMTP listening on %s:%d (upstream %s)", host, port, self.config.smtp.upstream.split("@")[-1])
+        log.info(
+            "SMTP listening on %s:%d (upstream %s)", host, port, self.config.smtp.upstream.split("@")[-1]
+        )
         try:
             await self.http.start(reuse_port=reuse_port)
         except OSError as exc:
@@ -158,7 +190,9 @@ class Gateway:
             try:
                 gone = await self.store.purge_before(before)
                 if gone:
-                    log.info("retention: %d decisions older than %d days deleted", gone, self.config.retention_days)
+                    log.info(
+                        "retention: %d decisions older than %d days deleted", gone, self.config.retention_days
+                    )
             except StoreError as exc:
                 log.warning("retention purge skipped: %s", exc)
             await asyncio.sleep(every)
@@ -194,13 +228,26 @@ async def serve(config: Config, *, reuse_port: bool = False) -> None:
         loop.add_signal_handler(sig, stop.set)
     await gateway.start(reuse_port=reuse_port)
     (smtp_host, smtp_port), (http_host, http_port) = config.smtp.listen, config.http_listen
-    print(f"gateway: serving SMTP on {smtp_host}:{smtp_port} and HTTP on {http_host}:{http_port} "
-          f"(pid {os.getpid()})", file=sys.stderr, flush=True)
-    missing = [name for name, built in (("gateway/content/_scan.c", scan.COMPILED),
-                                        ("gateway/smtp/_dots.c", dots.COMPILED)) if not built]
+    print(
+        f"gateway: serving SMTP on {smtp_host}:{smtp_port} and HTTP on {http_host}:{http_port} "
+        f"(pid {os.getpid()})",
+        file=sys.stderr,
+        flush=True,
+    )
+    missing = [
+        name
+        for name, built in (
+            ("gateway/content/_scan.c", scan.COMPILED),
+            ("gateway/smtp/_dots.c", dots.COMPILED),
+        )
+        if not built
+    ]
     if scan.WANTED and missing:
-        log.warning("the C scans of %s were not built at install (no C compiler or Python headers?): the "
-                    "slower regular expressions and bytes methods they stand for run instead", " and ".join(missing))
+        log.warning(
+            "the C scans of %s were not built at install (no C compiler or Python headers?): the "
+            "slower regular expressions and bytes methods they stand for run instead",
+            " and ".join(missing),
+        )
     await stop.wait()
     log.info("stopping: draining %d open transactions", gateway.handler.open_transactions)
     await gateway.stop()
@@ -256,7 +303,9 @@ def tune_gc() -> None:
 
 def serve_forever(config: Config) -> int:
     """Run `serve` in this process, or in smtp.workers forked processes sharing the port."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
+    )
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command at INFO
     logging.getLogger("mail.log").addFilter(lambda r: "login_data is deprecated" not in r.getMessage())
     logging.getLogger("twilio").setLevel(logging.WARNING)  # its INFO lines carry numbers and message bodies
@@ -268,8 +317,10 @@ def serve_forever(config: Config) -> int:
         raise ServeError(str(exc) if isinstance(exc, DkimError) else f"{config.path}: {exc}") from None
     workers = config.smtp.workers
     prepare_metrics(config.state_dir, workers)
-    TokenSigner.from_config(config.token_secret_env,  # created once here, not raced for by the workers
-                            config.token_secret_file or f"{config.state_dir}/token-secret")
+    TokenSigner.from_config(
+        config.token_secret_env,  # created once here, not raced for by the workers
+        config.token_secret_file or f"{config.state_dir}/token-secret",
+    )
     asyncio.run(prepare_store(config))
     tune_gc()
     if workers == 1:
@@ -295,6 +346,7 @@ def serve_forever(config: Config) -> int:
                 os.kill(child, signum)
             except ProcessLookupError:
                 pass
+
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     status = 0

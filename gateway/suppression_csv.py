@@ -71,7 +71,9 @@ class _RowReader:
         try:
             reason = Reason(reason_text) if reason_text else d.reason
         except ValueError:
-            raise ValueError(f"reason {reason_text!r} is not one of {', '.join(r.value for r in Reason)}") from None
+            raise ValueError(
+                f"reason {reason_text!r} is not one of {', '.join(r.value for r in Reason)}"
+            ) from None
         raw_address = get(values, "address")
         given_hash = get(values, "address_hash").lower()
         if raw_address:
@@ -84,7 +86,11 @@ class _RowReader:
         else:
             raise ValueError("no address (and no 64-hex-digit address_hash)")
         return Suppression(
-            channel=channel, address_hash=ahash, address=address, scope=scope, reason=reason,
+            channel=channel,
+            address_hash=ahash,
+            address=address,
+            scope=scope,
+            reason=reason,
             source=get(values, "source") or d.source,
             created_at=_time(get(values, "created_at"), "created_at") or d.at,
             expires_at=_time(get(values, "expires_at"), "expires_at"),
@@ -120,13 +126,22 @@ def _prepend(first: list[str], rest: Iterable[list[str]]) -> Iterator[list[str]]
 
 def suppression_row(s: Suppression) -> tuple[str, ...]:
     """One entry in COLUMNS order, as export writes it and import reads it back."""
-    return (s.channel.value, s.address or "", s.address_hash, s.scope, s.reason.value, s.source,
-            to_text(s.created_at) or "", to_text(s.expires_at) or "")
+    return (
+        s.channel.value,
+        s.address or "",
+        s.address_hash,
+        s.scope,
+        s.reason.value,
+        s.source,
+        to_text(s.created_at) or "",
+        to_text(s.expires_at) or "",
+    )
 
 
 def open_text(path: str) -> TextIO:
     """A CSV file as text; '-' is standard input. Undecodable bytes become U+FFFD, flagged per row."""
     if path == "-":
         import sys
+
         return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors="replace", newline="")
     return open(path, encoding="utf-8-sig", errors="replace", newline="")

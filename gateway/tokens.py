@@ -88,8 +88,11 @@ class TokenSigner:
 
     def make(self, channel: Channel, scope: str, normalized_address: str, issued_at: int) -> str:
         scope_bytes = scope.encode()
-        payload = (struct.pack(">BcI", _VERSION, _CHANNEL_CODES[channel], issued_at)
-                   + bytes.fromhex(address_hash(normalized_address)) + scope_bytes)
+        payload = (
+            struct.pack(">BcI", _VERSION, _CHANNEL_CODES[channel], issued_at)
+            + bytes.fromhex(address_hash(normalized_address))
+            + scope_bytes
+        )
         return _b64(payload + self._mac(self._secrets[0], payload))
 
     def read(self, token: str) -> Unsubscribe | None:

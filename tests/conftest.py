@@ -3,4 +3,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from engines import engine, pg_engine  # noqa: E402,F401 (fixtures: a fresh store of each engine)
+from engines import engine, pg_engine  # noqa: F401 (fixtures: a fresh store of each engine)

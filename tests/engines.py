@@ -21,8 +21,10 @@ SERVER = os.environ.get("GATEWAY_TEST_POSTGRES", "")
 
 def server_url() -> str:
     if not SERVER:
-        pytest.fail("GATEWAY_TEST_POSTGRES is not set: run the tests with scripts/test, which starts PostgreSQL "
-                    "on loopback (or point it at a server where you may create databases)")
+        pytest.fail(
+            "GATEWAY_TEST_POSTGRES is not set: run the tests with scripts/test, which starts PostgreSQL "
+            "on loopback (or point it at a server where you may create databases)"
+        )
     return SERVER
 
 

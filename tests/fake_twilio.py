@@ -25,12 +25,28 @@ def message(account: str, form: dict[str, str]) -> dict:
     sid = "SM" + secrets.token_hex(16)
     now = format_datetime(datetime.now(UTC), usegmt=True).replace("GMT", "+0000")
     uri = f"/2010-04-01/Accounts/{account}/Messages/{sid}.json"
-    return {"account_sid": account, "api_version": "2010-04-01", "body": form.get("Body", ""), "date_created": now,
-            "date_sent": None, "date_updated": now, "direction": "outbound-api", "error_code": None,
-            "error_message": None, "from": form.get("From"), "messaging_service_sid": form.get("MessagingServiceSid"),
-            "num_media": "0", "num_segments": "1", "price": None, "price_unit": "USD", "sid": sid,
-            "status": "queued", "subresource_uris": {"media": uri.replace(".json", "/Media.json")},
-            "to": form.get("To"), "uri": uri}
+    return {
+        "account_sid": account,
+        "api_version": "2010-04-01",
+        "body": form.get("Body", ""),
+        "date_created": now,
+        "date_sent": None,
+        "date_updated": now,
+        "direction": "outbound-api",
+        "error_code": None,
+        "error_message": None,
+        "from": form.get("From"),
+        "messaging_service_sid": form.get("MessagingServiceSid"),
+        "num_media": "0",
+        "num_segments": "1",
+        "price": None,
+        "price_unit": "USD",
+        "sid": sid,
+        "status": "queued",
+        "subresource_uris": {"media": uri.replace(".json", "/Media.json")},
+        "to": form.get("To"),
+        "uri": uri,
+    }
 
 
 class FakeTwilio:
@@ -54,7 +70,9 @@ class FakeTwilio:
         self.attempts += 1
         account = request.match_info["account"]
         form = {k: v for k, v in (await request.post()).items()}
-        user, _, password = base64.b64decode(request.headers.get("Authorization", "x ")[6:] or b"").decode().partition(":")
+        user, _, password = (
+            base64.b64decode(request.headers.get("Authorization", "x ")[6:] or b"").decode().partition(":")
+        )
         if self.delay:
             await asyncio.sleep(self.delay)
         mode = self.mode
@@ -64,11 +82,19 @@ class FakeTwilio:
             request.transport.abort()  # connection reset, no answer
             return web.Response()
         if mode == "500":
-            return web.json_response({"code": 20500, "message": "Internal Server Error", "status": 500}, status=500)
+            return web.json_response(
+                {"code": 20500, "message": "Internal Server Error", "status": 500}, status=500
+            )
         if mode == "refuse":
-            return web.json_response({"code": 21211, "message": f"The 'To' number {form.get('To')} is not a valid "
-                                      "phone number.", "more_info": "https://www.twilio.com/docs/errors/21211",
-                                      "status": 400}, status=400)
+            return web.json_response(
+                {
+                    "code": 21211,
+                    "message": f"The 'To' number {form.get('To')} is not a valid phone number.",
+                    "more_info": "https://www.twilio.com/docs/errors/21211",
+                    "status": 400,
+                },
+                status=400,
+            )
         if self.record:
             self.received.append({"account": account, "form": form, "auth": (user, password)})
         return web.json_response(message(account, form), status=201)
@@ -90,6 +116,7 @@ class FakeTwilio:
                 await site.start()
                 self.port = site._server.sockets[0].getsockname()[1]
                 self._ready.set()
+
             self._loop.run_until_complete(up())
             self._loop.run_forever()
             self._loop.run_until_complete(self._runner.cleanup())
@@ -112,8 +139,14 @@ if __name__ == "__main__":
     args = parser.parse_args()
     try:
         import uvloop
+
         uvloop.install()
     except ImportError:
         pass
-    web.run_app(FakeTwilio(args.port, record=False).app(), host="127.0.0.1", port=args.port, access_log=None,
-                print=None)
+    web.run_app(
+        FakeTwilio(args.port, record=False).app(),
+        host="127.0.0.1",
+        port=args.port,
+        access_log=None,
+        print=None,
+    )

@@ -37,7 +37,8 @@ smtp_password_env = "TX_SMTP_PASSWORD"
 
 # A gateway with both doors and the acme sender, for the end-to-end mail tests (format with tmp, smtp,
 # http and upstream, and append more senders).
-MAIL_GATEWAY = """
+MAIL_GATEWAY = (
+    """
 [gateway]
 database = "sqlite:///{tmp}/gateway.db"
 state_dir = "{tmp}/state"
@@ -50,16 +51,22 @@ upstream = "{upstream}"
 [http]
 listen = "127.0.0.1:{http}"
 
-""" + ACME_SENDER
+"""
+    + ACME_SENDER
+)
 
 
 def config_copy(source: Path, tmp: Path, name: str = "gateway.toml") -> Path:
     """The config at `source`, with its database moved into `tmp`."""
     text = source.read_text()
     db = f'database = "sqlite:///{tmp / (source.stem + ".db")}"'
-    text, count = re.subn(r'(?m)^database\s*=.*$', db, text)
+    text, count = re.subn(r"(?m)^database\s*=.*$", db, text)
     if not count:
-        text = text.replace("[gateway]", f"[gateway]\n{db}", 1) if "[gateway]" in text else f"[gateway]\n{db}\n" + text
+        text = (
+            text.replace("[gateway]", f"[gateway]\n{db}", 1)
+            if "[gateway]" in text
+            else f"[gateway]\n{db}\n" + text
+        )
     target = tmp / name
     target.write_text(text)
     return target
@@ -75,20 +82,44 @@ async def load_facts(store: Store, facts: dict) -> None:
     for s in facts.get("suppression", []):
         channel = Channel(s["channel"])
         address = normalize(channel, s["address"])
-        await store.add_suppression(Suppression(
-            channel, address_hash(address), address, s.get("scope", "global"), Reason(s["reason"]),
-            s.get("source", "test"), _time(s["created_at"]), _time(s.get("expires_at"))))
+        await store.add_suppression(
+            Suppression(
+                channel,
+                address_hash(address),
+                address,
+                s.get("scope", "global"),
+                Reason(s["reason"]),
+                s.get("source", "test"),
+                _time(s["created_at"]),
+                _time(s.get("expires_at")),
+            )
+        )
     for c in facts.get("consent", []):
         channel = Channel(c["channel"])
         address = normalize(channel, c["address"])
-        await store.add_consent(Consent(
-            channel, address_hash(address), address, c.get("scope", "global"), ConsentLevel.parse(c["level"]),
-            c.get("source", "test"), c.get("evidence", ""), _time(c["obtained_at"]), _time(c.get("expires_at")),
-            _time(c.get("revoked_at"))))
+        await store.add_consent(
+            Consent(
+                channel,
+                address_hash(address),
+                address,
+                c.get("scope", "global"),
+                ConsentLevel.parse(c["level"]),
+                c.get("source", "test"),
+                c.get("evidence", ""),
+                _time(c["obtained_at"]),
+                _time(c.get("expires_at")),
+                _time(c.get("revoked_at")),
+            )
+        )
     for n in facts.get("send", []):
         channel = Channel(n.get("channel", "sms"))
-        await store.record_send(channel, normalize(channel, n["address"]), n["sender"],
-                                Category(n.get("category", "marketing")), _time(n["at"]))
+        await store.record_send(
+            channel,
+            normalize(channel, n["address"]),
+            n["sender"],
+            Category(n.get("category", "marketing")),
+            _time(n["at"]),
+        )
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:

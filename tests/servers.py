@@ -38,7 +38,9 @@ def wait_for_port(port: int, proc: subprocess.Popen | None = None, timeout: floa
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}")
+            raise RuntimeError(
+                f"process exited with {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}"
+            )
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
@@ -61,9 +63,20 @@ class Sink:
 
     def __init__(self, out: Path, port: int | None = None, *extra: str) -> None:
         self.out, self.port = out, port or free_port()
-        self.proc = subprocess.Popen([PYTHON, str(REPO / "tests" / "smtp_sink.py"), "--port", str(self.port),
-                                      "--dir", str(out), *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
+        self.proc = subprocess.Popen(
+            [
+                PYTHON,
+                str(REPO / "tests" / "smtp_sink.py"),
+                "--port",
+                str(self.port),
+                "--dir",
+                str(out),
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         wait_for_port(self.port, self.proc)
 
     def messages(self) -> list[tuple[dict, bytes]]:
@@ -87,9 +100,13 @@ class GatewayProcess:
     def __init__(self, config: Path, port: int, cwd: Path, env: dict[str, str] | None = None) -> None:
         self.port = port
         self.log = open(cwd / "gateway.log", "a")
-        self.proc = subprocess.Popen([PYTHON, "-m", "gateway", "serve", "--config", str(config)], cwd=cwd,
-                                     stdout=self.log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
+        self.proc = subprocess.Popen(
+            [PYTHON, "-m", "gateway", "serve", "--config", str(config)],
+            cwd=cwd,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+        )
         wait_for_port(port, self.proc)
 
     def stop(self, timeout: float = 30) -> int:

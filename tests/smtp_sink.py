@@ -38,10 +38,17 @@ class Sink:
         self.count += 1
         name = f"{os.getpid()}-{self.count:06d}"
         (self.out / f"{name}.eml.tmp").write_bytes(envelope.original_content)
-        (self.out / f"{name}.json.tmp").write_text(json.dumps(
-            {"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos, "mail_options": envelope.mail_options,
-             "authenticated_as": session.auth_data if session.authenticated else None,
-             "tls": server.transport.get_extra_info("ssl_object") is not None}))
+        (self.out / f"{name}.json.tmp").write_text(
+            json.dumps(
+                {
+                    "mail_from": envelope.mail_from,
+                    "rcpt_tos": envelope.rcpt_tos,
+                    "mail_options": envelope.mail_options,
+                    "authenticated_as": session.auth_data if session.authenticated else None,
+                    "tls": server.transport.get_extra_info("ssl_object") is not None,
+                }
+            )
+        )
         os.rename(self.out / f"{name}.eml.tmp", self.out / f"{name}.eml")
         os.rename(self.out / f"{name}.json.tmp", self.out / f"{name}.json")
         return f"250 2.0.0 Ok: queued as SINK{self.count}"
@@ -75,10 +82,22 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     starttls = tls if not args.implicit_tls else None
     server = await loop.create_server(
-        lambda: SMTP(sink, enable_SMTPUTF8=True, decode_data=False, data_size_limit=None, hostname="sink.test",
-                     tls_context=starttls, require_starttls=bool(starttls), auth_required=bool(args.auth),
-                     auth_require_tls=bool(starttls), authenticator=authenticator if args.auth else None),
-        "127.0.0.1", args.port, ssl=tls if args.implicit_tls else None)
+        lambda: SMTP(
+            sink,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            data_size_limit=None,
+            hostname="sink.test",
+            tls_context=starttls,
+            require_starttls=bool(starttls),
+            auth_required=bool(args.auth),
+            auth_require_tls=bool(starttls),
+            authenticator=authenticator if args.auth else None,
+        ),
+        "127.0.0.1",
+        args.port,
+        ssl=tls if args.implicit_tls else None,
+    )
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     print("ready", flush=True)

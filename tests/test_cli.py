@@ -9,9 +9,9 @@ import subprocess
 import sys
 
 import pytest
+from helpers import REPO, config_copy, run_cli
 
 from gateway.secrets import verify_secret
-from helpers import REPO, config_copy, run_cli
 
 SAMPLE = REPO / "config" / "samples" / "newsletter.eml"
 
@@ -22,15 +22,25 @@ def cfg(tmp_path):
 
 
 def gw(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True, text=True, input=stdin,
-                          timeout=60, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=60,
+        cwd=REPO,
+    )
 
 
 def test_check_of_the_shipped_sample_passes(cfg):
     proc = gw("check", "--config", cfg, "--sender", "demo", str(SAMPLE))
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == {"verdict": "pass", "violations": [], "category": "marketing",
-                                       "mode": "enforce"}
+    assert json.loads(proc.stdout) == {
+        "verdict": "pass",
+        "violations": [],
+        "category": "marketing",
+        "mode": "enforce",
+    }
 
 
 def test_check_reject_exits_1_with_codes_and_messages(cfg, tmp_path):
@@ -44,24 +54,46 @@ def test_check_reject_exits_1_with_codes_and_messages(cfg, tmp_path):
 
 
 def test_check_sms_from_the_command_line(cfg):
-    proc = gw("check", "--config", cfg, "--sms", "--sender", "demo", "--to", "+13055550123", "--body",
-              "Demo Outfitters: new jackets. Reply STOP to opt out", "--at", "2026-05-05T16:00:00Z")
+    proc = gw(
+        "check",
+        "--config",
+        cfg,
+        "--sms",
+        "--sender",
+        "demo",
+        "--to",
+        "+13055550123",
+        "--body",
+        "Demo Outfitters: new jackets. Reply STOP to opt out",
+        "--at",
+        "2026-05-05T16:00:00Z",
+    )
     result = json.loads(proc.stdout)
     assert proc.returncode == 1
-    assert [(v["code"], v.get("recipient")) for v in result["violations"]] == [("CONSENT_MISSING", "+13055550123")]
+    assert [(v["code"], v.get("recipient")) for v in result["violations"]] == [
+        ("CONSENT_MISSING", "+13055550123")
+    ]
 
 
-@pytest.mark.parametrize("args, says", [
-    (["--sender", "demo", "/no/such.eml"], "no such file"),
-    (["--sender", "demo", "."], "is a directory"),
-    (["--sender", "nobody", str(SAMPLE)], "unknown sender 'nobody' (known: demo)"),
-    (["--sender", "demo"], "give the message file"),
-    (["--sms", "--sender", "demo", "--body", "hi"], "--sms needs exactly one --to"),
-    (["--sms", "--sender", "demo", "--to", "+13055550123", "--body", "x", "--at", "tomorrow"],
-     "is not an ISO 8601 time"),
-    (["--sms", "--sender", "demo", "--to", "+13055550123", "--body", "x", "--category", "spam"], "invalid choice"),
-    (["--sender", "demo", "--bogus", str(SAMPLE)], "unrecognized arguments"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--sender", "demo", "/no/such.eml"], "no such file"),
+        (["--sender", "demo", "."], "is a directory"),
+        (["--sender", "nobody", str(SAMPLE)], "unknown sender 'nobody' (known: demo)"),
+        (["--sender", "demo"], "give the message file"),
+        (["--sms", "--sender", "demo", "--body", "hi"], "--sms needs exactly one --to"),
+        (
+            ["--sms", "--sender", "demo", "--to", "+13055550123", "--body", "x", "--at", "tomorrow"],
+            "is not an ISO 8601 time",
+        ),
+        (
+            ["--sms", "--sender", "demo", "--to", "+13055550123", "--body", "x", "--category", "spam"],
+            "invalid choice",
+        ),
+        (["--sender", "demo", "--bogus", str(SAMPLE)], "unrecognized arguments"),
+    ],
+)
 def test_check_bad_usage_exits_2_with_one_line(cfg, args, says):
     code, out, err = run_cli("check", "--config", cfg, *args)
     assert code == 2 and out == ""
@@ -81,33 +113,90 @@ def test_check_of_empty_or_recipientless_files_is_bad_input(cfg, tmp_path):
 
 
 def test_suppress_add_list_remove(cfg):
-    code, out, _ = run_cli("suppress", "add", "Bob@Example.COM", "--channel", "email", "--sender", "demo",
-                           "--reason", "unsubscribe", "--config", cfg)
+    code, out, _ = run_cli(
+        "suppress",
+        "add",
+        "Bob@Example.COM",
+        "--channel",
+        "email",
+        "--sender",
+        "demo",
+        "--reason",
+        "unsubscribe",
+        "--config",
+        cfg,
+    )
     assert code == 0 and "suppressed: bob@example.com (email, scope demo, reason unsubscribe)" in out
-    assert "already suppressed" in run_cli("suppress", "add", "bob@example.com", "--channel", "email", "--sender",
-                                           "demo", "--reason", "unsubscribe", "--config", cfg)[1]
+    assert (
+        "already suppressed"
+        in run_cli(
+            "suppress",
+            "add",
+            "bob@example.com",
+            "--channel",
+            "email",
+            "--sender",
+            "demo",
+            "--reason",
+            "unsubscribe",
+            "--config",
+            cfg,
+        )[1]
+    )
     code, out, _ = run_cli("suppress", "list", "--format", "json", "--config", cfg)
     rows = json.loads(out)
-    assert [(r["address"], r["scope"], r["reason"]) for r in rows] == [("bob@example.com", "demo", "unsubscribe")]
+    assert [(r["address"], r["scope"], r["reason"]) for r in rows] == [
+        ("bob@example.com", "demo", "unsubscribe")
+    ]
     code, _, err = run_cli("suppress", "remove", "bob@example.com", "--channel", "email", "--config", cfg)
-    assert code == 1 and "no suppression of bob@example.com in scope global (it is suppressed in: demo)" in err
-    code, out, _ = run_cli("suppress", "remove", "bob@example.com", "--channel", "email", "--sender", "demo",
-                           "--config", cfg)
+    assert (
+        code == 1 and "no suppression of bob@example.com in scope global (it is suppressed in: demo)" in err
+    )
+    code, out, _ = run_cli(
+        "suppress", "remove", "bob@example.com", "--channel", "email", "--sender", "demo", "--config", cfg
+    )
     assert code == 0 and "removed 1 suppression" in out
     assert json.loads(run_cli("suppress", "list", "--format", "json", "--config", cfg)[1]) == []
 
 
 def test_an_erasure_cannot_be_lifted_from_the_cli_either(cfg):
     """As in the console and over HTTP (409 PERMANENT): the hashed suppression `forget` leaves stays."""
-    assert run_cli("suppress", "add", "eve@example.com", "--channel", "email", "--global", "--reason",
-                   "unsubscribe", "--config", cfg)[0] == 0
+    assert (
+        run_cli(
+            "suppress",
+            "add",
+            "eve@example.com",
+            "--channel",
+            "email",
+            "--global",
+            "--reason",
+            "unsubscribe",
+            "--config",
+            cfg,
+        )[0]
+        == 0
+    )
     assert run_cli("forget", "eve@example.com", "--config", cfg)[0] == 0
-    code, _, err = run_cli("suppress", "remove", "eve@example.com", "--channel", "email", "--global", "--config", cfg)
+    code, _, err = run_cli(
+        "suppress", "remove", "eve@example.com", "--channel", "email", "--global", "--config", cfg
+    )
     assert code == 1 and "not removed: An erasure cannot be undone" in err
-    reasons = [r["reason"] for r in json.loads(run_cli("suppress", "list", "--format", "json", "--config", cfg)[1])]
+    reasons = [
+        r["reason"] for r in json.loads(run_cli("suppress", "list", "--format", "json", "--config", cfg)[1])
+    ]
     assert "erased" in reasons
-    code, _, err = run_cli("suppress", "remove", "eve@example.com", "--channel", "email", "--global",
-                           "--reason", "erased", "--config", cfg)
+    code, _, err = run_cli(
+        "suppress",
+        "remove",
+        "eve@example.com",
+        "--channel",
+        "email",
+        "--global",
+        "--reason",
+        "erased",
+        "--config",
+        cfg,
+    )
     assert code == 1 and "cannot be undone" in err
 
 
@@ -116,7 +205,9 @@ def test_suppress_rejects_bad_addresses_and_scopes(cfg):
     assert code == 2 and "is not a valid email address" in err
     code, _, err = run_cli("suppress", "add", "3055550123", "--channel", "sms", "--config", cfg)
     assert code == 2 and "E.164" in err
-    code, _, err = run_cli("suppress", "add", "a@b.example", "--channel", "email", "--sender", "ghost", "--config", cfg)
+    code, _, err = run_cli(
+        "suppress", "add", "a@b.example", "--channel", "email", "--sender", "ghost", "--config", cfg
+    )
     assert code == 2 and "unknown sender 'ghost'" in err
     code, _, err = run_cli("suppress", "add", "a@b.example", "--channel", "fax", "--config", cfg)
     assert code == 2 and "invalid choice" in err
@@ -124,8 +215,10 @@ def test_suppress_rejects_bad_addresses_and_scopes(cfg):
 
 def test_import_reports_bad_rows_by_line_and_keeps_the_good_ones(cfg, tmp_path):
     data = tmp_path / "list.csv"
-    data.write_text("email,reason,sender\nann@example.com,unsubscribe,demo\nnot-an-email,,\n"
-                    "cy@example.com,teleported,\n\ndee@example.com,,\nann@example.com,unsubscribe,demo\n")
+    data.write_text(
+        "email,reason,sender\nann@example.com,unsubscribe,demo\nnot-an-email,,\n"
+        "cy@example.com,teleported,\n\ndee@example.com,,\nann@example.com,unsubscribe,demo\n"
+    )
     code, out, err = run_cli("suppress", "import", str(data), "--channel", "email", "--config", cfg)
     assert code == 1
     assert "imported 2 new, 1 already present, 2 rejected" in out
@@ -135,14 +228,27 @@ def test_import_reports_bad_rows_by_line_and_keeps_the_good_ones(cfg, tmp_path):
 
 def test_import_of_a_bare_address_list_and_export_round_trip(cfg, tmp_path):
     (tmp_path / "bare.csv").write_text("+13055550123\n+12125550123\n")
-    code, out, _ = run_cli("suppress", "import", str(tmp_path / "bare.csv"), "--channel", "sms", "--reason", "stop",
-                           "--sender", "demo", "--config", cfg)
+    code, out, _ = run_cli(
+        "suppress",
+        "import",
+        str(tmp_path / "bare.csv"),
+        "--channel",
+        "sms",
+        "--reason",
+        "stop",
+        "--sender",
+        "demo",
+        "--config",
+        cfg,
+    )
     assert code == 0 and "imported 2 new" in out
     exported = tmp_path / "out.csv"
     assert run_cli("suppress", "export", "-o", str(exported), "--config", cfg)[0] == 0
     rows = list(csv.DictReader(io.StringIO(exported.read_text())))
     assert {(r["channel"], r["address"], r["scope"], r["reason"]) for r in rows} == {
-        ("sms", "+13055550123", "demo", "stop"), ("sms", "+12125550123", "demo", "stop")}
+        ("sms", "+13055550123", "demo", "stop"),
+        ("sms", "+12125550123", "demo", "stop"),
+    }
     other = config_copy(REPO / "config" / "gateway.toml", tmp_path, "other.toml")
     other.write_text(other.read_text().replace("gateway.db", "other.db"))
     code, out, _ = run_cli("suppress", "import", str(exported), "--config", str(other))
@@ -157,25 +263,57 @@ def test_import_of_a_file_that_is_not_there(cfg):
 
 
 def test_consent_add_show_revoke(cfg):
-    code, out, _ = run_cli("consent", "add", "+13055550123", "--channel", "sms", "--sender", "demo", "--level",
-                           "express_written", "--source", "web form", "--evidence", "checkbox v3, ip 203.0.113.9",
-                           "--config", cfg)
+    code, out, _ = run_cli(
+        "consent",
+        "add",
+        "+13055550123",
+        "--channel",
+        "sms",
+        "--sender",
+        "demo",
+        "--level",
+        "express_written",
+        "--source",
+        "web form",
+        "--evidence",
+        "checkbox v3, ip 203.0.113.9",
+        "--config",
+        cfg,
+    )
     assert code == 0 and "recorded consent #1" in out
-    shown = json.loads(run_cli("consent", "show", "+13055550123", "--channel", "sms", "--format", "json",
-                               "--config", cfg)[1])
+    shown = json.loads(
+        run_cli("consent", "show", "+13055550123", "--channel", "sms", "--format", "json", "--config", cfg)[1]
+    )
     assert shown["in_force"] == {"demo": "express_written", "global": "none"}
     assert shown["records"][0]["evidence"] == "checkbox v3, ip 203.0.113.9"
-    assert "revoked 1 consent record" in run_cli("consent", "revoke", "+13055550123", "--channel", "sms",
-                                                 "--config", cfg)[1]
-    table = run_cli("consent", "show", "+13055550123", "--channel", "sms", "--sender", "demo", "--config", cfg)[1]
+    assert (
+        "revoked 1 consent record"
+        in run_cli("consent", "revoke", "+13055550123", "--channel", "sms", "--config", cfg)[1]
+    )
+    table = run_cli(
+        "consent", "show", "+13055550123", "--channel", "sms", "--sender", "demo", "--config", cfg
+    )[1]
     assert "in force for demo: none" in table
 
 
 def test_consent_add_needs_a_scope_and_a_known_level(cfg):
-    code, _, err = run_cli("consent", "add", "a@b.example", "--channel", "email", "--level", "express", "--config", cfg)
+    code, _, err = run_cli(
+        "consent", "add", "a@b.example", "--channel", "email", "--level", "express", "--config", cfg
+    )
     assert code == 2 and "give --sender NAME" in err
-    code, _, err = run_cli("consent", "add", "a@b.example", "--channel", "email", "--sender", "demo", "--level",
-                           "maybe", "--config", cfg)
+    code, _, err = run_cli(
+        "consent",
+        "add",
+        "a@b.example",
+        "--channel",
+        "email",
+        "--sender",
+        "demo",
+        "--level",
+        "maybe",
+        "--config",
+        cfg,
+    )
     assert code == 2 and "invalid choice" in err
 
 

@@ -13,7 +13,6 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from test_sms_http import ENV, FRIEND, KEYS, STRANGER, Setup
 
 OPS = ENV["GATEWAY_OPS_KEY"]
@@ -30,6 +29,7 @@ class Browser:
         class NoRedirect(urllib.request.HTTPRedirectHandler):
             def redirect_request(self, *args, **kwargs):
                 return None
+
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), NoRedirect)
 
     def open(self, path: str, form: dict | None = None, headers: dict | None = None) -> tuple[int, str, dict]:
@@ -46,8 +46,9 @@ class Browser:
 def gw(tmp_path):
     setup = Setup(tmp_path, provider="outbox")
     setup.gateway.stop()  # served over plain HTTP here: the session cookie is Secure only for an https public_url
-    setup.config.write_text(setup.config.read_text().replace('public_url = "https://gw.example"',
-                                                             f'public_url = "{setup.url}"'))
+    setup.config.write_text(
+        setup.config.read_text().replace('public_url = "https://gw.example"', f'public_url = "{setup.url}"')
+    )
     setup.start()
     yield setup
     assert setup.close() == 0, setup.gateway.output()
@@ -89,6 +90,7 @@ def test_sign_in_list_filter_and_detail(gw):
 
 def test_lookup_shows_suppressions_consents_and_decisions(gw):
     from test_sms_http import suppress
+
     suppress(gw.db, STRANGER)
     assert gw.sms(to=STRANGER)[0] == 422
     gw.decisions(1)
@@ -120,9 +122,26 @@ def test_sender_keys_and_strangers_do_not_get_in(gw):
     status, _, _ = browser.open("/ops/", headers={"Authorization": f"Bearer {OPS}"})
     assert status == 200
     forged = Browser(gw.url)
-    forged.jar.set_cookie(http.cookiejar.Cookie(0, "gw_ops", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", None, False,
-                                                "127.0.0.1", False, False, "/", True, False, None, False, None,
-                                                None, {}))
+    forged.jar.set_cookie(
+        http.cookiejar.Cookie(
+            0,
+            "gw_ops",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            None,
+            False,
+            "127.0.0.1",
+            False,
+            False,
+            "/",
+            True,
+            False,
+            None,
+            False,
+            None,
+            None,
+            {},
+        )
+    )
     assert forged.open("/ops/")[0] == 302
     assert json.loads(forged.open("/v1/decisions")[1])["error"]["code"] == "UNAUTHORIZED"
 
@@ -153,28 +172,45 @@ def audit_trail(gw) -> list:
             return await store.audit_log()
         finally:
             await store.close()
+
     return asyncio.run(read())
 
 
 def test_recording_consent_and_removing_a_suppression_from_the_console(gw):
     from test_sms_http import suppress
+
     assert gw.sms(to=STRANGER)[0] == 422  # no consent
     suppress(gw.db, FRIEND, scope="acme")
     assert gw.sms(to=FRIEND)[1]["violations"][0]["code"] == "SUPPRESSED"
     browser = signed_in(gw)
 
     token = form_token(lookup(browser, STRANGER))
-    status, _, headers = browser.open("/ops/actions/record-consent", {
-        "csrf": token, "address": STRANGER, "scope": "acme", "level": "express_written",
-        "evidence": "signed paper form #88 <b>kept</b>"})
+    status, _, headers = browser.open(
+        "/ops/actions/record-consent",
+        {
+            "csrf": token,
+            "address": STRANGER,
+            "scope": "acme",
+            "level": "express_written",
+            "evidence": "signed paper form #88 <b>kept</b>",
+        },
+    )
     assert status == 303 and headers["Location"].startswith("/ops/lookup?")
     assert gw.sms(to=STRANGER)[0] == 201  # the next text goes out
     page = lookup(browser, STRANGER + " ")
     assert "consent.add" in page and "console 127.0.0.1" in page and "&lt;b&gt;kept&lt;/b&gt;" in page
 
     page = lookup(browser, FRIEND)
-    status, _, headers = browser.open("/ops/actions/remove-suppression", {
-        "csrf": form_token(page), "address": FRIEND, "scope": "acme", "reason": "stop", "note": "re-joined by SMS"})
+    status, _, headers = browser.open(
+        "/ops/actions/remove-suppression",
+        {
+            "csrf": form_token(page),
+            "address": FRIEND,
+            "scope": "acme",
+            "reason": "stop",
+            "note": "re-joined by SMS",
+        },
+    )
     assert status == 303 and "done=removed" in headers["Location"]
     assert gw.sms(to=FRIEND)[0] == 201
     page = lookup(browser, FRIEND)
@@ -182,14 +218,17 @@ def test_recording_consent_and_removing_a_suppression_from_the_console(gw):
     status, body, _ = browser.open(headers["Location"])
     assert "Suppression removed." in body
 
-    status, _, headers = browser.open("/ops/actions/revoke-consent", {
-        "csrf": form_token(page), "address": STRANGER, "scope": "acme", "note": "asked by phone"})
+    status, _, headers = browser.open(
+        "/ops/actions/revoke-consent",
+        {"csrf": form_token(page), "address": STRANGER, "scope": "acme", "note": "asked by phone"},
+    )
     assert status == 303 and gw.sms(to=STRANGER)[0] == 422
     assert [a.action for a in audit_trail(gw)] == ["consent.revoke", "suppression.remove", "consent.add"]
 
 
 def test_console_actions_need_the_form_token_the_origin_and_a_reason(gw):
     from test_sms_http import suppress
+
     suppress(gw.db, FRIEND, scope="acme")
     browser = signed_in(gw)
     token = form_token(lookup(browser, FRIEND))
@@ -211,14 +250,20 @@ def test_console_actions_need_the_form_token_the_origin_and_a_reason(gw):
         assert status in (400, 403), (form, headers, status)
         assert "Not done" in body
     assert gw.sms(to=FRIEND)[1]["violations"][0]["code"] == "SUPPRESSED"  # nothing changed
-    assert Browser(gw.url).open("/ops/actions/remove-suppression", {**remove, "csrf": token})[0] == 302  # signed out
+    assert (
+        Browser(gw.url).open("/ops/actions/remove-suppression", {**remove, "csrf": token})[0] == 302
+    )  # signed out
     # Basic or Bearer ops credentials get forms bound to them too
     bearer = {"Authorization": f"Bearer {OPS}"}
-    status, page, _ = Browser(gw.url).open("/ops/lookup?" + urllib.parse.urlencode({"address": FRIEND}),
-                                           headers=bearer)
-    assert Browser(gw.url).open("/ops/actions/remove-suppression", {**remove, "csrf": token}, bearer)[0] == 403
-    status, _, _ = Browser(gw.url).open("/ops/actions/remove-suppression", {**remove, "csrf": form_token(page)},
-                                        bearer)
+    status, page, _ = Browser(gw.url).open(
+        "/ops/lookup?" + urllib.parse.urlencode({"address": FRIEND}), headers=bearer
+    )
+    assert (
+        Browser(gw.url).open("/ops/actions/remove-suppression", {**remove, "csrf": token}, bearer)[0] == 403
+    )
+    status, _, _ = Browser(gw.url).open(
+        "/ops/actions/remove-suppression", {**remove, "csrf": form_token(page)}, bearer
+    )
     assert status == 303 and gw.sms(to=FRIEND)[0] == 201
     assert [a.actor for a in audit_trail(gw)] == ["console 127.0.0.1"]
 
@@ -232,13 +277,14 @@ def test_an_erasure_is_shown_without_a_remove_button(gw):
 
 def test_rejections_per_day_per_code_chart(gw):
     from test_sms_http import suppress
+
     suppress(gw.db, FRIEND, scope="acme")
     assert gw.sms(to=STRANGER)[0] == 422
     assert gw.sms(to=STRANGER)[0] == 422
     assert gw.sms(to=FRIEND)[0] == 422
     gw.decisions(3)
     browser = signed_in(gw)
-    status, body, _ = browser.open("/ops/")
+    _status, body, _ = browser.open("/ops/")
     svg = body.split("<svg", 1)[1].split("</svg>", 1)[0]
     assert "CONSENT_MISSING (2)" in svg and "SUPPRESSED (1)" in svg and "<script" not in svg
     today = datetime.now(UTC).date()

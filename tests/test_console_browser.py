@@ -18,9 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
-
 from helpers import MAIL_GATEWAY, REPO
+from playwright.sync_api import Browser, Page, sync_playwright
 from servers import GatewayProcess, free_port, wait_until
 from test_optout import RECEIPT, SAMPLE
 
@@ -28,11 +27,20 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SHOTS = REPO / "test-output" / "screenshots"
 PASSWORD = "browser-smtp-secret-1"
 OPS = "browser-ops-key-0123456789"
-ENV = {"ACME_SMTP_PASSWORD": PASSWORD, "GATEWAY_OPS_KEY": OPS, "GATEWAY_TOKEN_SECRET": "browser-secret-0123456789ab"}
+ENV = {
+    "ACME_SMTP_PASSWORD": PASSWORD,
+    "GATEWAY_OPS_KEY": OPS,
+    "GATEWAY_TOKEN_SECRET": "browser-secret-0123456789ab",
+}
 GONE = "gone@example.com"  # unsubscribed before the test
-XSS_SUBJECT = '<script>window.__xss=1</script>"><img src=x onerror="window.__xss=2"> javascript:window.__xss=3'
-XSS_RECIPIENTS = ['"<script>window.__xss=4</script>"@example.com', '"\\"><img src=x onerror=window.__xss=5>"@example.com',
-                  "javascript:alert(6)@example.com"]
+XSS_SUBJECT = (
+    '<script>window.__xss=1</script>"><img src=x onerror="window.__xss=2"> javascript:window.__xss=3'
+)
+XSS_RECIPIENTS = [
+    '"<script>window.__xss=4</script>"@example.com',
+    '"\\"><img src=x onerror=window.__xss=5>"@example.com',
+    "javascript:alert(6)@example.com",
+]
 
 
 class Gateway:
@@ -41,7 +49,9 @@ class Gateway:
         self.smtp, self.http = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.http}"
         config = tmp / "gateway.toml"
-        config.write_text(MAIL_GATEWAY.format(tmp=tmp, smtp=self.smtp, http=self.http, upstream=f"maildir:{tmp}/outbox"))
+        config.write_text(
+            MAIL_GATEWAY.format(tmp=tmp, smtp=self.smtp, http=self.http, upstream=f"maildir:{tmp}/outbox")
+        )
         self.process = GatewayProcess(config, self.http, tmp, ENV)
 
     def send(self, message: bytes, to: list[str]) -> dict:
@@ -60,7 +70,9 @@ class Gateway:
             return response.read()
 
     def decisions(self, **query) -> list[dict]:
-        return json.loads(self.api("/v1/decisions?" + urllib.parse.urlencode({"limit": 500, **query})))["decisions"]
+        return json.loads(self.api("/v1/decisions?" + urllib.parse.urlencode({"limit": 500, **query})))[
+            "decisions"
+        ]
 
 
 @pytest.fixture(scope="module")
@@ -83,10 +95,14 @@ class Watched:
     """A page that records every script the browser runs or blocks, and every dialog."""
 
     def __init__(self, browser: Browser, base: str) -> None:
-        self.context = browser.new_context(base_url=base, accept_downloads=True, viewport={"width": 1400, "height": 900})
+        self.context = browser.new_context(
+            base_url=base, accept_downloads=True, viewport={"width": 1400, "height": 900}
+        )
         self.page: Page = self.context.new_page()
         self.events: list[str] = []
-        self.page.on("dialog", lambda dialog: (self.events.append(f"dialog {dialog.message}"), dialog.dismiss()))
+        self.page.on(
+            "dialog", lambda dialog: (self.events.append(f"dialog {dialog.message}"), dialog.dismiss())
+        )
         self.page.on("console", lambda message: self.events.append(f"console {message.text}"))
         self.page.on("pageerror", lambda error: self.events.append(f"error {error}"))
 
@@ -96,8 +112,9 @@ class Watched:
         self.page.fill("input[name=key]", "wrong-key")
         self.page.click("button[type=submit]")
         assert "not an ops key" in self.page.inner_text("main")
-        assert self.events == ["console Failed to load resource: the server responded with a status of 401 "
-                               "(Unauthorized)"], self.events
+        assert self.events == [
+            "console Failed to load resource: the server responded with a status of 401 (Unauthorized)"
+        ], self.events
         self.events.clear()
         self.page.fill("input[name=key]", OPS)
         self.page.click("button[type=submit]")
@@ -114,14 +131,37 @@ class Watched:
 
 def seed(gw: Gateway) -> None:
     # Playwright's sync API keeps an event loop on this thread: the CLI runs as its own process
-    subprocess.run([sys.executable, "-m", "gateway", "suppress", "add", GONE, "--channel", "email", "--sender", "acme",
-                    "--reason", "unsubscribe", "--config", str(gw.tmp / "gateway.toml")], cwd=gw.tmp, check=True,
-                   env={**os.environ, "PYTHONPATH": str(REPO), **ENV}, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "suppress",
+            "add",
+            GONE,
+            "--channel",
+            "email",
+            "--sender",
+            "acme",
+            "--reason",
+            "unsubscribe",
+            "--config",
+            str(gw.tmp / "gateway.toml"),
+        ],
+        cwd=gw.tmp,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(REPO), **ENV},
+        capture_output=True,
+    )
     assert gw.send(SAMPLE, ["reader@example.com"]) == {}
     refused = gw.send(SAMPLE, [GONE])
     assert refused[GONE][0] == 550, refused
-    assert gw.send(RECEIPT.replace(b"To: reader@example.com", b"To: buyer@example.com"),
-                   ["buyer@example.com"])["data"][0] == 550
+    assert (
+        gw.send(RECEIPT.replace(b"To: reader@example.com", b"To: buyer@example.com"), ["buyer@example.com"])[
+            "data"
+        ][0]
+        == 550
+    )
     wait_until(lambda: len(gw.decisions()) == 3)
 
 
@@ -165,7 +205,9 @@ def test_sign_in_filter_detail_csv_and_lookup_in_chromium(gw, chromium):
         # a decision's detail: the law and the fix
         page.click("table.decisions tr:has-text('buyer@example.com') a[href^='/ops/decisions/']")
         page.wait_for_url("**/ops/decisions/**")
-        assert "How to fix the message" in page.inner_text("main") and "15 U.S.C. 7704" in page.inner_text("main")
+        assert "How to fix the message" in page.inner_text("main") and "15 U.S.C. 7704" in page.inner_text(
+            "main"
+        )
         browser.shot("detail")
 
         # lookup, then lift the suppression from the console (form token and all, as the browser sends it)

@@ -13,10 +13,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlite_utils
 
-from gateway.model import Category, Channel, Consent, ConsentLevel, Decision, Reason, Suppression, Verdict, Violation
 from gateway.addresses import address_hash
-from gateway.store import StoreError, new_id
-from gateway.store import postgres_log, sqlite_log
+from gateway.model import (
+    Category,
+    Channel,
+    Consent,
+    ConsentLevel,
+    Decision,
+    Reason,
+    Suppression,
+    Verdict,
+    Violation,
+)
+from gateway.store import StoreError, new_id, postgres_log, sqlite_log
 from gateway.store.base import AuditEntry, DecisionQuery, OutboxMessage, SendClaim
 from gateway.store.sqlite import SqliteStore
 from gateway.store.sqlite_schema import MIGRATIONS
@@ -31,8 +40,18 @@ run = _LOOP.run
 
 def decision(at, recipient, codes=(), subject="Spring sale", sender="acme", verdict=None, decision_id=None):
     verdict = verdict or (Verdict.REJECTED if codes else Verdict.RELAYED)
-    return Decision(decision_id or new_id(), at, Channel.EMAIL, sender, recipient, Category.MARKETING, verdict,
-                    tuple(Violation(c, f"{c} message", recipient) for c in codes), subject, 100)
+    return Decision(
+        decision_id or new_id(),
+        at,
+        Channel.EMAIL,
+        sender,
+        recipient,
+        Category.MARKETING,
+        verdict,
+        tuple(Violation(c, f"{c} message", recipient) for c in codes),
+        subject,
+        100,
+    )
 
 
 @pytest.fixture
@@ -52,17 +71,24 @@ def found(store, text, **filters):
 
 
 def test_search_for_part_of_an_address_or_subject_any_case(store, monkeypatch):
-    run(store.record_decisions([
-        decision(DAY1, "alice.smith@example.com", ("SUPPRESSED",), "Flash Sale: 20% off"),
-        decision(DAY1, "bob@example.org", (), "Weekly news"),
-        decision(DAY2, "carol@shop.example", ("CONSENT_MISSING",), 'He said "100% sure_thing"'),
-    ]))
+    run(
+        store.record_decisions(
+            [
+                decision(DAY1, "alice.smith@example.com", ("SUPPRESSED",), "Flash Sale: 20% off"),
+                decision(DAY1, "bob@example.org", (), "Weekly news"),
+                decision(DAY2, "carol@shop.example", ("CONSENT_MISSING",), 'He said "100% sure_thing"'),
+            ]
+        )
+    )
     for common in (False, True):  # SQLite: through the index, and by scanning when a text matches too many
         monkeypatch.setattr(sqlite_log, "_INDEXED_HITS", 1 if common else 20_000)
         assert found(store, "SMITH") == {"alice.smith@example.com"}
         assert found(store, "flash sale") == {"alice.smith@example.com"}
         assert found(store, "EXAMPLE") == {"alice.smith@example.com", "bob@example.org", "carol@shop.example"}
-        assert found(store, "example", verdict="rejected") == {"alice.smith@example.com", "carol@shop.example"}
+        assert found(store, "example", verdict="rejected") == {
+            "alice.smith@example.com",
+            "carol@shop.example",
+        }
         assert found(store, '"100% sure_') == {"carol@shop.example"}  # quotes, % and _ are plain characters
         assert found(store, "100%_sure") == set()
         assert found(store, "nobody") == set()
@@ -72,17 +98,29 @@ def test_search_for_part_of_an_address_or_subject_any_case(store, monkeypatch):
 
 def test_counts_per_day_follow_inserts_replays_retention_and_erasure(store):
     first = decision(DAY1, "a@example.com", ("SUPPRESSED", "CANSPAM_AD_LABEL", "SUPPRESSED"))
-    run(store.record_decisions([first, decision(DAY1, "b@example.com"), decision(DAY2, "c@example.com", ("SUPPRESSED",))]))
-    assert counts(store) == {("2026-05-01", "acme", "rejected", "SUPPRESSED"): 1,
-                             ("2026-05-01", "acme", "rejected", "CANSPAM_AD_LABEL"): 1,
-                             ("2026-05-01", "acme", "relayed", ""): 1,
-                             ("2026-05-02", "acme", "rejected", "SUPPRESSED"): 1}
+    run(
+        store.record_decisions(
+            [first, decision(DAY1, "b@example.com"), decision(DAY2, "c@example.com", ("SUPPRESSED",))]
+        )
+    )
+    assert counts(store) == {
+        ("2026-05-01", "acme", "rejected", "SUPPRESSED"): 1,
+        ("2026-05-01", "acme", "rejected", "CANSPAM_AD_LABEL"): 1,
+        ("2026-05-01", "acme", "relayed", ""): 1,
+        ("2026-05-02", "acme", "rejected", "SUPPRESSED"): 1,
+    }
     assert counts(store, DAY2 + timedelta(hours=5)) == {("2026-05-02", "acme", "rejected", "SUPPRESSED"): 1}
     # a replay of the same decision with another outcome replaces it: counted once, as it is now
-    run(store.record_decisions([decision(DAY1, "a@example.com", verdict=Verdict.FAILED, decision_id=first.id)],
-                               replace=True))
-    assert counts(store, DAY1) == {("2026-05-01", "acme", "failed", ""): 1, ("2026-05-01", "acme", "relayed", ""): 1,
-                                   ("2026-05-02", "acme", "rejected", "SUPPRESSED"): 1}
+    run(
+        store.record_decisions(
+            [decision(DAY1, "a@example.com", verdict=Verdict.FAILED, decision_id=first.id)], replace=True
+        )
+    )
+    assert counts(store, DAY1) == {
+        ("2026-05-01", "acme", "failed", ""): 1,
+        ("2026-05-01", "acme", "relayed", ""): 1,
+        ("2026-05-02", "acme", "rejected", "SUPPRESSED"): 1,
+    }
     run(store.forget(Channel.EMAIL, "c@example.com", DAY2))  # erasure keeps the counts (no personal data)
     assert counts(store)[("2026-05-02", "acme", "rejected", "SUPPRESSED")] == 1
     assert run(store.purge_before(DAY2)) == 2
@@ -97,12 +135,28 @@ def sms_decision(at, number, verdict=Verdict.RELAYED):
 def test_a_group_of_decisions_outbox_texts_and_sends_is_written_whole_or_not_at_all(store):
     number = "+13055550123"
     for durable in (True, False):
-        texts = [OutboxMessage(f"SM{durable:d}{i:031d}", DAY1, "acme", number, "+15005550006", "20% off",
-                               Category.MARKETING, {"To": number}) for i in range(2)]
-        sends = [SendClaim(Channel.SMS, number, "acme", Category.MARKETING, DAY1 + timedelta(minutes=i))
-                 for i in range(2)]
-        run(store.record_decisions([sms_decision(DAY1, number) for _ in range(2)], outbox=texts, sends=sends,
-                                   durable=durable))
+        texts = [
+            OutboxMessage(
+                f"SM{durable:d}{i:031d}",
+                DAY1,
+                "acme",
+                number,
+                "+15005550006",
+                "20% off",
+                Category.MARKETING,
+                {"To": number},
+            )
+            for i in range(2)
+        ]
+        sends = [
+            SendClaim(Channel.SMS, number, "acme", Category.MARKETING, DAY1 + timedelta(minutes=i))
+            for i in range(2)
+        ]
+        run(
+            store.record_decisions(
+                [sms_decision(DAY1, number) for _ in range(2)], outbox=texts, sends=sends, durable=durable
+            )
+        )
         run(store.record_decisions([], sends=sends[:1], durable=durable))  # sends alone
     assert len(run(store.outbox())) == 4
     assert counts(store) == {("2026-05-01", "acme", "relayed", ""): 4}
@@ -110,10 +164,17 @@ def test_a_group_of_decisions_outbox_texts_and_sends_is_written_whole_or_not_at_
     assert len(recent) == 6
     clash = run(store.outbox())[0]  # an outbox id taken already: nothing of the group is written
     with pytest.raises(StoreError):
-        run(store.record_decisions([sms_decision(DAY1, number)], outbox=[clash],
-                                   sends=[SendClaim(Channel.SMS, number, "acme", Category.MARKETING, DAY1)]))
+        run(
+            store.record_decisions(
+                [sms_decision(DAY1, number)],
+                outbox=[clash],
+                sends=[SendClaim(Channel.SMS, number, "acme", Category.MARKETING, DAY1)],
+            )
+        )
     assert counts(store) == {("2026-05-01", "acme", "relayed", ""): 4}
-    assert len(run(store.facts(Channel.SMS, "acme", [number], DAY2, history_hours=48))[number].recent_sends) == 6
+    assert (
+        len(run(store.facts(Channel.SMS, "acme", [number], DAY2, history_hours=48))[number].recent_sends) == 6
+    )
 
 
 def count_rows(store) -> int:
@@ -187,16 +248,22 @@ def test_a_version_2_database_is_brought_up_to_date(tmp_path):
     for migrate in MIGRATIONS[:2]:
         migrate(db)
     db.execute("PRAGMA user_version=2")
-    old = [decision(DAY1, "old@example.com", ("SUPPRESSED", "CANSPAM_AD_LABEL")), decision(DAY1, "ok@example.com")]
+    old = [
+        decision(DAY1, "old@example.com", ("SUPPRESSED", "CANSPAM_AD_LABEL")),
+        decision(DAY1, "ok@example.com"),
+    ]
     from gateway.store.base import decision_row
+
     db["decisions"].insert_all([decision_row(d, address_hash(d.recipient)) for d in old])
     db.conn.close()
     store = SqliteStore(str(path))
     try:
         assert run(store.schema_version()) == len(MIGRATIONS)
-        assert counts(store) == {("2026-05-01", "acme", "rejected", "SUPPRESSED"): 1,
-                                 ("2026-05-01", "acme", "rejected", "CANSPAM_AD_LABEL"): 1,
-                                 ("2026-05-01", "acme", "relayed", ""): 1}
+        assert counts(store) == {
+            ("2026-05-01", "acme", "rejected", "SUPPRESSED"): 1,
+            ("2026-05-01", "acme", "rejected", "CANSPAM_AD_LABEL"): 1,
+            ("2026-05-01", "acme", "relayed", ""): 1,
+        }
         assert found(store, "old@exa") == {"old@example.com"}
     finally:
         run(store.close())
@@ -204,24 +271,52 @@ def test_a_version_2_database_is_brought_up_to_date(tmp_path):
 
 def test_audit_entries_are_written_with_the_change_and_only_then(store):
     who = "console 127.0.0.1"
-    entry = Suppression(Channel.EMAIL, address_hash("dee@example.com"), "dee@example.com", "acme", Reason.MANUAL,
-                        "test", DAY1)
-    added = run(store.add_suppression(entry, AuditEntry(who, "suppression.add", Channel.EMAIL, "dee@example.com",
-                                                        "acme", "by hand", DAY1)))
+    entry = Suppression(
+        Channel.EMAIL, address_hash("dee@example.com"), "dee@example.com", "acme", Reason.MANUAL, "test", DAY1
+    )
+    added = run(
+        store.add_suppression(
+            entry,
+            AuditEntry(who, "suppression.add", Channel.EMAIL, "dee@example.com", "acme", "by hand", DAY1),
+        )
+    )
     assert added
     again = AuditEntry(who, "suppression.add", Channel.EMAIL, "dee@example.com", "acme", "twice", DAY1)
     assert not run(store.add_suppression(entry, again))  # nothing changed: nothing audited
-    gone = run(store.remove_suppressions(Channel.EMAIL, "dee@example.com", "acme", None, AuditEntry(
-        who, "suppression.remove", Channel.EMAIL, "dee@example.com", "acme", "asked again", DAY2)))
+    gone = run(
+        store.remove_suppressions(
+            Channel.EMAIL,
+            "dee@example.com",
+            "acme",
+            None,
+            AuditEntry(
+                who, "suppression.remove", Channel.EMAIL, "dee@example.com", "acme", "asked again", DAY2
+            ),
+        )
+    )
     assert gone == 1
-    cid = run(store.add_consent(
-        Consent(Channel.EMAIL, address_hash("dee@example.com"), "dee@example.com", "acme", ConsentLevel.EXPRESS,
-                "ops console", "form 7", DAY2),
-        AuditEntry(who, "consent.add", Channel.EMAIL, "dee@example.com", "acme", "level express", DAY2)))
+    cid = run(
+        store.add_consent(
+            Consent(
+                Channel.EMAIL,
+                address_hash("dee@example.com"),
+                "dee@example.com",
+                "acme",
+                ConsentLevel.EXPRESS,
+                "ops console",
+                "form 7",
+                DAY2,
+            ),
+            AuditEntry(who, "consent.add", Channel.EMAIL, "dee@example.com", "acme", "level express", DAY2),
+        )
+    )
     assert cid > 0
     log = run(store.audit_log(Channel.EMAIL, "dee@example.com"))
-    assert [(a.action, a.detail) for a in log] == [("consent.add", "level express"), ("suppression.remove", "asked again"),
-                                                  ("suppression.add", "by hand")]
+    assert [(a.action, a.detail) for a in log] == [
+        ("consent.add", "level express"),
+        ("suppression.remove", "asked again"),
+        ("suppression.add", "by hand"),
+    ]
     assert run(store.audit_log(Channel.SMS, "dee@example.com")) == []
     run(store.forget(Channel.EMAIL, "dee@example.com", DAY2))
     after = run(store.audit_log(Channel.EMAIL, "dee@example.com"))

@@ -9,7 +9,6 @@ import json
 import urllib.request
 
 import pytest
-
 from helpers import run_cli
 from test_sms_http import ENV, KEYS, STRANGER, Setup
 
@@ -59,8 +58,18 @@ def test_filters_pages_and_one_decision(gw):
     assert len(json.loads(get(gw, "/v1/decisions?since=1h&until=2999-01-01")[1])["decisions"]) == 9
     status, body = get(gw, f"/v1/decisions/{ids[0]}")
     one = json.loads(body)
-    assert status == 200 and one["violations"][0]["code"] == "CONSENT_MISSING" and one["recipient"] == STRANGER
-    for bad in ("verdict=maybe", "limit=0", "limit=x", "code=<script>", "since=yesterday", "cursor=zz", "channel=fax"):
+    assert (
+        status == 200 and one["violations"][0]["code"] == "CONSENT_MISSING" and one["recipient"] == STRANGER
+    )
+    for bad in (
+        "verdict=maybe",
+        "limit=0",
+        "limit=x",
+        "code=<script>",
+        "since=yesterday",
+        "cursor=zz",
+        "channel=fax",
+    ):
         status, body = get(gw, f"/v1/decisions?{bad}")
         assert status == 400 and json.loads(body)["error"]["message"], bad
     assert get(gw, "/v1/decisions/ffffffffffffff")[0] == 404
@@ -94,7 +103,11 @@ def test_gateway_report_table_csv_json_and_summary(gw):
     fill(gw)
     config = str(gw.config)
     code, out, err = run_cli("report", "--config", config, "--verdict", "rejected")
-    assert code == 0 and out.splitlines()[0].split()[:3] == ["at", "channel", "sender"] and out.count(STRANGER) == 4
+    assert (
+        code == 0
+        and out.splitlines()[0].split()[:3] == ["at", "channel", "sender"]
+        and out.count(STRANGER) == 4
+    )
     code, out, _ = run_cli("report", "--config", config, "--format", "csv")
     assert code == 0 and len(list(csv.DictReader(io.StringIO(out)))) == 8
     code, out, _ = run_cli("report", "--config", config, "--format", "json", "--code", "consent_missing")

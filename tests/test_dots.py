@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from gateway.smtp import dots
 
-compiled = pytest.mark.skipif(not dots.COMPILED and bool(os.environ.get("GATEWAY_NO_EXTENSIONS")),
-                              reason="GATEWAY_NO_EXTENSIONS asks for the bytes methods only")
+compiled = pytest.mark.skipif(
+    not dots.COMPILED and bool(os.environ.get("GATEWAY_NO_EXTENSIONS")),
+    reason="GATEWAY_NO_EXTENSIONS asks for the bytes methods only",
+)
 REF = dots.REFERENCE
 
 
@@ -26,8 +29,26 @@ def test_the_c_dots_are_built():
         assert dots.COMPILED, "gateway/smtp/_dots.c was not built: see pip's output for the compiler error"
 
 
-PIECES = [b"\r", b"\n", b".", b"..", b"\r\n", b"\r\n.", b"\r\n..", b"\r\n...", b"\r\n.\r\n", b"\n.", b"\n..",
-          b".\r\n", b"x", b"line of text", b"\x00", b"\xff", b"\xc3\xa9", b" "]
+PIECES = [
+    b"\r",
+    b"\n",
+    b".",
+    b"..",
+    b"\r\n",
+    b"\r\n.",
+    b"\r\n..",
+    b"\r\n...",
+    b"\r\n.\r\n",
+    b"\n.",
+    b"\n..",
+    b".\r\n",
+    b"x",
+    b"line of text",
+    b"\x00",
+    b"\xff",
+    b"\xc3\xa9",
+    b" ",
+]
 data = st.lists(st.sampled_from(PIECES), max_size=40).map(b"".join)
 
 
@@ -58,6 +79,7 @@ def test_big_messages_and_what_is_handed_back():
 
     class Sub(bytes):
         pass
+
     same = dots.stuff(Sub(plain))
     assert same == plain and type(same) is bytes
 

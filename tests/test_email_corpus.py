@@ -8,18 +8,26 @@ import tomllib
 from datetime import datetime
 
 import pytest
+from engines import ENGINES, Engine
+from helpers import CHECK_TIME, CORPUS, config_copy, load_facts
 
 from gateway import config as config_module
 from gateway.pipeline import Pipeline
-from engines import ENGINES, Engine
-from helpers import CHECK_TIME, CORPUS, config_copy, load_facts
 
 EMAILS = CORPUS / "email"
 EXPECTED = tomllib.loads((EMAILS / "expected.toml").read_text())
 SPEC_EMAIL_CODES = {
-    "SUPPRESSED", "CONSENT_MISSING", "CANSPAM_PHYSICAL_ADDRESS", "CANSPAM_UNSUBSCRIBE", "CANSPAM_AD_LABEL",
-    "CANSPAM_FROM_DOMAIN", "CANSPAM_DECEPTIVE_SUBJECT", "CANSPAM_EXPLICIT_LABEL", "LIST_UNSUBSCRIBE_HEADER",
-    "CATEGORY_NOT_ALLOWED", "INVALID_RECIPIENT",
+    "SUPPRESSED",
+    "CONSENT_MISSING",
+    "CANSPAM_PHYSICAL_ADDRESS",
+    "CANSPAM_UNSUBSCRIBE",
+    "CANSPAM_AD_LABEL",
+    "CANSPAM_FROM_DOMAIN",
+    "CANSPAM_DECEPTIVE_SUBJECT",
+    "CANSPAM_EXPLICIT_LABEL",
+    "LIST_UNSUBSCRIBE_HEADER",
+    "CATEGORY_NOT_ALLOWED",
+    "INVALID_RECIPIENT",
 }
 
 

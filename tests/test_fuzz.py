@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from helpers import REPO, config_copy, run_cli
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gateway.content.mime import parse_email
-from helpers import REPO, config_copy, run_cli
 
 SAMPLE = (REPO / "config" / "samples" / "newsletter.eml").read_bytes()
 
@@ -20,7 +21,9 @@ def cfg(tmp_path_factory):
 
 def check_file(cfg: str, path, data: bytes) -> None:
     path.write_bytes(data)
-    code, out, err = run_cli("check", "--config", cfg, "--sender", "demo", "--to", "reader@example.com", str(path))
+    code, out, err = run_cli(
+        "check", "--config", cfg, "--sender", "demo", "--to", "reader@example.com", str(path)
+    )
     assert code in (0, 1, 2), (code, err)
     assert "Traceback" not in err and "internal error" not in err, err
     if code in (0, 1):
@@ -29,19 +32,61 @@ def check_file(cfg: str, path, data: bytes) -> None:
         assert err.startswith("gateway: ") and err.count("\n") == 1
 
 
-header_names = st.sampled_from(["From", "To", "Subject", "Content-Type", "Content-Transfer-Encoding", "MIME-Version",
-                                "Reply-To", "Sender", "List-Unsubscribe", "Content-Disposition", "X-Gateway-Sexually-Explicit"])
+header_names = st.sampled_from(
+    [
+        "From",
+        "To",
+        "Subject",
+        "Content-Type",
+        "Content-Transfer-Encoding",
+        "MIME-Version",
+        "Reply-To",
+        "Sender",
+        "List-Unsubscribe",
+        "Content-Disposition",
+        "X-Gateway-Sexually-Explicit",
+    ]
+)
 header_values = st.one_of(
     st.text(max_size=80),
-    st.sampled_from(["multipart/alternative; boundary=", "multipart/mixed; boundary=\"b\"", "text/html; charset=bogus",
-                     "text/plain; charset=utf-7", "base64", "quoted-printable", "=?utf-8?b?////?=", "=?x?q?=ZZ?=",
-                     "<>", "a@", "@b", "\"unterminated <x@y", "message/rfc822", "text/html; charset=\"utf-16\""]),
+    st.sampled_from(
+        [
+            "multipart/alternative; boundary=",
+            'multipart/mixed; boundary="b"',
+            "text/html; charset=bogus",
+            "text/plain; charset=utf-7",
+            "base64",
+            "quoted-printable",
+            "=?utf-8?b?////?=",
+            "=?x?q?=ZZ?=",
+            "<>",
+            "a@",
+            "@b",
+            '"unterminated <x@y',
+            "message/rfc822",
+            'text/html; charset="utf-16"',
+        ]
+    ),
 )
 body_chunks = st.one_of(
     st.binary(max_size=300),
-    st.sampled_from([b"--b\r\n", b"--b--\r\n", b"<a href=", b"<div style='display:none'>", b"<!--", b"=\r\n", b"=ZZ",
-                     b"<script>", b"&#xFFFFFF;", b"&#0;", b"\xff\xfe", b"<a href='javascript:x'>unsubscribe</a>",
-                     b"Content-Type: text/html\r\n\r\n"]),
+    st.sampled_from(
+        [
+            b"--b\r\n",
+            b"--b--\r\n",
+            b"<a href=",
+            b"<div style='display:none'>",
+            b"<!--",
+            b"=\r\n",
+            b"=ZZ",
+            b"<script>",
+            b"&#xFFFFFF;",
+            b"&#0;",
+            b"\xff\xfe",
+            b"<a href='javascript:x'>unsubscribe</a>",
+            b"Content-Type: text/html\r\n\r\n",
+        ]
+    ),
 )
 
 
@@ -71,14 +116,18 @@ def test_truncated_and_corrupted_real_mail_still_parses(cut, noise):
     assert isinstance(content.visible_text, str)
 
 
-@pytest.mark.parametrize("data", [
-    b"Content-Type: multipart/mixed; boundary=x\r\n\r\n" + b"--x\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n" * 400,
-    b"Subject: " + b"=?utf-8?q?" + b"A" * 100_000 + b"?=\r\n\r\nbody",
-    b"Content-Type: text/html\r\n\r\n" + b"<div>" * 50_000,
-    b"Content-Type: text/html\r\n\r\n" + b"<a href='x'>" * 20_000,
-    b"Content-Type: text/html\r\n\r\n<div style='display:none'>" + b"<div>" * 20_000,
-    b"\x00" * 10_000,
-    b"Content-Type: text/html\r\n\r\n&#" + b"9" * 5_000 + b"; <a href='&#" + b"1" * 5_000 + b"'>x</a>",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"Content-Type: multipart/mixed; boundary=x\r\n\r\n"
+        + b"--x\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n" * 400,
+        b"Subject: " + b"=?utf-8?q?" + b"A" * 100_000 + b"?=\r\n\r\nbody",
+        b"Content-Type: text/html\r\n\r\n" + b"<div>" * 50_000,
+        b"Content-Type: text/html\r\n\r\n" + b"<a href='x'>" * 20_000,
+        b"Content-Type: text/html\r\n\r\n<div style='display:none'>" + b"<div>" * 20_000,
+        b"\x00" * 10_000,
+        b"Content-Type: text/html\r\n\r\n&#" + b"9" * 5_000 + b"; <a href='&#" + b"1" * 5_000 + b"'>x</a>",
+    ],
+)
 def test_pathological_inputs(cfg, tmp_path, data):
     check_file(cfg, tmp_path / "p.eml", data)

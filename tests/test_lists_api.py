@@ -11,15 +11,17 @@ import urllib.parse
 import urllib.request
 
 import pytest
+from test_sms_http import ENV, FRIEND, KEYS, MARKETING, STRANGER, Setup, suppress
 
 from gateway.model import Channel
-from test_sms_http import ENV, FRIEND, KEYS, MARKETING, STRANGER, Setup, suppress
 
 OPS = ENV["GATEWAY_OPS_KEY"]
 ACME = KEYS["acme"]
-MAIL = (b"From: Acme Outfitters <news@news.acme.example>\r\nTo: reader@example.com\r\n"
-        b"Subject: Spring sale\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-        b"20% off all jackets this week.\r\n")
+MAIL = (
+    b"From: Acme Outfitters <news@news.acme.example>\r\nTo: reader@example.com\r\n"
+    b"Subject: Spring sale\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+    b"20% off all jackets this week.\r\n"
+)
 
 
 @pytest.fixture
@@ -29,8 +31,14 @@ def gw(tmp_path):
     assert setup.close() == 0, setup.gateway.output()
 
 
-def call(gw: Setup, method: str, path: str, key: str | None = OPS, body: bytes | dict | None = None,
-         content_type: str = "application/json") -> tuple[int, dict]:
+def call(
+    gw: Setup,
+    method: str,
+    path: str,
+    key: str | None = OPS,
+    body: bytes | dict | None = None,
+    content_type: str = "application/json",
+) -> tuple[int, dict]:
     if method == "POST":
         status, answer, _ = gw.post(path, body, key=key, content_type=content_type)
         return status, answer
@@ -47,7 +55,9 @@ def call(gw: Setup, method: str, path: str, key: str | None = OPS, body: bytes |
 def test_check_judges_texts_and_mail_without_sending_or_logging(gw):
     status, answer = call(gw, "POST", "/v1/check", ACME, {"to": FRIEND, "body": MARKETING})
     assert status == 200 and answer["verdict"] == "pass" and answer["channel"] == "sms", answer
-    assert answer["violations"] == [] and answer["category"] == "marketing" and answer["recipients"] == [FRIEND]
+    assert (
+        answer["violations"] == [] and answer["category"] == "marketing" and answer["recipients"] == [FRIEND]
+    )
     suppress(gw.db, STRANGER)
     status, answer = call(gw, "POST", "/v1/check", ACME, {"to": STRANGER, "body": MARKETING})
     assert status == 200 and answer["verdict"] == "reject"
@@ -58,14 +68,25 @@ def test_check_judges_texts_and_mail_without_sending_or_logging(gw):
     assert status == 200 and answer["channel"] == "email" and answer["verdict"] == "reject", answer
     assert answer["recipients"] == ["reader@example.com"]
     assert {"CANSPAM_UNSUBSCRIBE", "CANSPAM_PHYSICAL_ADDRESS"} <= {v["code"] for v in answer["violations"]}
-    status, answer = call(gw, "POST", "/v1/check?to=other@example.org&to=third@example.org", ACME, MAIL,
-                          content_type="message/rfc822")
+    status, answer = call(
+        gw,
+        "POST",
+        "/v1/check?to=other@example.org&to=third@example.org",
+        ACME,
+        MAIL,
+        content_type="message/rfc822",
+    )
     assert answer["recipients"] == ["other@example.org", "third@example.org"]
 
     # an ops key names the sender; a sender's key checks only as itself
-    assert call(gw, "POST", "/v1/check", OPS, {"to": FRIEND, "body": MARKETING})[1]["error"]["code"] == \
-        "MISSING_SENDER"
-    assert call(gw, "POST", "/v1/check?sender=acme", OPS, {"to": FRIEND, "body": MARKETING})[1]["verdict"] == "pass"
+    assert (
+        call(gw, "POST", "/v1/check", OPS, {"to": FRIEND, "body": MARKETING})[1]["error"]["code"]
+        == "MISSING_SENDER"
+    )
+    assert (
+        call(gw, "POST", "/v1/check?sender=acme", OPS, {"to": FRIEND, "body": MARKETING})[1]["verdict"]
+        == "pass"
+    )
     assert call(gw, "POST", "/v1/check?sender=night", ACME, {"to": FRIEND, "body": MARKETING})[0] == 403
 
     # bad input: each a clear error
@@ -86,7 +107,9 @@ def test_check_judges_texts_and_mail_without_sending_or_logging(gw):
 
 def test_suppressions_over_http_hold_on_the_next_text_and_are_audited(gw):
     status, answer = call(gw, "POST", "/v1/suppressions", OPS, {"address": FRIEND, "reason": "complaint"})
-    assert status == 201 and answer["added"] and answer["scope"] == "global" and answer["reason"] == "complaint"
+    assert (
+        status == 201 and answer["added"] and answer["scope"] == "global" and answer["reason"] == "complaint"
+    )
     again = call(gw, "POST", "/v1/suppressions", OPS, {"address": FRIEND, "reason": "complaint"})
     assert again[0] == 200 and not again[1]["added"]  # already there
     assert gw.sms()[0] == 422
@@ -94,10 +117,14 @@ def test_suppressions_over_http_hold_on_the_next_text_and_are_audited(gw):
     assert [(s["address"], s["scope"]) for s in listed] == [(FRIEND, "global")]
 
     # a sender's key: its own scope only
-    assert call(gw, "POST", "/v1/suppressions", ACME, {"address": "a@example.com", "scope": "global"})[0] == 403
+    assert (
+        call(gw, "POST", "/v1/suppressions", ACME, {"address": "a@example.com", "scope": "global"})[0] == 403
+    )
     status, answer = call(gw, "POST", "/v1/suppressions", ACME, {"address": "a@example.com"})
     assert status == 201 and answer["scope"] == "acme"
-    assert [s["address"] for s in call(gw, "GET", "/v1/suppressions", ACME)[1]["suppressions"]] == ["a@example.com"]
+    assert [s["address"] for s in call(gw, "GET", "/v1/suppressions", ACME)[1]["suppressions"]] == [
+        "a@example.com"
+    ]
 
     quoted = urllib.parse.quote(FRIEND)
     status, answer = call(gw, "DELETE", f"/v1/suppressions/{quoted}?channel=sms")
@@ -117,8 +144,13 @@ def test_suppressions_over_http_hold_on_the_next_text_and_are_audited(gw):
     assert call(gw, "POST", "/v1/suppressions/import", ACME, csv, "text/csv")[0] == 403
     assert call(gw, "POST", "/v1/suppressions/import", OPS, b"{}", "application/json")[0] == 415
 
-    for body in ({"address": "nonsense"}, {"address": FRIEND, "reason": "because"}, {},
-                 {"address": FRIEND, "expires_at": "yesterday"}, {"address": FRIEND, "scope": "nobody"}):
+    for body in (
+        {"address": "nonsense"},
+        {"address": FRIEND, "reason": "because"},
+        {},
+        {"address": FRIEND, "expires_at": "yesterday"},
+        {"address": FRIEND, "scope": "nobody"},
+    ):
         status, answer = call(gw, "POST", "/v1/suppressions", OPS, body)
         assert status == 400 and "error" in answer, (body, answer)
     assert call(gw, "GET", "/v1/suppressions", None)[0] == 401
@@ -128,14 +160,24 @@ def test_suppressions_over_http_hold_on_the_next_text_and_are_audited(gw):
         trail = asyncio.run(store.audit_log(Channel.SMS, FRIEND))
     finally:
         asyncio.run(store.close())
-    assert {(e.actor, e.action) for e in trail} == {("api ops", "suppression.add"), ("api ops", "suppression.remove")}
+    assert {(e.actor, e.action) for e in trail} == {
+        ("api ops", "suppression.add"),
+        ("api ops", "suppression.remove"),
+    }
 
 
 def test_consent_over_http_lets_the_next_text_through_and_revoking_stops_it(gw):
     assert gw.sms(STRANGER)[1]["violations"][0]["code"] == "CONSENT_MISSING"
-    status, answer = call(gw, "POST", "/v1/consents", OPS, {"address": STRANGER, "level": "express_written",
-                                                             "source": "web form", "evidence": "IP 192.0.2.7"})
-    assert status == 201 and answer["level"] == "express_written" and answer["counts_now"] == "express_written"
+    status, answer = call(
+        gw,
+        "POST",
+        "/v1/consents",
+        OPS,
+        {"address": STRANGER, "level": "express_written", "source": "web form", "evidence": "IP 192.0.2.7"},
+    )
+    assert (
+        status == 201 and answer["level"] == "express_written" and answer["counts_now"] == "express_written"
+    )
     assert gw.sms(STRANGER)[0] == 201
     status, answer = call(gw, "GET", f"/v1/consents?address={urllib.parse.quote(STRANGER)}")
     assert status == 200 and [c["evidence"] for c in answer["consents"]] == ["IP 192.0.2.7"]
@@ -144,7 +186,10 @@ def test_consent_over_http_lets_the_next_text_through_and_revoking_stops_it(gw):
     assert gw.sms(STRANGER)[0] == 422
     records = call(gw, "GET", f"/v1/consents?address={urllib.parse.quote(STRANGER)}")[1]["consents"]
     assert records[0]["revoked_at"] and records[0]["counts_now"] == "none"  # the ledger keeps what was
-    for body in ({"address": STRANGER, "level": "very"}, {"address": STRANGER},
-                 {"address": STRANGER, "level": "express", "obtained_at": "2999-01-01T00:00:00+00:00"}):
+    for body in (
+        {"address": STRANGER, "level": "very"},
+        {"address": STRANGER},
+        {"address": STRANGER, "level": "express", "obtained_at": "2999-01-01T00:00:00+00:00"},
+    ):
         assert call(gw, "POST", "/v1/consents", OPS, body)[0] == 400
     assert call(gw, "GET", "/v1/consents", OPS)[0] == 400

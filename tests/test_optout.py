@@ -12,17 +12,23 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
-from gateway.store.sqlite import SqliteStore
 from helpers import ACME_TX_SENDER, MAIL_GATEWAY, REPO
 from servers import GatewayProcess, Sink, free_port
 
+from gateway.store.sqlite import SqliteStore
+
 SAMPLE = (REPO / "config" / "samples" / "newsletter.eml").read_bytes().replace(b"\n", b"\r\n")
-RECEIPT = (b"From: Demo <orders@news.demo.example>\r\nTo: reader@example.com\r\nSubject: Your order 1001\r\n"
-           b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThanks for your order.\r\n")
+RECEIPT = (
+    b"From: Demo <orders@news.demo.example>\r\nTo: reader@example.com\r\nSubject: Your order 1001\r\n"
+    b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThanks for your order.\r\n"
+)
 PASSWORD = "optout-smtp-secret-1"
-ENV = {"ACME_SMTP_PASSWORD": PASSWORD, "TX_SMTP_PASSWORD": PASSWORD, "GATEWAY_OPS_KEY": "ops-key-0123456789abcdef",
-       "GATEWAY_TOKEN_SECRET": "new-secret-0123456789abcdef,old-secret-0123456789abcdef"}
+ENV = {
+    "ACME_SMTP_PASSWORD": PASSWORD,
+    "TX_SMTP_PASSWORD": PASSWORD,
+    "GATEWAY_OPS_KEY": "ops-key-0123456789abcdef",
+    "GATEWAY_TOKEN_SECRET": "new-secret-0123456789abcdef,old-secret-0123456789abcdef",
+}
 
 CONFIG = MAIL_GATEWAY + "\n" + ACME_TX_SENDER
 
@@ -33,7 +39,9 @@ class Setup:
         self.smtp, self.http, upstream = free_port(), free_port(), free_port()
         self.sink = Sink(tmp / "sink", upstream)
         self.config = tmp / "gateway.toml"
-        self.config.write_text(CONFIG.format(tmp=tmp, smtp=self.smtp, http=self.http, upstream=f"smtp://127.0.0.1:{upstream}"))
+        self.config.write_text(
+            CONFIG.format(tmp=tmp, smtp=self.smtp, http=self.http, upstream=f"smtp://127.0.0.1:{upstream}")
+        )
         self.gateway = GatewayProcess(self.config, self.http, tmp, ENV)
 
     def send(self, user: str, message: bytes, to: str = "reader@example.com") -> dict:
@@ -44,8 +52,13 @@ class Setup:
             except smtplib.SMTPRecipientsRefused as refused:
                 return {k: (code, text.decode()) for k, (code, text) in refused.recipients.items()}
 
-    def request(self, method: str, url: str, data: bytes | None = None,
-                content_type: str = "application/x-www-form-urlencoded") -> tuple[int, str, dict]:
+    def request(
+        self,
+        method: str,
+        url: str,
+        data: bytes | None = None,
+        content_type: str = "application/x-www-form-urlencoded",
+    ) -> tuple[int, str, dict]:
         req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": content_type})
         try:
             with urllib.request.urlopen(req, timeout=30) as response:
@@ -60,6 +73,7 @@ class Setup:
                 return [s async for s in store.suppressions()]
             finally:
                 await store.close()
+
         return asyncio.run(read())
 
     def close(self) -> None:
@@ -77,9 +91,9 @@ def gw(tmp_path):
 def one_click_url(gw: Setup) -> str:
     assert gw.send("acme", SAMPLE) == {}
     (_, data), *_ = gw.sink.messages()[-1:]
-    header = re.search(rb"^List-Unsubscribe: <(http[^>]+)>", data, re.M)
+    header = re.search(rb"^List-Unsubscribe: <(http[^>]+)>", data, re.MULTILINE)
     assert header, data[:600]
-    assert re.search(rb"^List-Unsubscribe-Post: List-Unsubscribe=One-Click\r$", data, re.M)
+    assert re.search(rb"^List-Unsubscribe-Post: List-Unsubscribe=One-Click\r$", data, re.MULTILINE)
     return header.group(1).decode()
 
 
@@ -101,7 +115,7 @@ def test_get_and_head_change_nothing_then_the_page_button_unsubscribes(gw):
     for method in ("GET", "HEAD", "GET"):
         status, body, headers = gw.request(method, url)
         assert status == 200 and headers["Content-Security-Policy"].startswith("default-src 'none'")
-    assert "<form method=\"post\"" in body and "Demo Outfitters" in body
+    assert '<form method="post"' in body and "Demo Outfitters" in body
     assert gw.suppressions() == []
     assert gw.send("acme", SAMPLE) == {}
     form = re.search(r'action="([^"]+)"', body).group(1)
@@ -111,7 +125,7 @@ def test_get_and_head_change_nothing_then_the_page_button_unsubscribes(gw):
 
 def test_multipart_one_click_as_some_mailbox_providers_send_it(gw):
     url = one_click_url(gw)
-    body = (b"--xyz\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--xyz--\r\n")
+    body = b'--xyz\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n--xyz--\r\n'
     status, _, _ = gw.request("POST", url, body, "multipart/form-data; boundary=xyz")
     assert status == 200 and len(gw.suppressions()) == 1
 
@@ -132,6 +146,7 @@ def test_forged_or_altered_tokens_change_nothing(gw):
 
 # -- mail to the gateway's own addresses: mailto unsubscribe, replies, bounces, complaints ----------------
 
+
 def deliver_unauthenticated(gw: Setup, to: str, message: bytes, mail_from: str = "") -> tuple[int, str]:
     with smtplib.SMTP("127.0.0.1", gw.smtp, timeout=30) as client:
         client.ehlo()
@@ -150,12 +165,16 @@ def refused_next(gw: Setup, to: str = "reader@example.com") -> bool:
 
 def test_mailto_unsubscribe_from_the_list_unsubscribe_header(gw):
     assert gw.send("acme", SAMPLE) == {}
-    (_, data), = gw.sink.messages()
+    ((_, data),) = gw.sink.messages()
     mailto = re.search(rb"<mailto:([^?>]+)\?subject=([^>]+)>", data).groups()
     address, subject = mailto[0].decode(), urllib.parse.unquote(mailto[1].decode())
     assert address == "unsubscribe+acme@localhost" and subject.startswith("unsubscribe ")
-    code, text = deliver_unauthenticated(gw, address, (f"From: reader@example.com\r\nTo: {address}\r\n"
-                                                       f"Subject: {subject}\r\n\r\n").encode(), "reader@example.com")
+    code, _text = deliver_unauthenticated(
+        gw,
+        address,
+        (f"From: reader@example.com\r\nTo: {address}\r\nSubject: {subject}\r\n\r\n").encode(),
+        "reader@example.com",
+    )
     assert code == 250
     assert refused_next(gw)
     assert gw.send("acme-tx", RECEIPT) == {}  # receipts still go
@@ -221,16 +240,24 @@ def test_dsn_with_a_permanent_failure_suppresses_as_bounce(gw):
 
 
 def test_arf_complaint_suppresses_in_the_reported_senders_scope(gw):
-    assert gw.send("acme", SAMPLE.replace(b"To: reader@example.com", b"To: angry@example.com"),
-                   to="angry@example.com") == {}
-    (_, relayed), = gw.sink.messages()
+    assert (
+        gw.send(
+            "acme",
+            SAMPLE.replace(b"To: reader@example.com", b"To: angry@example.com"),
+            to="angry@example.com",
+        )
+        == {}
+    )
+    ((_, relayed),) = gw.sink.messages()
     headers = relayed.split(b"\r\n\r\n", 1)[0].decode()
-    arf = ("From: feedback@isp.example\r\nTo: bounces@localhost\r\nSubject: complaint\r\nMIME-Version: 1.0\r\n"
-           "Content-Type: multipart/report; report-type=feedback-report; boundary=\"f\"\r\n\r\n"
-           "--f\r\nContent-Type: text/plain\r\n\r\nThis is an abuse report.\r\n"
-           "--f\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nUser-Agent: isp/1.0\r\n"
-           "Version: 1\r\nOriginal-Rcpt-To: <angry@example.com>\r\n\r\n"
-           f"--f\r\nContent-Type: text/rfc822-headers\r\n\r\n{headers}\r\n\r\n--f--\r\n").encode()
+    arf = (
+        "From: feedback@isp.example\r\nTo: bounces@localhost\r\nSubject: complaint\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=feedback-report; boundary="f"\r\n\r\n'
+        "--f\r\nContent-Type: text/plain\r\n\r\nThis is an abuse report.\r\n"
+        "--f\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nUser-Agent: isp/1.0\r\n"
+        "Version: 1\r\nOriginal-Rcpt-To: <angry@example.com>\r\n\r\n"
+        f"--f\r\nContent-Type: text/rfc822-headers\r\n\r\n{headers}\r\n\r\n--f--\r\n"
+    ).encode()
     assert deliver_unauthenticated(gw, "bounces@localhost", arf)[0] == 250
     assert refused_next(gw, "angry@example.com")
     (entry,) = gw.suppressions()
@@ -256,13 +283,45 @@ def test_unauthenticated_clients_reach_only_the_gateways_own_addresses(gw):
 
 # -- erasure ------------------------------------------------------------------------------------------------
 
+
 def test_forget_leaves_no_plain_address_in_the_database_file_yet_it_stays_suppressed(gw):
     from helpers import run_cli
+
     assert gw.send("acme", SAMPLE) == {}  # a relayed decision
-    assert run_cli("consent", "add", "reader@example.com", "--channel", "email", "--sender", "acme", "--level",
-                   "express", "--evidence", "signed up as reader@example.com", "--config", str(gw.config))[0] == 0
-    assert run_cli("suppress", "add", "reader@example.com", "--channel", "email", "--sender", "acme-tx",
-                   "--reason", "manual", "--config", str(gw.config))[0] == 0
+    assert (
+        run_cli(
+            "consent",
+            "add",
+            "reader@example.com",
+            "--channel",
+            "email",
+            "--sender",
+            "acme",
+            "--level",
+            "express",
+            "--evidence",
+            "signed up as reader@example.com",
+            "--config",
+            str(gw.config),
+        )[0]
+        == 0
+    )
+    assert (
+        run_cli(
+            "suppress",
+            "add",
+            "reader@example.com",
+            "--channel",
+            "email",
+            "--sender",
+            "acme-tx",
+            "--reason",
+            "manual",
+            "--config",
+            str(gw.config),
+        )[0]
+        == 0
+    )
     assert refused_next_tx(gw)
     code, out, err = run_cli("forget", "reader@example.com", "--config", str(gw.config))
     assert code == 0, err
@@ -282,10 +341,15 @@ def refused_next_tx(gw: Setup) -> bool:
 
 def test_forget_over_http_needs_an_ops_key(gw):
     import json
+
     url = f"http://127.0.0.1:{gw.http}/v1/forget"
     for key, status in (("", 401), ("wrong", 401), (ENV["GATEWAY_OPS_KEY"], 200)):
-        req = urllib.request.Request(url, data=json.dumps({"address": "Someone@Example.com"}).encode(), method="POST",
-                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
+        req = urllib.request.Request(
+            url,
+            data=json.dumps({"address": "Someone@Example.com"}).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+        )
         try:
             with urllib.request.urlopen(req, timeout=30) as response:
                 got, body = response.status, json.loads(response.read())

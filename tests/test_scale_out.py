@@ -21,22 +21,27 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+from helpers import ACME_SENDER, REPO
+from servers import GatewayProcess, free_port, wait_until
+from test_optout import SAMPLE
 
 from gateway.addresses import address_hash
 from gateway.model import Channel, Consent, ConsentLevel
 from gateway.store import open_store
-from helpers import ACME_SENDER, REPO
-from servers import GatewayProcess, free_port, wait_until
-from test_optout import SAMPLE
 
 PASSWORD = "scale-smtp-secret-1"
 API_KEY = "scale-api-key-0123456789"
 FRIEND = "+12125550123"
 MARKETING = "Demo Outfitters: 20% off all jackets today. Reply STOP to opt out."
-ENV = {"ACME_SMTP_PASSWORD": PASSWORD, "ACME_API_KEY": API_KEY, "GATEWAY_OPS_KEY": "scale-ops-key-0123456789",
-       "GATEWAY_TOKEN_SECRET": "scale-secret-0123456789abcdef"}  # one secret: any instance reads any token
+ENV = {
+    "ACME_SMTP_PASSWORD": PASSWORD,
+    "ACME_API_KEY": API_KEY,
+    "GATEWAY_OPS_KEY": "scale-ops-key-0123456789",
+    "GATEWAY_TOKEN_SECRET": "scale-secret-0123456789abcdef",
+}  # one secret: any instance reads any token
 
-CONFIG = """
+CONFIG = (
+    """
 [gateway]
 database = "{database}"
 state_dir = "{tmp}/state"
@@ -64,9 +69,12 @@ end = "24:00"
 max = 3
 hours = 24
 
-""" + ACME_SENDER + """api_key_env = "ACME_API_KEY"
+"""
+    + ACME_SENDER
+    + """api_key_env = "ACME_API_KEY"
 sms_from = ["+15005550006"]
 """
+)
 
 
 class Instance:
@@ -91,9 +99,25 @@ class Instance:
         return [p.read_bytes() for p in sorted((self.tmp / "outbox" / "new").glob("*"))]
 
     def report(self) -> list[dict]:
-        done = subprocess.run([sys.executable, "-m", "gateway", "report", "--since", "1d",
-                               "--format", "json", "--config", str(self.config)], cwd=self.tmp, capture_output=True,
-                              text=True, timeout=60, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", **ENV})
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "gateway",
+                "report",
+                "--since",
+                "1d",
+                "--format",
+                "json",
+                "--config",
+                str(self.config),
+            ],
+            cwd=self.tmp,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", **ENV},
+        )
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
@@ -105,22 +129,37 @@ def give_consent(database: str, number: str) -> None:
     async def go() -> None:
         store = open_store(database)
         try:
-            await store.add_consent(Consent(Channel.SMS, address_hash(number), number, "global",
-                                            ConsentLevel.EXPRESS_WRITTEN, "test", "web form",
-                                            datetime(2026, 1, 1, tzinfo=UTC)))
+            await store.add_consent(
+                Consent(
+                    Channel.SMS,
+                    address_hash(number),
+                    number,
+                    "global",
+                    ConsentLevel.EXPRESS_WRITTEN,
+                    "test",
+                    "web form",
+                    datetime(2026, 1, 1, tzinfo=UTC),
+                )
+            )
         finally:
             await store.close()
+
     asyncio.run(go())
 
 
 async def texts(urls: list[str], count: int) -> list[int]:
     async with aiohttp.ClientSession() as session:
+
         async def one(url: str) -> int:
-            async with session.post(f"{url}/v1/sms", json={"to": FRIEND, "body": MARKETING},
-                                    headers={"Authorization": f"Bearer {API_KEY}"}) as response:
+            async with session.post(
+                f"{url}/v1/sms",
+                json={"to": FRIEND, "body": MARKETING},
+                headers={"Authorization": f"Bearer {API_KEY}"},
+            ) as response:
                 body = await response.json()
                 assert response.status == 201 or body["violations"][0]["code"] == "FREQUENCY_CAP", body
                 return response.status
+
         return await asyncio.gather(*(one(urls[i % len(urls)]) for i in range(count)))
 
 
@@ -130,7 +169,9 @@ def test_two_instances_share_opt_outs_caps_and_the_decision_log(tmp_path, pg_eng
     try:
         # an unsubscribe POSTed to A: B refuses the next RCPT for that address
         assert a.send() == {}
-        link = re.search(rb"^List-Unsubscribe: <(http[^>]+)>", a.delivered()[-1], re.M).group(1).decode()
+        link = (
+            re.search(rb"^List-Unsubscribe: <(http[^>]+)>", a.delivered()[-1], re.MULTILINE).group(1).decode()
+        )
         request = urllib.request.Request(link, data=b"List-Unsubscribe=One-Click", method="POST")
         with urllib.request.urlopen(request, timeout=30) as response:
             assert response.status == 200
@@ -147,8 +188,12 @@ def test_two_instances_share_opt_outs_caps_and_the_decision_log(tmp_path, pg_eng
         from_a, from_b = a.report(), b.report()
         assert [d["id"] for d in from_a] == [d["id"] for d in from_b]
         verdicts = sorted((d["channel"], d["verdict"]) for d in from_a)
-        assert verdicts == sorted([("email", "relayed")] * 2 + [("email", "rejected")] + [("sms", "relayed")] * 3
-                                  + [("sms", "rejected")] * 37)
+        assert verdicts == sorted(
+            [("email", "relayed")] * 2
+            + [("email", "rejected")]
+            + [("sms", "relayed")] * 3
+            + [("sms", "rejected")] * 37
+        )
     finally:
         a.stop()
         b.stop()
@@ -158,14 +203,17 @@ class PrivateServer:
     """A PostgreSQL server of the test's own, to stop and start under a running gateway."""
 
     def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="gateway-test-pg."))  # not under pytest's 0700 tmp: PostgreSQL's user reads it
-        started = subprocess.run([str(REPO / "scripts" / "postgres"), "start", str(self.dir)], capture_output=True,
-                                 text=True)
+        self.dir = Path(
+            tempfile.mkdtemp(prefix="gateway-test-pg.")
+        )  # not under pytest's 0700 tmp: PostgreSQL's user reads it
+        started = subprocess.run(
+            [str(REPO / "scripts" / "postgres"), "start", str(self.dir)], capture_output=True, text=True
+        )
         assert started.returncode == 0, started.stderr
         self.url = started.stdout.strip()
 
     def __call__(self, action: str) -> None:
-        bin_dir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+        bin_dir = max(Path("/usr/lib/postgresql").glob("*/bin"))
         command = [str(bin_dir / "pg_ctl"), "-D", str(self.dir / "data"), "-w", "-m", "fast", action]
         if action == "start":
             command[-1:] = ["-l", str(self.dir / "server.log"), "start"]
@@ -178,10 +226,12 @@ class PrivateServer:
 
 def post_text(gw: Instance, to: str = FRIEND) -> tuple[int, dict, dict]:
     """(status, headers, JSON body) of one POST /v1/sms."""
-    request = urllib.request.Request(f"{gw.url}/v1/sms", method="POST",
-                                     data=json.dumps({"to": to, "body": MARKETING}).encode(),
-                                     headers={"Authorization": f"Bearer {API_KEY}",
-                                              "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{gw.url}/v1/sms",
+        method="POST",
+        data=json.dumps({"to": to, "body": MARKETING}).encode(),
+        headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, dict(response.headers), json.loads(response.read())
@@ -222,8 +272,11 @@ def test_postgresql_going_away_and_coming_back_under_a_running_gateway(tmp_path)
         assert len(gw.delivered()) == 3
         # the acknowledged decision moved from the journal into PostgreSQL with the first write that worked
         logged = {(d["recipient"], d["verdict"]) for d in gw.report()}
-        assert {("reader@example.com", "relayed"), ("late@example.com", "relayed"),
-                ("second@example.com", "relayed")} <= logged
+        assert {
+            ("reader@example.com", "relayed"),
+            ("late@example.com", "relayed"),
+            ("second@example.com", "relayed"),
+        } <= logged
         assert not list((gw.tmp / "state").glob("decisions-*.journal"))
     finally:
         gw.stop()
@@ -268,8 +321,12 @@ def test_postgresql_stopped_under_load_loses_no_acknowledged_decision(tmp_path):
             # the outage starts once both doors have answered under load, whatever their speed
             try:
                 # list() copies the dict's values in one step: iterating them while a sender adds one raises
-                wait_until(lambda: [s for s, _ in sent_texts].count(201) >= 20
-                           and list(mail.values()).count(250) >= 5, timeout=30)
+                wait_until(
+                    lambda: (
+                        [s for s, _ in sent_texts].count(201) >= 20 and list(mail.values()).count(250) >= 5
+                    ),
+                    timeout=30,
+                )
                 pg("stop")
                 time.sleep(1.0)
                 pg("start")
@@ -286,7 +343,9 @@ def test_postgresql_stopped_under_load_loses_no_acknowledged_decision(tmp_path):
         for status, body in sent_texts:
             if status == 201:
                 assert logged[body["id"]]["verdict"] == "relayed"
-        relayed_mail = {d["recipient"] for d in logged.values() if d["channel"] == "email" and d["verdict"] == "relayed"}
+        relayed_mail = {
+            d["recipient"] for d in logged.values() if d["channel"] == "email" and d["verdict"] == "relayed"
+        }
         assert {to for to, code in mail.items() if code == 250} <= relayed_mail
         assert len(gw.delivered()) == sum(1 for code in mail.values() if code == 250)
     finally:

@@ -10,12 +10,15 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from gateway.content import html, scan
 
-compiled = pytest.mark.skipif(not scan.COMPILED and bool(os.environ.get("GATEWAY_NO_EXTENSIONS")),
-                              reason="GATEWAY_NO_EXTENSIONS asks for the expressions only")
+compiled = pytest.mark.skipif(
+    not scan.COMPILED and bool(os.environ.get("GATEWAY_NO_EXTENSIONS")),
+    reason="GATEWAY_NO_EXTENSIONS asks for the expressions only",
+)
 
 
 def test_the_c_scans_are_built():
@@ -28,28 +31,131 @@ def test_the_c_scans_are_built():
 
 
 PIECES = [
-    "<", ">", "/", "<a", "<A", "</a", "</A", "<a>", "</a>", "</a \n>", "<a href=", "<a HREF = ", "href", "HREF",
-    "=", '"', "'", " ", "  ", "\n", "\t", "\r\n", "\x0b", "\x1c", "\x85", "\xa0", "\u2003", "\u3000", "\u2028",
-    "<div", "<div>", "</div>", "<DIV class=x>", "<divx>", "<td>", "<th", "<thead>", "<h1>", "<h7>", "<br/>",
-    "<blockquote>", "<blockquotes>", "<p_x>", "<p-x>", "<pé>", "<address", "<a\u212a>",
-    "<!--", "-->", "<!-- c -->", "<style>", "</style>", "<script", "<svg", "<svg-x>", "<title>", "<head>",
-    "<xml", "<noembed>", "<object1>", "display", "display:none", "display : none", "visibility:hidden",
-    "opacity:0", "opacity: 0.0;", "opacity:00.00 !important'", "opacity:0.5", "opacity:0\n", "opacity:0x",
-    "!important", ":", ";", ".", "0", "none", "hidden", "hid", "den", "x", "é", "ü", "İ", "\u212a", "ſ", "_",
-    "-", "1", "😀", "\x02", "\x03", "&", "&amp;", "&lt", "&#39;", "&#x27;", "&#x;", "&#", "&notit;", "&bogus;",
-    "&Aacute", "text", "Shop now", "https://x.example/?a=1&amp;b=2",
+    "<",
+    ">",
+    "/",
+    "<a",
+    "<A",
+    "</a",
+    "</A",
+    "<a>",
+    "</a>",
+    "</a \n>",
+    "<a href=",
+    "<a HREF = ",
+    "href",
+    "HREF",
+    "=",
+    '"',
+    "'",
+    " ",
+    "  ",
+    "\n",
+    "\t",
+    "\r\n",
+    "\x0b",
+    "\x1c",
+    "\x85",
+    "\xa0",
+    "\u2003",
+    "\u3000",
+    "\u2028",
+    "<div",
+    "<div>",
+    "</div>",
+    "<DIV class=x>",
+    "<divx>",
+    "<td>",
+    "<th",
+    "<thead>",
+    "<h1>",
+    "<h7>",
+    "<br/>",
+    "<blockquote>",
+    "<blockquotes>",
+    "<p_x>",
+    "<p-x>",
+    "<pé>",
+    "<address",
+    "<a\u212a>",
+    "<!--",
+    "-->",
+    "<!-- c -->",
+    "<style>",
+    "</style>",
+    "<script",
+    "<svg",
+    "<svg-x>",
+    "<title>",
+    "<head>",
+    "<xml",
+    "<noembed>",
+    "<object1>",
+    "display",
+    "display:none",
+    "display : none",
+    "visibility:hidden",
+    "opacity:0",
+    "opacity: 0.0;",
+    "opacity:00.00 !important'",
+    "opacity:0.5",
+    "opacity:0\n",
+    "opacity:0x",
+    "!important",
+    ":",
+    ";",
+    ".",
+    "0",
+    "none",
+    "hidden",
+    "hid",
+    "den",
+    "x",
+    "é",
+    "ü",
+    "İ",
+    "\u212a",
+    "ſ",
+    "_",
+    "-",
+    "1",
+    "😀",
+    "\x02",
+    "\x03",
+    "&",
+    "&amp;",
+    "&lt",
+    "&#39;",
+    "&#x27;",
+    "&#x;",
+    "&#",
+    "&notit;",
+    "&bogus;",
+    "&Aacute",
+    "text",
+    "Shop now",
+    "https://x.example/?a=1&amp;b=2",
 ]
 markup = st.lists(st.sampled_from(PIECES), max_size=40).map("".join)
 
 
 # Documents on the edges of each expression, besides the random ones.
 EDGES = [
-    '<a href="x>y">t</a>', '<a title="</a>" href=u>t</a><a', "<div title='<a href=x>'>",
-    "<a href='unterminated>text</a> <a href=ok>", "</a> no start tag </A >",
-    "<x <div>text>", "<div", "<td-x> <thead > <th\u3000> </h1\n>\t\xa0 next",
+    '<a href="x>y">t</a>',
+    '<a title="</a>" href=u>t</a><a',
+    "<div title='<a href=x>'>",
+    "<a href='unterminated>text</a> <a href=ok>",
+    "</a> no start tag </A >",
+    "<x <div>text>",
+    "<div",
+    "<td-x> <thead > <th\u3000> </h1\n>\t\xa0 next",
     "<!-- <style> --> <svg-x> <svg> <head-x><head1><head>",
-    "opacity:0\n", "opacity:0 \n", "opacity : 000.000 !important  ;display:none visibility:\u3000hidden",
-    "hhh", "  a  b \n\n c\u3000d\x85\n\n", "&amp;&amp;lt; &#x; &#12345678901234567890; &ampx &notit;",
+    "opacity:0\n",
+    "opacity:0 \n",
+    "opacity : 000.000 !important  ;display:none visibility:\u3000hidden",
+    "hhh",
+    "  a  b \n\n c\u3000d\x85\n\n",
+    "&amp;&amp;lt; &#x; &#12345678901234567890; &ampx &notit;",
 ]
 NAMES = sorted(scan.REFERENCE)
 
@@ -109,12 +215,18 @@ def test_large_documents_agree():
     """Whole newsletters, and the same with characters of two and four bytes mixed in."""
     import sys
     from pathlib import Path
+
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
     from policy import newsletter
+
     for size in (5_000, 50_000):
         doc = newsletter(size).split(b"\r\n\r\n", 1)[1].decode()
-        for text in (doc, doc.replace("Trail", "Tr\u00e4il"), doc.replace("jacket", "jacket \u2014"),
-                     doc.replace("Shop", "Shop \U0001f600")):
+        for text in (
+            doc,
+            doc.replace("Trail", "Tr\u00e4il"),
+            doc.replace("jacket", "jacket \u2014"),
+            doc.replace("Shop", "Shop \U0001f600"),
+        ):
             for name in NAMES:
                 args = arguments(name, text)
                 assert getattr(scan, name)(*args) == scan.REFERENCE[name](*args), name
@@ -124,8 +236,12 @@ def test_large_documents_agree():
 @pytest.mark.parametrize("text", ["a=1&amp;b=2&amp;c", "&amp;", "x&amp;&lt;y", "&amp", "&ampx&amp;"])
 def test_references_with_any_mapping(text):
     """The one-pass path for texts whose only references are "&amp;" answers what the mapping says."""
+
     class Mapping(dict):
         def __missing__(self, reference):
             return "<" + reference + ">"
+
     for decoded in (html._DECODED, Mapping(), Mapping({"&amp;": "AND"})):
-        assert scan._scan.replace_references(text, decoded) == scan.REFERENCE["replace_references"](text, decoded)
+        assert scan._scan.replace_references(text, decoded) == scan.REFERENCE["replace_references"](
+            text, decoded
+        )

@@ -8,17 +8,26 @@ import tomllib
 from datetime import datetime
 
 import pytest
+from engines import ENGINES, Engine
+from helpers import CORPUS, load_facts
 
 from gateway import config as config_module
 from gateway.model import Category
 from gateway.pipeline import Pipeline
-from engines import ENGINES, Engine
-from helpers import CORPUS, load_facts
 
 CASES = tomllib.loads((CORPUS / "sms.toml").read_text())
 CONFIG = config_module.load(str(CORPUS / "gateway.toml"))
-SMS_CODES = {"SUPPRESSED", "CONSENT_MISSING", "CATEGORY_NOT_ALLOWED", "QUIET_HOURS", "FREQUENCY_CAP",
-             "SMS_OPT_OUT_NOTICE", "SMS_SENDER_ID", "SMS_CONTENT", "INVALID_RECIPIENT"}
+SMS_CODES = {
+    "SUPPRESSED",
+    "CONSENT_MISSING",
+    "CATEGORY_NOT_ALLOWED",
+    "QUIET_HOURS",
+    "FREQUENCY_CAP",
+    "SMS_OPT_OUT_NOTICE",
+    "SMS_SENDER_ID",
+    "SMS_CONTENT",
+    "INVALID_RECIPIENT",
+}
 
 
 def _facts(case: dict) -> dict:
@@ -26,12 +35,28 @@ def _facts(case: dict) -> dict:
     facts: dict = {"suppression": [], "consent": [], "send": []}
     level = case.get("consent", "express_written")
     if level != "none":
-        facts["consent"].append({"channel": "sms", "address": to, "scope": sender, "level": level,
-                                 "obtained_at": "2026-01-01T00:00:00Z", "expires_at": case.get("expires_at"),
-                                 "revoked_at": case.get("revoked_at"), "evidence": "keyword JOIN"})
+        facts["consent"].append(
+            {
+                "channel": "sms",
+                "address": to,
+                "scope": sender,
+                "level": level,
+                "obtained_at": "2026-01-01T00:00:00Z",
+                "expires_at": case.get("expires_at"),
+                "revoked_at": case.get("revoked_at"),
+                "evidence": "keyword JOIN",
+            }
+        )
     if "suppress" in case:
-        facts["suppression"].append({"channel": "sms", "address": to, "scope": sender, "reason": case["suppress"],
-                                     "created_at": "2026-05-01T00:00:00Z"})
+        facts["suppression"].append(
+            {
+                "channel": "sms",
+                "address": to,
+                "scope": sender,
+                "reason": case["suppress"],
+                "created_at": "2026-05-01T00:00:00Z",
+            }
+        )
     facts["send"] = [{"address": to, "sender": sender, "at": t} for t in case.get("sends", [])]
     return facts
 
@@ -75,9 +100,13 @@ def test_text_gets_expected_codes(name, store):
             await load_facts(store, _facts(case))
         pipeline = Pipeline(CONFIG, store)
         category = Category(case["category"]) if "category" in case else None
-        return await pipeline.check_sms(case.get("sender", "acme"), case["to"],
-                                        case.get("body", CASES["default_body"]), category,
-                                        datetime.fromisoformat(case["at"]))
+        return await pipeline.check_sms(
+            case.get("sender", "acme"),
+            case["to"],
+            case.get("body", CASES["default_body"]),
+            category,
+            datetime.fromisoformat(case["at"]),
+        )
 
     result = _LOOP.run(judge())
     codes = sorted({v.code for v in result.evaluation.violations})

@@ -19,32 +19,43 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import jsonschema
 import pytest
+from fake_twilio import FakeTwilio
+from helpers import REPO
+from servers import GatewayProcess, free_port, wait_until
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from fake_twilio import FakeTwilio
 from gateway.addresses import address_hash
 from gateway.model import Channel, Consent, ConsentLevel, Reason, Suppression
 from gateway.secrets import hash_secret
 from gateway.store.sqlite import SqliteStore
-from helpers import REPO
-from servers import GatewayProcess, free_port, wait_until
 
 ACME_SID = "AC" + "0" * 31 + "1"
 OPS_SID = "AC" + "0" * 31 + "2"
 NIGHT_SID = "AC" + "0" * 31 + "3"
 PROVIDER_SID = "AC" + "f" * 32
-KEYS = {"acme": "acme-api-key-0123456789", "ops": "ops-sender-key-0123456789", "night": "night-api-key-0123456789"}
-ENV = {"ACME_API_KEY": KEYS["acme"], "NIGHT_API_KEY": KEYS["night"], "GATEWAY_OPS_KEY": "ops-console-key-0123456789",
-       "TWILIO_AUTH_TOKEN": "provider-auth-token", "GATEWAY_TOKEN_SECRET": "test-token-secret-0123456789"}
+KEYS = {
+    "acme": "acme-api-key-0123456789",
+    "ops": "ops-sender-key-0123456789",
+    "night": "night-api-key-0123456789",
+}
+ENV = {
+    "ACME_API_KEY": KEYS["acme"],
+    "NIGHT_API_KEY": KEYS["night"],
+    "GATEWAY_OPS_KEY": "ops-console-key-0123456789",
+    "TWILIO_AUTH_TOKEN": "provider-auth-token",
+    "GATEWAY_TOKEN_SECRET": "test-token-secret-0123456789",
+}
 OPS_HASH = hash_secret(KEYS["ops"], log_n=10)
 
 FRIEND = "+12125550123"  # express_written consent for every sender
 STRANGER = "+12125550188"  # no consent
 HAWAII = "+18085550123"  # consent; calling hours for 808 set by the test config
 MARKETING = "Acme Outfitters: 20% off all jackets today. Reply STOP to opt out."
-SCHEMA = json.loads((REPO / "tests" / "twilio" / "messages_v2010.openapi.json").read_text())  # from ../shared/twilio
+SCHEMA = json.loads(
+    (REPO / "tests" / "twilio" / "messages_v2010.openapi.json").read_text()
+)  # from ../shared/twilio
 
 
 def _quiet_window() -> tuple[str, str]:
@@ -121,35 +132,70 @@ def seed(db: Path) -> None:
         store = SqliteStore(str(db))
         then = datetime(2026, 1, 1, tzinfo=UTC)
         for number in (FRIEND, HAWAII):
-            await store.add_consent(Consent(Channel.SMS, address_hash(number), number, "global",
-                                            ConsentLevel.EXPRESS_WRITTEN, "test", "web form", then))
+            await store.add_consent(
+                Consent(
+                    Channel.SMS,
+                    address_hash(number),
+                    number,
+                    "global",
+                    ConsentLevel.EXPRESS_WRITTEN,
+                    "test",
+                    "web form",
+                    then,
+                )
+            )
         await store.close()
+
     asyncio.run(go())
 
 
 def suppress(db: Path, number: str, reason: Reason = Reason.STOP, scope: str = "global") -> None:
     async def go() -> None:
         store = SqliteStore(str(db))
-        await store.add_suppression(Suppression(Channel.SMS, address_hash(number), number, scope, reason, "test",
-                                                datetime.now(UTC)))
+        await store.add_suppression(
+            Suppression(Channel.SMS, address_hash(number), number, scope, reason, "test", datetime.now(UTC))
+        )
         await store.close()
+
     asyncio.run(go())
 
 
 class Setup:
-    def __init__(self, tmp: Path, provider: str = "twilio", policy_extra: str = "", twilio: FakeTwilio | None = None,
-                 workers: int = 1, sms_extra: str = ""):
+    def __init__(
+        self,
+        tmp: Path,
+        provider: str = "twilio",
+        policy_extra: str = "",
+        twilio: FakeTwilio | None = None,
+        workers: int = 1,
+        sms_extra: str = "",
+    ):
         self.tmp = tmp
         self.twilio = twilio or FakeTwilio().start()
         self.http_port = free_port()
         self.url = f"http://127.0.0.1:{self.http_port}"
         self.quiet = _quiet_window()
         self.config = tmp / "gateway.toml"
-        self.config.write_text(CONFIG.format(
-            tmp=tmp, smtp_port=free_port(), http_port=self.http_port, provider=provider, provider_sid=PROVIDER_SID,
-            twilio_port=self.twilio.port, policy_extra=policy_extra, quiet_start=self.quiet[0],
-            quiet_end=self.quiet[1], acme_sid=ACME_SID, ops_sid=OPS_SID, night_sid=NIGHT_SID, ops_hash=OPS_HASH,
-            gateway_extra="", workers=workers, sms_extra=sms_extra))
+        self.config.write_text(
+            CONFIG.format(
+                tmp=tmp,
+                smtp_port=free_port(),
+                http_port=self.http_port,
+                provider=provider,
+                provider_sid=PROVIDER_SID,
+                twilio_port=self.twilio.port,
+                policy_extra=policy_extra,
+                quiet_start=self.quiet[0],
+                quiet_end=self.quiet[1],
+                acme_sid=ACME_SID,
+                ops_sid=OPS_SID,
+                night_sid=NIGHT_SID,
+                ops_hash=OPS_HASH,
+                gateway_extra="",
+                workers=workers,
+                sms_extra=sms_extra,
+            )
+        )
         self.db = tmp / "gateway.db"
         if not self.db.exists():
             seed(self.db)
@@ -158,11 +204,22 @@ class Setup:
     def start(self) -> None:
         self.gateway = GatewayProcess(self.config, self.http_port, self.tmp, ENV)
 
-    def post(self, path: str, body: bytes | dict | None, *, key: str | None = KEYS["acme"],
-             content_type: str = "application/json", headers: dict | None = None) -> tuple[int, dict, dict]:
+    def post(
+        self,
+        path: str,
+        body: bytes | dict | None,
+        *,
+        key: str | None = KEYS["acme"],
+        content_type: str = "application/json",
+        headers: dict | None = None,
+    ) -> tuple[int, dict, dict]:
         data = json.dumps(body).encode() if isinstance(body, dict) else body
-        request = urllib.request.Request(self.url + path, data=data, method="POST",
-                                         headers={"Content-Type": content_type, **(headers or {})})
+        request = urllib.request.Request(
+            self.url + path,
+            data=data,
+            method="POST",
+            headers={"Content-Type": content_type, **(headers or {})},
+        )
         if key:
             request.add_header("Authorization", f"Bearer {key}")
         try:
@@ -171,7 +228,9 @@ class Setup:
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"{}"), dict(error.headers)
 
-    def sms(self, to: str = FRIEND, body: str = MARKETING, key: str = KEYS["acme"], **more) -> tuple[int, dict, dict]:
+    def sms(
+        self, to: str = FRIEND, body: str = MARKETING, key: str = KEYS["acme"], **more
+    ) -> tuple[int, dict, dict]:
         return self.post("/v1/sms", {"to": to, "body": body, **more}, key=key)
 
     def get(self, path: str) -> tuple[int, bytes]:
@@ -196,6 +255,7 @@ class Setup:
                 return asyncio.run(store.decisions(1000))
             finally:
                 asyncio.run(store.close())
+
         if count is not None:
             wait_until(lambda: len(read()) >= count)
         return read()
@@ -243,19 +303,34 @@ def message_schema_errors(message: dict) -> list[str]:
 
 # -- the official twilio client, base URL changed and nothing else ----------------------------------------
 
+
 def test_official_twilio_client_sync_create_is_relayed_through_twilio(gw):
-    message = gw.client().messages.create(to=FRIEND, from_="+15005550006", body=MARKETING,
-                                          status_callback="https://app.example/status", validity_period=600,
-                                          provide_feedback=True)
+    message = gw.client().messages.create(
+        to=FRIEND,
+        from_="+15005550006",
+        body=MARKETING,
+        status_callback="https://app.example/status",
+        validity_period=600,
+        provide_feedback=True,
+    )
     assert message.sid.startswith("SM") and message.status == "queued" and message.account_sid == ACME_SID
     (arrived,) = gw.twilio.received
     assert arrived["account"] == PROVIDER_SID and arrived["auth"] == (PROVIDER_SID, "provider-auth-token")
-    assert arrived["form"] == {"To": FRIEND, "From": "+15005550006", "Body": MARKETING,
-                               "StatusCallback": "https://app.example/status", "ValidityPeriod": "600",
-                               "ProvideFeedback": "true"}
+    assert arrived["form"] == {
+        "To": FRIEND,
+        "From": "+15005550006",
+        "Body": MARKETING,
+        "StatusCallback": "https://app.example/status",
+        "ValidityPeriod": "600",
+        "ProvideFeedback": "true",
+    }
     decision = gw.decision(gw.decisions(1)[0].id)
-    assert (decision.verdict.value, decision.recipient, decision.sender, decision.upstream) == \
-        ("relayed", FRIEND, "acme", message.sid)
+    assert (decision.verdict.value, decision.recipient, decision.sender, decision.upstream) == (
+        "relayed",
+        FRIEND,
+        "acme",
+        message.sid,
+    )
 
 
 async def test_official_twilio_client_async_create(gw):
@@ -272,9 +347,12 @@ async def test_official_twilio_client_async_create(gw):
 def test_twilio_client_sees_refusals_as_twilio_errors(gw):
     suppress(gw.db, "+12125550199")
     client = gw.client()
-    cases = [("+12125550199", MARKETING, 21610, "SUPPRESSED"), ("+1212555", MARKETING, 21211, "INVALID_RECIPIENT"),
-             (STRANGER, MARKETING, 79101, "CONSENT_MISSING"), (FRIEND, "Acme: 20% off today", 79105,
-                                                               "SMS_OPT_OUT_NOTICE")]
+    cases = [
+        ("+12125550199", MARKETING, 21610, "SUPPRESSED"),
+        ("+1212555", MARKETING, 21211, "INVALID_RECIPIENT"),
+        (STRANGER, MARKETING, 79101, "CONSENT_MISSING"),
+        (FRIEND, "Acme: 20% off today", 79105, "SMS_OPT_OUT_NOTICE"),
+    ]
     for to, body, code, name in cases:
         with pytest.raises(TwilioRestException) as refused:
             client.messages.create(to=to, from_="+15005550006", body=body)
@@ -289,17 +367,25 @@ def basic(account: str, key: str) -> dict:
 
 
 def form_post(gw, account: str, key: str, form: dict, headers: dict | None = None):
-    return gw.post(f"/2010-04-01/Accounts/{account}/Messages.json", urllib.parse.urlencode(form).encode(), key=None,
-                   content_type="application/x-www-form-urlencoded", headers={**basic(account, key), **(headers or {})})
+    return gw.post(
+        f"/2010-04-01/Accounts/{account}/Messages.json",
+        urllib.parse.urlencode(form).encode(),
+        key=None,
+        content_type="application/x-www-form-urlencoded",
+        headers={**basic(account, key), **(headers or {})},
+    )
 
 
 def test_category_comes_from_a_form_field_or_header_and_is_limited_to_the_sender(gw):
     ops = gw.client(OPS_SID, KEYS["ops"])
     assert ops.messages.create(to=FRIEND, body="Acme Outfitters: your order shipped.").sid  # transactional
-    status, body, _ = form_post(gw, OPS_SID, KEYS["ops"], {"To": FRIEND, "Body": MARKETING, "Category": "marketing"})
+    status, body, _ = form_post(
+        gw, OPS_SID, KEYS["ops"], {"To": FRIEND, "Body": MARKETING, "Category": "marketing"}
+    )
     assert (status, body["code"]) == (400, 79102) and "CATEGORY_NOT_ALLOWED" in body["message"]
-    status, body, _ = form_post(gw, OPS_SID, KEYS["ops"], {"To": FRIEND, "Body": MARKETING},
-                                {"X-Gateway-Category": "marketing"})
+    status, body, _ = form_post(
+        gw, OPS_SID, KEYS["ops"], {"To": FRIEND, "Body": MARKETING}, {"X-Gateway-Category": "marketing"}
+    )
     assert (status, body["code"]) == (400, 79102)
     status, body, _ = gw.sms(key=KEYS["ops"], category="marketing")
     assert status == 422 and [v["code"] for v in body["violations"]] == ["CATEGORY_NOT_ALLOWED"]
@@ -318,8 +404,12 @@ def test_answers_match_twilios_schema(gw):
 def test_outbox_answers_match_twilios_schema_too(tmp_path):
     gw = Setup(tmp_path, provider="outbox")
     try:
-        status, body, _ = form_post(gw, ACME_SID, KEYS["acme"], {"To": FRIEND, "Body": MARKETING,
-                                                                 "StatusCallback": "https://app.example/s"})
+        status, body, _ = form_post(
+            gw,
+            ACME_SID,
+            KEYS["acme"],
+            {"To": FRIEND, "Body": MARKETING, "StatusCallback": "https://app.example/s"},
+        )
         assert status == 201 and message_schema_errors(body) == [] and body["status"] == "sent"
         status, v1, _ = gw.sms()
         assert status == 201 and v1["provider_id"].startswith("SM")
@@ -335,12 +425,15 @@ def test_outbox_answers_match_twilios_schema_too(tmp_path):
 
 # -- POST /v1/sms -------------------------------------------------------------------------------------------
 
+
 def test_v1_relayed_rejected_and_monitored(gw):
     status, body, headers = gw.sms()
     assert status == 201 and body["status"] == "relayed" and body["provider_id"].startswith("SM")
     assert headers["X-Gateway-Decision"] == body["id"]
     status, body, _ = gw.sms(to=STRANGER)
-    assert status == 422 and body["status"] == "rejected" and body["violations"][0]["code"] == "CONSENT_MISSING"
+    assert (
+        status == 422 and body["status"] == "rejected" and body["violations"][0]["code"] == "CONSENT_MISSING"
+    )
     assert gw.decision(body["id"]).verdict.value == "rejected"
     assert len(gw.twilio.received) == 1
 
@@ -349,27 +442,74 @@ def test_v1_bad_input_is_a_clear_4xx_and_nothing_is_sent(gw):
     cases = [
         (b'{"body": "x"}', "application/json", KEYS["acme"], 400, "MISSING_TO"),
         (b'{"to": "+12125550123"}', "application/json", KEYS["acme"], 400, "MISSING_BODY"),
-        (json.dumps({"to": FRIEND, "body": "x" * 1601}).encode(), "application/json", KEYS["acme"], 400,
-         "BODY_TOO_LONG"),
-        (b'{"to": "+12125550123", "body": "caf\xe9"}'.replace(b"\\xe9", b"\xe9"), "application/json",
-         KEYS["acme"], 400, "BAD_REQUEST"),
-        ('{"to": "+12125550123", "body": "café"}'.encode("latin-1"), "application/json", KEYS["acme"], 400,
-         "BAD_REQUEST"),
-        (b"to=+12125550123&body=hi", "application/x-www-form-urlencoded", KEYS["acme"], 415,
-         "UNSUPPORTED_MEDIA_TYPE"),
+        (
+            json.dumps({"to": FRIEND, "body": "x" * 1601}).encode(),
+            "application/json",
+            KEYS["acme"],
+            400,
+            "BODY_TOO_LONG",
+        ),
+        (
+            b'{"to": "+12125550123", "body": "caf\xe9"}'.replace(b"\\xe9", b"\xe9"),
+            "application/json",
+            KEYS["acme"],
+            400,
+            "BAD_REQUEST",
+        ),
+        (
+            '{"to": "+12125550123", "body": "café"}'.encode("latin-1"),
+            "application/json",
+            KEYS["acme"],
+            400,
+            "BAD_REQUEST",
+        ),
+        (
+            b"to=+12125550123&body=hi",
+            "application/x-www-form-urlencoded",
+            KEYS["acme"],
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+        ),
         (b"{not json", "application/json", KEYS["acme"], 400, "BAD_REQUEST"),
         (b"[1, 2]", "application/json", KEYS["acme"], 400, "BAD_REQUEST"),
-        (b'{"to": "+12125550123", "body": "hi", "tto": 1}', "application/json", KEYS["acme"], 400, "BAD_REQUEST"),
-        (b'{"to": "+12125550123", "body": "hi", "category": "spam"}', "application/json", KEYS["acme"], 400,
-         "BAD_CATEGORY"),
-        (b'{"to": "+12125550123", "body": "hi", "from": "+19999999999"}', "application/json", KEYS["acme"], 400,
-         "FROM_NOT_ALLOWED"),
-        (b'{"to": "+12125550123", "body": "hi", "send_at": "tomorrow"}', "application/json", KEYS["acme"], 400,
-         "BAD_SEND_AT"),
+        (
+            b'{"to": "+12125550123", "body": "hi", "tto": 1}',
+            "application/json",
+            KEYS["acme"],
+            400,
+            "BAD_REQUEST",
+        ),
+        (
+            b'{"to": "+12125550123", "body": "hi", "category": "spam"}',
+            "application/json",
+            KEYS["acme"],
+            400,
+            "BAD_CATEGORY",
+        ),
+        (
+            b'{"to": "+12125550123", "body": "hi", "from": "+19999999999"}',
+            "application/json",
+            KEYS["acme"],
+            400,
+            "FROM_NOT_ALLOWED",
+        ),
+        (
+            b'{"to": "+12125550123", "body": "hi", "send_at": "tomorrow"}',
+            "application/json",
+            KEYS["acme"],
+            400,
+            "BAD_SEND_AT",
+        ),
         (b'{"to": 5, "body": "hi"}', "application/json", KEYS["acme"], 400, "MISSING_TO"),
         (b'{"to": "+12125550123", "body": "hi"}', "application/json", "wrong-key", 401, "UNAUTHORIZED"),
         (b'{"to": "+12125550123", "body": "hi"}', "application/json", None, 401, "UNAUTHORIZED"),
-        (b'{"to": "+12125550123", "body": "hi"}', "application/json", ENV["GATEWAY_OPS_KEY"], 403, "FORBIDDEN"),
+        (
+            b'{"to": "+12125550123", "body": "hi"}',
+            "application/json",
+            ENV["GATEWAY_OPS_KEY"],
+            403,
+            "FORBIDDEN",
+        ),
         (b"x" * 70_000, "application/json", KEYS["acme"], 413, "PAYLOAD_TOO_LARGE"),
     ]
     for data, content_type, key, status, code in cases:
@@ -395,19 +535,34 @@ def test_twilio_path_bad_input_unknown_accounts_and_wrong_passwords(gw):
         got, body, _ = form_post(gw, account, key, data, headers)
         assert (got, body.get("code")) == (status, code), (account, data, body)
         assert body["more_info"].endswith(str(code)) and body["status"] == status
-    got, body, _ = gw.post(f"/2010-04-01/Accounts/{ACME_SID}/Messages.json", b"To=%2B12125550123&Body=caf%E9",
-                           key=None, content_type="application/x-www-form-urlencoded", headers=basic(ACME_SID, KEYS["acme"]))
+    got, body, _ = gw.post(
+        f"/2010-04-01/Accounts/{ACME_SID}/Messages.json",
+        b"To=%2B12125550123&Body=caf%E9",
+        key=None,
+        content_type="application/x-www-form-urlencoded",
+        headers=basic(ACME_SID, KEYS["acme"]),
+    )
     assert got == 400 and "UTF-8" in body["message"]
-    got, body, _ = gw.post(f"/2010-04-01/Accounts/{ACME_SID}/Messages.json", b'{"To": "x"}', key=None,
-                           headers=basic(ACME_SID, KEYS["acme"]))
+    got, body, _ = gw.post(
+        f"/2010-04-01/Accounts/{ACME_SID}/Messages.json",
+        b'{"To": "x"}',
+        key=None,
+        headers=basic(ACME_SID, KEYS["acme"]),
+    )
     assert got == 415
-    got, body, _ = gw.post(f"/2010-04-01/Accounts/{ACME_SID}/Messages.json", b"To=x", key=None,
-                           content_type="application/x-www-form-urlencoded", headers=basic(OPS_SID, KEYS["ops"]))
+    got, body, _ = gw.post(
+        f"/2010-04-01/Accounts/{ACME_SID}/Messages.json",
+        b"To=x",
+        key=None,
+        content_type="application/x-www-form-urlencoded",
+        headers=basic(OPS_SID, KEYS["ops"]),
+    )
     assert got == 403  # credentials for another account than the path's
     assert gw.twilio.received == [] and "Traceback" not in gw.gateway.output()
 
 
 # -- the provider failing -------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("mode, status", [("500", 502), ("timeout", 503), ("reset", 503)])
 def test_provider_failure_is_502_or_503_with_retry_after_and_a_failed_decision(gw, mode, status):
@@ -426,7 +581,7 @@ def test_provider_failure_is_502_or_503_with_retry_after_and_a_failed_decision(g
 
 def test_provider_refusal_is_passed_back(gw):
     gw.twilio.mode = "refuse"
-    got, body, headers = gw.sms()
+    got, body, _headers = gw.sms()
     assert got == 502 and body["error"]["code"] == "PROVIDER_REFUSED" and body["provider_code"] == 21211
     with pytest.raises(TwilioRestException) as refused:
         gw.client().messages.create(to=FRIEND, body=MARKETING)
@@ -435,21 +590,31 @@ def test_provider_refusal_is_passed_back(gw):
 
 # -- caps, quiet hours, held texts ----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_frequency_cap_is_atomic_under_concurrency(tmp_path, workers):
     gw = Setup(tmp_path, policy_extra="[policy.frequency_cap]\nmax = 3\nhours = 24", workers=workers)
     try:
+
         async def burst():
             async with aiohttp.ClientSession() as session:
+
                 async def one():
-                    async with session.post(f"{gw.url}/v1/sms", json={"to": FRIEND, "body": MARKETING},
-                                            headers={"Authorization": f"Bearer {KEYS['acme']}"}) as response:
+                    async with session.post(
+                        f"{gw.url}/v1/sms",
+                        json={"to": FRIEND, "body": MARKETING},
+                        headers={"Authorization": f"Bearer {KEYS['acme']}"},
+                    ) as response:
                         return response.status, await response.json()
+
                 return await asyncio.gather(*(one() for _ in range(20)))
+
         answers = asyncio.run(burst())
         statuses = sorted(status for status, _ in answers)
         assert statuses == [201] * 3 + [422] * 17
-        assert all(body["violations"][0]["code"] == "FREQUENCY_CAP" for status, body in answers if status == 422)
+        assert all(
+            body["violations"][0]["code"] == "FREQUENCY_CAP" for status, body in answers if status == 422
+        )
         assert len(gw.twilio.received) == 3
     finally:
         assert gw.close() == 0
@@ -475,10 +640,13 @@ def test_held_text_goes_when_due_rechecked_and_survives_a_restart(gw):
     soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
     status, first, _ = gw.sms(send_at=soon)
     assert status == 202
-    status, second, _ = gw.sms(to="+12125550177", send_at=soon)  # no consent: refused at once, not held
+    status, _second, _ = gw.sms(to="+12125550177", send_at=soon)  # no consent: refused at once, not held
     assert status == 422
-    status, third, _ = gw.sms(body="Acme Outfitters: order 7 shipped. Reply STOP to opt out.", send_at=soon,
-                              category="transactional")
+    status, third, _ = gw.sms(
+        body="Acme Outfitters: order 7 shipped. Reply STOP to opt out.",
+        send_at=soon,
+        category="transactional",
+    )
     assert status == 202
     assert gw.gateway.stop() == 0  # the gateway is down when they fall due
     suppress(gw.db, FRIEND, Reason.MANUAL)  # ... and one recipient is suppressed meanwhile (blocks all)
@@ -495,15 +663,24 @@ def test_held_text_is_sent_once_when_due(gw):
     assert status == 202
     wait_until(lambda: gw.decision(body["id"]).verdict.value == "relayed", timeout=15)
     assert len(gw.twilio.received) == 1 and gw.twilio.received[0]["form"]["To"] == FRIEND
-    status, body, _ = form_post(gw, ACME_SID, KEYS["acme"], {
-        "To": FRIEND, "Body": MARKETING, "ScheduleType": "fixed",
-        "SendAt": (datetime.now(UTC) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")})
+    status, body, _ = form_post(
+        gw,
+        ACME_SID,
+        KEYS["acme"],
+        {
+            "To": FRIEND,
+            "Body": MARKETING,
+            "ScheduleType": "fixed",
+            "SendAt": (datetime.now(UTC) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+    )
     assert status == 201 and body["status"] == "scheduled" and message_schema_errors(body) == []
     wait_until(lambda: len(gw.twilio.received) == 2, timeout=15)
     assert "SendAt" not in gw.twilio.received[1]["form"]
 
 
 # -- health, metrics, shutdown ----------------------------------------------------------------------------------
+
 
 def test_healthz_and_metrics(gw):
     status, body = gw.get("/healthz")
@@ -514,7 +691,12 @@ def test_healthz_and_metrics(gw):
     text = text.decode()
     assert status == 200
     assert 'gateway_decisions_total{channel="sms",verdict="relayed"} 1.0' in text
-    wait_until(lambda: 'gateway_violations_total{channel="sms",code="CONSENT_MISSING"} 1.0' in gw.get("/metrics")[1].decode())
+    wait_until(
+        lambda: (
+            'gateway_violations_total{channel="sms",code="CONSENT_MISSING"} 1.0'
+            in gw.get("/metrics")[1].decode()
+        )
+    )
     assert 'gateway_http_request_seconds_bucket{le="0.05",route="/v1/sms",status="201"}' in text
     assert "gateway_sms_provider_seconds" in text
 
@@ -536,23 +718,52 @@ def test_http_port_taken_and_missing_twilio_credentials_are_clear_errors(tmp_pat
     import socket
     import subprocess
     import sys
+
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         config = tmp_path / "g.toml"
-        config.write_text(CONFIG.format(
-            tmp=tmp_path, smtp_port=free_port(), http_port=port, provider="outbox", provider_sid=PROVIDER_SID,
-            twilio_port=free_port(), policy_extra="", quiet_start="01:00", quiet_end="02:00", acme_sid=ACME_SID,
-            ops_sid=OPS_SID, night_sid=NIGHT_SID, ops_hash=OPS_HASH, gateway_extra="", workers=1, sms_extra=""))
-        proc = subprocess.run([sys.executable, "-m", "gateway", "serve", "--config", str(config)], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=60, env={**os.environ, **ENV})
+        config.write_text(
+            CONFIG.format(
+                tmp=tmp_path,
+                smtp_port=free_port(),
+                http_port=port,
+                provider="outbox",
+                provider_sid=PROVIDER_SID,
+                twilio_port=free_port(),
+                policy_extra="",
+                quiet_start="01:00",
+                quiet_end="02:00",
+                acme_sid=ACME_SID,
+                ops_sid=OPS_SID,
+                night_sid=NIGHT_SID,
+                ops_hash=OPS_HASH,
+                gateway_extra="",
+                workers=1,
+                sms_extra="",
+            )
+        )
+        proc = subprocess.run(
+            [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, **ENV},
+        )
     assert proc.returncode == 2 and f"cannot listen for HTTP on 127.0.0.1:{port}" in proc.stderr
     assert "Traceback" not in proc.stderr
     config.write_text(config.read_text().replace('provider = "outbox"', 'provider = "twilio"'))
     env = {k: v for k, v in {**os.environ, **ENV}.items() if k != "TWILIO_AUTH_TOKEN"}
-    proc = subprocess.run([sys.executable, "-m", "gateway", "serve", "--config", str(config)], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert proc.returncode == 2 and "$TWILIO_AUTH_TOKEN" in proc.stderr and "Traceback" not in proc.stderr
 
 

@@ -9,10 +9,9 @@ import urllib.parse
 import urllib.request
 
 import pytest
+from test_sms_http import ACME_SID, ENV, FRIEND, KEYS, MARKETING, Setup, form_post
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
-
-from test_sms_http import ACME_SID, ENV, FRIEND, KEYS, MARKETING, Setup, form_post
 
 PUBLIC = "https://gw.example/v1/webhooks/twilio/inbound"  # what Twilio was given, behind a TLS proxy
 ACME_NUMBER = "+15005550006"
@@ -26,14 +25,25 @@ def gw(tmp_path):
     assert setup.close() == 0, setup.gateway.output()
 
 
-def reply(gw, body: str, *, sign: str | None = None, to: str = ACME_NUMBER, frm: str = FRIEND) -> tuple[int, str]:
-    params = {"MessageSid": "SM" + "1" * 32, "AccountSid": "AC" + "f" * 32, "From": frm, "To": to, "Body": body,
-              "NumMedia": "0", "FromCountry": "US"}
+def reply(
+    gw, body: str, *, sign: str | None = None, to: str = ACME_NUMBER, frm: str = FRIEND
+) -> tuple[int, str]:
+    params = {
+        "MessageSid": "SM" + "1" * 32,
+        "AccountSid": "AC" + "f" * 32,
+        "From": frm,
+        "To": to,
+        "Body": body,
+        "NumMedia": "0",
+        "FromCountry": "US",
+    }
     signature = SIGNER.compute_signature(PUBLIC, params) if sign is None else sign
-    request = urllib.request.Request(gw.url + "/v1/webhooks/twilio/inbound", method="POST",
-                                     data=urllib.parse.urlencode(params).encode(),
-                                     headers={"Content-Type": "application/x-www-form-urlencoded",
-                                              "X-Twilio-Signature": signature})
+    request = urllib.request.Request(
+        gw.url + "/v1/webhooks/twilio/inbound",
+        method="POST",
+        data=urllib.parse.urlencode(params).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.read().decode()
@@ -80,12 +90,15 @@ def test_stopall_blocks_every_sender_and_start_lifts_only_its_own(gw):
 
 
 def test_forged_or_missing_signatures_change_nothing(gw):
-    for signature in ("", "bm90IGEgc2lnbmF0dXJl", SIGNER.compute_signature(gw.url + "/v1/webhooks/twilio/inbound",
-                                                                            {"Body": "STOP"})):
+    for signature in (
+        "",
+        "bm90IGEgc2lnbmF0dXJl",
+        SIGNER.compute_signature(gw.url + "/v1/webhooks/twilio/inbound", {"Body": "STOP"}),
+    ):
         status, _ = reply(gw, "STOP", sign=signature)
         assert status == 403
     assert gw.sms()[0] == 201
-    status, body, _ = form_post(gw, ACME_SID, KEYS["acme"], {"To": FRIEND, "Body": MARKETING})
+    status, _body, _ = form_post(gw, ACME_SID, KEYS["acme"], {"To": FRIEND, "Body": MARKETING})
     assert status == 201
 
 
@@ -106,9 +119,10 @@ def test_retention_deletes_old_decisions(tmp_path):
     import asyncio
     from datetime import UTC, datetime, timedelta
 
+    from servers import wait_until
+
     from gateway.model import Category, Channel, Decision, Verdict
     from gateway.store.sqlite import SqliteStore
-    from servers import wait_until
 
     setup = Setup(tmp_path, provider="outbox")
     try:
@@ -119,12 +133,16 @@ def test_retention_deletes_old_decisions(tmp_path):
     async def age():
         store = SqliteStore(str(setup.db))
         old = datetime.now(UTC) - timedelta(days=3)
-        await store.record_decisions([Decision("0" * 21, old, Channel.SMS, "acme", FRIEND, Category.MARKETING,
-                                               Verdict.RELAYED)])
+        await store.record_decisions(
+            [Decision("0" * 21, old, Channel.SMS, "acme", FRIEND, Category.MARKETING, Verdict.RELAYED)]
+        )
         await store.close()
+
     asyncio.run(age())
     assert len(setup.decisions()) == 2
-    setup.config.write_text(setup.config.read_text().replace("[gateway]\n", "[gateway]\nretention_days = 2\n", 1))
+    setup.config.write_text(
+        setup.config.read_text().replace("[gateway]\n", "[gateway]\nretention_days = 2\n", 1)
+    )
     setup.start()
     try:
         wait_until(lambda: len(setup.decisions()) == 1, timeout=15)

@@ -11,17 +11,22 @@ import time
 from pathlib import Path
 
 import pytest
-
-from gateway.store.sqlite import SqliteStore
 from helpers import ACME_SENDER, ACME_TX_SENDER, REPO, run_cli
 from servers import GatewayProcess, Sink, free_port, wait_until
 
+from gateway.store.sqlite import SqliteStore
+
 SAMPLE = (REPO / "config" / "samples" / "newsletter.eml").read_bytes().replace(b"\n", b"\r\n")
 PASSWORD = "acme-smtp-secret-1"
-ENV = {"ACME_SMTP_PASSWORD": PASSWORD, "TX_SMTP_PASSWORD": PASSWORD, "MON_SMTP_PASSWORD": PASSWORD,
-       "GATEWAY_TOKEN_SECRET": "test-token-secret-0123456789"}
+ENV = {
+    "ACME_SMTP_PASSWORD": PASSWORD,
+    "TX_SMTP_PASSWORD": PASSWORD,
+    "MON_SMTP_PASSWORD": PASSWORD,
+    "GATEWAY_TOKEN_SECRET": "test-token-secret-0123456789",
+}
 
-CONFIG = """
+CONFIG = (
+    """
 [gateway]
 database = "sqlite:///{tmp}/gateway.db"
 state_dir = "{tmp}/state"
@@ -38,7 +43,11 @@ drain_seconds = 20
 [http]
 listen = "127.0.0.1:{http_port}"
 
-""" + ACME_SENDER + "\n" + ACME_TX_SENDER + """
+"""
+    + ACME_SENDER
+    + "\n"
+    + ACME_TX_SENDER
+    + """
 [[sender]]
 name = "watched"
 brand = "Demo Outfitters"
@@ -48,23 +57,35 @@ mode = "monitor"
 smtp_username = "watched"
 smtp_password_env = "MON_SMTP_PASSWORD"
 """
+)
 
-RECEIPT = (b"From: Demo <orders@news.demo.example>\r\nTo: a@example.com\r\nSubject: Your order 1001\r\n"
-           b"X-Gateway-Note: internal\r\n  continued\r\nMIME-Version: 1.0\r\n"
-           b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
-           + "Thanks for your order \u2014 caf\u00e9 cr\u00e8me, 2 \u00d7 \u20ac4.\r\n.leading dot\r\n"
-           "..two dots\r\n\r\n".encode())
+RECEIPT = (
+    b"From: Demo <orders@news.demo.example>\r\nTo: a@example.com\r\nSubject: Your order 1001\r\n"
+    b"X-Gateway-Note: internal\r\n  continued\r\nMIME-Version: 1.0\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+    + "Thanks for your order \u2014 caf\u00e9 cr\u00e8me, 2 \u00d7 \u20ac4.\r\n.leading dot\r\n"
+    "..two dots\r\n\r\n".encode()
+)
 
 
 class Setup:
-    def __init__(self, tmp: Path, smtp_extra: str = "", sink_args: tuple[str, ...] = (), start_sink: bool = True):
+    def __init__(
+        self, tmp: Path, smtp_extra: str = "", sink_args: tuple[str, ...] = (), start_sink: bool = True
+    ):
         self.tmp = tmp
         self.port = free_port()
         self.upstream_port = free_port()
         self.sink = Sink(tmp / "sink", self.upstream_port, *sink_args) if start_sink else None
         self.config = tmp / "gateway.toml"
-        self.config.write_text(CONFIG.format(http_port=free_port(), tmp=tmp, port=self.port, upstream=self.upstream_port,
-                                             smtp_extra=smtp_extra))
+        self.config.write_text(
+            CONFIG.format(
+                http_port=free_port(),
+                tmp=tmp,
+                port=self.port,
+                upstream=self.upstream_port,
+                smtp_extra=smtp_extra,
+            )
+        )
         self.gateway = GatewayProcess(self.config, self.port, tmp, ENV)
 
     def client(self, user: str | None = "acme") -> smtplib.SMTP:
@@ -114,7 +135,11 @@ def test_compliant_mail_is_relayed_with_body_bytes_unchanged(gw):
     assert b"List-Unsubscribe: <https://gw.example/unsubscribe/" in head
     assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in head
     (decision,) = gw.decisions()
-    assert (decision.recipient, decision.verdict.value, decision.sender) == ("reader@example.com", "relayed", "acme")
+    assert (decision.recipient, decision.verdict.value, decision.sender) == (
+        "reader@example.com",
+        "relayed",
+        "acme",
+    )
     assert "SINK1" in decision.upstream
 
 
@@ -131,8 +156,9 @@ def test_utf8_and_8bit_bodies_and_dot_lines_arrive_byte_exact(gw):
 def test_smtputf8_recipient(gw):
     with gw.client("acme-tx") as c:
         c.ehlo()
-        refused = c.sendmail("orders@news.demo.example", ["j\u00f6rg@b\u00fccher.example"], RECEIPT,
-                             mail_options=["SMTPUTF8"])
+        refused = c.sendmail(
+            "orders@news.demo.example", ["j\u00f6rg@b\u00fccher.example"], RECEIPT, mail_options=["SMTPUTF8"]
+        )
     assert refused == {}
     ((envelope, _),) = gw.sink.messages()
     assert envelope["rcpt_tos"] == ["j\u00f6rg@b\u00fccher.example"]
@@ -140,7 +166,7 @@ def test_smtputf8_recipient(gw):
 
 def test_no_open_relay(gw):
     with smtplib.SMTP("127.0.0.1", gw.port) as c:
-        code, msg = c.ehlo()
+        _code, msg = c.ehlo()
         assert b"AUTH" in msg and b"PIPELINING" in msg and b"SIZE 200000" in msg and b"8BITMIME" in msg
         assert c.mail("news@news.demo.example")[0] == 250  # the gateway's own addresses take mail from anyone
         assert c.rcpt("reader@example.com") == (530, b"5.7.0 Authentication required")
@@ -156,31 +182,60 @@ def test_no_open_relay(gw):
 
 
 def test_recipients_refused_one_by_one_with_the_rule(gw):
-    gw.cli("suppress", "add", "gone@example.com", "--channel", "email", "--sender", "acme-tx", "--reason",
-           "unsubscribe")
+    gw.cli(
+        "suppress",
+        "add",
+        "gone@example.com",
+        "--channel",
+        "email",
+        "--sender",
+        "acme-tx",
+        "--reason",
+        "unsubscribe",
+    )
     gw.cli("suppress", "add", "bounced@example.com", "--channel", "email", "--global", "--reason", "bounce")
     with gw.client("acme-tx") as c:
         c.ehlo()
         assert c.mail("orders@news.demo.example")[0] == 250
         assert c.rcpt("ok@example.com")[0] == 250
         code, text = c.rcpt("bounced@example.com")
-        assert code == 550 and text.startswith(b"5.7.1 <bounced@example.com> rejected: SUPPRESSED (suppressed ")
+        assert code == 550 and text.startswith(
+            b"5.7.1 <bounced@example.com> rejected: SUPPRESSED (suppressed "
+        )
         code, text = c.rcpt("bad@@example.com")
         assert code == 553  # not even an address: refused by the SMTP parser
         code, text = c.rcpt("bad@nodot")
-        assert code == 550 and text == b"5.7.1 <bad@nodot> rejected: INVALID_RECIPIENT ('bad@nodot' is not a valid email address)"
+        assert (
+            code == 550
+            and text
+            == b"5.7.1 <bad@nodot> rejected: INVALID_RECIPIENT ('bad@nodot' is not a valid email address)"
+        )
         assert c.rcpt("gone@example.com")[0] == 250  # an unsubscribe does not stop receipts
         code, _ = c.data(RECEIPT)
         assert code == 250
     ((envelope, _),) = gw.sink.messages()
     assert envelope["rcpt_tos"] == ["ok@example.com", "gone@example.com"]
     verdicts = sorted((d.recipient, d.verdict.value) for d in gw.decisions(4))
-    assert verdicts == [("bad@nodot", "rejected"), ("bounced@example.com", "rejected"),
-                        ("gone@example.com", "relayed"), ("ok@example.com", "relayed")]
+    assert verdicts == [
+        ("bad@nodot", "rejected"),
+        ("bounced@example.com", "rejected"),
+        ("gone@example.com", "relayed"),
+        ("ok@example.com", "relayed"),
+    ]
 
 
 def test_marketing_opt_out_refused_at_rcpt_with_spec_text(gw):
-    gw.cli("suppress", "add", "gone@example.com", "--channel", "email", "--sender", "acme", "--reason", "unsubscribe")
+    gw.cli(
+        "suppress",
+        "add",
+        "gone@example.com",
+        "--channel",
+        "email",
+        "--sender",
+        "acme",
+        "--reason",
+        "unsubscribe",
+    )
     with gw.client() as c:
         c.ehlo()
         c.mail("news@news.demo.example")
@@ -202,8 +257,10 @@ def test_pipelined_transaction_with_some_recipients_refused(gw):
     # raw pipelining: every command written at once, the replies read afterwards
     with gw.client("acme-tx") as c:
         c.ehlo()
-        c.send(b"MAIL FROM:<orders@news.demo.example>\r\nRCPT TO:<p1@example.com>\r\nRCPT TO:<x2@example.com>\r\n"
-               b"RCPT TO:<p2@example.com>\r\nDATA\r\n")
+        c.send(
+            b"MAIL FROM:<orders@news.demo.example>\r\nRCPT TO:<p1@example.com>\r\nRCPT TO:<x2@example.com>\r\n"
+            b"RCPT TO:<p2@example.com>\r\nDATA\r\n"
+        )
         codes = [c.getreply()[0] for _ in range(5)]
         assert codes == [250, 250, 550, 250, 354]
         c.send(RECEIPT + b".\r\n")
@@ -218,7 +275,11 @@ def test_a_multi_line_reply_is_written_at_once(gw):
         s.sendall(b"EHLO client.example\r\n")
         reply = s.recv(65536)
     lines = reply.decode().split("\r\n")
-    assert lines[-1] == "" and lines[-2].startswith("250 ") and all(line.startswith("250-") for line in lines[:-2])
+    assert (
+        lines[-1] == ""
+        and lines[-2].startswith("250 ")
+        and all(line.startswith("250-") for line in lines[:-2])
+    )
     assert any("PIPELINING" in line for line in lines)
 
 
@@ -230,11 +291,14 @@ def test_marketing_mail_goes_one_recipient_per_transaction(gw):
 
 
 def test_content_violations_refuse_the_message_after_data(gw):
-    bad = SAMPLE.replace(b"123 Main St, Suite 4", b"Somewhere").replace(b">Unsubscribe<", b">Bye<").replace(
-        b"Unsubscribe: https://demo.example/unsubscribe", b"").replace(b"demo.example/unsubscribe", b"demo.example/a")
-    with gw.client() as c:
-        with pytest.raises(smtplib.SMTPDataError) as refused:
-            c.sendmail("news@news.demo.example", ["reader@example.com"], bad)
+    bad = (
+        SAMPLE.replace(b"123 Main St, Suite 4", b"Somewhere")
+        .replace(b">Unsubscribe<", b">Bye<")
+        .replace(b"Unsubscribe: https://demo.example/unsubscribe", b"")
+        .replace(b"demo.example/unsubscribe", b"demo.example/a")
+    )
+    with gw.client() as c, pytest.raises(smtplib.SMTPDataError) as refused:
+        c.sendmail("news@news.demo.example", ["reader@example.com"], bad)
     assert refused.value.smtp_code == 550
     text = refused.value.smtp_error.decode()
     assert text.startswith("5.7.1 Rejected: CANSPAM_PHYSICAL_ADDRESS: ") and "CANSPAM_UNSUBSCRIBE: " in text
@@ -273,11 +337,17 @@ def test_upstream_refusal_of_one_recipient_is_that_recipients_answer(tmp_path):
     try:
         with setup.client("acme-tx") as c:
             refused = c.sendmail("orders@news.demo.example", ["a@example.com", "nobody@example.com"], RECEIPT)
-        assert refused == {"nobody@example.com": (550, b"5.1.1 <nobody@example.com>: Recipient address rejected: "
-                                                       b"User unknown")}
+        assert refused == {
+            "nobody@example.com": (
+                550,
+                b"5.1.1 <nobody@example.com>: Recipient address rejected: User unknown",
+            )
+        }
         assert [e["rcpt_tos"] for e, _ in setup.sink.messages()] == [["a@example.com"]]
         failed = [d for d in setup.decisions(2) if d.verdict.value == "failed"]
-        assert [d.recipient for d in failed] == ["nobody@example.com"] and "User unknown" in failed[0].upstream
+        assert [d.recipient for d in failed] == ["nobody@example.com"] and "User unknown" in failed[
+            0
+        ].upstream
     finally:
         setup.close()
 
@@ -285,9 +355,8 @@ def test_upstream_refusal_of_one_recipient_is_that_recipients_answer(tmp_path):
 def test_upstream_temporary_failure_at_data_is_passed_back(tmp_path):
     setup = Setup(tmp_path, sink_args=("--data-reply", "451 4.3.0 Queue full, try later"))
     try:
-        with setup.client("acme-tx") as c:
-            with pytest.raises(smtplib.SMTPDataError) as failed:
-                c.sendmail("orders@news.demo.example", ["a@example.com"], RECEIPT)
+        with setup.client("acme-tx") as c, pytest.raises(smtplib.SMTPDataError) as failed:
+            c.sendmail("orders@news.demo.example", ["a@example.com"], RECEIPT)
         assert (failed.value.smtp_code, failed.value.smtp_error) == (451, b"4.3.0 Queue full, try later")
         assert setup.decisions(1)[0].verdict.value == "failed"
     finally:
@@ -297,9 +366,8 @@ def test_upstream_temporary_failure_at_data_is_passed_back(tmp_path):
 def test_upstream_down_then_retry_delivers_exactly_once(tmp_path):
     setup = Setup(tmp_path, start_sink=False)
     try:
-        with setup.client("acme-tx") as c:
-            with pytest.raises(smtplib.SMTPRecipientsRefused) as down:
-                c.sendmail("orders@news.demo.example", ["a@example.com"], RECEIPT)
+        with setup.client("acme-tx") as c, pytest.raises(smtplib.SMTPRecipientsRefused) as down:
+            c.sendmail("orders@news.demo.example", ["a@example.com"], RECEIPT)
         assert down.value.recipients["a@example.com"] == (451, b"4.4.1 Upstream unavailable, try again later")
         setup.sink = Sink(tmp_path / "sink", setup.upstream_port)
         with setup.client("acme-tx") as c:
@@ -332,20 +400,70 @@ def test_sigterm_during_a_transaction_loses_nothing(gw):
 def test_swaks_with_pipelining_and_auth_login(gw):
     message = gw.tmp / "m.eml"
     message.write_bytes(SAMPLE)
-    proc = subprocess.run(["swaks", "--server", f"127.0.0.1:{gw.port}", "--auth", "LOGIN", "--auth-user", "acme",
-                           "--auth-password", PASSWORD, "--from", "news@news.demo.example", "--to",
-                           "reader@example.com", "--data", f"@{message}", "--pipeline", "--timeout", "20"],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            "swaks",
+            "--server",
+            f"127.0.0.1:{gw.port}",
+            "--auth",
+            "LOGIN",
+            "--auth-user",
+            "acme",
+            "--auth-password",
+            PASSWORD,
+            "--from",
+            "news@news.demo.example",
+            "--to",
+            "reader@example.com",
+            "--data",
+            f"@{message}",
+            "--pipeline",
+            "--timeout",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "<** " not in proc.stdout
     assert len(gw.sink.messages()) == 1
 
 
 def test_swaks_sees_the_rule_in_the_refusal(gw):
-    gw.cli("suppress", "add", "gone@example.com", "--channel", "email", "--sender", "acme", "--reason", "unsubscribe")
-    proc = subprocess.run(["swaks", "--server", f"127.0.0.1:{gw.port}", "--auth", "PLAIN", "--auth-user", "acme",
-                           "--auth-password", PASSWORD, "--from", "news@news.demo.example", "--to",
-                           "gone@example.com", "--timeout", "20"], capture_output=True, text=True, timeout=60)
+    gw.cli(
+        "suppress",
+        "add",
+        "gone@example.com",
+        "--channel",
+        "email",
+        "--sender",
+        "acme",
+        "--reason",
+        "unsubscribe",
+    )
+    proc = subprocess.run(
+        [
+            "swaks",
+            "--server",
+            f"127.0.0.1:{gw.port}",
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            "acme",
+            "--auth-password",
+            PASSWORD,
+            "--from",
+            "news@news.demo.example",
+            "--to",
+            "gone@example.com",
+            "--timeout",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode != 0
     assert "<** 550 5.7.1 <gone@example.com> rejected: SUPPRESSED (opted out" in proc.stdout
 
@@ -354,14 +472,19 @@ def test_swaks_sees_the_rule_in_the_refusal(gw):
 def behind_postfix_smtp_sink(tmp_path, *sink_args: str):
     """The gateway relaying to Postfix's smtp-sink (with `sink_args`) instead of the test sink."""
     port = free_port()
-    sink = subprocess.Popen(["/usr/sbin/smtp-sink", *sink_args, "-u", "root", f"127.0.0.1:{port}", "10"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    sink = subprocess.Popen(
+        ["/usr/sbin/smtp-sink", *sink_args, "-u", "root", f"127.0.0.1:{port}", "10"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         from servers import wait_for_port
+
         wait_for_port(port, sink)
         setup = Setup(tmp_path, start_sink=False)
-        setup.config.write_text(setup.config.read_text().replace(f"127.0.0.1:{setup.upstream_port}",
-                                                                 f"127.0.0.1:{port}"))
+        setup.config.write_text(
+            setup.config.read_text().replace(f"127.0.0.1:{setup.upstream_port}", f"127.0.0.1:{port}")
+        )
         setup.gateway.stop()
         setup.gateway = GatewayProcess(setup.config, setup.port, tmp_path, ENV)
         yield setup
@@ -388,6 +511,7 @@ def test_pooled_upstream_connections_closed_by_the_upstream_are_replaced_not_fai
     from concurrent.futures import ThreadPoolExecutor
 
     with behind_postfix_smtp_sink(tmp_path, "-t", "2") as setup:
+
         def send(n: int) -> dict:
             with setup.client("acme-tx") as c:
                 return c.sendmail("orders@news.demo.example", [f"a{n}@example.com"], RECEIPT)
@@ -414,17 +538,36 @@ def test_two_workers_share_the_port_and_stop_together(tmp_path):
 def test_consent_required_by_the_sender_is_checked_at_rcpt(tmp_path):
     setup = Setup(tmp_path, start_sink=True)
     setup.gateway.stop()
-    setup.config.write_text(setup.config.read_text().replace(
-        '[[sender]]\nname = "acme-tx"',
-        '[[sender]]\nname = "acme-tx"\nemail_consent_required = "express"\nemail_consent_categories = ["transactional"]'))
+    setup.config.write_text(
+        setup.config.read_text().replace(
+            '[[sender]]\nname = "acme-tx"',
+            '[[sender]]\nname = "acme-tx"\nemail_consent_required = "express"\nemail_consent_categories = ["transactional"]',
+        )
+    )
     setup.gateway = GatewayProcess(setup.config, setup.port, tmp_path, ENV)
     try:
-        setup.cli("consent", "add", "yes@example.com", "--channel", "email", "--sender", "acme-tx", "--level", "express",
-                  "--obtained-at", "2026-01-01T00:00:00Z")
+        setup.cli(
+            "consent",
+            "add",
+            "yes@example.com",
+            "--channel",
+            "email",
+            "--sender",
+            "acme-tx",
+            "--level",
+            "express",
+            "--obtained-at",
+            "2026-01-01T00:00:00Z",
+        )
         with setup.client("acme-tx") as c:
             refused = c.sendmail("orders@news.demo.example", ["yes@example.com", "no@example.com"], RECEIPT)
-        assert refused == {"no@example.com": (550, b"5.7.1 <no@example.com> rejected: CONSENT_MISSING (consent on "
-                                                    b"record is none; transactional email needs express)")}
+        assert refused == {
+            "no@example.com": (
+                550,
+                b"5.7.1 <no@example.com> rejected: CONSENT_MISSING (consent on "
+                b"record is none; transactional email needs express)",
+            )
+        }
         assert [e["rcpt_tos"] for e, _ in setup.sink.messages()] == [["yes@example.com"]]
     finally:
         setup.close()
@@ -433,9 +576,8 @@ def test_consent_required_by_the_sender_is_checked_at_rcpt(tmp_path):
 def test_slow_upstream_is_451_and_nothing_is_acknowledged(tmp_path):
     setup = Setup(tmp_path, sink_args=("--delay", "8"))  # upstream_timeout is 5 s
     try:
-        with setup.client("acme-tx") as c:
-            with pytest.raises(smtplib.SMTPDataError) as slow:
-                c.sendmail("orders@news.demo.example", ["a@example.com"], RECEIPT)
+        with setup.client("acme-tx") as c, pytest.raises(smtplib.SMTPDataError) as slow:
+            c.sendmail("orders@news.demo.example", ["a@example.com"], RECEIPT)
         assert slow.value.smtp_code == 451 and slow.value.smtp_error.startswith(b"4.4.1")
         assert setup.decisions(1)[0].verdict.value == "failed"
     finally:
@@ -445,9 +587,18 @@ def test_slow_upstream_is_451_and_nothing_is_acknowledged(tmp_path):
 def test_garbage_and_abrupt_clients_do_not_hurt_the_server(gw):
     import socket
 
-    junk = [b"\x00\xff\xfe garbage\r\n", b"HELO\r\n" * 50, b"A" * 100_000 + b"\r\n", b"MAIL FROM:<<<>>>\r\n",
-            b"RCPT TO:<a@b>\r\nDATA\r\n", b"AUTH PLAIN !!!notbase64\r\n", b"AUTH LOGIN\r\n\x80\x81\r\n",
-            b"EHLO x\r\nMAIL FROM:<a@news.demo.example> SIZE=abc\r\n", b"\r\n\r\n\r\n", b"QUIT"]
+    junk = [
+        b"\x00\xff\xfe garbage\r\n",
+        b"HELO\r\n" * 50,
+        b"A" * 100_000 + b"\r\n",
+        b"MAIL FROM:<<<>>>\r\n",
+        b"RCPT TO:<a@b>\r\nDATA\r\n",
+        b"AUTH PLAIN !!!notbase64\r\n",
+        b"AUTH LOGIN\r\n\x80\x81\r\n",
+        b"EHLO x\r\nMAIL FROM:<a@news.demo.example> SIZE=abc\r\n",
+        b"\r\n\r\n\r\n",
+        b"QUIT",
+    ]
     for payload in junk:
         with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as s:
             s.recv(1024)  # greeting

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-
 import aiosmtplib
 import pytest
+from helpers import REPO
+from servers import free_port
 
 from gateway import config as config_module
 from gateway.server import Gateway
 from gateway.store import StoreError
-from helpers import REPO
-from servers import free_port
 
 
 class BrokenStore:
@@ -34,9 +33,9 @@ async def test_store_down_means_451_and_nothing_relayed(tmp_path, monkeypatch):
     text = (REPO / "config" / "gateway.toml").read_text()
     text = text.replace('listen = "127.0.0.1:2525"', f'listen = "127.0.0.1:{port}"')
     text = text.replace('listen = "127.0.0.1:8025"', f'listen = "127.0.0.1:{free_port()}"')
-    text = text.replace('sqlite:///var/gateway.db', f'sqlite:///{tmp_path}/g.db')
-    text = text.replace('maildir:var/outbox', f'maildir:{tmp_path}/outbox')
-    text = text.replace('[gateway]', f'[gateway]\nstate_dir = "{tmp_path}/state"', 1)
+    text = text.replace("sqlite:///var/gateway.db", f"sqlite:///{tmp_path}/g.db")
+    text = text.replace("maildir:var/outbox", f"maildir:{tmp_path}/outbox")
+    text = text.replace("[gateway]", f'[gateway]\nstate_dir = "{tmp_path}/state"', 1)
     (tmp_path / "g.toml").write_text(text)
     config = config_module.load(str(tmp_path / "g.toml"))
     gateway = Gateway(config)
@@ -49,7 +48,10 @@ async def test_store_down_means_451_and_nothing_relayed(tmp_path, monkeypatch):
         await client.mail("news@news.demo.example")
         with pytest.raises(aiosmtplib.SMTPRecipientRefused) as refused:
             await client.rcpt("reader@example.com")
-        assert (refused.value.code, refused.value.message) == (451, "4.3.0 Compliance store unavailable, try again later")
+        assert (refused.value.code, refused.value.message) == (
+            451,
+            "4.3.0 Compliance store unavailable, try again later",
+        )
         await client.quit()
     finally:
         await gateway.stop()
@@ -65,8 +67,19 @@ async def test_decisions_journaled_when_the_store_fails_after_delivery(tmp_path)
 
     real = SqliteStore(str(tmp_path / "d.db"))
     log = DecisionLog(BrokenStore(real), tmp_path / "decisions.journal")
-    d = Decision("0001", datetime(2026, 5, 5, tzinfo=UTC), Channel.EMAIL, "demo", "a@example.com",
-                 Category.MARKETING, Verdict.RELAYED, (), "Hi", 10, "250 ok")
+    d = Decision(
+        "0001",
+        datetime(2026, 5, 5, tzinfo=UTC),
+        Channel.EMAIL,
+        "demo",
+        "a@example.com",
+        Category.MARKETING,
+        Verdict.RELAYED,
+        (),
+        "Hi",
+        10,
+        "250 ok",
+    )
     await log.record([d])  # returns: durable in the journal
     assert (tmp_path / "decisions.journal").exists()
     assert await DecisionLog(real, tmp_path / "decisions.journal").replay_journal() == 1
@@ -79,8 +92,20 @@ def _decision(did: str, recipient: str = "a@example.com"):
     from datetime import UTC, datetime
 
     from gateway.model import Category, Channel, Decision, Verdict
-    return Decision(did, datetime(2026, 5, 5, tzinfo=UTC), Channel.EMAIL, "demo", recipient, Category.MARKETING,
-                    Verdict.RELAYED, (), "Hi", 10, "250 ok")
+
+    return Decision(
+        did,
+        datetime(2026, 5, 5, tzinfo=UTC),
+        Channel.EMAIL,
+        "demo",
+        recipient,
+        Category.MARKETING,
+        Verdict.RELAYED,
+        (),
+        "Hi",
+        10,
+        "250 ok",
+    )
 
 
 class FlakyStore(BrokenStore):
@@ -140,7 +165,9 @@ async def test_journals_left_by_an_earlier_run_are_moved_in_before_the_workers_s
 
     state = tmp_path / "state"
     state.mkdir()
-    (tmp_path / "g.toml").write_text(f'[gateway]\ndatabase = "sqlite:///{tmp_path}/g.db"\nstate_dir = "{state}"\n')
+    (tmp_path / "g.toml").write_text(
+        f'[gateway]\ndatabase = "sqlite:///{tmp_path}/g.db"\nstate_dir = "{state}"\n'
+    )
     config = config_module.load(str(tmp_path / "g.toml"))
     for pid, did in ((101, "0001"), (102, "0002")):  # two workers of the run before
         (state / f"decisions-{pid}.journal").write_text(json.dumps(decision_row(_decision(did), "")) + "\n")
@@ -149,6 +176,8 @@ async def test_journals_left_by_an_earlier_run_are_moved_in_before_the_workers_s
     assert sorted(d.id for d in await store.decisions()) == ["0001", "0002"]
     await store.close()
     assert not list(state.glob("*.journal"))
-    (state / "decisions-103.journal").write_text("{not json\n" + json.dumps(decision_row(_decision("3"), "")) + "\n")
+    (state / "decisions-103.journal").write_text(
+        "{not json\n" + json.dumps(decision_row(_decision("3"), "")) + "\n"
+    )
     with pytest.raises(ServeError, match="decisions-103.journal.*line 1"):
         await prepare_store(config)

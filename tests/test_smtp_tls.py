@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import pytest
-
 from helpers import REPO
 from servers import GatewayProcess, Sink, free_port
 from test_smtp import CONFIG, ENV, PASSWORD, RECEIPT
@@ -19,8 +18,26 @@ from test_smtp import CONFIG, ENV, PASSWORD, RECEIPT
 def certificate(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-                    "/CN=localhost", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
@@ -35,7 +52,9 @@ def start(tmp_path, smtp_extra: str, *sink_args: str, upstream_user: str = ""):
     port, upstream = free_port(), free_port()
     sink = Sink(tmp_path / "sink", upstream, *sink_args)
     config = tmp_path / "gateway.toml"
-    text = CONFIG.format(http_port=free_port(), tmp=tmp_path, port=port, upstream=upstream, smtp_extra=smtp_extra)
+    text = CONFIG.format(
+        http_port=free_port(), tmp=tmp_path, port=port, upstream=upstream, smtp_extra=smtp_extra
+    )
     if upstream_user:
         text = text.replace(f"smtp://127.0.0.1:{upstream}", f"smtp://{upstream_user}@127.0.0.1:{upstream}")
     config.write_text(text)
@@ -45,7 +64,9 @@ def start(tmp_path, smtp_extra: str, *sink_args: str, upstream_user: str = ""):
 
 def test_auth_waits_for_starttls_when_plaintext_auth_is_off(tmp_path, certificate):
     cert, key = certificate
-    port, sink, gateway = start(tmp_path, f'tls_cert = "{cert}"\ntls_key = "{key}"\nallow_plaintext_auth = false')
+    port, sink, gateway = start(
+        tmp_path, f'tls_cert = "{cert}"\ntls_key = "{key}"\nallow_plaintext_auth = false'
+    )
     try:
         with smtplib.SMTP("127.0.0.1", port) as c:
             c.ehlo()
@@ -60,7 +81,7 @@ def test_auth_waits_for_starttls_when_plaintext_auth_is_off(tmp_path, certificat
             assert c.has_extn("auth")
             c.login("acme-tx", PASSWORD)
             assert c.sendmail("orders@news.demo.example", ["a@example.com"], RECEIPT) == {}
-        (meta, data), = sink.messages()
+        ((_meta, data),) = sink.messages()
         assert b"with ESMTPSA" in data
     finally:
         sink.stop()
@@ -70,8 +91,17 @@ def test_auth_waits_for_starttls_when_plaintext_auth_is_off(tmp_path, certificat
 def test_relay_through_an_upstream_with_starttls_and_auth(tmp_path, certificate):
     cert, key = certificate
     extra = 'upstream_password_env = "RELAY_PASSWORD"\nupstream_verify_tls = false'
-    port, sink, gateway = start(tmp_path, extra, "--tls-cert", str(cert), "--tls-key", str(key),
-                                "--auth", "relayuser:relay-pass-123", upstream_user="relayuser")
+    port, sink, gateway = start(
+        tmp_path,
+        extra,
+        "--tls-cert",
+        str(cert),
+        "--tls-key",
+        str(key),
+        "--auth",
+        "relayuser:relay-pass-123",
+        upstream_user="relayuser",
+    )
     try:
         with smtplib.SMTP("127.0.0.1", port) as c:
             c.login("acme-tx", PASSWORD)
@@ -88,34 +118,53 @@ def test_relay_through_an_upstream_with_starttls_and_auth(tmp_path, certificate)
 def serve_exit(tmp_path, text: str) -> subprocess.CompletedProcess:
     config = tmp_path / "g.toml"
     config.write_text(text)
-    return subprocess.run([sys.executable, "-m", "gateway", "serve", "--config", str(config)], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_refuses_to_listen_beyond_loopback_with_a_demo_credential(tmp_path, certificate):
     cert, key = certificate
-    text = (REPO / "config" / "gateway.toml").read_text().replace('listen = "127.0.0.1:2525"',
-                                                                  f'listen = "0.0.0.0:{free_port()}"')
+    text = (
+        (REPO / "config" / "gateway.toml")
+        .read_text()
+        .replace('listen = "127.0.0.1:2525"', f'listen = "0.0.0.0:{free_port()}"')
+    )
     text = text.replace('listen = "127.0.0.1:8025"', f'listen = "127.0.0.1:{free_port()}"')
     text = text.replace("[smtp]", f'[smtp]\ntls_cert = "{cert}"\ntls_key = "{key}"', 1)
     proc = serve_exit(tmp_path, text)
-    assert proc.returncode == 2 and "still has a demo credential" in proc.stderr and "Traceback" not in proc.stderr
+    assert (
+        proc.returncode == 2
+        and "still has a demo credential" in proc.stderr
+        and "Traceback" not in proc.stderr
+    )
 
 
 def test_refuses_plaintext_auth_beyond_loopback(tmp_path):
-    text = CONFIG.format(http_port=free_port(), tmp=tmp_path, port=free_port(), upstream=free_port(), smtp_extra="").replace(
-        'listen = "127.0.0.1:', 'listen = "0.0.0.0:')
+    text = CONFIG.format(
+        http_port=free_port(), tmp=tmp_path, port=free_port(), upstream=free_port(), smtp_extra=""
+    ).replace('listen = "127.0.0.1:', 'listen = "0.0.0.0:')
     proc = serve_exit(tmp_path, text)
     assert proc.returncode == 2 and "AUTH would cross the network in plain text" in proc.stderr
 
 
 def test_a_port_already_taken_is_a_clear_error(tmp_path):
     import socket
+
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        proc = serve_exit(tmp_path, CONFIG.format(http_port=free_port(), tmp=tmp_path, port=port, upstream=free_port(), smtp_extra=""))
+        proc = serve_exit(
+            tmp_path,
+            CONFIG.format(
+                http_port=free_port(), tmp=tmp_path, port=port, upstream=free_port(), smtp_extra=""
+            ),
+        )
     assert proc.returncode == 2 and f"cannot listen for SMTP on 127.0.0.1:{port}" in proc.stderr
     assert "Traceback" not in proc.stderr
 
@@ -125,8 +174,15 @@ def test_relay_to_an_smtps_upstream(tmp_path, certificate):
     port, upstream = free_port(), free_port()
     sink = Sink(tmp_path / "sink", upstream, "--tls-cert", str(cert), "--tls-key", str(key), "--implicit-tls")
     config = tmp_path / "gateway.toml"
-    config.write_text(CONFIG.format(http_port=free_port(), tmp=tmp_path, port=port, upstream=upstream, smtp_extra="upstream_verify_tls = false")
-                      .replace("smtp://127.0.0.1", "smtps://127.0.0.1"))
+    config.write_text(
+        CONFIG.format(
+            http_port=free_port(),
+            tmp=tmp_path,
+            port=port,
+            upstream=upstream,
+            smtp_extra="upstream_verify_tls = false",
+        ).replace("smtp://127.0.0.1", "smtps://127.0.0.1")
+    )
     gateway = GatewayProcess(config, port, tmp_path, ENV)
     try:
         with smtplib.SMTP("127.0.0.1", port) as c:

@@ -13,11 +13,18 @@ import pytest
 
 from gateway.addresses import address_hash
 from gateway.model import (
-    Category, Channel, Consent, ConsentLevel, Decision, Reason, Suppression, Verdict, Violation,
+    Category,
+    Channel,
+    Consent,
+    ConsentLevel,
+    Decision,
+    Reason,
+    Suppression,
+    Verdict,
+    Violation,
 )
-from gateway.store import StoreError, new_id, open_store
+from gateway.store import StoreError, new_id, open_store, sqlite_writer
 from gateway.store.base import OutboxMessage
-from gateway.store import sqlite_writer
 from gateway.store.sqlite import SCHEMA_VERSION, SqliteStore
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -28,7 +35,9 @@ run = _LOOP.run
 
 
 def supp(address, scope="acme", reason=Reason.UNSUBSCRIBE, channel=Channel.EMAIL, hashed=False, expires=None):
-    return Suppression(channel, address_hash(address), None if hashed else address, scope, reason, "test", T0, expires)
+    return Suppression(
+        channel, address_hash(address), None if hashed else address, scope, reason, "test", T0, expires
+    )
 
 
 @pytest.fixture
@@ -41,8 +50,10 @@ def store(engine):
 def test_created_and_migrated_once_even_when_instances_start_together(engine):
     stores = [engine.open() for _ in range(4)]
     try:
+
         async def together():
             return await asyncio.gather(*(s.schema_version() for s in stores))
+
         assert run(together()) == [SCHEMA_VERSION] * 4
     finally:
         for s in stores:
@@ -101,7 +112,9 @@ def test_sqlite_facts_are_one_statement_for_all_recipients(tmp_path):
         run(store.add_suppression(supp(f"u{i}@example.com")))
     statements = []
     store._conn.set_trace_callback(statements.append)
-    facts = run(store.facts(Channel.EMAIL, "acme", [f"u{i}@example.com" for i in range(8)], T0, history_hours=24))
+    facts = run(
+        store.facts(Channel.EMAIL, "acme", [f"u{i}@example.com" for i in range(8)], T0, history_hours=24)
+    )
     store._conn.set_trace_callback(None)
     assert len(statements) == 1 and statements[0].startswith("SELECT")
     assert sum(1 for f in facts.values() if f.suppressions) == 5
@@ -112,7 +125,11 @@ def test_scopes_global_and_other_senders(store):
     run(store.add_suppression(supp("b@example.com", scope="global", reason=Reason.COMPLAINT)))
     run(store.add_suppression(supp("c@example.com", scope="other")))
     facts = run(store.facts(Channel.EMAIL, "acme", ["a@example.com", "b@example.com", "c@example.com"], T0))
-    assert [len(facts[a].suppressions) for a in ("a@example.com", "b@example.com", "c@example.com")] == [1, 1, 0]
+    assert [len(facts[a].suppressions) for a in ("a@example.com", "b@example.com", "c@example.com")] == [
+        1,
+        1,
+        0,
+    ]
     sms = run(store.facts(Channel.SMS, "acme", ["a@example.com"], T0))
     assert sms["a@example.com"].suppressions == ()
 
@@ -127,13 +144,25 @@ def test_hashed_entries_block_like_plain_ones(store):
 def test_expired_suppressions_stop_blocking(store):
     run(store.add_suppression(supp("t@example.com", reason=Reason.BOUNCE, expires=T0 + timedelta(days=30))))
     facts = run(store.facts(Channel.EMAIL, "acme", ["t@example.com"], T0))["t@example.com"]
-    assert facts.active_suppressions(T0 + timedelta(days=1)) and not facts.active_suppressions(T0 + timedelta(days=31))
+    assert facts.active_suppressions(T0 + timedelta(days=1)) and not facts.active_suppressions(
+        T0 + timedelta(days=31)
+    )
 
 
 def test_consent_ledger_levels_revocation_and_expiry(store):
     def consent(level, scope="acme", expires=None):
-        return Consent(Channel.SMS, address_hash("+13055550123"), "+13055550123", scope, level, "form", "box ticked",
-                       T0, expires)
+        return Consent(
+            Channel.SMS,
+            address_hash("+13055550123"),
+            "+13055550123",
+            scope,
+            level,
+            "form",
+            "box ticked",
+            T0,
+            expires,
+        )
+
     run(store.add_consent(consent(ConsentLevel.IMPLIED, scope="global", expires=T0 + timedelta(days=90))))
     run(store.add_consent(consent(ConsentLevel.EXPRESS_WRITTEN)))
     facts = run(store.facts(Channel.SMS, "acme", ["+13055550123"], T0))["+13055550123"]
@@ -147,16 +176,32 @@ def test_consent_ledger_levels_revocation_and_expiry(store):
 
 def test_recent_marketing_sends_within_the_window_newest_first(store):
     for hours in (30, 5, 1):
-        run(store.record_send(Channel.SMS, "+13055550123", "acme", Category.MARKETING, T0 - timedelta(hours=hours)))
+        run(
+            store.record_send(
+                Channel.SMS, "+13055550123", "acme", Category.MARKETING, T0 - timedelta(hours=hours)
+            )
+        )
     run(store.record_send(Channel.SMS, "+13055550123", "acme", Category.TRANSACTIONAL, T0))
     run(store.record_send(Channel.SMS, "+13055550123", "other", Category.MARKETING, T0))
-    sends = run(store.facts(Channel.SMS, "acme", ["+13055550123"], T0, history_hours=24))["+13055550123"].recent_sends
+    sends = run(store.facts(Channel.SMS, "acme", ["+13055550123"], T0, history_hours=24))[
+        "+13055550123"
+    ].recent_sends
     assert sends == (T0 - timedelta(hours=1), T0 - timedelta(hours=5))
 
 
 def test_decisions_are_durable_with_their_violations(engine, store):
-    d = Decision(new_id(), T0, Channel.EMAIL, "acme", "bob@example.com", Category.MARKETING, Verdict.REJECTED,
-                 (Violation("SUPPRESSED", "opted out 2026-05-01 via unsubscribe", "bob@example.com"),), "Spring", 2048)
+    d = Decision(
+        new_id(),
+        T0,
+        Channel.EMAIL,
+        "acme",
+        "bob@example.com",
+        Category.MARKETING,
+        Verdict.REJECTED,
+        (Violation("SUPPRESSED", "opted out 2026-05-01 via unsubscribe", "bob@example.com"),),
+        "Spring",
+        2048,
+    )
     run(store.record_decisions([d]))
     run(store.close())
     reopened = engine.open()
@@ -166,8 +211,18 @@ def test_decisions_are_durable_with_their_violations(engine, store):
 
 
 def _decision(recipient: str) -> Decision:
-    return Decision(new_id(), T0, Channel.EMAIL, "acme", recipient, Category.MARKETING, Verdict.RELAYED, (),
-                    "Spring", 2048)
+    return Decision(
+        new_id(),
+        T0,
+        Channel.EMAIL,
+        "acme",
+        recipient,
+        Category.MARKETING,
+        Verdict.RELAYED,
+        (),
+        "Spring",
+        2048,
+    )
 
 
 def test_sqlite_close_waits_for_the_upkeep_running_in_its_thread(tmp_path, monkeypatch):
@@ -192,6 +247,7 @@ def test_sqlite_close_waits_for_the_upkeep_running_in_its_thread(tmp_path, monke
         assert answers == [1]
         with pytest.raises(StoreError, match="closed"):
             await store.record_decisions([_decision("bob@example.com")])
+
     run(scenario())
     time.sleep(0.05)
     assert answers == [1]
@@ -216,6 +272,7 @@ def test_sqlite_close_waits_for_a_write_whose_caller_was_cancelled(tmp_path):
         assert await asyncio.to_thread(started.wait, 5)
         write.cancel()
         await store.close()
+
     run(scenario())
     assert sqlite3.connect(tmp_path / "g.db").execute("SELECT x FROM probe").fetchall() == [(1,), (2,)]
 
@@ -229,11 +286,14 @@ def _watch_syncs(monkeypatch, path, fail=None):
         if fail:
             raise fail
         real(wal)
+
     monkeypatch.setattr(sqlite_writer, "_fdatasync", watched)
     return syncs
 
 
-def test_sqlite_decisions_are_acknowledged_after_a_sync_of_the_wal_that_follows_their_commit(tmp_path, monkeypatch):
+def test_sqlite_decisions_are_acknowledged_after_a_sync_of_the_wal_that_follows_their_commit(
+    tmp_path, monkeypatch
+):
     """A message's decisions commit on the event loop without a sync, then wait for one fdatasync of the
     WAL (what synchronous=FULL would do inside the commit); the commits made before a sync starts share it."""
     path = str(tmp_path / "g.db")
@@ -246,14 +306,18 @@ def test_sqlite_decisions_are_acknowledged_after_a_sync_of_the_wal_that_follows_
         await asyncio.gather(*(store.record_decisions([_decision(f"u{i}@example.com")]) for i in range(20)))
         assert syncs[1:] == [(path + "-wal", 21)]  # twenty callers, one sync after all their commits
         await store.close()
+
     run(scenario())
 
 
-def test_sqlite_a_failed_sync_is_a_store_error_and_outbox_texts_commit_with_their_own_sync(tmp_path, monkeypatch):
+def test_sqlite_a_failed_sync_is_a_store_error_and_outbox_texts_commit_with_their_own_sync(
+    tmp_path, monkeypatch
+):
     path = str(tmp_path / "g.db")
     syncs = _watch_syncs(monkeypatch, path, fail=OSError(5, "Input/output error"))
-    text = OutboxMessage("SM" + "0" * 32, T0, "acme", "+13055550123", "+15005550006", "20% off", Category.MARKETING,
-                         {})
+    text = OutboxMessage(
+        "SM" + "0" * 32, T0, "acme", "+13055550123", "+15005550006", "20% off", Category.MARKETING, {}
+    )
 
     async def scenario():
         store = SqliteStore(path)
@@ -263,6 +327,7 @@ def test_sqlite_a_failed_sync_is_a_store_error_and_outbox_texts_commit_with_thei
         # failure: it commits with synchronous=FULL in the writer's thread, not through this sync
         await store.record_decisions([_decision("bob@example.com")], outbox=[text])
         await store.close()
+
     run(scenario())
     assert len(syncs) == 1
 
@@ -278,6 +343,7 @@ def test_import_streams_and_counts(store):
             yield supp(f"bulk{i}@example.com")
         yield "line 50002: not an address"
         yield supp("bulk7@example.com")
+
     result = run(store.import_suppressions(rows()))
     assert (result.added, result.skipped, result.rejected) == (50_000, 1, 1)
     assert result.errors == ("line 50002: not an address",)

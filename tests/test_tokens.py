@@ -17,7 +17,11 @@ def test_round_trip_without_the_address_in_clear():
     assert b"bob" not in base64.urlsafe_b64decode(token + "==") and "bob" not in token
     read = signer.read(token)
     assert (read.channel, read.scope, read.address_hash, read.issued_at) == (
-        Channel.EMAIL, "acme", address_hash("bob@example.com"), 1_780_000_000)
+        Channel.EMAIL,
+        "acme",
+        address_hash("bob@example.com"),
+        1_780_000_000,
+    )
 
 
 def test_forged_altered_and_garbage_tokens_are_refused():

@@ -61,7 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: still one line for the user, the traceback on request
         if os.environ.get("GATEWAY_DEBUG"):
             raise
-        print(f"gateway: internal error: {type(exc).__name__}: {exc} (GATEWAY_DEBUG=1 shows more)", file=sys.stderr)
+        print(
+            f"gateway: internal error: {type(exc).__name__}: {exc} (GATEWAY_DEBUG=1 shows more)",
+            file=sys.stderr,
+        )
         return 2
 
 

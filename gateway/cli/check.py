@@ -15,17 +15,27 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
-        "check", help="judge an email file or a text without sending it",
-        description="Dry run: prints {\"verdict\": \"pass\"|\"reject\", \"violations\": [...]}; "
-                    "exit 0 pass, 1 reject, 2 bad usage or input.")
+        "check",
+        help="judge an email file or a text without sending it",
+        description='Dry run: prints {"verdict": "pass"|"reject", "violations": [...]}; '
+        "exit 0 pass, 1 reject, 2 bad usage or input.",
+    )
     add_config_option(p)
     p.add_argument("--sender", required=True, metavar="NAME", help="configured sender (stream) sending it")
     p.add_argument("--sms", action="store_true", help="check a text message instead of an email file")
-    p.add_argument("--to", action="append", metavar="ADDRESS",
-                   help="recipient (SMS: required; email: instead of the To/Cc headers; repeatable)")
+    p.add_argument(
+        "--to",
+        action="append",
+        metavar="ADDRESS",
+        help="recipient (SMS: required; email: instead of the To/Cc headers; repeatable)",
+    )
     p.add_argument("--body", help="SMS text")
-    p.add_argument("--category", choices=[c.value for c in Category], help="SMS category (default: the sender's)")
-    p.add_argument("--at", metavar="ISO8601", help="judge as of this time (default: now; no offset means UTC)")
+    p.add_argument(
+        "--category", choices=[c.value for c in Category], help="SMS category (default: the sender's)"
+    )
+    p.add_argument(
+        "--at", metavar="ISO8601", help="judge as of this time (default: now; no offset means UTC)"
+    )
     p.add_argument("file", nargs="?", metavar="FILE.eml", help="RFC 822 message file ('-' for stdin)")
     p.set_defaults(run=run)
 

@@ -17,8 +17,9 @@ class UsageError(Exception):
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="PATH",
-                        help="config file (default: $GATEWAY_CONFIG, else config/gateway.toml)")
+    parser.add_argument(
+        "--config", metavar="PATH", help="config file (default: $GATEWAY_CONFIG, else config/gateway.toml)"
+    )
 
 
 def load(args: argparse.Namespace) -> tuple[Config, Store]:
@@ -33,7 +34,9 @@ def parse_time(text: str | None, what: str = "--at") -> datetime:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise UsageError(f"{what} {text!r} is not an ISO 8601 time (e.g. 2026-05-01T14:30:00-04:00)") from None
+        raise UsageError(
+            f"{what} {text!r} is not an ISO 8601 time (e.g. 2026-05-01T14:30:00-04:00)"
+        ) from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -41,7 +44,9 @@ def channel_of(text: str) -> Channel:
     return Channel(text)
 
 
-def scope_of(config: Config, sender: str | None, is_global: bool, *, default_global: bool = True) -> str | None:
+def scope_of(
+    config: Config, sender: str | None, is_global: bool, *, default_global: bool = True
+) -> str | None:
     """The scope named by --sender NAME / --global; unknown senders are an error."""
     if sender is not None:
         if sender not in config.senders:
@@ -62,7 +67,7 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(c)) for w, c in zip(widths, row)]
-    line = "  ".join("{:<%d}" % w for w in widths)
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
     print(line.format(*headers).rstrip())
     for row in rows:
         print(line.format(*row).rstrip())

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import getpass
 import json
 import os
 import sys
 import time
+from typing import TextIO
 
 from ..addresses import address_hash, parse_address
 from ..model import GLOBAL_SCOPE, Channel, Consent, ConsentLevel, Reason, Suppression
-from ..store.base import AuditEntry, to_text
 from ..policy.recipients import removal_refused
-from .common import UsageError, add_config_option, add_scope_options, load, parse_time, print_table, scope_of
+from ..store.base import AuditEntry, to_text
 from ..suppression_csv import COLUMNS, ImportDefaults, open_text, read_suppressions, suppression_row
+from .common import UsageError, add_config_option, add_scope_options, load, parse_time, print_table, scope_of
 
 _CHANNELS = [c.value for c in Channel]
 _REASONS = [r.value for r in Reason]
@@ -48,6 +50,7 @@ def _address_action(sub: argparse._SubParsersAction, name: str, help: str) -> ar
 
 # -- suppress ------------------------------------------------------------------------------------------
 
+
 def add_suppress_parser(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("suppress", help="the suppression list: add, remove, list, import, export")
     sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -67,7 +70,9 @@ def add_suppress_parser(commands: argparse._SubParsersAction) -> None:
     add_scope_options(ls)
     ls.add_argument("--address", help="only this address")
     ls.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    ls.add_argument("--limit", type=int, default=1000, help="at most this many rows (table and json; default 1000)")
+    ls.add_argument(
+        "--limit", type=int, default=1000, help="at most this many rows (table and json; default 1000)"
+    )
     ls.set_defaults(run=suppress_list)
 
     ex = sub.add_parser("export", help="write every entry as CSV (the format import reads)")
@@ -77,11 +82,17 @@ def add_suppress_parser(commands: argparse._SubParsersAction) -> None:
     ex.set_defaults(run=suppress_export)
 
     im = sub.add_parser("import", help="add entries from a CSV file (streamed; any size)")
-    im.add_argument("file", metavar="FILE.csv", help="CSV with a header row, or one address per line; '-' is stdin")
+    im.add_argument(
+        "file", metavar="FILE.csv", help="CSV with a header row, or one address per line; '-' is stdin"
+    )
     im.add_argument("--channel", choices=_CHANNELS, help="channel for rows without one")
     add_scope_options(im)
-    im.add_argument("--reason", choices=_REASONS, default=Reason.UNSUBSCRIBE.value,
-                    help="reason for rows without one (default: unsubscribe)")
+    im.add_argument(
+        "--reason",
+        choices=_REASONS,
+        default=Reason.UNSUBSCRIBE.value,
+        help="reason for rows without one (default: unsubscribe)",
+    )
     im.add_argument("--source", default="import", help="source for rows without one")
     im.set_defaults(run=suppress_import)
     for parser in (add, rm, ls, ex, im):
@@ -96,14 +107,19 @@ async def suppress_add(args: argparse.Namespace) -> int:
         address = _address(channel, args.address)
         at = parse_time(None)
         expires = parse_time(args.expires, "--expires") if args.expires else None
-        entry = Suppression(channel, address_hash(address), address, scope, Reason(args.reason), args.source, at,
-                            expires)
-        added = await store.add_suppression(entry, _audit("suppression.add", channel, address, scope,
-                                                          f"reason {args.reason}, source {args.source}"))
+        entry = Suppression(
+            channel, address_hash(address), address, scope, Reason(args.reason), args.source, at, expires
+        )
+        added = await store.add_suppression(
+            entry,
+            _audit("suppression.add", channel, address, scope, f"reason {args.reason}, source {args.source}"),
+        )
     finally:
         await store.close()
-    print(f"{'suppressed' if added else 'already suppressed'}: {address} ({channel.value}, scope {scope}, "
-          f"reason {args.reason})")
+    print(
+        f"{'suppressed' if added else 'already suppressed'}: {address} ({channel.value}, scope {scope}, "
+        f"reason {args.reason})"
+    )
     return 0
 
 
@@ -118,9 +134,15 @@ async def suppress_remove(args: argparse.Namespace) -> int:
             print(f"not removed: {refused} ({address}, {channel.value}, scope {scope})", file=sys.stderr)
             return 1
         removed = await store.remove_suppressions(
-            channel, address, scope, args.reason,
-            _audit("suppression.remove", channel, address, scope, f"reason {args.reason or 'any'}"))
-        elsewhere = [] if removed else sorted({s.scope async for s in store.suppressions(channel, address=address)})
+            channel,
+            address,
+            scope,
+            args.reason,
+            _audit("suppression.remove", channel, address, scope, f"reason {args.reason or 'any'}"),
+        )
+        elsewhere = (
+            [] if removed else sorted({s.scope async for s in store.suppressions(channel, address=address)})
+        )
     finally:
         await store.close()
     if removed:
@@ -156,22 +178,25 @@ async def suppress_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _output(path: str | None) -> contextlib.AbstractContextManager[TextIO]:
+    """The file to write (standard output when none is named)."""
+    return open(path, "w", encoding="utf-8", newline="") if path else contextlib.nullcontext(sys.stdout)
+
+
 async def suppress_export(args: argparse.Namespace) -> int:
     config, store = load(args)
-    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
     count = 0
     try:
         channel = Channel(args.channel) if args.channel else None
         scope = scope_of(config, args.sender, args.is_global, default_global=False)
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        async for s in store.suppressions(channel, scope):
-            writer.writerow(suppression_row(s))
-            count += 1
+        with _output(args.output) as out:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(COLUMNS)
+            async for s in store.suppressions(channel, scope):
+                writer.writerow(suppression_row(s))
+                count += 1
     finally:
         await store.close()
-        if out is not sys.stdout:
-            out.close()
     print(f"exported {count} entries", file=sys.stderr)
     return 0
 
@@ -183,7 +208,9 @@ async def suppress_import(args: argparse.Namespace) -> int:
         defaults = ImportDefaults(
             channel=Channel(args.channel) if args.channel else None,
             scope=scope_of(config, args.sender, args.is_global),
-            reason=Reason(args.reason), source=args.source, at=parse_time(None),
+            reason=Reason(args.reason),
+            source=args.source,
+            at=parse_time(None),
             known_scopes=frozenset(config.senders),
         )
         try:
@@ -198,8 +225,10 @@ async def suppress_import(args: argparse.Namespace) -> int:
     finally:
         await store.close()
     seconds = time.perf_counter() - started
-    print(f"imported {result.added} new, {result.skipped} already present, {result.rejected} rejected "
-          f"in {seconds:.1f} s")
+    print(
+        f"imported {result.added} new, {result.skipped} already present, {result.rejected} rejected "
+        f"in {seconds:.1f} s"
+    )
     for error in result.errors:
         print(f"  {error}", file=sys.stderr)
     if result.rejected > len(result.errors):
@@ -208,6 +237,7 @@ async def suppress_import(args: argparse.Namespace) -> int:
 
 
 # -- consent -------------------------------------------------------------------------------------------
+
 
 def add_consent_parser(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("consent", help="the consent ledger: add, revoke, show")
@@ -246,10 +276,21 @@ async def consent_add(args: argparse.Namespace) -> int:
         expires = parse_time(args.expires_at, "--expires-at") if args.expires_at else None
         if expires is not None and expires <= obtained:
             raise UsageError("--expires-at must be after --obtained-at")
-        record = Consent(channel, address_hash(address), address, scope, ConsentLevel.parse(args.level),
-                         args.source, args.evidence, obtained, expires)
-        cid = await store.add_consent(record, _audit("consent.add", channel, address, scope,
-                                                     f"level {args.level}, source {args.source}"))
+        record = Consent(
+            channel,
+            address_hash(address),
+            address,
+            scope,
+            ConsentLevel.parse(args.level),
+            args.source,
+            args.evidence,
+            obtained,
+            expires,
+        )
+        cid = await store.add_consent(
+            record,
+            _audit("consent.add", channel, address, scope, f"level {args.level}, source {args.source}"),
+        )
     finally:
         await store.close()
     print(f"recorded consent #{cid}: {address} ({channel.value}, scope {scope}) {args.level}")
@@ -262,8 +303,13 @@ async def consent_revoke(args: argparse.Namespace) -> int:
         channel = Channel(args.channel)
         scope = scope_of(config, args.sender, args.is_global, default_global=False)
         address = _address(channel, args.address)
-        count = await store.revoke_consents(channel, address, scope, parse_time(args.at),
-                                            _audit("consent.revoke", channel, address, scope, ""))
+        count = await store.revoke_consents(
+            channel,
+            address,
+            scope,
+            parse_time(args.at),
+            _audit("consent.revoke", channel, address, scope, ""),
+        )
     finally:
         await store.close()
     where = f"scope {scope}" if scope else "every scope"
@@ -281,21 +327,55 @@ async def consent_show(args: argparse.Namespace) -> int:
     finally:
         await store.close()
     at = parse_time(None)
-    scopes = [scope] if scope else sorted({r.scope for r in records if r.scope != GLOBAL_SCOPE} | {GLOBAL_SCOPE})
-    in_force = {s: max((r.level_at(at) for r in records if r.scope in (s, GLOBAL_SCOPE)),
-                       default=ConsentLevel.NONE).label for s in scopes}
+    scopes = (
+        [scope] if scope else sorted({r.scope for r in records if r.scope != GLOBAL_SCOPE} | {GLOBAL_SCOPE})
+    )
+    in_force = {
+        s: max(
+            (r.level_at(at) for r in records if r.scope in (s, GLOBAL_SCOPE)), default=ConsentLevel.NONE
+        ).label
+        for s in scopes
+    }
     if args.format == "json":
-        print(json.dumps({
-            "address": address, "channel": channel.value, "in_force": in_force,
-            "records": [{"id": r.id, "scope": r.scope, "level": r.level.label, "source": r.source,
-                         "evidence": r.evidence, "obtained_at": to_text(r.obtained_at),
-                         "expires_at": to_text(r.expires_at), "revoked_at": to_text(r.revoked_at),
-                         "counts_now": r.level_at(at).label} for r in records],
-        }, indent=2, ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "address": address,
+                    "channel": channel.value,
+                    "in_force": in_force,
+                    "records": [
+                        {
+                            "id": r.id,
+                            "scope": r.scope,
+                            "level": r.level.label,
+                            "source": r.source,
+                            "evidence": r.evidence,
+                            "obtained_at": to_text(r.obtained_at),
+                            "expires_at": to_text(r.expires_at),
+                            "revoked_at": to_text(r.revoked_at),
+                            "counts_now": r.level_at(at).label,
+                        }
+                        for r in records
+                    ],
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         return 0
-    rows = [(str(r.id), r.scope, r.level.label, r.source, (to_text(r.obtained_at) or "")[:19],
-             (to_text(r.expires_at) or "-")[:19], (to_text(r.revoked_at) or "-")[:19], r.evidence[:40])
-            for r in records]
+    rows = [
+        (
+            str(r.id),
+            r.scope,
+            r.level.label,
+            r.source,
+            (to_text(r.obtained_at) or "")[:19],
+            (to_text(r.expires_at) or "-")[:19],
+            (to_text(r.revoked_at) or "-")[:19],
+            r.evidence[:40],
+        )
+        for r in records
+    ]
     print_table(("ID", "SCOPE", "LEVEL", "SOURCE", "OBTAINED", "EXPIRES", "REVOKED", "EVIDENCE"), rows)
     for s, level in in_force.items():
         print(f"in force for {s}: {level}")

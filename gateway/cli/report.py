@@ -15,8 +15,8 @@ import json
 import sys
 from datetime import UTC, datetime
 
-from ..reports import CSV_COLUMNS, csv_row, decision_json, parse_when
 from ..model import Channel, Verdict
+from ..reports import CSV_COLUMNS, csv_row, decision_json, parse_when
 from ..store.base import DecisionQuery
 from .common import UsageError, add_config_option, load, print_table
 
@@ -44,8 +44,15 @@ def _query(args: argparse.Namespace) -> DecisionQuery:
         until = parse_when(args.until, now) if args.until else None
     except ValueError:
         raise UsageError("--since and --until take ISO 8601 or a span back from now: 24h, 7d, 2w") from None
-    return DecisionQuery(verdict=args.verdict, channel=args.channel, code=args.code.upper() if args.code else None,
-                         sender=args.sender, since=since, until=until, text=args.search)
+    return DecisionQuery(
+        verdict=args.verdict,
+        channel=args.channel,
+        code=args.code.upper() if args.code else None,
+        sender=args.sender,
+        since=since,
+        until=until,
+        text=args.search,
+    )
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -55,15 +62,30 @@ async def run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown sender {args.sender!r} (known: {', '.join(config.senders) or 'none'})")
     try:
         if args.summary:
-            rows = [r for r in await store.summary(query.since, query.sender)
-                    if (not args.verdict or r.verdict == args.verdict) and (not args.code or r.code == query.code)]
+            rows = [
+                r
+                for r in await store.summary(query.since, query.sender)
+                if (not args.verdict or r.verdict == args.verdict) and (not args.code or r.code == query.code)
+            ]
             _print_summary(rows, args.format)
             return 0
         if args.format == "table":
             rows = await store.decisions(max(1, args.limit), query)
-            print_table(["at", "channel", "sender", "recipient", "verdict", "codes", "excerpt"], [
-                [d.at.strftime("%Y-%m-%d %H:%M:%S"), d.channel.value, d.sender, d.recipient, d.verdict.value,
-                 " ".join(dict.fromkeys(v.code for v in d.violations)), d.excerpt[:50]] for d in rows])
+            print_table(
+                ["at", "channel", "sender", "recipient", "verdict", "codes", "excerpt"],
+                [
+                    [
+                        d.at.strftime("%Y-%m-%d %H:%M:%S"),
+                        d.channel.value,
+                        d.sender,
+                        d.recipient,
+                        d.verdict.value,
+                        " ".join(dict.fromkeys(v.code for v in d.violations)),
+                        d.excerpt[:50],
+                    ]
+                    for d in rows
+                ],
+            )
         elif args.format == "csv":
             writer = csv.writer(sys.stdout, lineterminator="\n")
             writer.writerow(CSV_COLUMNS)

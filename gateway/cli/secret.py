@@ -12,9 +12,11 @@ from .common import UsageError
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
-        "hash-secret", help="print the scrypt hash of a secret read from stdin or a prompt",
+        "hash-secret",
+        help="print the scrypt hash of a secret read from stdin or a prompt",
         description="Reads the secret from standard input (or prompts on a terminal), never from the command "
-                    "line, and prints a hash for smtp_password_hash, api_key_hash or ops.api_key_hash.")
+        "line, and prints a hash for smtp_password_hash, api_key_hash or ops.api_key_hash.",
+    )
     p.set_defaults(run=run)
 
 

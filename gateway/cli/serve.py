@@ -12,7 +12,9 @@ from .common import UsageError, add_config_option
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("serve", help="run the gateway (SMTP and HTTP listeners; defaults need nothing external)")
+    p = commands.add_parser(
+        "serve", help="run the gateway (SMTP and HTTP listeners; defaults need nothing external)"
+    )
     add_config_option(p)
     p.set_defaults(run_sync=run)
 

@@ -16,13 +16,19 @@ from urllib.parse import urlsplit
 
 from ..model import Category, Channel, Mode
 from ..policy.settings import (
-    DEFAULT_AD_LABELS, DEFAULT_PROMOTIONAL_SUBJECT, DEFAULT_URL_SHORTENERS, FEDERAL_HOURS, FrequencyCap,
-    HoursRule, Policy, SenderSettings, Window,
+    DEFAULT_AD_LABELS,
+    DEFAULT_PROMOTIONAL_SUBJECT,
+    DEFAULT_URL_SHORTENERS,
+    FEDERAL_HOURS,
+    FrequencyCap,
+    HoursRule,
+    Policy,
+    SenderSettings,
+    Window,
 )
 from ..policy.states import DEFAULT_STATE_RULES
 from .checks import (
     ConfigError,
-    _Section,
     _account_sid,
     _area_code,
     _boolean,
@@ -46,8 +52,9 @@ from .checks import (
     _nonempty,
     _regex,
     _secret_hash,
-    _service_sid,
+    _Section,
     _sender_name,
+    _service_sid,
     _upstream,
     _url,
 )
@@ -56,6 +63,7 @@ DEFAULT_PATH = "config/gateway.toml"
 
 
 # -- the configuration ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SmtpConfig:
@@ -162,7 +170,9 @@ def _hours_rule(s: _Section, name: str, citation_default: str) -> HoursRule:
     windows = []
     for i, raw in enumerate(s.take("windows", _list_of(lambda v: v))):
         w = _Section(s.file, f"{s.where}.windows[{i + 1}]", raw)
-        windows.append(Window(w.take("start", _hhmm), w.take("end", _hhmm), w.take("days", _days, frozenset(range(7)))))
+        windows.append(
+            Window(w.take("start", _hhmm), w.take("end", _hhmm), w.take("days", _days, frozenset(range(7))))
+        )
         w.done()
     if not windows:
         raise ConfigError(s.file, s.key("windows"), "needs at least one window")
@@ -188,10 +198,18 @@ def _policy(p: _Section, add_list_unsubscribe: bool) -> Policy:
     c.done()
 
     federal = p.table("sms_hours")
-    hours = [HoursRule(FEDERAL_HOURS.name, FEDERAL_HOURS.citation, (Window(
-        federal.take("start", _hhmm, FEDERAL_HOURS.windows[0].start),
-        federal.take("end", _hhmm, FEDERAL_HOURS.windows[0].end),
-    ),))]
+    hours = [
+        HoursRule(
+            FEDERAL_HOURS.name,
+            FEDERAL_HOURS.citation,
+            (
+                Window(
+                    federal.take("start", _hhmm, FEDERAL_HOURS.windows[0].start),
+                    federal.take("end", _hhmm, FEDERAL_HOURS.windows[0].end),
+                ),
+            ),
+        )
+    ]
     federal.done()
     states = {r.name: r for r in DEFAULT_STATE_RULES} if p.take("default_state_rules", _boolean, True) else {}
     for i, raw in enumerate(p.take("state", _list_of(lambda v: v), ())):
@@ -209,16 +227,18 @@ def _policy(p: _Section, add_list_unsubscribe: bool) -> Policy:
 
     policy = Policy(
         ad_label_phrases=p.take("ad_label_phrases", _list_of(_nonempty), DEFAULT_AD_LABELS),
-        promotional_subject_patterns=p.take("promotional_subject_patterns", _list_of(_regex),
-                                            DEFAULT_PROMOTIONAL_SUBJECT),
+        promotional_subject_patterns=p.take(
+            "promotional_subject_patterns", _list_of(_regex), DEFAULT_PROMOTIONAL_SUBJECT
+        ),
         deceptive_subject_patterns=p.take("deceptive_subject_patterns", _list_of(_regex), ()),
         url_shorteners=tuple(d for d in p.take("url_shorteners", _list_of(_domain), DEFAULT_URL_SHORTENERS)),
         banned_terms=p.take("banned_terms", _list_of(_nonempty), ()),
         hours=tuple(hours),
         frequency_cap=cap,
         consent_required=consent,
-        brand_required_categories=frozenset(p.take("brand_required_categories", _list_of(_choice(Category)),
-                                                   tuple(Category))),
+        brand_required_categories=frozenset(
+            p.take("brand_required_categories", _list_of(_choice(Category)), tuple(Category))
+        ),
         gateway_adds_list_unsubscribe=add_list_unsubscribe,
     )
     p.done()
@@ -234,11 +254,13 @@ def _sender(s: _Section) -> Sender:
         physical_address=s.take("physical_address", _nonempty, None),
         from_domains=s.take("from_domains", _list_of(_domain, unique=True), ()),
         category=category,
-        allowed_categories=frozenset(s.take("allowed_categories", _list_of(_choice(Category), unique=True),
-                                            tuple(Category))),
+        allowed_categories=frozenset(
+            s.take("allowed_categories", _list_of(_choice(Category), unique=True), tuple(Category))
+        ),
         email_consent_required=s.take("email_consent_required", _email_consent, None),
-        email_consent_categories=frozenset(s.take("email_consent_categories", _list_of(_choice(Category)),
-                                                  (Category.MARKETING,))),
+        email_consent_categories=frozenset(
+            s.take("email_consent_categories", _list_of(_choice(Category)), (Category.MARKETING,))
+        ),
         sexually_explicit=s.take("sexually_explicit", _boolean, False),
         mode=s.take("mode", _choice(Mode), None),
         help_text=s.take("help_text", _nonempty, ""),
@@ -271,7 +293,9 @@ def _sender(s: _Section) -> Sender:
             raise ConfigError(s.file, s.key("dkim_domain"), "required when the sender has no from_domains")
         sender = replace(sender, dkim_domain=settings.from_domains[0])
     if sender.smtp_password_env and sender.smtp_password_hash:
-        raise ConfigError(s.file, s.key("smtp_password_hash"), "give smtp_password_env or smtp_password_hash, not both")
+        raise ConfigError(
+            s.file, s.key("smtp_password_hash"), "give smtp_password_env or smtp_password_hash, not both"
+        )
     if sender.api_key_env and sender.api_key_hash:
         raise ConfigError(s.file, s.key("api_key_hash"), "give api_key_env or api_key_hash, not both")
     if (sender.smtp_password_env or sender.smtp_password_hash) and not sender.smtp_username:
@@ -288,7 +312,9 @@ def _unique(file: str, senders: list[Sender], attr: str) -> None:
         if value is None:
             continue
         if value in seen:
-            raise ConfigError(file, f"sender[{i + 1}].{attr}", f"{value!r} is already used by sender {seen[value]!r}")
+            raise ConfigError(
+                file, f"sender[{i + 1}].{attr}", f"{value!r} is already used by sender {seen[value]!r}"
+            )
         seen[value] = sender.name
 
 
@@ -327,10 +353,13 @@ def parse(data: dict, file: str) -> Config:
     )
     sm.done()
     if bool(smtp.tls_cert) != bool(smtp.tls_key):
-        raise ConfigError(file, "smtp.tls_key" if smtp.tls_cert else "smtp.tls_cert",
-                          "tls_cert and tls_key go together")
+        raise ConfigError(
+            file, "smtp.tls_key" if smtp.tls_cert else "smtp.tls_cert", "tls_cert and tls_key go together"
+        )
     if smtp.allow_plaintext_auth is False and not smtp.tls_cert:
-        raise ConfigError(file, "smtp.allow_plaintext_auth", "false needs smtp.tls_cert: no client could AUTH")
+        raise ConfigError(
+            file, "smtp.allow_plaintext_auth", "false needs smtp.tls_cert: no client could AUTH"
+        )
     if "@" in urlsplit(smtp.upstream).netloc and urlsplit(smtp.upstream).password:
         raise ConfigError(file, "smtp.upstream", "holds a password: put it in upstream_password_env instead")
     h = root.table("http")
@@ -358,8 +387,10 @@ def parse(data: dict, file: str) -> Config:
         ops_env = "GATEWAY_OPS_KEY"
 
     policy = _policy(root.table("policy"), smtp.add_list_unsubscribe)
-    senders = [_sender(_Section(file, f"sender[{i + 1}]", raw))
-               for i, raw in enumerate(root.take("sender", _list_of(lambda v: v), ()))]
+    senders = [
+        _sender(_Section(file, f"sender[{i + 1}]", raw))
+        for i, raw in enumerate(root.take("sender", _list_of(lambda v: v), ()))
+    ]
     root.done()
     for attr in ("name", "smtp_username", "twilio_account_sid"):
         _unique(file, senders, attr)
@@ -367,12 +398,27 @@ def parse(data: dict, file: str) -> Config:
     if smtp.trusted_sender is not None and smtp.trusted_sender not in names:
         raise ConfigError(file, "smtp.trusted_sender", f"{smtp.trusted_sender!r} is not a configured sender")
     if smtp.trusted_networks and smtp.trusted_sender is None and len(names) != 1:
-        raise ConfigError(file, "smtp.trusted_sender",
-                          "required with trusted_networks: name the sender that unauthenticated mail is sent as")
+        raise ConfigError(
+            file,
+            "smtp.trusted_sender",
+            "required with trusted_networks: name the sender that unauthenticated mail is sent as",
+        )
     return Config(
-        path=file, mode=mode, database=database, public_url=public_url, token_secret_env=token_secret_env,
-        token_secret_file=token_secret_file, state_dir=state_dir, retention_days=retention_days, smtp=smtp, http_listen=http_listen, sms=sms,
-        ops_api_key_env=ops_env, ops_api_key_hash=ops_hash, policy=policy, senders={s.name: s for s in senders},
+        path=file,
+        mode=mode,
+        database=database,
+        public_url=public_url,
+        token_secret_env=token_secret_env,
+        token_secret_file=token_secret_file,
+        state_dir=state_dir,
+        retention_days=retention_days,
+        smtp=smtp,
+        http_listen=http_listen,
+        sms=sms,
+        ops_api_key_env=ops_env,
+        ops_api_key_hash=ops_hash,
+        policy=policy,
+        senders={s.name: s for s in senders},
     )
 
 

@@ -16,6 +16,7 @@ from ..model import GLOBAL_SCOPE, ConsentLevel
 from ..policy.settings import DAY_NAMES
 from ..secrets import is_secret_hash
 
+
 class ConfigError(Exception):
     def __init__(self, file: str, key: str, problem: str) -> None:
         super().__init__(f"{file}: {key}: {problem}" if key else f"{file}: {problem}")
@@ -30,8 +31,14 @@ Check = Callable[[Any], Any]
 
 
 def _type_name(value: Any) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
-            dict: "a table"}.get(type(value), type(value).__name__)
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
 
 
 class _Section:
@@ -72,6 +79,7 @@ class _Section:
 
 # -- value checks ----------------------------------------------------------------------------------------
 
+
 def _string(value: Any) -> str:
     if not isinstance(value, str):
         raise _Invalid(f"expected a string, got {_type_name(value)}")
@@ -97,6 +105,7 @@ def _integer(low: int, high: int) -> Check:
         if not low <= value <= high:
             raise _Invalid(f"{value} is out of range ({low} to {high})")
         return value
+
     return check
 
 
@@ -113,6 +122,7 @@ def _list_of(check: Check, *, unique: bool = False) -> Check:
         if unique and len(set(items)) != len(items):
             raise _Invalid("has duplicate items")
         return tuple(items)
+
     return checked
 
 
@@ -122,6 +132,7 @@ def _choice(enum_type: type) -> Check:
             return enum_type(_string(value))
         except ValueError:
             raise _Invalid(f"{value!r} is not one of {', '.join(m.value for m in enum_type)}") from None
+
     return check
 
 
@@ -135,14 +146,19 @@ def _consent_level(value: Any) -> ConsentLevel:
 def _hhmm(value: Any) -> time:
     text = _string(value)
     m = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
-    if not m or int(m.group(1)) > 24 or int(m.group(2)) > 59 or (int(m.group(1)) == 24 and m.group(2) != "00"):
+    if (
+        not m
+        or int(m.group(1)) > 24
+        or int(m.group(2)) > 59
+        or (int(m.group(1)) == 24 and m.group(2) != "00")
+    ):
         raise _Invalid(f"{text!r} is not a time of day (HH:MM, 00:00 to 24:00)")
     hour, minute = int(m.group(1)), int(m.group(2))
     return time.max if hour == 24 else time(hour, minute)
 
 
 def _days(value: Any) -> frozenset[int]:
-    """"mon-fri", "sat,sun", "sun" or a list of day names."""
+    """ "mon-fri", "sat,sun", "sun" or a list of day names."""
     items = [_string(v) for v in value] if isinstance(value, list) else _string(value).split(",")
     days: set[int] = set()
     for item in items:
@@ -152,7 +168,7 @@ def _days(value: Any) -> frozenset[int]:
             b = DAY_NAMES.index(last[:3]) if last else a
         except ValueError:
             raise _Invalid(f"{item!r} is not a day or day range (mon, tue, ..., sun; mon-fri)") from None
-        days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
+        days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(b + 1)])
     return frozenset(days)
 
 
@@ -188,14 +204,19 @@ def _matching(pattern: str, problem: str) -> Check:
         if not compiled.fullmatch(text):
             raise _Invalid(f"{text!r} {problem}")
         return text
+
     return check
 
 
 _env_name = _matching(r"[A-Za-z_][A-Za-z0-9_]*", "is not an environment variable name")
 _account_sid = _matching(r"AC[0-9a-fA-F]{32}", "is not a Twilio account SID (AC followed by 32 hex digits)")
-_service_sid = _matching(r"MG[0-9a-fA-F]{32}", "is not a Twilio messaging service SID (MG followed by 32 hex digits)")
-_dkim_selector = _matching(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*",
-                           "is not a DKIM selector (DNS labels)")
+_service_sid = _matching(
+    r"MG[0-9a-fA-F]{32}", "is not a Twilio messaging service SID (MG followed by 32 hex digits)"
+)
+_dkim_selector = _matching(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*",
+    "is not a DKIM selector (DNS labels)",
+)
 _area_code = _matching(r"[2-9]\d\d", 'is not a North American area code (three digits, e.g. "305")')
 
 
@@ -213,6 +234,7 @@ def _url(schemes: tuple[str, ...]) -> Check:
         if parts.scheme not in schemes or not parts.netloc:
             raise _Invalid(f"{text!r} is not a {'/'.join(schemes)} URL")
         return text.rstrip("/")
+
     return check
 
 
@@ -232,7 +254,7 @@ def _upstream(value: Any) -> str:
     parts = urlsplit(text)
     if parts.scheme in ("smtp", "smtps") and parts.hostname:
         try:
-            parts.port
+            _ = parts.port  # raises ValueError for a port that is not a number in range
         except ValueError:
             raise _Invalid(f"{text!r} has a bad port") from None
         return text
@@ -292,4 +314,5 @@ def _choice_str(options: tuple[str, ...]) -> Check:
         if _string(value) not in options:
             raise _Invalid(f"{value!r} is not one of {', '.join(options)}")
         return value
+
     return check

@@ -21,14 +21,40 @@ from itertools import repeat
 from ..model import Link
 from .scan import CLOSE as _CLOSE
 from .scan import OPEN as _OPEN
-from .scan import (anchor_texts, anchors, hiding_starts, invisible_starts, lower, occurrences,
-                   replace_references, strip_tags, tidy)
+from .scan import (
+    anchor_texts,
+    anchors,
+    hiding_starts,
+    invisible_starts,
+    lower,
+    occurrences,
+    replace_references,
+    strip_tags,
+    tidy,
+)
 
 _HIDDEN_ATTR = re.compile(r"(?:^|\s)hidden(?=[\s/>=]|$)")
 _OPEN_TAG_NAME = re.compile(r"<([a-z][a-z0-9-]*)")
 _QUOTED = re.compile(r"=\s*(?:\"[^\"]*\"|'[^']*')")
 _ZERO_WIDTH = ("\u200b", "\u200c", "\u200d", "\ufeff", "\u034f", "\u00ad")
-_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+_VOID = frozenset(
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    ]
+)
 
 
 def _fold(doc: str) -> str:
@@ -176,6 +202,8 @@ def render(doc: str) -> tuple[str, tuple[Link, ...]]:
     text = tidy(_text(doc))
     if not hrefs:
         return text, ()
-    links = tuple(map(tuple.__new__, repeat(Link), zip(hrefs, anchor_texts(text))))  # Link._make, minus a call each
+    links = tuple(
+        map(tuple.__new__, repeat(Link), zip(hrefs, anchor_texts(text)))
+    )  # Link._make, minus a call each
     text = text.replace(_OPEN, "").replace(_CLOSE, "")  # tidy but where a mark stood beside a space or alone
     return tidy(text), links

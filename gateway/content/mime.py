@@ -133,8 +133,12 @@ def _plain_links(text: str) -> tuple[Link, ...]:
         line_end = text.find("\n", m.end())
         context = text[line_start : len(text) if line_end < 0 else line_end]
         url = m.group(0).rstrip(".,;:!?")
-        links.append(Link(url=url if "://" in url or url.lower().startswith("mailto:") else f"http://{url}",
-                          text=" ".join(context.split())))
+        links.append(
+            Link(
+                url=url if "://" in url or url.lower().startswith("mailto:") else f"http://{url}",
+                text=" ".join(context.split()),
+            )
+        )
     return tuple(links)
 
 
@@ -199,7 +203,7 @@ def blank_line(raw: bytes) -> tuple[int, int] | None:
 def _split_head(raw: bytes) -> tuple[bytes, bytes] | None:
     """(header block, body) at the first blank line; None when there is none."""
     at = blank_line(raw)
-    return None if at is None else (raw[: at[0]], raw[at[1]:])
+    return None if at is None else (raw[: at[0]], raw[at[1] :])
 
 
 def _parsed_head(head: bytes) -> Message:
@@ -214,8 +218,14 @@ def _leaf(head: bytes, body: bytes) -> Message:
     return part
 
 
-def _fast_shown(head: bytes, body: bytes, defects: list[str], budget: list[int], depth: int = 0,
-                parsed: Message | None = None) -> list[tuple[str, str]] | None:
+def _fast_shown(
+    head: bytes,
+    body: bytes,
+    defects: list[str],
+    budget: list[int],
+    depth: int = 0,
+    parsed: Message | None = None,
+) -> list[tuple[str, str]] | None:
     """The shown parts, cutting multipart bodies at their boundaries with bytes.find instead of the
     stdlib's line-by-line parser. None whenever the structure is anything but regular: the caller then
     uses the stdlib parser, which is lenient with broken MIME."""
@@ -253,8 +263,13 @@ def _fast_shown(head: bytes, body: bytes, defects: list[str], budget: list[int],
     for (_, start), end in zip(starts, ends):
         chunk = body[start:end]
         chunk = chunk[:-2] if chunk.endswith(b"\r\n") else chunk[:-1] if chunk.endswith(b"\n") else chunk
-        split = (b"", chunk[2:]) if chunk.startswith(b"\r\n") else (b"", chunk[1:]) if chunk.startswith(b"\n") \
+        split = (
+            (b"", chunk[2:])
+            if chunk.startswith(b"\r\n")
+            else (b"", chunk[1:])
+            if chunk.startswith(b"\n")
             else _split_head(chunk)
+        )
         if split is None:
             return None
         children.append(split)

@@ -18,19 +18,67 @@ _INVISIBLE_START = re.compile(rf"<(?:!--|({'|'.join(INVISIBLE_ELEMENTS)})(?![a-z
 # One expression per declaration, each with a literal start the engine searches for: three scans in C beat
 # a str.find per keyword with a Python-level match at each hit (`display:block` is on every image), and
 # beat one alternation, which the engine tries at every 'd', 'v' and 'o'.
-_HIDING = tuple(map(re.compile, (r"display\s*:\s*none", r"visibility\s*:\s*hidden",
-                                 r"opacity\s*:\s*0+(?:\.0+)?\s*(?:!important\s*)?(?:[;\"']|$)")))
+_HIDING = tuple(
+    map(
+        re.compile,
+        (
+            r"display\s*:\s*none",
+            r"visibility\s*:\s*hidden",
+            r"opacity\s*:\s*0+(?:\.0+)?\s*(?:!important\s*)?(?:[;\"']|$)",
+        ),
+    )
+)
 _ANCHOR_CLOSE = re.compile(r"</a\s*>", re.IGNORECASE)
 _ANCHOR_HREF = re.compile(
-    r"""<a\b(?:[^>]*?\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)))?[^>]*>""", re.IGNORECASE)
+    r"""<a\b(?:[^>]*?\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)))?[^>]*>""", re.IGNORECASE
+)
 # Commonest in newsletters first: the alternation is tried in this order at every tag.
-BLOCK_NAMES = ("td tr table tbody p div br li h1 h2 h3 h4 h5 h6 th thead tfoot ul ol center hr blockquote pre "
-               "address article aside dd dl dt fieldset figcaption figure footer form header main nav section").split()
+BLOCK_NAMES = [
+    "td",
+    "tr",
+    "table",
+    "tbody",
+    "p",
+    "div",
+    "br",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "th",
+    "thead",
+    "tfoot",
+    "ul",
+    "ol",
+    "center",
+    "hr",
+    "blockquote",
+    "pre",
+    "address",
+    "article",
+    "aside",
+    "dd",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "header",
+    "main",
+    "nav",
+    "section",
+]
 
 
 def _by_first_letter(names: list[str]) -> str:
     """An alternation grouped by first letter (groups and names in the order given), so each '<' costs one
     branch test per first letter, not one per name."""
+
     def either_case(text: str) -> str:  # [dD][iI][vV]: measurably faster than re.IGNORECASE here
         return "".join(f"[{c}{c.upper()}]" if c.isalpha() else re.escape(c) for c in text)
 
@@ -136,8 +184,20 @@ def ascii_lower_or_none(text: str) -> str | None:
     return text.lower() if text.isascii() else None
 
 
-REFERENCE = {f.__name__: f for f in (strip_tags, anchors, invisible_starts, hiding_starts, occurrences,
-                                     replace_references, tidy, ascii_lower_or_none, anchor_texts)}
+REFERENCE = {
+    f.__name__: f
+    for f in (
+        strip_tags,
+        anchors,
+        invisible_starts,
+        hiding_starts,
+        occurrences,
+        replace_references,
+        tidy,
+        ascii_lower_or_none,
+        anchor_texts,
+    )
+}
 
 WANTED = not os.environ.get("GATEWAY_NO_EXTENSIONS")  # set: the expressions only, C or not
 
@@ -148,11 +208,18 @@ try:
 except ImportError:
     _scan = None
 else:
-    strip_tags, anchors, invisible_starts, hiding_starts = (  # noqa: F811
-        _scan.strip_tags, _scan.anchors, _scan.invisible_starts, _scan.hiding_starts)
-    occurrences, replace_references, tidy = (_scan.occurrences, _scan.replace_references,  # noqa: F811
-                                             _scan.tidy)
-    ascii_lower_or_none, anchor_texts = _scan.ascii_lower_or_none, _scan.anchor_texts  # noqa: F811
+    strip_tags, anchors, invisible_starts, hiding_starts = (
+        _scan.strip_tags,
+        _scan.anchors,
+        _scan.invisible_starts,
+        _scan.hiding_starts,
+    )
+    occurrences, replace_references, tidy = (
+        _scan.occurrences,
+        _scan.replace_references,
+        _scan.tidy,
+    )
+    ascii_lower_or_none, anchor_texts = _scan.ascii_lower_or_none, _scan.anchor_texts
 
 COMPILED = _scan is not None
 

@@ -15,7 +15,15 @@ from ..sms import SmsService
 from ..store import Store, StoreError
 from ..tokens import TokenSigner
 from . import (
-    check_api, console, console_actions, decisions_api, erasure, lists_api, sms_api, twilio_api, twilio_inbound,
+    check_api,
+    console,
+    console_actions,
+    decisions_api,
+    erasure,
+    lists_api,
+    sms_api,
+    twilio_api,
+    twilio_inbound,
     unsubscribe,
 )
 from .errors import make_middleware
@@ -36,16 +44,20 @@ class HttpContext:
 
 
 def build_app(ctx: HttpContext) -> web.Application:
-    app = web.Application(middlewares=[make_middleware(ctx.metrics, ctx.config.sms.retry_after)],
-                          client_max_size=MAX_REQUEST)
+    app = web.Application(
+        middlewares=[make_middleware(ctx.metrics, ctx.config.sms.retry_after)], client_max_size=MAX_REQUEST
+    )
 
     async def healthz(request: web.Request) -> web.Response:
         try:
             version = await ctx.store.schema_version()
         except StoreError as exc:
             log.warning("health check: store unavailable: %s", exc)
-            return web.json_response({"status": "unavailable", "store": "unavailable"}, status=503,
-                                     headers={"Retry-After": str(ctx.config.sms.retry_after)})
+            return web.json_response(
+                {"status": "unavailable", "store": "unavailable"},
+                status=503,
+                headers={"Retry-After": str(ctx.config.sms.retry_after)},
+            )
         return web.json_response({"status": "ok", "store": "ok", "schema_version": version})
 
     async def metrics(request: web.Request) -> web.Response:
@@ -79,8 +91,9 @@ class HttpDoor:
         self._runner: web.AppRunner | None = None
 
     async def start(self, *, reuse_port: bool = False) -> None:
-        self._runner = web.AppRunner(build_app(self.ctx), access_log=None, shutdown_timeout=10.0,
-                                     handle_signals=False)
+        self._runner = web.AppRunner(
+            build_app(self.ctx), access_log=None, shutdown_timeout=10.0, handle_signals=False
+        )
         await self._runner.setup()
         host, port = self.ctx.config.http_listen
         site = web.TCPSite(self._runner, host, port, reuse_port=reuse_port or None, backlog=1024)

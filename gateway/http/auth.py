@@ -22,7 +22,9 @@ async def bearer(request: web.Request, credentials: Credentials) -> str:
     scheme, _, key = header.partition(" ")
     key = key.strip()
     if scheme.lower() != "bearer" or not key:
-        raise ApiError(401, "UNAUTHORIZED", "send an API key: Authorization: Bearer <key>", headers=_CHALLENGE)
+        raise ApiError(
+            401, "UNAUTHORIZED", "send an API key: Authorization: Bearer <key>", headers=_CHALLENGE
+        )
     if len(key) > _MAX_KEY or not key.isprintable():
         raise ApiError(401, "UNAUTHORIZED", "invalid API key", headers=_CHALLENGE)
     who = await credentials.api_key(key)
@@ -43,19 +45,32 @@ async def twilio_basic(request: web.Request, credentials: Credentials, account_s
     header = request.headers.get("Authorization", "")
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic" or not encoded.strip():
-        raise ApiError(401, "UNAUTHORIZED", "authenticate with HTTP Basic: your AccountSid and API key",
-                       twilio_code=20003, headers=_BASIC_CHALLENGE)
+        raise ApiError(
+            401,
+            "UNAUTHORIZED",
+            "authenticate with HTTP Basic: your AccountSid and API key",
+            twilio_code=20003,
+            headers=_BASIC_CHALLENGE,
+        )
     try:
         user, sep, key = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
     except (binascii.Error, UnicodeDecodeError):
         user, sep, key = "", "", ""
     if not sep or not key or len(key) > _MAX_KEY:
-        raise ApiError(401, "UNAUTHORIZED", "malformed Basic credentials", twilio_code=20003,
-                       headers=_BASIC_CHALLENGE)
+        raise ApiError(
+            401, "UNAUTHORIZED", "malformed Basic credentials", twilio_code=20003, headers=_BASIC_CHALLENGE
+        )
     if user != account_sid:
-        raise ApiError(403, "FORBIDDEN", "the credentials are not for the account in the path", twilio_code=20003)
+        raise ApiError(
+            403, "FORBIDDEN", "the credentials are not for the account in the path", twilio_code=20003
+        )
     sender = await credentials.twilio_basic(user, key)
     if sender is None:
-        raise ApiError(401, "UNAUTHORIZED", "unknown account or wrong API key", twilio_code=20003,
-                       headers=_BASIC_CHALLENGE)
+        raise ApiError(
+            401,
+            "UNAUTHORIZED",
+            "unknown account or wrong API key",
+            twilio_code=20003,
+            headers=_BASIC_CHALLENGE,
+        )
     return sender

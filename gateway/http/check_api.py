@@ -41,17 +41,20 @@ def make_handler(ctx):
             if unknown:
                 raise ApiError(400, "BAD_REQUEST", f"unknown field(s): {', '.join(sorted(unknown))}")
             check_text(ctx.config.senders[sender], data.get("to"), data.get("body"), data.get("from"))
-            sms = await pipeline.check_sms(sender, data["to"], data["body"], parse_category(data.get("category")),
-                                           at, data.get("from"))
+            sms = await pipeline.check_sms(
+                sender, data["to"], data["body"], parse_category(data.get("category")), at, data.get("from")
+            )
             evaluation, channel, recipients = sms.evaluation, "sms", [sms.message.to]
-        return web.json_response({
-            "channel": channel,
-            "verdict": "pass" if evaluation.passed else "reject",
-            "violations": [v.as_dict() for v in evaluation.violations],
-            "category": evaluation.category.value,
-            "mode": ctx.config.mode_for(sender).value,
-            "recipients": recipients,
-        })
+        return web.json_response(
+            {
+                "channel": channel,
+                "verdict": "pass" if evaluation.passed else "reject",
+                "violations": [v.as_dict() for v in evaluation.violations],
+                "category": evaluation.category.value,
+                "mode": ctx.config.mode_for(sender).value,
+                "recipients": recipients,
+            }
+        )
 
     async def _sender(request: web.Request) -> str:
         who = await bearer(request, ctx.credentials)

@@ -29,19 +29,27 @@ from ..model import GLOBAL_SCOPE, Channel, ConsentLevel, Verdict
 from ..policy.codes import CODES, explain
 from ..policy.recipients import PERMANENT_REASONS
 from ..reports import parse_when
-from . import chart
 from ..store.base import DecisionQuery
+from . import chart
 
 HERE = Path(__file__).parent
 COOKIE = "gw_ops"
 SESSION_SECONDS = 8 * 3600
 CHART_DAYS = 92  # the longest period the chart draws, a day a bar
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-       "base-uri 'none'")
-_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
-            "Cache-Control": "no-store", "X-Frame-Options": "DENY"}
-_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-                          undefined=jinja2.StrictUndefined)
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'"
+)
+_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+}
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+)
 
 
 # What the lookup page says after an action (keyed, so no text from the query is ever shown).
@@ -75,7 +83,7 @@ async def ops_credential(request: web.Request, ctx) -> str | None:
     key = None
     if scheme.lower() == "basic":
         try:
-            user, _, key = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
+            _user, _, key = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
         except (binascii.Error, UnicodeDecodeError):
             key = None
     elif scheme.lower() == "bearer":
@@ -112,6 +120,7 @@ def make_routes(ctx, app: web.Application):
                 raise web.HTTPFound("/ops/login")
             request["ops"] = credential
             return await handler(request)
+
         return wrapper
 
     async def login_form(request: web.Request) -> web.Response:
@@ -121,10 +130,19 @@ def make_routes(ctx, app: web.Application):
         form = await request.post()
         key = str(form.get("key", ""))
         if not key or len(key) > 512 or await ctx.credentials.api_key(key) != OPS:
-            return page("login.html", status=401, title="Sign in", signed_in=False, error="That is not an ops key.")
+            return page(
+                "login.html", status=401, title="Sign in", signed_in=False, error="That is not an ops key."
+            )
         response = web.HTTPFound("/ops/")
-        response.set_cookie(COOKIE, session_cookie(ctx.signer), max_age=SESSION_SECONDS, httponly=True,
-                            samesite="Strict", secure=secure, path="/")
+        response.set_cookie(
+            COOKIE,
+            session_cookie(ctx.signer),
+            max_age=SESSION_SECONDS,
+            httponly=True,
+            samesite="Strict",
+            secure=secure,
+            path="/",
+        )
         raise response
 
     async def logout(request: web.Request) -> web.Response:
@@ -145,42 +163,92 @@ def make_routes(ctx, app: web.Application):
         except ValueError:
             since = until = None
             error = "Since and until take ISO 8601 times or spans such as 7d."
-        query = DecisionQuery(verdict=verdict if verdict in {v.value for v in Verdict} else None,
-                              channel=values["channel"] if values["channel"] in ("email", "sms") else None,
-                              code=values["code"] if values["code"] in CODES else None,
-                              sender=values["sender"] if values["sender"] in ctx.config.senders else None,
-                              since=since, until=until, text=(values["q"] or "")[:200] or None)
+        query = DecisionQuery(
+            verdict=verdict if verdict in {v.value for v in Verdict} else None,
+            channel=values["channel"] if values["channel"] in ("email", "sms") else None,
+            code=values["code"] if values["code"] in CODES else None,
+            sender=values["sender"] if values["sender"] in ctx.config.senders else None,
+            since=since,
+            until=until,
+            text=(values["q"] or "")[:200] or None,
+        )
         cursor = q.get("cursor")
         cursor = cursor if cursor and cursor.isalnum() and len(cursor) <= 32 else None
         found = await ctx.store.decisions(51, query, cursor)
-        kept = {"verdict": verdict or "", "channel": query.channel or "", "code": query.code or "",
-                "sender": query.sender or "", "since": since_text, "until": until_text, "q": query.text or ""}
+        kept = {
+            "verdict": verdict or "",
+            "channel": query.channel or "",
+            "code": query.code or "",
+            "sender": query.sender or "",
+            "since": since_text,
+            "until": until_text,
+            "q": query.text or "",
+        }
         shown = {k: v for k, v in kept.items() if v}
-        filters = {"verdict": query.verdict, "channel": query.channel, "code": query.code, "sender": query.sender,
-                   "text": query.text, "since_text": since_text, "until_text": until_text}
+        filters = {
+            "verdict": query.verdict,
+            "channel": query.channel,
+            "code": query.code,
+            "sender": query.sender,
+            "text": query.text,
+            "since_text": since_text,
+            "until_text": until_text,
+        }
         last = (until - timedelta(microseconds=1) if until else now).date()
-        first = max(since.date() if since else last - timedelta(days=29), last - timedelta(days=CHART_DAYS - 1))
-        days, counts = chart.rejections_per_day(await ctx.store.summary(datetime.combine(first, dt_time(), UTC),
-                                                                        query.sender), first, last, query.channel)
+        first = max(
+            since.date() if since else last - timedelta(days=29), last - timedelta(days=CHART_DAYS - 1)
+        )
+        days, counts = chart.rejections_per_day(
+            await ctx.store.summary(datetime.combine(first, dt_time(), UTC), query.sender),
+            first,
+            last,
+            query.channel,
+        )
         if query.code:
             counts = {query.code: counts[query.code]} if query.code in counts else {}
-        return page("list.html", title="Rejected messages" if query.verdict == "rejected" else "Decisions",
-                    chart=Markup(chart.svg(days, counts)) if days else None, signed_in=True, decisions=found[:50], next_cursor=found[49].id if len(found) > 50 else None,
-                    f=filters, query=urlencode(shown), verdicts=[v.value for v in Verdict],
-                    channels=[c.value for c in Channel], codes=sorted(CODES), senders=senders, error=error)
+        return page(
+            "list.html",
+            title="Rejected messages" if query.verdict == "rejected" else "Decisions",
+            chart=Markup(chart.svg(days, counts)) if days else None,
+            signed_in=True,
+            decisions=found[:50],
+            next_cursor=found[49].id if len(found) > 50 else None,
+            f=filters,
+            query=urlencode(shown),
+            verdicts=[v.value for v in Verdict],
+            channels=[c.value for c in Channel],
+            codes=sorted(CODES),
+            senders=senders,
+            error=error,
+        )
 
     async def detail(request: web.Request) -> web.Response:
         decision_id = request.match_info["id"]
-        found = await ctx.store.decision(decision_id) if decision_id.isalnum() and len(decision_id) <= 32 else None
+        found = (
+            await ctx.store.decision(decision_id)
+            if decision_id.isalnum() and len(decision_id) <= 32
+            else None
+        )
         if found is None:
             return page("base.html", status=404, title="No such decision", signed_in=True)
-        return page("detail.html", title=f"Decision {found.id}", signed_in=True, d=found,
-                    violations=[(v, explain(v.code)) for v in found.violations])
+        return page(
+            "detail.html",
+            title=f"Decision {found.id}",
+            signed_in=True,
+            d=found,
+            violations=[(v, explain(v.code)) for v in found.violations],
+        )
 
     async def lookup(request: web.Request) -> web.Response:
         text = request.query.get("address", "").strip()
-        blank = {"title": "Address lookup", "signed_in": True, "address": text, "error": None, "shown": False,
-                 "done": None}
+        blank = {
+            "title": "Address lookup",
+            "signed_in": True,
+            "address": text,
+            "error": None,
+            "shown": False,
+            "done": None,
+        }
         if not text:
             return page("lookup.html", **blank)
         try:
@@ -191,12 +259,23 @@ def make_routes(ctx, app: web.Application):
         consents = await ctx.store.consents(channel, address)
         decisions = await ctx.store.decisions(50, DecisionQuery(recipient_hash=address_hash(address)))
         audit = await ctx.store.audit_log(channel, address, 50)
-        return page("lookup.html", title=f"Address lookup: {address}", signed_in=True, address=address,
-                    error=None, shown=True, suppressions=suppressions, consents=consents, decisions=decisions,
-                    audit=audit, done=DONE.get(request.query.get("done", "")),
-                    csrf=csrf_token(ctx.signer, request["ops"]), scopes=[GLOBAL_SCOPE, *senders],
-                    levels=[level.label for level in ConsentLevel if level != ConsentLevel.NONE],
-                    permanent=PERMANENT_REASONS)
+        return page(
+            "lookup.html",
+            title=f"Address lookup: {address}",
+            signed_in=True,
+            address=address,
+            error=None,
+            shown=True,
+            suppressions=suppressions,
+            consents=consents,
+            decisions=decisions,
+            audit=audit,
+            done=DONE.get(request.query.get("done", "")),
+            csrf=csrf_token(ctx.signer, request["ops"]),
+            scopes=[GLOBAL_SCOPE, *senders],
+            levels=[level.label for level in ConsentLevel if level != ConsentLevel.NONE],
+            permanent=PERMANENT_REASONS,
+        )
 
     static = {"console.css": "text/css", "favicon.svg": "image/svg+xml"}
 
@@ -204,8 +283,11 @@ def make_routes(ctx, app: web.Application):
         name = request.match_info["name"]
         if name not in static:
             raise web.HTTPNotFound()
-        return web.Response(body=(HERE / "static" / name).read_bytes(), content_type=static[name],
-                            headers={"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"})
+        return web.Response(
+            body=(HERE / "static" / name).read_bytes(),
+            content_type=static[name],
+            headers={"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"},
+        )
 
     app.router.add_get("/ops/login", login_form)
     app.router.add_post("/ops/login", login)

@@ -59,7 +59,9 @@ def make_action_routes(ctx, app: web.Application, guarded) -> None:
             raise Refused(f"Keep it under {_NOTE_MAX} characters.")
         return text
 
-    def audit(request: web.Request, action: str, channel, address: str, scope: str, detail: str) -> AuditEntry:
+    def audit(
+        request: web.Request, action: str, channel, address: str, scope: str, detail: str
+    ) -> AuditEntry:
         return AuditEntry(f"console {request.remote or 'unknown'}", action, channel, address, scope, detail)
 
     def back(address: str, done: str) -> web.HTTPSeeOther:
@@ -70,9 +72,11 @@ def make_action_routes(ctx, app: web.Application, guarded) -> None:
             try:
                 address, changed, done = await work(request, *await checked(request))
             except Refused as exc:
-                return page("notice.html", status=exc.status, title="Not done",
-                            signed_in=True, message=str(exc))
+                return page(
+                    "notice.html", status=exc.status, title="Not done", signed_in=True, message=str(exc)
+                )
             raise back(address, done if changed else "unchanged")
+
         return guarded(handler)
 
     async def remove_suppression(request, form, channel, address, scope):
@@ -83,8 +87,12 @@ def make_action_routes(ctx, app: web.Application, guarded) -> None:
             raise Refused(refusal)
         note = note_of(form, "note", "why it is removed")
         removed = await ctx.store.remove_suppressions(
-            channel, address, scope, reason,
-            audit(request, "suppression.remove", channel, address, scope, f"reason {reason}; {note}"))
+            channel,
+            address,
+            scope,
+            reason,
+            audit(request, "suppression.remove", channel, address, scope, f"reason {reason}; {note}"),
+        )
         return address, removed, "removed"
 
     async def record_consent(request, form, channel, address, scope):
@@ -95,15 +103,19 @@ def make_action_routes(ctx, app: web.Application, guarded) -> None:
         if level == ConsentLevel.NONE:
             raise Refused("Record a level of consent; to withdraw one, revoke it.")
         evidence = note_of(form, "evidence", "where the consent was given (the evidence)")
-        record = Consent(channel, address_hash(address), address, scope, level, "ops console", evidence, now())
-        await ctx.store.add_consent(record, audit(request, "consent.add", channel, address, scope,
-                                                  f"level {level.label}; {evidence}"))
+        record = Consent(
+            channel, address_hash(address), address, scope, level, "ops console", evidence, now()
+        )
+        await ctx.store.add_consent(
+            record, audit(request, "consent.add", channel, address, scope, f"level {level.label}; {evidence}")
+        )
         return address, True, "recorded"
 
     async def revoke_consent(request, form, channel, address, scope):
         note = note_of(form, "note", "why it is revoked")
-        count = await ctx.store.revoke_consents(channel, address, scope, now(),
-                                                audit(request, "consent.revoke", channel, address, scope, note))
+        count = await ctx.store.revoke_consents(
+            channel, address, scope, now(), audit(request, "consent.revoke", channel, address, scope, note)
+        )
         return address, count, "revoked"
 
     app.router.add_post("/ops/actions/remove-suppression", action(remove_suppression))

@@ -58,9 +58,15 @@ def query_from(request: web.Request, own_sender: str | None) -> DecisionQuery:
     text = q.get("q") or None
     if text is not None and len(text) > 200:
         raise ApiError(400, "BAD_REQUEST", "q is at most 200 characters")
-    return DecisionQuery(verdict=verdict, channel=channel, code=code, sender=sender,
-                         since=_when(q["since"], "since", now) if q.get("since") else None,
-                         until=_when(q["until"], "until", now) if q.get("until") else None, text=text)
+    return DecisionQuery(
+        verdict=verdict,
+        channel=channel,
+        code=code,
+        sender=sender,
+        since=_when(q["since"], "since", now) if q.get("since") else None,
+        until=_when(q["until"], "until", now) if q.get("until") else None,
+        text=text,
+    )
 
 
 def make_handlers(ctx):
@@ -78,8 +84,12 @@ def make_handlers(ctx):
         page = await ctx.store.decisions(limit + 1, query, cursor)
         more = len(page) > limit
         page = page[:limit]
-        return web.json_response({"decisions": [decision_json(d) for d in page],
-                                  "next_cursor": page[-1].id if more and page else None})
+        return web.json_response(
+            {
+                "decisions": [decision_json(d) for d in page],
+                "next_cursor": page[-1].id if more and page else None,
+            }
+        )
 
     async def one(request: web.Request) -> web.Response:
         own = await _reader(request, ctx)
@@ -91,8 +101,12 @@ def make_handlers(ctx):
 
     async def export(request: web.Request) -> web.StreamResponse:
         query = query_from(request, await _reader(request, ctx))
-        response = web.StreamResponse(headers={"Content-Type": "text/csv; charset=utf-8",
-                                               "Content-Disposition": 'attachment; filename="decisions.csv"'})
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/csv; charset=utf-8",
+                "Content-Disposition": 'attachment; filename="decisions.csv"',
+            }
+        )
         await response.prepare(request)
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
@@ -114,8 +128,21 @@ def make_handlers(ctx):
         now = datetime.now(UTC)
         since = _when(request.query.get("since", "30d"), "since", now)
         rows = await ctx.store.summary(since, own)
-        return web.json_response({"since": since.isoformat(), "rows": [
-            {"day": r.day, "sender": r.sender, "channel": r.channel, "verdict": r.verdict, "code": r.code,
-             "count": r.count} for r in rows]})
+        return web.json_response(
+            {
+                "since": since.isoformat(),
+                "rows": [
+                    {
+                        "day": r.day,
+                        "sender": r.sender,
+                        "channel": r.channel,
+                        "verdict": r.verdict,
+                        "code": r.code,
+                        "count": r.count,
+                    }
+                    for r in rows
+                ],
+            }
+        )
 
     return listing, one, export, summary

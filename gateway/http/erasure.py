@@ -21,13 +21,24 @@ def make_handler(ctx):
         data = await read_json(request)
         address, channel = data.get("address"), data.get("channel")
         if not isinstance(address, str) or (channel is not None and channel not in ("email", "sms")):
-            raise ApiError(400, "BAD_REQUEST", 'send {"address": "...", "channel": "email" | "sms" (optional)}')
+            raise ApiError(
+                400, "BAD_REQUEST", 'send {"address": "...", "channel": "email" | "sms" (optional)}'
+            )
         try:
             chosen, normalized = channel_and_address(address, channel)
         except ValueError as exc:
             raise ApiError(400, "INVALID_ADDRESS", str(exc)) from None
         result = await ctx.store.forget(chosen, normalized, datetime.now(UTC))
-        return web.json_response({"channel": chosen.value, "erased": True, "decisions": result.decisions,
-                                  "suppressions_hashed": result.suppressions, "consents": result.consents,
-                                  "outbox": result.outbox, "held_texts": result.held})
+        return web.json_response(
+            {
+                "channel": chosen.value,
+                "erased": True,
+                "decisions": result.decisions,
+                "suppressions_hashed": result.suppressions,
+                "consents": result.consents,
+                "outbox": result.outbox,
+                "held_texts": result.held,
+            }
+        )
+
     return forget

@@ -18,29 +18,42 @@ MAX_SCHEDULE = timedelta(days=35)  # as far ahead as Twilio schedules
 _CATEGORIES = {c.value: c for c in Category}
 
 
-def check_text(sender: Sender, to: object, body: object, from_number: object, *, body_required: bool = True) -> None:
+def check_text(
+    sender: Sender, to: object, body: object, from_number: object, *, body_required: bool = True
+) -> None:
     """What makes a request malformed (400), whatever the API; whether the text may go is the rules' call."""
     if not isinstance(to, str) or not to.strip():
-        raise ApiError(400, "MISSING_TO", "'to' is required: the recipient's number in E.164 (+15551234567)",
-                       twilio_code=21604)
+        raise ApiError(
+            400,
+            "MISSING_TO",
+            "'to' is required: the recipient's number in E.164 (+15551234567)",
+            twilio_code=21604,
+        )
     if len(to) > 64:
         raise ApiError(400, "BAD_REQUEST", "'to' is too long to be a phone number", twilio_code=21211)
     if body_required and (not isinstance(body, str) or not body.strip()):
         raise ApiError(400, "MISSING_BODY", "'body' is required and may not be empty", twilio_code=21602)
     if isinstance(body, str) and len(body) > MAX_BODY:
-        raise ApiError(400, "BODY_TOO_LONG", f"'body' has {len(body)} characters; at most {MAX_BODY}",
-                       twilio_code=21617)
+        raise ApiError(
+            400, "BODY_TOO_LONG", f"'body' has {len(body)} characters; at most {MAX_BODY}", twilio_code=21617
+        )
     if from_number is not None and from_number not in sender.sms_from:
         allowed = ", ".join(sender.sms_from) or "none configured"
-        raise ApiError(400, "FROM_NOT_ALLOWED", f"'from' {from_number!r} is not one of sender {sender.name}'s "
-                       f"numbers ({allowed})", twilio_code=21606)
+        raise ApiError(
+            400,
+            "FROM_NOT_ALLOWED",
+            f"'from' {from_number!r} is not one of sender {sender.name}'s numbers ({allowed})",
+            twilio_code=21606,
+        )
 
 
 def parse_category(value: object) -> Category | None:
     if value is None:
         return None
     if not isinstance(value, str) or value.strip().lower() not in _CATEGORIES:
-        raise ApiError(400, "BAD_CATEGORY", f"category must be one of {', '.join(_CATEGORIES)}", twilio_code=79100)
+        raise ApiError(
+            400, "BAD_CATEGORY", f"category must be one of {', '.join(_CATEGORIES)}", twilio_code=79100
+        )
     return _CATEGORIES[value.strip().lower()]
 
 
@@ -53,8 +66,12 @@ def parse_time(value: object, name: str, code: str = "BAD_TIME", **extra) -> dat
     except ValueError:
         at = None
     if at is None or at.tzinfo is None:
-        raise ApiError(400, code, f"{name} must be an ISO 8601 time with its offset, e.g. 2026-05-05T14:00:00-04:00",
-                       **extra)
+        raise ApiError(
+            400,
+            code,
+            f"{name} must be an ISO 8601 time with its offset, e.g. 2026-05-05T14:00:00-04:00",
+            **extra,
+        )
     return at.astimezone(UTC)
 
 

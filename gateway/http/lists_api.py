@@ -23,11 +23,11 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from ..addresses import address_hash, channel_and_address
-from ..suppression_csv import COLUMNS, ImportDefaults, read_suppressions, suppression_row
 from ..credentials import OPS
 from ..model import GLOBAL_SCOPE, Channel, Consent, ConsentLevel, Reason, Suppression
 from ..policy.recipients import removal_refused
 from ..store.base import AuditEntry, to_text
+from ..suppression_csv import COLUMNS, ImportDefaults, read_suppressions, suppression_row
 from .auth import bearer
 from .errors import ApiError
 from .fields import parse_time, read_json
@@ -50,7 +50,9 @@ class _Caller:
         if value is None:
             return GLOBAL_SCOPE
         if not isinstance(value, str) or (value != GLOBAL_SCOPE and value not in self.config.senders):
-            raise ApiError(400, "BAD_SCOPE", f"scope must be 'global' or a sender ({', '.join(self.config.senders)})")
+            raise ApiError(
+                400, "BAD_SCOPE", f"scope must be 'global' or a sender ({', '.join(self.config.senders)})"
+            )
         return value
 
     def audit(self, action: str, channel: Channel, address: str, scope: str, detail: str) -> AuditEntry:
@@ -85,10 +87,19 @@ def _reason(value: object, default: Reason | None) -> Reason | None:
 
 
 def _consent_json(c: Consent, at: datetime) -> dict:
-    return {"id": c.id, "channel": c.channel.value, "address": c.address, "scope": c.scope, "level": c.level.label,
-            "source": c.source, "evidence": c.evidence, "obtained_at": to_text(c.obtained_at),
-            "expires_at": to_text(c.expires_at), "revoked_at": to_text(c.revoked_at),
-            "counts_now": c.level_at(at).label}
+    return {
+        "id": c.id,
+        "channel": c.channel.value,
+        "address": c.address,
+        "scope": c.scope,
+        "level": c.level.label,
+        "source": c.source,
+        "evidence": c.evidence,
+        "obtained_at": to_text(c.obtained_at),
+        "expires_at": to_text(c.expires_at),
+        "revoked_at": to_text(c.revoked_at),
+        "counts_now": c.level_at(at).label,
+    }
 
 
 def add_routes(app: web.Application, ctx) -> None:
@@ -111,10 +122,14 @@ def add_routes(app: web.Application, ctx) -> None:
         if expires is not None and expires <= now:
             raise ApiError(400, "BAD_TIME", "expires_at must be in the future")
         entry = Suppression(channel, address_hash(address), address, scope, reason, source, now, expires)
-        added = await store.add_suppression(entry, me.audit("suppression.add", channel, address, scope,
-                                                             f"reason {reason.value}, source {source}"))
-        return web.json_response({"suppressed": True, "added": added, **dict(zip(COLUMNS, suppression_row(entry)))},
-                                 status=201 if added else 200)
+        added = await store.add_suppression(
+            entry,
+            me.audit("suppression.add", channel, address, scope, f"reason {reason.value}, source {source}"),
+        )
+        return web.json_response(
+            {"suppressed": True, "added": added, **dict(zip(COLUMNS, suppression_row(entry)))},
+            status=201 if added else 200,
+        )
 
     async def list_suppressions(request: web.Request) -> web.Response:
         me = await caller(request)
@@ -139,12 +154,20 @@ def add_routes(app: web.Application, ctx) -> None:
         reason = _reason(request.query.get("reason"), None)
         if refused := removal_refused([s async for s in store.suppressions(channel, scope, address)], reason):
             raise ApiError(409, "PERMANENT", refused)
-        removed = await store.remove_suppressions(channel, address, scope, reason.value if reason else None,
-                                                  me.audit("suppression.remove", channel, address, scope,
-                                                           f"reason {reason.value if reason else 'any'}"))
+        removed = await store.remove_suppressions(
+            channel,
+            address,
+            scope,
+            reason.value if reason else None,
+            me.audit(
+                "suppression.remove", channel, address, scope, f"reason {reason.value if reason else 'any'}"
+            ),
+        )
         if not removed:
             raise ApiError(404, "NOT_FOUND", f"no suppression of {address} in scope {scope}")
-        return web.json_response({"removed": removed, "channel": channel.value, "address": address, "scope": scope})
+        return web.json_response(
+            {"removed": removed, "channel": channel.value, "address": address, "scope": scope}
+        )
 
     async def import_suppressions(request: web.Request) -> web.Response:
         me = await caller(request)
@@ -161,12 +184,23 @@ def add_routes(app: web.Application, ctx) -> None:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise ApiError(400, "BAD_REQUEST", "the CSV is not UTF-8") from None
-        defaults = ImportDefaults(channel, me.scope(q.get("scope")),
-                                  _reason(q.get("reason"), Reason.UNSUBSCRIBE), q.get("source", "import"),
-                                  datetime.now(UTC), frozenset(config.senders) | {GLOBAL_SCOPE})
+        defaults = ImportDefaults(
+            channel,
+            me.scope(q.get("scope")),
+            _reason(q.get("reason"), Reason.UNSUBSCRIBE),
+            q.get("source", "import"),
+            datetime.now(UTC),
+            frozenset(config.senders) | {GLOBAL_SCOPE},
+        )
         result = await store.import_suppressions(read_suppressions(io.StringIO(text), defaults))
-        return web.json_response({"added": result.added, "skipped": result.skipped, "rejected": result.rejected,
-                                  "errors": list(result.errors)})
+        return web.json_response(
+            {
+                "added": result.added,
+                "skipped": result.skipped,
+                "rejected": result.rejected,
+                "errors": list(result.errors),
+            }
+        )
 
     async def add_consent(request: web.Request) -> web.Response:
         me = await caller(request)
@@ -176,11 +210,19 @@ def add_routes(app: web.Application, ctx) -> None:
         try:
             level = ConsentLevel.parse(data.get("level"))
         except (ValueError, TypeError, AttributeError):
-            raise ApiError(400, "BAD_LEVEL", "level must be one of "
-                           + ", ".join(lv.label for lv in ConsentLevel)) from None
+            raise ApiError(
+                400, "BAD_LEVEL", "level must be one of " + ", ".join(lv.label for lv in ConsentLevel)
+            ) from None
         source, evidence = data.get("source", "api"), data.get("evidence", "")
-        if not isinstance(source, str) or not isinstance(evidence, str) or len(source) > 200 or len(evidence) > 2000:
-            raise ApiError(400, "BAD_REQUEST", "source and evidence must be texts (200 and 2,000 characters at most)")
+        if (
+            not isinstance(source, str)
+            or not isinstance(evidence, str)
+            or len(source) > 200
+            or len(evidence) > 2000
+        ):
+            raise ApiError(
+                400, "BAD_REQUEST", "source and evidence must be texts (200 and 2,000 characters at most)"
+            )
         now = datetime.now(UTC)
         obtained = parse_time(data.get("obtained_at"), "obtained_at") or now
         expires = parse_time(data.get("expires_at"), "expires_at")
@@ -188,9 +230,12 @@ def add_routes(app: web.Application, ctx) -> None:
             raise ApiError(400, "BAD_TIME", "obtained_at is in the future")
         if expires is not None and expires <= obtained:
             raise ApiError(400, "BAD_TIME", "expires_at must be after obtained_at")
-        record = Consent(channel, address_hash(address), address, scope, level, source, evidence, obtained, expires)
-        cid = await store.add_consent(record, me.audit("consent.add", channel, address, scope,
-                                                       f"level {level.label}, source {source}"))
+        record = Consent(
+            channel, address_hash(address), address, scope, level, source, evidence, obtained, expires
+        )
+        cid = await store.add_consent(
+            record, me.audit("consent.add", channel, address, scope, f"level {level.label}, source {source}")
+        )
         return web.json_response(_consent_json(replace(record, id=cid), now), status=201)
 
     async def list_consents(request: web.Request) -> web.Response:
@@ -201,18 +246,30 @@ def add_routes(app: web.Application, ctx) -> None:
         scope = me.scope(request.query.get("scope")) if "scope" in request.query or me.who != OPS else None
         now = datetime.now(UTC)
         records = await store.consents(channel, address, scope)
-        return web.json_response({"channel": channel.value, "address": address,
-                                  "consents": [_consent_json(c, now) for c in records]})
+        return web.json_response(
+            {
+                "channel": channel.value,
+                "address": address,
+                "consents": [_consent_json(c, now) for c in records],
+            }
+        )
 
     async def revoke_consent(request: web.Request) -> web.Response:
         me = await caller(request)
         channel, address = _address(request.match_info["address"], request.query.get("channel"))
         scope = me.scope(request.query.get("scope"))
-        revoked = await store.revoke_consents(channel, address, scope, datetime.now(UTC),
-                                              me.audit("consent.revoke", channel, address, scope, "revoked"))
+        revoked = await store.revoke_consents(
+            channel,
+            address,
+            scope,
+            datetime.now(UTC),
+            me.audit("consent.revoke", channel, address, scope, "revoked"),
+        )
         if not revoked:
             raise ApiError(404, "NOT_FOUND", f"no consent in force for {address} in scope {scope}")
-        return web.json_response({"revoked": revoked, "channel": channel.value, "address": address, "scope": scope})
+        return web.json_response(
+            {"revoked": revoked, "channel": channel.value, "address": address, "scope": scope}
+        )
 
     app.router.add_post("/v1/suppressions", add_suppression)
     app.router.add_get("/v1/suppressions", list_suppressions)

@@ -22,13 +22,22 @@ def failure_error(outcome: SmsOutcome, retry_after: int, *, twilio: bool = False
     """502 when the provider answered with an error, 503 when it could not be reached in time."""
     failure = outcome.failure
     if isinstance(failure, ProviderRefused):
-        return ApiError(502, "PROVIDER_REFUSED", f"the SMS provider refused the text: {failure.message}",
-                        twilio_code=failure.code or 20500,
-                        extra={"id": outcome.id, "status": "failed", "provider_code": failure.code})
+        return ApiError(
+            502,
+            "PROVIDER_REFUSED",
+            f"the SMS provider refused the text: {failure.message}",
+            twilio_code=failure.code or 20500,
+            extra={"id": outcome.id, "status": "failed", "provider_code": failure.code},
+        )
     status = 502 if getattr(failure, "status", None) else 503
-    return ApiError(status, "PROVIDER_UNAVAILABLE", f"the SMS provider failed, nothing was sent: {failure}",
-                    twilio_code=20500 if status == 502 else 20503, headers={"Retry-After": str(retry_after)},
-                    extra={} if twilio else {"id": outcome.id, "status": "failed"})
+    return ApiError(
+        status,
+        "PROVIDER_UNAVAILABLE",
+        f"the SMS provider failed, nothing was sent: {failure}",
+        twilio_code=20500 if status == 502 else 20503,
+        headers={"Retry-After": str(retry_after)},
+        extra={} if twilio else {"id": outcome.id, "status": "failed"},
+    )
 
 
 def violations_json(outcome: SmsOutcome) -> list[dict]:
@@ -42,19 +51,38 @@ def make_handler(ctx):
         data = await read_json(request)
         unknown = sorted(set(data) - _FIELDS)
         if unknown:
-            raise ApiError(400, "BAD_REQUEST", f"unknown field {unknown[0]!r} (fields: to, body, category, from, send_at)")
+            raise ApiError(
+                400,
+                "BAD_REQUEST",
+                f"unknown field {unknown[0]!r} (fields: to, body, category, from, send_at)",
+            )
         check_text(sender, data.get("to"), data.get("body"), data.get("from"))
         now = datetime.now(UTC)
-        outcome = await ctx.sms.send(SmsRequest(
-            sender=name, to=data["to"], body=data["body"], category=parse_category(data.get("category")),
-            from_number=data.get("from"), send_at=parse_send_at(data.get("send_at"), now), api="v1"), now)
+        outcome = await ctx.sms.send(
+            SmsRequest(
+                sender=name,
+                to=data["to"],
+                body=data["body"],
+                category=parse_category(data.get("category")),
+                from_number=data.get("from"),
+                send_at=parse_send_at(data.get("send_at"), now),
+                api="v1",
+            ),
+            now,
+        )
         headers = {"X-Gateway-Decision": outcome.id}
         if outcome.status == "rejected":
-            return web.json_response({"id": outcome.id, "status": "rejected", "violations": violations_json(outcome)},
-                                     status=422, headers=headers)
+            return web.json_response(
+                {"id": outcome.id, "status": "rejected", "violations": violations_json(outcome)},
+                status=422,
+                headers=headers,
+            )
         if outcome.status == "deferred":
-            return web.json_response({"id": outcome.id, "status": "deferred",
-                                      "send_at": outcome.send_at.isoformat()}, status=202, headers=headers)
+            return web.json_response(
+                {"id": outcome.id, "status": "deferred", "send_at": outcome.send_at.isoformat()},
+                status=202,
+                headers=headers,
+            )
         if outcome.status == "failed":
             error = failure_error(outcome, ctx.config.sms.retry_after)
             error.headers.update(headers)
@@ -63,4 +91,5 @@ def make_handler(ctx):
         if outcome.violations:  # monitor mode: sent, and what enforcement would have refused
             body["violations"] = violations_json(outcome)
         return web.json_response(body, status=201, headers=headers)
+
     return post_sms

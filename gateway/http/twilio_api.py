@@ -35,12 +35,34 @@ VIOLATION_CODES = {
     "SMS_CONTENT": 79107,
 }
 # The Messages fields of Twilio's API (../shared/twilio, CreateMessageRequest), passed on as given.
-TWILIO_FIELDS = frozenset((
-    "To", "From", "MessagingServiceSid", "Body", "StatusCallback", "ApplicationSid", "MaxPrice", "ProvideFeedback",
-    "Attempt", "ValidityPeriod", "ForceDelivery", "ContentRetention", "AddressRetention", "SmartEncoded",
-    "PersistentAction", "TrafficType", "ShortenUrls", "ScheduleType", "SendAt", "SendAsMms", "ContentVariables",
-    "RiskCheck", "MediaUrl", "ContentSid",
-))
+TWILIO_FIELDS = frozenset(
+    (
+        "To",
+        "From",
+        "MessagingServiceSid",
+        "Body",
+        "StatusCallback",
+        "ApplicationSid",
+        "MaxPrice",
+        "ProvideFeedback",
+        "Attempt",
+        "ValidityPeriod",
+        "ForceDelivery",
+        "ContentRetention",
+        "AddressRetention",
+        "SmartEncoded",
+        "PersistentAction",
+        "TrafficType",
+        "ShortenUrls",
+        "ScheduleType",
+        "SendAt",
+        "SendAsMms",
+        "ContentVariables",
+        "RiskCheck",
+        "MediaUrl",
+        "ContentSid",
+    )
+)
 _FORM = ("application/x-www-form-urlencoded", "multipart/form-data")
 _MAX_FIELD = 8192
 
@@ -54,8 +76,12 @@ async def read_form(request: web.Request) -> dict[str, str]:
     """The form, strictly: UTF-8, each field once (several MediaUrl values, an MMS album, are refused
     rather than cut to one)."""
     if request.content_type not in _FORM:
-        raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "send a form (application/x-www-form-urlencoded)",
-                       twilio_code=79100)
+        raise ApiError(
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "send a form (application/x-www-form-urlencoded)",
+            twilio_code=79100,
+        )
     pairs: list[tuple[str, str]] = []
     try:
         if request.content_type == "multipart/form-data":
@@ -66,11 +92,20 @@ async def read_form(request: web.Request) -> dict[str, str]:
                 pairs.append((part.name or "", (await part.read(decode=False)).decode("utf-8")))
         else:
             raw = await request.read()
-            pairs = parse_qsl(raw.decode("ascii"), keep_blank_values=True, strict_parsing=False,
-                              encoding="utf-8", errors="strict")
+            pairs = parse_qsl(
+                raw.decode("ascii"),
+                keep_blank_values=True,
+                strict_parsing=False,
+                encoding="utf-8",
+                errors="strict",
+            )
     except (UnicodeDecodeError, ValueError) as exc:
-        raise ApiError(400, "BAD_REQUEST", f"the form is not valid UTF-8 form data ({type(exc).__name__})",
-                       twilio_code=79100) from None
+        raise ApiError(
+            400,
+            "BAD_REQUEST",
+            f"the form is not valid UTF-8 form data ({type(exc).__name__})",
+            twilio_code=79100,
+        ) from None
     form: dict[str, str] = {}
     for key, value in pairs:
         if len(value) > _MAX_FIELD and key != "Body":
@@ -83,12 +118,26 @@ async def read_form(request: web.Request) -> dict[str, str]:
 
 def _message(outcome: SmsOutcome, account_sid: str, now: datetime) -> dict:
     if outcome.status == "deferred":
-        return message_json(sid=held_sid(outcome.id), account_sid=account_sid, fields=outcome.fields,
-                            status="scheduled", created=now)
+        return message_json(
+            sid=held_sid(outcome.id),
+            account_sid=account_sid,
+            fields=outcome.fields,
+            status="scheduled",
+            created=now,
+        )
     sent = outcome.sent
-    message = dict(sent.message) if sent.message else message_json(
-        sid=sent.provider_id, account_sid=account_sid, fields=outcome.fields, status=sent.status, created=now,
-        sent=now if sent.status == "sent" else None)
+    message = (
+        dict(sent.message)
+        if sent.message
+        else message_json(
+            sid=sent.provider_id,
+            account_sid=account_sid,
+            fields=outcome.fields,
+            status=sent.status,
+            created=now,
+            sent=now if sent.status == "sent" else None,
+        )
+    )
     sid = message.get("sid") or outcome.sent.provider_id
     message["account_sid"] = account_sid  # the client's account, as Twilio would answer it
     message["uri"] = f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}.json"
@@ -104,34 +153,68 @@ def make_handler(ctx):
         form = await read_form(request)
         to, body = form.get("To"), form.get("Body")
         from_number = form.get("From") or None
-        if not from_number and not form.get("MessagingServiceSid") and not sender.sms_from \
-                and not sender.messaging_service_sid:
-            raise ApiError(400, "MISSING_FROM", "A 'From' phone number or MessagingServiceSid is required",
-                           twilio_code=21603)
-        check_text(sender, to, body, from_number, body_required=not form.get("MediaUrl") and not form.get("ContentSid"))
+        if (
+            not from_number
+            and not form.get("MessagingServiceSid")
+            and not sender.sms_from
+            and not sender.messaging_service_sid
+        ):
+            raise ApiError(
+                400,
+                "MISSING_FROM",
+                "A 'From' phone number or MessagingServiceSid is required",
+                twilio_code=21603,
+            )
+        check_text(
+            sender,
+            to,
+            body,
+            from_number,
+            body_required=not form.get("MediaUrl") and not form.get("ContentSid"),
+        )
         category = parse_category(form.get("Category") or request.headers.get("X-Gateway-Category"))
         now = datetime.now(UTC)
-        send_at = parse_send_at(form["SendAt"].replace("Z", "+00:00"), now) \
-            if form.get("SendAt") and form.get("ScheduleType") == "fixed" else None
+        send_at = (
+            parse_send_at(form["SendAt"].replace("Z", "+00:00"), now)
+            if form.get("SendAt") and form.get("ScheduleType") == "fixed"
+            else None
+        )
         fields = {k: v for k, v in form.items() if k in TWILIO_FIELDS and k not in ("To", "Body", "From")}
         if send_at is not None:  # the gateway holds it and sends it then, judged at that time
             fields.pop("SendAt", None)
             fields.pop("ScheduleType", None)
-        outcome = await ctx.sms.send(SmsRequest(sender=sender.name, to=to, body=body or "", category=category,
-                                                from_number=from_number, fields=fields, send_at=send_at,
-                                                api="twilio"), now)
+        outcome = await ctx.sms.send(
+            SmsRequest(
+                sender=sender.name,
+                to=to,
+                body=body or "",
+                category=category,
+                from_number=from_number,
+                fields=fields,
+                send_at=send_at,
+                api="twilio",
+            ),
+            now,
+        )
         headers = {"X-Gateway-Decision": outcome.id}
         if outcome.status == "rejected":
             first = outcome.violations[0].code if outcome.violations else "REJECTED"
             message = "; ".join(f"{v.code}: {v.message}" for v in outcome.violations)
-            return web.json_response(twilio_error_body(400, VIOLATION_CODES.get(first, 79100), message,
-                                                       violations=violations_json(outcome)),
-                                     status=400, headers=headers)
+            return web.json_response(
+                twilio_error_body(
+                    400, VIOLATION_CODES.get(first, 79100), message, violations=violations_json(outcome)
+                ),
+                status=400,
+                headers=headers,
+            )
         if outcome.status == "failed":
             error = failure_error(outcome, ctx.config.sms.retry_after, twilio=True)
-            if error.code == "PROVIDER_REFUSED" and outcome.failure.body:  # Twilio's own answer, as it gave it
+            if (
+                error.code == "PROVIDER_REFUSED" and outcome.failure.body
+            ):  # Twilio's own answer, as it gave it
                 return web.json_response(outcome.failure.body, status=outcome.failure.status, headers=headers)
             error.headers.update(headers)
             raise error
         return web.json_response(_message(outcome, account_sid, now), status=201, headers=headers)
+
     return create_message

@@ -51,9 +51,13 @@ def make_handler(ctx):
     async def inbound(request: web.Request) -> web.Response:
         check = validator()
         if check is None:
-            log.warning("inbound webhook refused: $%s is not set, signatures cannot be checked",
-                        config.sms.auth_token_env)
-            raise ApiError(403, "FORBIDDEN", "webhook signatures cannot be checked: no Twilio auth token configured")
+            log.warning(
+                "inbound webhook refused: $%s is not set, signatures cannot be checked",
+                config.sms.auth_token_env,
+            )
+            raise ApiError(
+                403, "FORBIDDEN", "webhook signatures cannot be checked: no Twilio auth token configured"
+            )
         if request.content_type != "application/x-www-form-urlencoded":
             raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "Twilio posts application/x-www-form-urlencoded")
         try:
@@ -61,7 +65,9 @@ def make_handler(ctx):
         except (ValueError, UnicodeDecodeError):
             raise ApiError(400, "BAD_REQUEST", "the form is not valid UTF-8 form data") from None
         signed_url = url + (f"?{request.query_string}" if request.query_string else "")
-        if not check.validate(signed_url, form, request.headers.get("X-Twilio-Signature", "")):  # every parameter
+        if not check.validate(
+            signed_url, form, request.headers.get("X-Twilio-Signature", "")
+        ):  # every parameter
             log.warning("inbound webhook with a bad signature from %s", request.remote)
             raise ApiError(403, "FORBIDDEN", "X-Twilio-Signature does not match")
         return await act(str(form.get("From", "")), str(form.get("To", "")), str(form.get("Body", "")))
@@ -77,13 +83,24 @@ def make_handler(ctx):
         now = datetime.now(UTC)
         if intent in (Intent.STOP, Intent.STOP_ALL):
             scope = sender.name if sender is not None and intent is Intent.STOP else GLOBAL_SCOPE
-            added = await ctx.store.add_suppression(Suppression(
-                Channel.SMS, address_hash(number), number, scope, Reason.STOP, f"sms reply: {body.strip()[:40]}", now))
+            added = await ctx.store.add_suppression(
+                Suppression(
+                    Channel.SMS,
+                    address_hash(number),
+                    number,
+                    scope,
+                    Reason.STOP,
+                    f"sms reply: {body.strip()[:40]}",
+                    now,
+                )
+            )
             log.info("opt-out by text reply, scope %s (%s)", scope, "new" if added else "already")
             if not added:
                 return twiml()  # one confirmation, not one per repeated STOP
-            return twiml(f"{brand}: you are unsubscribed and will receive no more messages from us. "
-                         "Reply START to resubscribe.")
+            return twiml(
+                f"{brand}: you are unsubscribed and will receive no more messages from us. "
+                "Reply START to resubscribe."
+            )
         if intent is Intent.START:
             if sender is None:
                 return twiml()
@@ -91,8 +108,11 @@ def make_handler(ctx):
             log.info("opt-in by START: %d stop entries lifted, scope %s", lifted, sender.name)
             return twiml(f"{brand}: you are resubscribed. Reply HELP for help, STOP to opt out.")
         if intent is Intent.HELP:
-            text = sender.settings.help_text if sender and sender.settings.help_text else \
-                f"{brand}: reply STOP to opt out."
+            text = (
+                sender.settings.help_text
+                if sender and sender.settings.help_text
+                else f"{brand}: reply STOP to opt out."
+            )
             return twiml(text)
         return twiml()
 

@@ -34,16 +34,27 @@ _MAX_TOKEN = 600
 
 
 def _page(title: str, body: str, status: int = 200, headers: dict | None = None) -> web.Response:
-    text = (f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{html.escape(title)}</title></head>\n<body>\n<h1>{html.escape(title)}</h1>\n{body}\n</body></html>\n")
-    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8",
-                        headers={**_HEADERS, **(headers or {})})
+    text = (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title></head>\n<body>\n<h1>{html.escape(title)}</h1>\n{body}\n</body></html>\n"
+    )
+    return web.Response(
+        text=text,
+        status=status,
+        content_type="text/html",
+        charset="utf-8",
+        headers={**_HEADERS, **(headers or {})},
+    )
 
 
 def _not_valid() -> web.Response:
-    return _page("Link not valid", "<p>This unsubscribe link is not valid. If you copied it, check that it is "
-                 "complete, or use the unsubscribe link in a recent message.</p>", status=404)
+    return _page(
+        "Link not valid",
+        "<p>This unsubscribe link is not valid. If you copied it, check that it is "
+        "complete, or use the unsubscribe link in a recent message.</p>",
+        status=404,
+    )
 
 
 def make_handlers(config, store, signer: TokenSigner):
@@ -60,11 +71,13 @@ def make_handlers(config, store, signer: TokenSigner):
         if found is None:
             return _not_valid()
         name = html.escape(brand(found.scope))
-        return _page(f"Unsubscribe from {brand(found.scope)}",
-                     f"<p>Stop receiving marketing messages from {name} at this address?</p>\n"
-                     f"<form method=\"post\" action=\"/unsubscribe/{html.escape(token)}\">\n"
-                     "<input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\n"
-                     "<button type=\"submit\">Unsubscribe</button>\n</form>")
+        return _page(
+            f"Unsubscribe from {brand(found.scope)}",
+            f"<p>Stop receiving marketing messages from {name} at this address?</p>\n"
+            f'<form method="post" action="/unsubscribe/{html.escape(token)}">\n'
+            '<input type="hidden" name="List-Unsubscribe" value="One-Click">\n'
+            '<button type="submit">Unsubscribe</button>\n</form>',
+        )
 
     async def unsubscribe(request: web.Request) -> web.Response:
         found = who(request.match_info["token"])
@@ -75,19 +88,37 @@ def make_handlers(config, store, signer: TokenSigner):
         except (ValueError, UnicodeDecodeError):
             form = {}
         if form.get("List-Unsubscribe") != "One-Click":
-            return _page("Not understood", "<p>An unsubscribe request carries <code>List-Unsubscribe=One-Click"
-                         "</code> (RFC 8058). Use the button on the page this link opens.</p>", status=400)
-        entry = Suppression(found.channel, found.address_hash, None, found.scope, Reason.UNSUBSCRIBE,
-                            "one-click", datetime.now(UTC))
+            return _page(
+                "Not understood",
+                "<p>An unsubscribe request carries <code>List-Unsubscribe=One-Click"
+                "</code> (RFC 8058). Use the button on the page this link opens.</p>",
+                status=400,
+            )
+        entry = Suppression(
+            found.channel,
+            found.address_hash,
+            None,
+            found.scope,
+            Reason.UNSUBSCRIBE,
+            "one-click",
+            datetime.now(UTC),
+        )
         try:
             added = await store.add_suppression(entry)
         except StoreError as exc:
             log.warning("unsubscribe not taken, store unavailable: %s", exc)
-            return _page("Please try again", "<p>Your request could not be recorded just now. Please try again "
-                         "in a minute.</p>", status=503, headers={"Retry-After": "60"})
+            return _page(
+                "Please try again",
+                "<p>Your request could not be recorded just now. Please try again in a minute.</p>",
+                status=503,
+                headers={"Retry-After": "60"},
+            )
         if added:
             log.info("one-click unsubscribe: %s scope %s", found.channel.value, found.scope)
-        return _page("You are unsubscribed", f"<p>You will not receive marketing messages from "
-                     f"{html.escape(brand(found.scope))} at this address any more.</p>")
+        return _page(
+            "You are unsubscribed",
+            f"<p>You will not receive marketing messages from "
+            f"{html.escape(brand(found.scope))} at this address any more.</p>",
+        )
 
     return confirm, unsubscribe

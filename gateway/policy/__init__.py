@@ -14,7 +14,8 @@ from datetime import datetime
 
 from ..addresses import phone_info
 from ..model import Category, Channel, EmailMessage, RecipientFacts, SmsMessage, Violation
-from . import email as email_rules, sms as sms_rules
+from . import email as email_rules
+from . import sms as sms_rules
 from .recipients import RecipientCheck, recipient_violations
 from .settings import Policy, SenderSettings
 
@@ -46,14 +47,25 @@ def _facts(facts: Mapping[str, RecipientFacts], address: str) -> RecipientFacts:
     return facts.get(address) or RecipientFacts(address=address)
 
 
-def envelope_violations(channel: Channel, recipient: RecipientFacts, category: Category, sender: SenderSettings,
-                        policy: Policy, at: datetime) -> tuple[Violation, ...]:
+def envelope_violations(
+    channel: Channel,
+    recipient: RecipientFacts,
+    category: Category,
+    sender: SenderSettings,
+    policy: Policy,
+    at: datetime,
+) -> tuple[Violation, ...]:
     """The recipient rules alone, as an SMTP door runs them at RCPT TO."""
     return recipient_violations(recipient, RecipientCheck(channel, category, sender, policy, at))
 
 
-def evaluate_email(message: EmailMessage, facts: Mapping[str, RecipientFacts], sender: SenderSettings,
-                   policy: Policy, at: datetime) -> Evaluation:
+def evaluate_email(
+    message: EmailMessage,
+    facts: Mapping[str, RecipientFacts],
+    sender: SenderSettings,
+    policy: Policy,
+    at: datetime,
+) -> Evaluation:
     category = email_rules.primary_purpose(message.content, sender, policy)
     people = tuple(_facts(facts, a) for a in message.recipients)
     check = email_rules.EmailCheck(message.content, category, sender, policy, people, at)
@@ -65,14 +77,21 @@ def evaluate_email(message: EmailMessage, facts: Mapping[str, RecipientFacts], s
     )
 
 
-def evaluate_sms(message: SmsMessage, facts: Mapping[str, RecipientFacts], sender: SenderSettings,
-                 policy: Policy, at: datetime) -> Evaluation:
+def evaluate_sms(
+    message: SmsMessage,
+    facts: Mapping[str, RecipientFacts],
+    sender: SenderSettings,
+    policy: Policy,
+    at: datetime,
+) -> Evaluation:
     recipient = _facts(facts, message.to)
     found = recipient_violations(recipient, RecipientCheck(Channel.SMS, message.category, sender, policy, at))
     phone = phone_info(message.to)
     content: tuple[Violation, ...] = ()
     if phone is not None:
-        content = sms_rules.content_violations(sms_rules.SmsCheck(message, phone, recipient, sender, policy, at))
+        content = sms_rules.content_violations(
+            sms_rules.SmsCheck(message, phone, recipient, sender, policy, at)
+        )
     return Evaluation(category=message.category, content=content, recipients={message.to: found})
 
 

@@ -12,8 +12,8 @@ from datetime import datetime
 
 from ..model import Category, ConsentLevel, EmailContent, Link, RecipientFacts, Violation
 from . import postal
-from .textsearch import AnchoredPattern
 from .settings import Policy, SenderSettings
+from .textsearch import AnchoredPattern
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +29,12 @@ class EmailCheck:
 def primary_purpose(content: EmailContent, sender: SenderSettings, policy: Policy) -> Category:
     """16 CFR 316.3: mail whose subject line would lead a recipient to think it advertises is commercial,
     whatever stream it was sent on."""
-    if sender.category is not Category.MARKETING and policy.promotional_re is not None:
-        if policy.promotional_re.search(content.subject):
-            return Category.MARKETING
+    if (
+        sender.category is not Category.MARKETING
+        and policy.promotional_re is not None
+        and policy.promotional_re.search(content.subject)
+    ):
+        return Category.MARKETING
     return sender.category
 
 
@@ -39,8 +42,14 @@ def category_not_allowed(c: EmailCheck) -> Violation | None:
     """CATEGORY_NOT_ALLOWED — the sender is not configured to send this category."""
     if c.category in c.sender.allowed_categories:
         return None
-    why = " (its subject reads as an advertisement, 16 CFR 316.3)" if c.category is not c.sender.category else ""
-    return Violation("CATEGORY_NOT_ALLOWED", f"sender {c.sender.name} may not send {c.category.value} mail{why}")
+    why = (
+        " (its subject reads as an advertisement, 16 CFR 316.3)"
+        if c.category is not c.sender.category
+        else ""
+    )
+    return Violation(
+        "CATEGORY_NOT_ALLOWED", f"sender {c.sender.name} may not send {c.category.value} mail{why}"
+    )
 
 
 def _domain(address: str) -> str:
@@ -60,7 +69,9 @@ def from_domain(c: EmailCheck) -> Violation | None:
     for name, address in headers:
         if not c.sender.owns_domain(_domain(address)):
             allowed = ", ".join(c.sender.from_domains)
-            return Violation("CANSPAM_FROM_DOMAIN", f"{name} <{address}> is not in the sender's domains ({allowed})")
+            return Violation(
+                "CANSPAM_FROM_DOMAIN", f"{name} <{address}> is not in the sender's domains ({allowed})"
+            )
     return None
 
 
@@ -74,13 +85,17 @@ def deceptive_subject(c: EmailCheck) -> Violation | None:
         return None
     subject = c.content.subject
     if _REPLY_PREFIX.match(subject) and not (c.content.in_reply_to or c.content.references):
-        return Violation("CANSPAM_DECEPTIVE_SUBJECT",
-                         f"subject {subject!r} poses as a reply or forward but the message has no "
-                         "In-Reply-To or References header")
+        return Violation(
+            "CANSPAM_DECEPTIVE_SUBJECT",
+            f"subject {subject!r} poses as a reply or forward but the message has no "
+            "In-Reply-To or References header",
+        )
     for pattern in c.policy.deceptive_res:
         if pattern.search(subject):
-            return Violation("CANSPAM_DECEPTIVE_SUBJECT",
-                             f"subject {subject!r} matches the deceptive pattern {pattern.pattern!r}")
+            return Violation(
+                "CANSPAM_DECEPTIVE_SUBJECT",
+                f"subject {subject!r} matches the deceptive pattern {pattern.pattern!r}",
+            )
     return None
 
 
@@ -105,8 +120,10 @@ def physical_address(c: EmailCheck) -> Violation | None:
     if c.sender.address_pattern is not None:
         if c.sender.address_pattern.search(c.content.folded_text):
             return None
-        return Violation("CANSPAM_PHYSICAL_ADDRESS",
-                         f"the sender's postal address ({c.sender.physical_address}) is not in the visible text")
+        return Violation(
+            "CANSPAM_PHYSICAL_ADDRESS",
+            f"the sender's postal address ({c.sender.physical_address}) is not in the visible text",
+        )
     if postal.find_any_us_address(c.content.visible_text):
         return None
     return Violation("CANSPAM_PHYSICAL_ADDRESS", "no postal address in the visible text")
@@ -117,16 +134,22 @@ _OPT_OUT_WORDS = AnchoredPattern.of(
     r"(?:(?:e-?mail|subscription|communication|mailing|notification)\s+)?preferences"
     r"|(?:e-?mail|subscription|communication|mailing)\s+preferences|cancel\s+(?:your\s+|my\s+|the\s+)?subscription"
     r"|stop\s+receiving|remove\s+(?:me|yourself)\s+from",
-    anchors=("subscri", "opt", "preferences", "cancel", "receiving", "remove"), reach=60,
+    anchors=("subscri", "opt", "preferences", "cancel", "receiving", "remove"),
+    reach=60,
 )
-_OPT_OUT_URL = re.compile(r"unsub|opt[-_]?out|preferences|prefs|cancel[-_]?subscription|manage[-_]?subscription",
-                          re.IGNORECASE)
+_OPT_OUT_URL = re.compile(
+    r"unsub|opt[-_]?out|preferences|prefs|cancel[-_]?subscription|manage[-_]?subscription", re.IGNORECASE
+)
 _TEMPLATE_MARKERS = ("{{", "}}", "{%", "*|", "|*", "%%", "[[", "<%", "${")
-_WORKING_URL = re.compile(r"https?://[^\s/?#@]*[a-z0-9](?:\.[a-z0-9-]+)+(?::\d+)?(?:[/?#]\S*)?$|"
-                          r"https?://localhost(?::\d+)?(?:[/?#]\S*)?$", re.IGNORECASE)
+_WORKING_URL = re.compile(
+    r"https?://[^\s/?#@]*[a-z0-9](?:\.[a-z0-9-]+)+(?::\d+)?(?:[/?#]\S*)?$|"
+    r"https?://localhost(?::\d+)?(?:[/?#]\S*)?$",
+    re.IGNORECASE,
+)
 _MAILTO = re.compile(r"mailto:[^@\s]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+(?:\?\S*)?$", re.IGNORECASE)
-_LITERAL_CONTACT = re.compile(r"https?://\S+\.\S+|\bwww\.\S+\.\S+|[\w.+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+",
-                              re.IGNORECASE)
+_LITERAL_CONTACT = re.compile(
+    r"https?://\S+\.\S+|\bwww\.\S+\.\S+|[\w.+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+", re.IGNORECASE
+)
 
 
 def working(link: Link) -> bool:
@@ -152,8 +175,10 @@ def _instruction_with_contact(text: str, links: list[Link]) -> bool:
     for m in _OPT_OUT_WORDS.finditer(text):
         near = _instruction_lines(text, m.start(), m.end())
         contacts = (c.rstrip(".,;:!?)") for c in _LITERAL_CONTACT.findall(near))
-        if any(_MAILTO.match("mailto:" + x) or _WORKING_URL.match(x if "://" in x else "http://" + x)
-               for x in contacts):
+        if any(
+            _MAILTO.match("mailto:" + x) or _WORKING_URL.match(x if "://" in x else "http://" + x)
+            for x in contacts
+        ):
             return True
         if any(len(link.text) > 1 and link.text.lower() in near and working(link) for link in links):
             return True
@@ -168,8 +193,10 @@ def unsubscribe_link(c: EmailCheck) -> Violation | None:
         return None
     links = [link for link in c.content.links if link.text]
     # footers come last: looking from the end finds the unsubscribe link first
-    if any((_OPT_OUT_URL.search(link.url) or _OPT_OUT_WORDS.search(link.text.lower())) and working(link)
-           for link in reversed(links)):
+    if any(
+        (_OPT_OUT_URL.search(link.url) or _OPT_OUT_WORDS.search(link.text.lower())) and working(link)
+        for link in reversed(links)
+    ):
         return None
     if _instruction_with_contact(c.content.folded_text, links):
         return None
@@ -188,11 +215,15 @@ def ad_label(c: EmailCheck) -> Violation | None:
     if c.recipients and all(_has_express_consent(r, c.at) for r in c.recipients):
         return None
     pattern = c.policy.ad_label
-    if pattern is not None and (pattern.search(c.content.subject.lower()) or pattern.search(c.content.folded_text)):
+    if pattern is not None and (
+        pattern.search(c.content.subject.lower()) or pattern.search(c.content.folded_text)
+    ):
         return None
-    return Violation("CANSPAM_AD_LABEL",
-                     "not identified as an advertisement in the subject or visible text "
-                     "(waived only when every recipient gave express consent)")
+    return Violation(
+        "CANSPAM_AD_LABEL",
+        "not identified as an advertisement in the subject or visible text "
+        "(waived only when every recipient gave express consent)",
+    )
 
 
 def list_unsubscribe_header(c: EmailCheck) -> Violation | None:
@@ -205,9 +236,11 @@ def list_unsubscribe_header(c: EmailCheck) -> Violation | None:
     post = (c.content.list_unsubscribe_post or "").replace(" ", "")
     if "<https://" in header.lower() and post.lower() == "list-unsubscribe=one-click":
         return None
-    return Violation("LIST_UNSUBSCRIBE_HEADER",
-                     "marketing mail needs List-Unsubscribe (with an https URI) and "
-                     "List-Unsubscribe-Post: List-Unsubscribe=One-Click")
+    return Violation(
+        "LIST_UNSUBSCRIBE_HEADER",
+        "marketing mail needs List-Unsubscribe (with an https URI) and "
+        "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+    )
 
 
 CONTENT_RULES = (

@@ -13,31 +13,110 @@ from .textsearch import AnchoredPattern
 
 _SEP = r"[\W_]*"
 _STREET_TYPES: tuple[tuple[str, ...], ...] = (
-    ("street", "st", "str"), ("saint", "st"), ("avenue", "ave", "av"), ("boulevard", "blvd"), ("road", "rd"),
-    ("drive", "dr"), ("lane", "ln"), ("court", "ct"), ("place", "pl"), ("square", "sq"), ("parkway", "pkwy"),
-    ("highway", "hwy"), ("terrace", "ter"), ("circle", "cir"), ("trail", "trl"), ("way", "wy"), ("plaza", "plz"),
-    ("center", "ctr", "centre"), ("expressway", "expy"), ("freeway", "fwy"), ("turnpike", "tpke"),
-    ("route", "rte"), ("alley", "aly"), ("crossing", "xing"), ("heights", "hts"), ("point", "pt"),
+    ("street", "st", "str"),
+    ("saint", "st"),
+    ("avenue", "ave", "av"),
+    ("boulevard", "blvd"),
+    ("road", "rd"),
+    ("drive", "dr"),
+    ("lane", "ln"),
+    ("court", "ct"),
+    ("place", "pl"),
+    ("square", "sq"),
+    ("parkway", "pkwy"),
+    ("highway", "hwy"),
+    ("terrace", "ter"),
+    ("circle", "cir"),
+    ("trail", "trl"),
+    ("way", "wy"),
+    ("plaza", "plz"),
+    ("center", "ctr", "centre"),
+    ("expressway", "expy"),
+    ("freeway", "fwy"),
+    ("turnpike", "tpke"),
+    ("route", "rte"),
+    ("alley", "aly"),
+    ("crossing", "xing"),
+    ("heights", "hts"),
+    ("point", "pt"),
 )
 _VARIANTS: tuple[tuple[str, ...], ...] = _STREET_TYPES + (
-    ("suite", "ste", "#"), ("apartment", "apt", "#"), ("unit", "#"), ("room", "rm", "#"), ("floor", "fl"),
-    ("building", "bldg"), ("department", "dept"), ("pmb", "#"),
-    ("north", "n"), ("south", "s"), ("east", "e"), ("west", "w"),
-    ("northeast", "ne"), ("northwest", "nw"), ("southeast", "se"), ("southwest", "sw"),
-    ("mount", "mt"), ("fort", "ft"),
+    ("suite", "ste", "#"),
+    ("apartment", "apt", "#"),
+    ("unit", "#"),
+    ("room", "rm", "#"),
+    ("floor", "fl"),
+    ("building", "bldg"),
+    ("department", "dept"),
+    ("pmb", "#"),
+    ("north", "n"),
+    ("south", "s"),
+    ("east", "e"),
+    ("west", "w"),
+    ("northeast", "ne"),
+    ("northwest", "nw"),
+    ("southeast", "se"),
+    ("southwest", "sw"),
+    ("mount", "mt"),
+    ("fort", "ft"),
 )
 STATES = {
-    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California", "CO": "Colorado",
-    "CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia", "FL": "Florida", "GA": "Georgia",
-    "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois", "IN": "Indiana", "IA": "Iowa", "KS": "Kansas",
-    "KY": "Kentucky", "LA": "Louisiana", "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts",
-    "MI": "Michigan", "MN": "Minnesota", "MS": "Mississippi", "MO": "Missouri", "MT": "Montana",
-    "NE": "Nebraska", "NV": "Nevada", "NH": "New Hampshire", "NJ": "New Jersey", "NM": "New Mexico",
-    "NY": "New York", "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma",
-    "OR": "Oregon", "PA": "Pennsylvania", "RI": "Rhode Island", "SC": "South Carolina", "SD": "South Dakota",
-    "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont", "VA": "Virginia", "WA": "Washington",
-    "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming", "PR": "Puerto Rico", "GU": "Guam",
-    "VI": "Virgin Islands", "AS": "American Samoa", "MP": "Northern Mariana Islands",
+    "AL": "Alabama",
+    "AK": "Alaska",
+    "AZ": "Arizona",
+    "AR": "Arkansas",
+    "CA": "California",
+    "CO": "Colorado",
+    "CT": "Connecticut",
+    "DE": "Delaware",
+    "DC": "District of Columbia",
+    "FL": "Florida",
+    "GA": "Georgia",
+    "HI": "Hawaii",
+    "ID": "Idaho",
+    "IL": "Illinois",
+    "IN": "Indiana",
+    "IA": "Iowa",
+    "KS": "Kansas",
+    "KY": "Kentucky",
+    "LA": "Louisiana",
+    "ME": "Maine",
+    "MD": "Maryland",
+    "MA": "Massachusetts",
+    "MI": "Michigan",
+    "MN": "Minnesota",
+    "MS": "Mississippi",
+    "MO": "Missouri",
+    "MT": "Montana",
+    "NE": "Nebraska",
+    "NV": "Nevada",
+    "NH": "New Hampshire",
+    "NJ": "New Jersey",
+    "NM": "New Mexico",
+    "NY": "New York",
+    "NC": "North Carolina",
+    "ND": "North Dakota",
+    "OH": "Ohio",
+    "OK": "Oklahoma",
+    "OR": "Oregon",
+    "PA": "Pennsylvania",
+    "RI": "Rhode Island",
+    "SC": "South Carolina",
+    "SD": "South Dakota",
+    "TN": "Tennessee",
+    "TX": "Texas",
+    "UT": "Utah",
+    "VT": "Vermont",
+    "VA": "Virginia",
+    "WA": "Washington",
+    "WV": "West Virginia",
+    "WI": "Wisconsin",
+    "WY": "Wyoming",
+    "PR": "Puerto Rico",
+    "GU": "Guam",
+    "VI": "Virgin Islands",
+    "AS": "American Samoa",
+    "MP": "Northern Mariana Islands",
 }
 _STATE_NAME_TO_CODE = {name.lower(): code.lower() for code, name in STATES.items()}
 _STATE_NAME_RE = re.compile(
@@ -46,8 +125,9 @@ _STATE_NAME_RE = re.compile(
 )
 _PO_BOX = re.compile(r"\b(?:p\.?\s*o\.?|post\s+office)\s*box\b", re.IGNORECASE)
 _PO_BOX_TEXT = r"(?:p[\W_]*o[\W_]*box|post[\W_]*office[\W_]*box)"
-_COUNTRY_TAIL = re.compile(r"[\W_]*(?:u\.?s\.?a?\.?|united\s+states(?:\s+of\s+america)?|america)[\W_]*$",
-                           re.IGNORECASE)
+_COUNTRY_TAIL = re.compile(
+    r"[\W_]*(?:u\.?s\.?a?\.?|united\s+states(?:\s+of\s+america)?|america)[\W_]*$", re.IGNORECASE
+)
 _TOKEN = re.compile(r"#|[^\W_]+")
 _ZIP = re.compile(r"\d{5}")
 _ZIP4 = re.compile(r"\d{4}")
@@ -108,7 +188,9 @@ def compile_address(address: str) -> AnchoredPattern:
     return AnchoredPattern.of(body, anchors, reach=len(address) * 4 + 40)
 
 
-_SUFFIXES = sorted({form for group in _STREET_TYPES for form in group if form.isalpha()}, key=len, reverse=True)
+_SUFFIXES = sorted(
+    {form for group in _STREET_TYPES for form in group if form.isalpha()}, key=len, reverse=True
+)
 _STATE_CODES = "|".join(STATES)
 _ANY_US_ADDRESS = re.compile(
     r"(?:(?<!\w)\d{1,6}[a-z]?(?:[ \t]+[\w.'-]+){0,5}?[ \t]+(?:" + "|".join(_SUFFIXES) + r")\b\.?"

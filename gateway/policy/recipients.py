@@ -42,8 +42,14 @@ def lifting_refused(reason: Reason) -> str | None:
 def removal_refused(present: Iterable[Suppression], reason: Reason | None) -> str | None:
     """Why removing the suppressions `present` in a scope (those of `reason` only, unless None) is refused:
     the first of them that may not be lifted; None if all may."""
-    return next((why for s in present if (reason is None or s.reason is reason)
-                 and (why := lifting_refused(s.reason))), None)
+    return next(
+        (
+            why
+            for s in present
+            if (reason is None or s.reason is reason) and (why := lifting_refused(s.reason))
+        ),
+        None,
+    )
 
 
 def invalid_recipient(r: RecipientFacts, c: RecipientCheck) -> Violation | None:
@@ -54,7 +60,9 @@ def invalid_recipient(r: RecipientFacts, c: RecipientCheck) -> Violation | None:
         return Violation("INVALID_RECIPIENT", f"{r.address!r} is not a valid email address")
     if phone_info(r.address) is not None:
         return None
-    return Violation("INVALID_RECIPIENT", f"{r.address!r} is not a valid phone number in E.164 form (+15555550100)")
+    return Violation(
+        "INVALID_RECIPIENT", f"{r.address!r} is not a valid phone number in E.164 form (+15555550100)"
+    )
 
 
 def blocks(entry: Suppression, channel: Channel, category: Category) -> bool:

@@ -28,7 +28,9 @@ STOP_ALL_WORDS = frozenset({"stopall", "stop all"})
 START_WORDS = frozenset({"start", "unstop", "yes"})
 HELP_WORDS = frozenset({"help", "info"})
 
-_MESSAGES = r"(?:text(?:s|ing)?|txt(?:s|ing)?|messag(?:es?|ing)|sms|msgs?|contact(?:ing)?|send(?:ing)?(?:\s+me)?)"
+_MESSAGES = (
+    r"(?:text(?:s|ing)?|txt(?:s|ing)?|messag(?:es?|ing)|sms|msgs?|contact(?:ing)?|send(?:ing)?(?:\s+me)?)"
+)
 _REQUEST = [
     # "stop texting me", "please stop sending me messages", "quit messaging me"
     rf"\b(?:stop|quit|cease|end)\s+(?:(?:all|these|those|the|your|of)\s+){{0,3}}{_MESSAGES}\b",

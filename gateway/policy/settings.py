@@ -86,18 +86,64 @@ class SenderSettings:
 
 
 DEFAULT_AD_LABELS = (
-    "advertisement", "[ad]", "(ad)", "ad:", "promotional message", "promotional email", "sponsored",
-    "this is an ad", "this email is an ad",
+    "advertisement",
+    "[ad]",
+    "(ad)",
+    "ad:",
+    "promotional message",
+    "promotional email",
+    "sponsored",
+    "this is an ad",
+    "this email is an ad",
 )
 DEFAULT_PROMOTIONAL_SUBJECT = (
-    r"\d+\s*%\s*off", r"\$\d+\s*off", r"\bsale\b", r"\bdeals?\b", r"\bdiscount", r"\bcoupon", r"\bpromo(?:tion)?s?\b",
-    r"\bfree shipping\b", r"\blimited[- ]time\b", r"\b(?:buy|shop|order) now\b", r"\bsave (?:up to )?\$?\d+",
-    r"\bclearance\b", r"\b(?:exclusive|special) offers?\b", r"\bbogo\b", r"\bflash sale\b",
+    r"\d+\s*%\s*off",
+    r"\$\d+\s*off",
+    r"\bsale\b",
+    r"\bdeals?\b",
+    r"\bdiscount",
+    r"\bcoupon",
+    r"\bpromo(?:tion)?s?\b",
+    r"\bfree shipping\b",
+    r"\blimited[- ]time\b",
+    r"\b(?:buy|shop|order) now\b",
+    r"\bsave (?:up to )?\$?\d+",
+    r"\bclearance\b",
+    r"\b(?:exclusive|special) offers?\b",
+    r"\bbogo\b",
+    r"\bflash sale\b",
 )
 DEFAULT_URL_SHORTENERS = (
-    "bit.ly", "bitly.com", "tinyurl.com", "goo.gl", "ow.ly", "t.co", "is.gd", "buff.ly", "rebrand.ly", "cutt.ly",
-    "shorturl.at", "tiny.cc", "rb.gy", "bl.ink", "t.ly", "v.gd", "s.id", "lnkd.in", "qr.ae", "adf.ly", "bit.do",
-    "shorte.st", "soo.gd", "clck.ru", "x.co", "tr.im", "short.gy", "shorturl.com", "tiny.one", "urlz.fr",
+    "bit.ly",
+    "bitly.com",
+    "tinyurl.com",
+    "goo.gl",
+    "ow.ly",
+    "t.co",
+    "is.gd",
+    "buff.ly",
+    "rebrand.ly",
+    "cutt.ly",
+    "shorturl.at",
+    "tiny.cc",
+    "rb.gy",
+    "bl.ink",
+    "t.ly",
+    "v.gd",
+    "s.id",
+    "lnkd.in",
+    "qr.ae",
+    "adf.ly",
+    "bit.do",
+    "shorte.st",
+    "soo.gd",
+    "clck.ru",
+    "x.co",
+    "tr.im",
+    "short.gy",
+    "shorturl.com",
+    "tiny.one",
+    "urlz.fr",
 )
 FEDERAL_HOURS = HoursRule(
     name="federal",
@@ -146,15 +192,21 @@ class Policy:
         promo = "|".join(f"(?:{p})" for p in self.promotional_subject_patterns)
         object.__setattr__(self, "ad_label", phrases(self.ad_label_phrases))
         object.__setattr__(self, "promotional_re", re.compile(promo, re.IGNORECASE) if promo else None)
-        object.__setattr__(self, "deceptive_res", tuple(re.compile(p, re.IGNORECASE)
-                                                        for p in self.deceptive_subject_patterns))
+        object.__setattr__(
+            self,
+            "deceptive_res",
+            tuple(re.compile(p, re.IGNORECASE) for p in self.deceptive_subject_patterns),
+        )
         object.__setattr__(self, "banned", phrases(self.banned_terms))
         object.__setattr__(self, "shortener_set", frozenset(d.lower() for d in self.url_shorteners))
 
     def required_consent(self, channel: Channel, category: Category, sender: SenderSettings) -> ConsentLevel:
         level = self.consent_required.get((channel, category), ConsentLevel.NONE)
-        if (channel is Channel.EMAIL and sender.email_consent_required is not None
-                and category in sender.email_consent_categories):
+        if (
+            channel is Channel.EMAIL
+            and sender.email_consent_required is not None
+            and category in sender.email_consent_categories
+        ):
             level = max(level, sender.email_consent_required)
         return level
 

@@ -41,8 +41,10 @@ def category_not_allowed(c: SmsCheck) -> Violation | None:
     if c.message.category in c.sender.allowed_categories:
         return None
     allowed = ", ".join(sorted(x.value for x in c.sender.allowed_categories)) or "nothing"
-    return Violation("CATEGORY_NOT_ALLOWED",
-                     f"sender {c.sender.name} may not send {c.message.category.value} texts (allowed: {allowed})")
+    return Violation(
+        "CATEGORY_NOT_ALLOWED",
+        f"sender {c.sender.name} may not send {c.message.category.value} texts (allowed: {allowed})",
+    )
 
 
 def quiet_hours(c: SmsCheck) -> Violation | None:
@@ -51,14 +53,18 @@ def quiet_hours(c: SmsCheck) -> Violation | None:
     if c.message.category is not Category.MARKETING:
         return None
     if not c.phone.time_zones:
-        return Violation("QUIET_HOURS", f"the local time of {c.phone.e164} cannot be known, so no safe hour exists")
+        return Violation(
+            "QUIET_HOURS", f"the local time of {c.phone.e164} cannot be known, so no safe hour exists"
+        )
     for rule in _applicable_hours(c):
         for zone in c.phone.time_zones:
             local = c.at.astimezone(_zone(zone))
             if not rule.allows(local):
-                return Violation("QUIET_HOURS",
-                                 f"{local:%a %H:%M} in {zone} is outside {rule.name} hours "
-                                 f"{rule.describe()} ({rule.citation})")
+                return Violation(
+                    "QUIET_HOURS",
+                    f"{local:%a %H:%M} in {zone} is outside {rule.name} hours "
+                    f"{rule.describe()} ({rule.citation})",
+                )
     return None
 
 
@@ -74,8 +80,11 @@ def marketing_caps(phone: PhoneInfo, policy: Policy) -> tuple[Cap, ...]:
     caps = []
     if policy.frequency_cap:
         caps.append(Cap(policy.frequency_cap.max_messages, policy.frequency_cap.hours, "policy"))
-    caps += [Cap(r.marketing_cap, r.cap_hours, f"{r.name} ({r.citation})")
-             for r in policy.hours_for(phone.nanp_area_code) if r.marketing_cap is not None]
+    caps += [
+        Cap(r.marketing_cap, r.cap_hours, f"{r.name} ({r.citation})")
+        for r in policy.hours_for(phone.nanp_area_code)
+        if r.marketing_cap is not None
+    ]
     return tuple(caps)
 
 
@@ -88,9 +97,11 @@ def frequency_cap(c: SmsCheck) -> Violation | None:
         since = c.at - timedelta(hours=cap.hours)
         sent = sum(1 for t in c.recipient.recent_sends if since < t <= c.at)
         if sent >= cap.limit:
-            return Violation("FREQUENCY_CAP",
-                             f"{sent} marketing texts to this number in the last {cap.hours} h; "
-                             f"{cap.source} allows {cap.limit}")
+            return Violation(
+                "FREQUENCY_CAP",
+                f"{sent} marketing texts to this number in the last {cap.hours} h; "
+                f"{cap.source} allows {cap.limit}",
+            )
     return None
 
 
@@ -131,7 +142,9 @@ def opt_out_notice(c: SmsCheck) -> Violation | None:
     (47 CFR 64.1200(b)(3) and (a)(12); CTIA Messaging Principles 5.1.2, Short Code Handbook)."""
     if c.message.category is not Category.MARKETING or _OPT_OUT_NOTICE.search(c.message.body):
         return None
-    return Violation("SMS_OPT_OUT_NOTICE", 'marketing text lacks opt-out instructions such as "Reply STOP to opt out"')
+    return Violation(
+        "SMS_OPT_OUT_NOTICE", 'marketing text lacks opt-out instructions such as "Reply STOP to opt out"'
+    )
 
 
 _URLISH = re.compile(r"(?:https?://)?(?:[\w-]+\.)+[a-z]{2,}(?:/\S*)?", re.IGNORECASE)
@@ -141,7 +154,9 @@ _URLISH = re.compile(r"(?:https?://)?(?:[\w-]+\.)+[a-z]{2,}(?:/\S*)?", re.IGNORE
 def _name_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
     """Any of the names as words, whatever the case, spacing or punctuation between their words."""
     alternatives = [r"[\W_]*".join(re.escape(w) for w in re.findall(r"[^\W_]+", n)) for n in names]
-    return re.compile(r"(?<![^\W_])(?:" + "|".join(a for a in alternatives if a) + r")(?![^\W_])", re.IGNORECASE)
+    return re.compile(
+        r"(?<![^\W_])(?:" + "|".join(a for a in alternatives if a) + r")(?![^\W_])", re.IGNORECASE
+    )
 
 
 def sender_id(c: SmsCheck) -> Violation | None:
@@ -169,7 +184,11 @@ def _shortener_in(low: str, shorteners: frozenset[str]) -> str | None:
             before = low[at - 1] if at else " "
             end = at + len(domain)
             after = low[end : end + 2]
-            ends_host = not after or after[0] not in _HOST_CHARS and not (after[0] == "." and after[1:] in _HOST_CHARS)
+            ends_host = (
+                not after
+                or after[0] not in _HOST_CHARS
+                and not (after[0] == "." and after[1:] in _HOST_CHARS)
+            )
             if before not in _HOST_CHARS and ends_host:
                 return domain
             at = low.find(domain, at + 1)

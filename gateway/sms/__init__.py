@@ -4,5 +4,14 @@ texts held for later (held)."""
 from .providers import Provider, ProviderRefused, ProviderUnavailable, Sent, make_provider
 from .service import MAX_BODY, SmsOutcome, SmsRequest, SmsService
 
-__all__ = ["MAX_BODY", "Provider", "ProviderRefused", "ProviderUnavailable", "Sent", "SmsOutcome", "SmsRequest",
-           "SmsService", "make_provider"]
+__all__ = [
+    "MAX_BODY",
+    "Provider",
+    "ProviderRefused",
+    "ProviderUnavailable",
+    "Sent",
+    "SmsOutcome",
+    "SmsRequest",
+    "SmsService",
+    "make_provider",
+]

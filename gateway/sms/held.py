@@ -48,7 +48,7 @@ class HeldTexts:
                 log.exception("held texts: unexpected error")
             try:
                 await asyncio.wait_for(self._stop.wait(), self.poll)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def run_due(self, now: datetime) -> int:
@@ -78,5 +78,9 @@ class HeldTexts:
     async def _sweep_stale(self, now: datetime) -> None:
         for text in await self.store.deferred(state="sending", limit=1000):
             if text.claimed_at is not None and now - text.claimed_at > STALE_AFTER:
-                await self.service.give_up(text, now, "outcome unknown: the gateway stopped while sending it; "
-                                                      "not sent again, to avoid a duplicate")
+                await self.service.give_up(
+                    text,
+                    now,
+                    "outcome unknown: the gateway stopped while sending it; "
+                    "not sent again, to avoid a duplicate",
+                )

@@ -31,7 +31,9 @@ class Sent:
     provider_id: str
     status: str = "queued"  # as Twilio reports it: queued, accepted, sent...
     message: dict = field(default_factory=dict)  # the provider's Message JSON, when it gave one
-    outbox: OutboxMessage | None = None  # outbox provider: the row to store with the decision (that is the send)
+    outbox: OutboxMessage | None = (
+        None  # outbox provider: the row to store with the decision (that is the send)
+    )
 
 
 class ProviderRefused(Exception):
@@ -65,8 +67,15 @@ def rfc2822(at: datetime) -> str:
     return format_datetime(at.astimezone(UTC), usegmt=True).replace("GMT", "+0000")
 
 
-def message_json(*, sid: str, account_sid: str, fields: dict[str, str], status: str, created: datetime,
-                 sent: datetime | None = None) -> dict:
+def message_json(
+    *,
+    sid: str,
+    account_sid: str,
+    fields: dict[str, str],
+    status: str,
+    created: datetime,
+    sent: datetime | None = None,
+) -> dict:
     """Twilio's Message resource (API 2010-04-01) for a text the gateway answers for itself."""
     body = fields.get("Body", "")
     gsm = body.isascii()
@@ -110,8 +119,16 @@ class OutboxProvider:
     async def send(self, sender: str, category: Category, fields: dict[str, str]) -> Sent:
         now = datetime.now(UTC)
         sid = new_message_sid()
-        message = OutboxMessage(id=sid, at=now, sender=sender, recipient=fields["To"], from_number=fields.get("From"),
-                                body=fields.get("Body", ""), category=category, fields=dict(fields))
+        message = OutboxMessage(
+            id=sid,
+            at=now,
+            sender=sender,
+            recipient=fields["To"],
+            from_number=fields.get("From"),
+            body=fields.get("Body", ""),
+            category=category,
+            fields=dict(fields),
+        )
         return Sent(sid, "sent", outbox=message)
 
     async def close(self) -> None:
@@ -180,5 +197,5 @@ def make_provider(config: Config, store: Store) -> Provider:
     token = os.environ.get(sms.auth_token_env)
     if not account or not token:
         missing = "account_sid (or $" + sms.account_sid_env + ")" if not account else "$" + sms.auth_token_env
-        raise ValueError(f"sms.provider = \"twilio\" needs {missing}")
+        raise ValueError(f'sms.provider = "twilio" needs {missing}')
     return TwilioProvider(account, token, sms.base_url, sms.timeout)

@@ -68,7 +68,9 @@ class SmsOutcome:
 
 
 class SmsService:
-    def __init__(self, config: Config, store: Store, decisions: DecisionLog, provider: Provider, metrics=None) -> None:
+    def __init__(
+        self, config: Config, store: Store, decisions: DecisionLog, provider: Provider, metrics=None
+    ) -> None:
         self.config, self.store, self.decisions, self.provider = config, store, decisions, provider
         self.metrics = metrics
         self.pipeline = Pipeline(config, store)
@@ -100,18 +102,27 @@ class SmsService:
     async def send_held(self, text: DeferredText, now: datetime | None = None) -> SmsOutcome:
         """A held text whose time has come: judged again (suppressions and consent as they are now)."""
         fields = dict(text.fields)
-        request = SmsRequest(sender=text.sender, to=text.recipient, body=text.body, category=text.category,
-                             from_number=text.from_number, fields=fields, api=text.api)
+        request = SmsRequest(
+            sender=text.sender,
+            to=text.recipient,
+            body=text.body,
+            category=text.category,
+            from_number=text.from_number,
+            fields=fields,
+            api=text.api,
+        )
         return await self._process(request, now or datetime.now(UTC), text.id, held=text)
 
-    async def _process(self, request: SmsRequest, now: datetime, decision_id: str,
-                       held: DeferredText | None) -> SmsOutcome:
+    async def _process(
+        self, request: SmsRequest, now: datetime, decision_id: str, held: DeferredText | None
+    ) -> SmsOutcome:
         sender = self.config.sender(request.sender)
         category = request.category or sender.settings.category
         fields = self.provider_fields(request, sender)
         at = request.send_at if request.send_at and request.send_at > now else now
-        result = await self.pipeline.check_sms(request.sender, request.to, request.body, category, at,
-                                               fields.get("From"))
+        result = await self.pipeline.check_sms(
+            request.sender, request.to, request.body, category, at, fields.get("From")
+        )
         message, violations = result.message, result.evaluation.violations
         codes = {v.code for v in violations}
         phone = phone_info(message.to)
@@ -137,10 +148,19 @@ class SmsService:
                 if claim.send_id is None:  # another text took the last place since the facts were read
                     facts = {message.to: replace(result.facts, recent_sends=claim.recent)}
                     judged_at = max((now, *claim.recent))  # another process's clock may run a little ahead
-                    again = tuple(v for v in evaluate_sms(message, facts, sender.settings, self.config.policy,
-                                                          judged_at).violations if v.code == "FREQUENCY_CAP")
-                    again = again or (Violation("FREQUENCY_CAP", "the cap on marketing texts to this number is reached"),)
-                    return await self._finish(message, decision_id, now, Verdict.REJECTED, again, fields, held)
+                    again = tuple(
+                        v
+                        for v in evaluate_sms(
+                            message, facts, sender.settings, self.config.policy, judged_at
+                        ).violations
+                        if v.code == "FREQUENCY_CAP"
+                    )
+                    again = again or (
+                        Violation("FREQUENCY_CAP", "the cap on marketing texts to this number is reached"),
+                    )
+                    return await self._finish(
+                        message, decision_id, now, Verdict.REJECTED, again, fields, held
+                    )
         started = time.perf_counter()
         try:
             sent = await self.provider.send(message.sender, message.category, fields)
@@ -150,76 +170,166 @@ class SmsService:
         self._observe(started, "sent")
         verdict = Verdict.MONITORED if violations else Verdict.RELAYED
         try:
-            return await self._finish(message, decision_id, now, verdict, violations, fields, held, sent=sent,
-                                      sends=count)
+            return await self._finish(
+                message, decision_id, now, verdict, violations, fields, held, sent=sent, sends=count
+            )
         except StoreError as exc:
             if sent.outbox is None:  # the provider has it: say so, so that nobody sends it again
                 raise SentButNotRecorded(f"text {decision_id} went to {self.provider.name}: {exc}") from exc
             # an outbox text lives only in the store: not stored means not sent
-            return await self._failed(message, decision_id, now, violations, fields, held, claim,
-                                      ProviderUnavailable(f"outbox: {exc}"))
+            return await self._failed(
+                message,
+                decision_id,
+                now,
+                violations,
+                fields,
+                held,
+                claim,
+                ProviderUnavailable(f"outbox: {exc}"),
+            )
 
     def _observe(self, started: float, outcome: str) -> None:
         if self.metrics is not None:
-            self.metrics.provider_seconds.labels(self.provider.name, outcome).observe(time.perf_counter() - started)
+            self.metrics.provider_seconds.labels(self.provider.name, outcome).observe(
+                time.perf_counter() - started
+            )
 
-    async def _failed(self, message: SmsMessage, decision_id: str, now: datetime, violations: tuple[Violation, ...],
-                      fields: dict[str, str], held: DeferredText | None, claim: ClaimResult | None,
-                      exc: ProviderRefused | ProviderUnavailable) -> SmsOutcome:
+    async def _failed(
+        self,
+        message: SmsMessage,
+        decision_id: str,
+        now: datetime,
+        violations: tuple[Violation, ...],
+        fields: dict[str, str],
+        held: DeferredText | None,
+        claim: ClaimResult | None,
+        exc: ProviderRefused | ProviderUnavailable,
+    ) -> SmsOutcome:
         if claim is not None and claim.send_id is not None:
             await self.store.release_send(claim.send_id)
         log.warning("provider %s failed for text %s: %s", self.provider.name, decision_id, exc)
         if held is not None and isinstance(exc, ProviderUnavailable) and held.attempts <= len(RETRY_DELAYS):
-            retry_at = now + RETRY_DELAYS[held.attempts - 1]  # held: the provider's outage is not the client's
+            retry_at = (
+                now + RETRY_DELAYS[held.attempts - 1]
+            )  # held: the provider's outage is not the client's
             await self.store.finish_deferred(held.id, "pending", str(exc), send_at=retry_at)
-            return SmsOutcome(decision_id, Verdict.DEFERRED, violations, fields, send_at=retry_at, failure=exc)
-        return await self._finish(message, decision_id, now, Verdict.FAILED, violations, fields, held, failure=exc)
+            return SmsOutcome(
+                decision_id, Verdict.DEFERRED, violations, fields, send_at=retry_at, failure=exc
+            )
+        return await self._finish(
+            message, decision_id, now, Verdict.FAILED, violations, fields, held, failure=exc
+        )
 
-    async def _hold(self, message: SmsMessage, fields: dict[str, str], request: SmsRequest, decision_id: str,
-                    now: datetime, send_at: datetime, held: DeferredText | None) -> SmsOutcome:
+    async def _hold(
+        self,
+        message: SmsMessage,
+        fields: dict[str, str],
+        request: SmsRequest,
+        decision_id: str,
+        now: datetime,
+        send_at: datetime,
+        held: DeferredText | None,
+    ) -> SmsOutcome:
         if held is not None:  # judged again and still early (a rule changed, or a clock): hold it longer
             await self.store.finish_deferred(held.id, "pending", "window not open yet", send_at=send_at)
             return SmsOutcome(decision_id, Verdict.DEFERRED, fields=fields, send_at=send_at)
-        text = DeferredText(id=decision_id, created_at=now, send_at=send_at, sender=message.sender,
-                            recipient=message.to, from_number=fields.get("From"), body=message.body,
-                            category=message.category, fields=_extra(fields), api=request.api)
+        text = DeferredText(
+            id=decision_id,
+            created_at=now,
+            send_at=send_at,
+            sender=message.sender,
+            recipient=message.to,
+            from_number=fields.get("From"),
+            body=message.body,
+            category=message.category,
+            fields=_extra(fields),
+            api=request.api,
+        )
         await self.store.add_deferred(text)
-        await self.decisions.record([self._decision(message, decision_id, now, Verdict.DEFERRED, (),
-                                                    f"held until {send_at.isoformat()}")])
+        await self.decisions.record(
+            [
+                self._decision(
+                    message, decision_id, now, Verdict.DEFERRED, (), f"held until {send_at.isoformat()}"
+                )
+            ]
+        )
         return SmsOutcome(decision_id, Verdict.DEFERRED, fields=fields, send_at=send_at)
 
-    async def _finish(self, message: SmsMessage, decision_id: str, now: datetime, verdict: Verdict,
-                      violations: tuple[Violation, ...], fields: dict[str, str], held: DeferredText | None, *,
-                      sent: Sent | None = None, failure: Exception | None = None,
-                      sends: tuple[SendClaim, ...] = ()) -> SmsOutcome:
+    async def _finish(
+        self,
+        message: SmsMessage,
+        decision_id: str,
+        now: datetime,
+        verdict: Verdict,
+        violations: tuple[Violation, ...],
+        fields: dict[str, str],
+        held: DeferredText | None,
+        *,
+        sent: Sent | None = None,
+        failure: Exception | None = None,
+        sends: tuple[SendClaim, ...] = (),
+    ) -> SmsOutcome:
         upstream = sent.provider_id if sent else str(failure) if failure else ""
         decision = self._decision(message, decision_id, now, verdict, violations, upstream)
         if verdict in (Verdict.REJECTED, Verdict.FAILED) and held is None:
             self.decisions.record_soon([decision])  # acknowledges nothing: nobody waits for the disk
         else:
             # a text a remote provider took is in its records too: its decision need not wait for the disk
-            await self.decisions.record([decision], replace=held is not None,
-                                        outbox=(sent.outbox,) if sent and sent.outbox else (), sends=sends,
-                                        durable=not (sent and sent.outbox is None))
+            await self.decisions.record(
+                [decision],
+                replace=held is not None,
+                outbox=(sent.outbox,) if sent and sent.outbox else (),
+                sends=sends,
+                durable=not (sent and sent.outbox is None),
+            )
         if held is not None:
             state = {Verdict.REJECTED: "rejected", Verdict.FAILED: "failed"}.get(verdict, "sent")
             await self.store.finish_deferred(held.id, state, upstream if failure else "")
-        return SmsOutcome(decision_id, verdict, violations, fields, sent=sent,
-                          failure=failure if isinstance(failure, (ProviderRefused, ProviderUnavailable)) else None)
+        return SmsOutcome(
+            decision_id,
+            verdict,
+            violations,
+            fields,
+            sent=sent,
+            failure=failure if isinstance(failure, (ProviderRefused, ProviderUnavailable)) else None,
+        )
 
     async def give_up(self, text: DeferredText, now: datetime, reason: str) -> None:
         """A held text that will not be sent: failed, with why."""
-        message = SmsMessage(sender=text.sender, to=text.recipient, body=text.body, category=text.category,
-                             from_number=text.from_number)
+        message = SmsMessage(
+            sender=text.sender,
+            to=text.recipient,
+            body=text.body,
+            category=text.category,
+            from_number=text.from_number,
+        )
         await self.store.finish_deferred(text.id, "failed", reason)
-        await self.decisions.record([self._decision(message, text.id, now, Verdict.FAILED, (), reason)], replace=True)
+        await self.decisions.record(
+            [self._decision(message, text.id, now, Verdict.FAILED, (), reason)], replace=True
+        )
 
     @staticmethod
-    def _decision(message: SmsMessage, decision_id: str, now: datetime, verdict: Verdict,
-                  violations: tuple[Violation, ...], upstream: str) -> Decision:
-        return Decision(id=decision_id, at=now, channel=Channel.SMS, sender=message.sender, recipient=message.to,
-                        category=message.category, verdict=verdict, violations=violations,
-                        excerpt=message.body[:_EXCERPT], size=len(message.body.encode("utf-8")), upstream=upstream)
+    def _decision(
+        message: SmsMessage,
+        decision_id: str,
+        now: datetime,
+        verdict: Verdict,
+        violations: tuple[Violation, ...],
+        upstream: str,
+    ) -> Decision:
+        return Decision(
+            id=decision_id,
+            at=now,
+            channel=Channel.SMS,
+            sender=message.sender,
+            recipient=message.to,
+            category=message.category,
+            verdict=verdict,
+            violations=violations,
+            excerpt=message.body[:_EXCERPT],
+            size=len(message.body.encode("utf-8")),
+            upstream=upstream,
+        )
 
     async def close(self) -> None:
         await self._claims.flush()

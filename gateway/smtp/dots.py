@@ -38,4 +38,4 @@ except ImportError:
     COMPILED = False
 else:
     COMPILED = True
-    find_end, unstuff, stuff = _dots.find_end, _dots.unstuff, _dots.stuff  # noqa: F811
+    find_end, unstuff, stuff = _dots.find_end, _dots.unstuff, _dots.stuff

@@ -30,8 +30,8 @@ from ..policy import envelope_violations
 from ..store import Store, StoreError, new_id
 from .headers import rewrite
 from .inbound import own_mailbox, read_inbound
-from .signing import DkimSigners
 from .relay import Relay, Transaction, UpstreamRefused, UpstreamUnavailable
+from .signing import DkimSigners
 from .unsubscribe import list_unsubscribe_headers
 
 log = logging.getLogger("gateway.smtp")
@@ -63,8 +63,16 @@ def _one_line(text: str) -> str:
 
 
 class GatewayHandler:
-    def __init__(self, config: Config, store: Store, relay: Relay, decisions: DecisionLog,
-                 unsubscribe, metrics=None, dkim: DkimSigners | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        relay: Relay,
+        decisions: DecisionLog,
+        unsubscribe,
+        metrics=None,
+        dkim: DkimSigners | None = None,
+    ) -> None:
         self.config = config
         self.metrics = metrics
         self.dkim = dkim
@@ -76,7 +84,8 @@ class GatewayHandler:
         self.trusted = config.smtp.trusted_networks
         self._trusted_hosts: dict[str, bool] = {}
         self.trusted_sender = config.smtp.trusted_sender or (
-            next(iter(config.senders)) if len(config.senders) == 1 else None)
+            next(iter(config.senders)) if len(config.senders) == 1 else None
+        )
         self.open_transactions = 0
 
     # -- session bookkeeping ----------------------------------------------------------------------------
@@ -161,8 +170,10 @@ class GatewayHandler:
         mailbox = own_mailbox(self.config, address)
         if mailbox is not None or pending.inbound:
             if mailbox is None or pending.accepted:
-                return ("452 4.5.3 Mail to the gateway's own addresses goes in a transaction of its own: send the "
-                        "other recipients in another")
+                return (
+                    "452 4.5.3 Mail to the gateway's own addresses goes in a transaction of its own: send the "
+                    "other recipients in another"
+                )
             pending.inbound.append(mailbox)
             envelope.rcpt_tos.append(address)
             return "250 2.1.5 OK"
@@ -170,8 +181,10 @@ class GatewayHandler:
             return "530 5.7.0 Authentication required"
         sender = self.config.senders[pending.sender].settings
         if pending.accepted and self._one_recipient_per_message(sender):
-            return ("452 4.5.3 One recipient per message for marketing mail (each gets its own unsubscribe "
-                    "link): send the others in another transaction")
+            return (
+                "452 4.5.3 One recipient per message for marketing mail (each gets its own unsubscribe "
+                "link): send the others in another transaction"
+            )
         recipient = normalize_email(address)
         now = datetime.now(UTC)
         try:
@@ -250,7 +263,9 @@ class GatewayHandler:
     async def _deliver(self, session, pending: Pending, raw: bytes) -> str:
         now = datetime.now(UTC)
         content = parse_email(raw)
-        evaluation = self.pipeline.judge_email(pending.sender, content, pending.accepted, pending.facts, now).evaluation
+        evaluation = self.pipeline.judge_email(
+            pending.sender, content, pending.accepted, pending.facts, now
+        ).evaluation
         monitoring = self.config.mode_for(pending.sender).value == "monitor"
         found = list(evaluation.violations)
         for recipient in pending.accepted:
@@ -259,14 +274,27 @@ class GatewayHandler:
         if found and not monitoring:
             await pending.upstream.abort()
             for recipient in pending.accepted:
-                self._record_soon(pending, recipient, evaluation.category, Verdict.REJECTED,
-                                  tuple(found), excerpt, len(raw), "")
+                self._record_soon(
+                    pending,
+                    recipient,
+                    evaluation.category,
+                    Verdict.REJECTED,
+                    tuple(found),
+                    excerpt,
+                    len(raw),
+                    "",
+                )
             return _one_line("550 5.7.1 Rejected: " + "; ".join(f"{v.code}: {v.message}" for v in found))
 
         added = [("Received", self._received(session, pending, now))]
-        if evaluation.category is Category.MARKETING and content.list_unsubscribe is None \
-                and self.config.smtp.add_list_unsubscribe:
-            added += list_unsubscribe_headers(self.unsubscribe, self.config, pending.sender, pending.accepted, now)
+        if (
+            evaluation.category is Category.MARKETING
+            and content.list_unsubscribe is None
+            and self.config.smtp.add_list_unsubscribe
+        ):
+            added += list_unsubscribe_headers(
+                self.unsubscribe, self.config, pending.sender, pending.accepted, now
+            )
         if found:
             added.append(("X-Compliance-Violations", ", ".join(dict.fromkeys(v.code for v in found))))
         outgoing = rewrite(raw, added)
@@ -277,17 +305,37 @@ class GatewayHandler:
         except UpstreamUnavailable as exc:
             log.warning("upstream unavailable at DATA: %s", exc)
             for recipient in pending.accepted:
-                self._record_soon(pending, recipient, evaluation.category, Verdict.FAILED, tuple(found), excerpt,
-                                  len(raw), f"unavailable: {exc}")
+                self._record_soon(
+                    pending,
+                    recipient,
+                    evaluation.category,
+                    Verdict.FAILED,
+                    tuple(found),
+                    excerpt,
+                    len(raw),
+                    f"unavailable: {exc}",
+                )
             return UPSTREAM_DOWN
         if not reply.ok:
             for recipient in pending.accepted:
-                self._record_soon(pending, recipient, evaluation.category, Verdict.FAILED, tuple(found), excerpt,
-                                  len(raw), reply.line())
+                self._record_soon(
+                    pending,
+                    recipient,
+                    evaluation.category,
+                    Verdict.FAILED,
+                    tuple(found),
+                    excerpt,
+                    len(raw),
+                    reply.line(),
+                )
             return _one_line(reply.line())
         verdict = Verdict.MONITORED if found else Verdict.RELAYED
-        decisions = [self._decision(pending, r, evaluation.category, verdict, tuple(found), excerpt, len(raw),
-                                    reply.line(), now) for r in pending.accepted]
+        decisions = [
+            self._decision(
+                pending, r, evaluation.category, verdict, tuple(found), excerpt, len(raw), reply.line(), now
+            )
+            for r in pending.accepted
+        ]
         await self.decisions.record(decisions)  # durable before the client hears 250
         return _one_line(f"250 2.0.0 Accepted upstream: {_ENHANCED.sub('', reply.text, count=1)}")
 
@@ -296,22 +344,54 @@ class GatewayHandler:
         helo = session.host_name or "unknown"
         proto = "ESMTP" + ("S" if session.ssl else "") + ("A" if session.authenticated else "")
         target = f"\r\n\tfor <{pending.accepted[0]}>" if len(pending.accepted) == 1 else ""
-        return (f"from {helo} ([{peer}])\r\n\tby {self.config.smtp.hostname} (compliance-gateway) with {proto}"
-                f" id {new_id()}{target};\r\n\t{_received_date(int(now.timestamp()))}")
+        return (
+            f"from {helo} ([{peer}])\r\n\tby {self.config.smtp.hostname} (compliance-gateway) with {proto}"
+            f" id {new_id()}{target};\r\n\t{_received_date(int(now.timestamp()))}"
+        )
 
     # -- decisions ------------------------------------------------------------------------------------------
 
-    def _decision(self, pending: Pending, recipient: str, category: Category, verdict: Verdict,
-                  violations: tuple[Violation, ...], excerpt: str, size: int, upstream: str,
-                  at: datetime | None = None) -> Decision:
+    def _decision(
+        self,
+        pending: Pending,
+        recipient: str,
+        category: Category,
+        verdict: Verdict,
+        violations: tuple[Violation, ...],
+        excerpt: str,
+        size: int,
+        upstream: str,
+        at: datetime | None = None,
+    ) -> Decision:
         mine = tuple(v for v in violations if v.recipient in (None, recipient))
-        return Decision(new_id(), at or datetime.now(UTC), Channel.EMAIL, pending.sender, recipient, category,
-                        verdict, mine, excerpt, size, upstream)
+        return Decision(
+            new_id(),
+            at or datetime.now(UTC),
+            Channel.EMAIL,
+            pending.sender,
+            recipient,
+            category,
+            verdict,
+            mine,
+            excerpt,
+            size,
+            upstream,
+        )
 
-    def _record_soon(self, pending: Pending, recipient: str, category: Category, verdict: Verdict,
-                     violations: tuple[Violation, ...], excerpt: str, size: int, upstream: str) -> None:
-        self.decisions.record_soon([self._decision(pending, recipient, category, verdict, violations, excerpt,
-                                                   size, upstream)])
+    def _record_soon(
+        self,
+        pending: Pending,
+        recipient: str,
+        category: Category,
+        verdict: Verdict,
+        violations: tuple[Violation, ...],
+        excerpt: str,
+        size: int,
+        upstream: str,
+    ) -> None:
+        self.decisions.record_soon(
+            [self._decision(pending, recipient, category, verdict, violations, excerpt, size, upstream)]
+        )
 
 
 @lru_cache(maxsize=4)
@@ -325,4 +405,3 @@ async def _quietly(coro) -> None:
         await coro
     except Exception as exc:  # the client is gone; the upstream side is only being tidied
         log.debug("while aborting an upstream transaction: %s", exc)
-

@@ -15,7 +15,7 @@ INTERNAL_PREFIX = b"x-gateway-"
 def split_head(raw: bytes) -> tuple[bytes, bytes]:
     """(header block with its line breaks, everything from the blank line on)."""
     at = blank_line(raw)
-    return (raw, b"") if at is None else (raw[: at[0]], raw[at[0]:])
+    return (raw, b"") if at is None else (raw[: at[0]], raw[at[0] :])
 
 
 def _strip_internal(head: bytes) -> bytes:

@@ -94,7 +94,9 @@ def _dsn(msg: Message, now: datetime) -> Inbound:
         for block in blocks[1:]:  # the first block is about the message, the rest one per recipient
             action = str(block.get("Action", "")).strip().lower()
             status = str(block.get("Status", "")).strip()
-            address = _address_field(block.get("Final-Recipient")) or _address_field(block.get("Original-Recipient"))
+            address = _address_field(block.get("Final-Recipient")) or _address_field(
+                block.get("Original-Recipient")
+            )
             if action == "failed" and status.startswith("5") and address:
                 found.append(_entry(address, GLOBAL_SCOPE, Reason.BOUNCE, f"dsn {status}", now))
     return Inbound("bounce", tuple(found))
@@ -107,18 +109,26 @@ def _complaint(msg: Message, signer: TokenSigner, now: datetime) -> Inbound:
         if ctype == "message/feedback-report":
             payload = part.get_payload()
             fields = payload[0] if isinstance(payload, list) and payload else part
-            address = (_address_field(fields.get("Original-Rcpt-To")) or _address_field(fields.get("Removal-Recipient"))
-                       or address)
+            address = (
+                _address_field(fields.get("Original-Rcpt-To"))
+                or _address_field(fields.get("Removal-Recipient"))
+                or address
+            )
         elif ctype in ("message/rfc822", "text/rfc822-headers"):
             payload = part.get_payload()
             original = payload[0] if isinstance(payload, list) and payload else None
             if original is None:
-                original = email.message_from_string(part.get_payload(decode=True).decode("utf-8", "replace")
-                                                     if isinstance(part.get_payload(), str) else "")
+                original = email.message_from_string(
+                    part.get_payload(decode=True).decode("utf-8", "replace")
+                    if isinstance(part.get_payload(), str)
+                    else ""
+                )
             original_headers = "\n".join(f"{k}: {v}" for k, v in original.items())
             if address is None:
                 tos = email.utils.getaddresses([str(v) for v in original.get_all("To", [])])
-                address = next((normalize_email(a) for _, a in tos if is_valid_email(normalize_email(a))), None)
+                address = next(
+                    (normalize_email(a) for _, a in tos if is_valid_email(normalize_email(a))), None
+                )
     if address is None:
         return Inbound("complaint")
     token = _token_scope(signer, original_headers)
@@ -137,8 +147,9 @@ def _first_line(msg: Message) -> str:
     return ""
 
 
-def read_inbound(raw: bytes, mailboxes: list[tuple[str, str | None]], config: Config, signer: TokenSigner,
-                 now: datetime) -> Inbound:
+def read_inbound(
+    raw: bytes, mailboxes: list[tuple[str, str | None]], config: Config, signer: TokenSigner, now: datetime
+) -> Inbound:
     """What one message to the gateway's own addresses means (`mailboxes`: from `own_mailbox`)."""
     msg = email.message_from_bytes(raw)
     report = _report_type(msg)
@@ -162,8 +173,17 @@ def read_inbound(raw: bytes, mailboxes: list[tuple[str, str | None]], config: Co
     found = []
     if token is not None and (from_address is None or address_hash(from_address) != token.address_hash):
         # the recipient the token was made for (its address is not in the token: stored hashed)
-        found.append(Suppression(Channel.EMAIL, token.address_hash, None, token.scope, Reason.UNSUBSCRIBE,
-                                 reason_source + " (token)", now))
+        found.append(
+            Suppression(
+                Channel.EMAIL,
+                token.address_hash,
+                None,
+                token.scope,
+                Reason.UNSUBSCRIBE,
+                reason_source + " (token)",
+                now,
+            )
+        )
     if from_address is not None:
         found.append(_entry(from_address, scope, Reason.UNSUBSCRIBE, reason_source, now))
     return Inbound(kind, tuple(found))

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Mapping
+from typing import ClassVar
 
 from aiosmtpd.smtp import SMTP, syntax
 
@@ -21,8 +22,7 @@ from . import dots
 log = logging.getLogger("gateway.smtp")
 
 _REPLIES = {
-    "552 Error: message size exceeds fixed maximum message size":
-        "552 5.3.4 Message size exceeds fixed maximum message size",
+    "552 Error: message size exceeds fixed maximum message size": "552 5.3.4 Message size exceeds fixed maximum message size",
     "552 Error: Too much mail data": "552 5.3.4 Message size exceeds fixed maximum message size",
     "530 5.7.0 Authentication required": "530 5.7.0 Authentication required",
     "503 Error: need RCPT command": "503 5.5.1 Error: need RCPT command",
@@ -34,19 +34,28 @@ _REPLIES = {
 # parts, source routes, comments) goes to aiosmtpd's full RFC 5322 parser.
 _PLAIN_ANGLE_ADDR = re.compile(
     r"\s*<((?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]|[^\x00-\x7f])+(?:\.(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]|[^\x00-\x7f])+)*"
-    r"@(?:[A-Za-z0-9-]|[^\x00-\x7f])+(?:\.(?:[A-Za-z0-9-]|[^\x00-\x7f])+)*)>(.*)", re.DOTALL)
+    r"@(?:[A-Za-z0-9-]|[^\x00-\x7f])+(?:\.(?:[A-Za-z0-9-]|[^\x00-\x7f])+)*)>(.*)",
+    re.DOTALL,
+)
 
 # Per-connection state SMTP.__init__ sets, and the value a new connection starts with.
-_FRESH = {"_timeout_handle": None, "_tls_handshake_okay": True, "_tls_protocol": None,
-          "_original_transport": None, "session": None, "envelope": None, "transport": None,
-          "_handler_coroutine": None}
+_FRESH = {
+    "_timeout_handle": None,
+    "_tls_handshake_okay": True,
+    "_tls_protocol": None,
+    "_original_transport": None,
+    "session": None,
+    "envelope": None,
+    "transport": None,
+    "_handler_coroutine": None,
+}
 
 
 class _BoundOnUse(Mapping):
     """The command methods of one connection, bound when a command asks for one: binding the twenty-odd
     of them up front cost every connection, most of which use six."""
 
-    __slots__ = ("_owner", "_functions")
+    __slots__ = ("_functions", "_owner")
 
     def __init__(self, owner, functions: dict) -> None:
         self._owner, self._functions = owner, functions
@@ -69,7 +78,7 @@ class GatewaySMTP(SMTP):
     bind their own methods and start from fresh per-connection state.
     """
 
-    _templates: dict[int, tuple[dict, dict, dict]] = {}
+    _templates: ClassVar[dict[int, tuple[dict, dict, dict]]] = {}
 
     def __init__(self, handler, **kwargs) -> None:
         template = self._templates.get(id(handler))
@@ -79,28 +88,42 @@ class GatewaySMTP(SMTP):
             return
         settings, auth, commands = template
         asyncio.StreamReaderProtocol.__init__(
-            self, asyncio.StreamReader(loop=settings["loop"], limit=self.line_length_limit),
-            client_connected_cb=self._cb_client_connected, loop=settings["loop"])
+            self,
+            asyncio.StreamReader(loop=settings["loop"], limit=self.line_length_limit),
+            client_connected_cb=self._cb_client_connected,
+            loop=settings["loop"],
+        )
         self.__dict__.update(settings)
         self.__dict__.update(_FRESH)
-        self._auth_methods = {name: type(attr)(fn.__get__(self) if attr.is_builtin else fn, attr.is_builtin)
-                              for name, (attr, fn) in auth.items()}
+        self._auth_methods = {
+            name: type(attr)(fn.__get__(self) if attr.is_builtin else fn, attr.is_builtin)
+            for name, (attr, fn) in auth.items()
+        }
         self._smtp_methods = _BoundOnUse(self, commands)
 
     def _remember_as_template(self, handler) -> None:
         probe = asyncio.StreamReaderProtocol.__new__(asyncio.StreamReaderProtocol)
-        asyncio.StreamReaderProtocol.__init__(probe, asyncio.StreamReader(loop=self.loop),
-                                              client_connected_cb=lambda reader, writer: None, loop=self.loop)
+        asyncio.StreamReaderProtocol.__init__(
+            probe,
+            asyncio.StreamReader(loop=self.loop),
+            client_connected_cb=lambda reader, writer: None,
+            loop=self.loop,
+        )
         own = set(probe.__dict__) | set(_FRESH) | {"_auth_methods", "_smtp_methods"}
         settings = {k: v for k, v in self.__dict__.items() if k not in own}
-        auth = {name: (attr, attr.method.__func__ if attr.is_builtin else attr.method)
-                for name, attr in self._auth_methods.items()}
+        auth = {
+            name: (attr, attr.method.__func__ if attr.is_builtin else attr.method)
+            for name, attr in self._auth_methods.items()
+        }
         commands = {name: method.__func__ for name, method in self._smtp_methods.items()}
         self._templates[id(handler)] = (settings, auth, commands)
+
     def _getaddr(self, arg: str):  # type: ignore[override]
         """aiosmtpd parses every MAIL and RCPT address with the full header parser (~0.4 ms each)."""
         m = _PLAIN_ANGLE_ADDR.match(arg)
-        if m is None or (self.local_part_limit and len(m.group(1).rpartition("@")[0]) > self.local_part_limit):
+        if m is None or (
+            self.local_part_limit and len(m.group(1).rpartition("@")[0]) > self.local_part_limit
+        ):
             return super()._getaddr(arg)
         return m.group(1), m.group(2).lstrip()
 
@@ -152,7 +175,7 @@ class GatewaySMTP(SMTP):
             buf += chunk
             if limit and len(buf) - 2 > limit:
                 too_big = True
-        rest = bytes(buf[end + len(dots.END):])
+        rest = bytes(buf[end + len(dots.END) :])
         if rest:
             reader._buffer[0:0] = rest  # pipelined commands that followed the dot
         if too_big:

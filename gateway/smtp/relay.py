@@ -57,6 +57,7 @@ class Relay(Protocol):
 
 # -- Maildir ------------------------------------------------------------------------------------------
 
+
 class MaildirTransaction:
     def __init__(self, relay: MaildirRelay, mail_from: str) -> None:
         self.relay, self.mail_from, self.recipients = relay, mail_from, []
@@ -67,7 +68,8 @@ class MaildirTransaction:
 
     async def send(self, data: bytes) -> Reply:
         envelope = f"Return-Path: <{self.mail_from}>\r\n" + "".join(
-            f"X-Original-To: {r}\r\n" for r in self.recipients)
+            f"X-Original-To: {r}\r\n" for r in self.recipients
+        )
         name = await asyncio.to_thread(self.relay.deliver, envelope.encode("utf-8") + data)
         return Reply(250, f"2.0.0 delivered to Maildir as {name}")
 
@@ -93,7 +95,7 @@ class MaildirRelay:
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -114,6 +116,7 @@ class MaildirRelay:
 
 # -- SMTP upstream ------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class UpstreamSettings:
     host: str
@@ -128,14 +131,30 @@ class UpstreamSettings:
     verify_tls: bool = True
 
     @classmethod
-    def from_url(cls, url: str, *, password: str | None, timeout: float, pool_size: int, local_hostname: str,
-                 verify_tls: bool = True) -> UpstreamSettings:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        password: str | None,
+        timeout: float,
+        pool_size: int,
+        local_hostname: str,
+        verify_tls: bool = True,
+    ) -> UpstreamSettings:
         parts = urlsplit(url)
         implicit = parts.scheme == "smtps"
-        return cls(host=parts.hostname or "localhost", port=parts.port or (465 if implicit else 25),
-                   implicit_tls=implicit, starttls=False if implicit else None,
-                   username=unquote(parts.username) if parts.username else None, password=password,
-                   timeout=timeout, pool_size=pool_size, local_hostname=local_hostname, verify_tls=verify_tls)
+        return cls(
+            host=parts.hostname or "localhost",
+            port=parts.port or (465 if implicit else 25),
+            implicit_tls=implicit,
+            starttls=False if implicit else None,
+            username=unquote(parts.username) if parts.username else None,
+            password=password,
+            timeout=timeout,
+            pool_size=pool_size,
+            local_hostname=local_hostname,
+            verify_tls=verify_tls,
+        )
 
 
 class SmtpTransaction:
@@ -147,7 +166,7 @@ class SmtpTransaction:
             return await call
         except aiosmtplib.SMTPResponseException as exc:
             return Reply(exc.code, exc.message)
-        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
             await self._finish(broken=True)
             raise UpstreamUnavailable(str(exc) or type(exc).__name__) from None
 
@@ -168,7 +187,7 @@ class SmtpTransaction:
             return
         try:
             await self.client.rset()
-        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+        except (TimeoutError, aiosmtplib.SMTPException, OSError):
             await self._finish(broken=True)
             return
         await self._finish(broken=False)
@@ -179,14 +198,16 @@ class SmtpTransaction:
             self.relay.release(self.client, broken)
 
 
-async def envelope_command(client: aiosmtplib.SMTP, verb: bytes, prefix: bytes, address: str,
-                           options: Sequence[str]) -> aiosmtplib.SMTPResponse:
+async def envelope_command(
+    client: aiosmtplib.SMTP, verb: bytes, prefix: bytes, address: str, options: Sequence[str]
+) -> aiosmtplib.SMTPResponse:
     """MAIL FROM / RCPT TO as aiosmtplib's mail() and rcpt() write them, without their second parse of an
     address aiosmtpd has already parsed and checked. A reply other than 250/251 raises as theirs do."""
     if client.is_ehlo_or_helo_needed:
         await client.ehlo()
-    response = await client.execute_command(verb, prefix + b"<" + address.encode("utf-8") + b">",
-                                            *(option.encode("ascii") for option in options))
+    response = await client.execute_command(
+        verb, prefix + b"<" + address.encode("utf-8") + b">", *(option.encode("ascii") for option in options)
+    )
     if response.code == 250 or (verb == b"RCPT" and response.code == 251):
         return response
     if verb == b"MAIL":
@@ -208,8 +229,12 @@ async def send_data(client: aiosmtplib.SMTP, data: bytes, timeout: float) -> aio
     relayed here are already lines as the client sent them. Falls back to data() if the protocol object
     is not shaped as expected (another aiosmtplib version)."""
     protocol = client.protocol
-    if protocol is None or not hasattr(protocol, "_command_lock") or not hasattr(protocol, "_response_pending") \
-            or protocol._command_lock is None:
+    if (
+        protocol is None
+        or not hasattr(protocol, "_command_lock")
+        or not hasattr(protocol, "_response_pending")
+        or protocol._command_lock is None
+    ):
         return await client.data(data)
     async with protocol._command_lock:
         protocol._response_pending = True
@@ -239,8 +264,15 @@ class SmtpRelay:
 
     async def _connect(self) -> aiosmtplib.SMTP:
         s = self.settings
-        client = aiosmtplib.SMTP(hostname=s.host, port=s.port, use_tls=s.implicit_tls, start_tls=s.starttls,
-                                 timeout=s.timeout, local_hostname=s.local_hostname, tls_context=self._tls)
+        client = aiosmtplib.SMTP(
+            hostname=s.host,
+            port=s.port,
+            use_tls=s.implicit_tls,
+            start_tls=s.starttls,
+            timeout=s.timeout,
+            local_hostname=s.local_hostname,
+            tls_context=self._tls,
+        )
         await client.connect()
         if s.username and s.password is not None:
             await client.login(s.username, s.password)
@@ -262,7 +294,7 @@ class SmtpRelay:
             except aiosmtplib.SMTPSenderRefused as exc:
                 self.release(client, broken=False)
                 raise UpstreamRefused(Reply(exc.code, exc.message)) from None
-            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
                 if client is not None:
                     client.close()
                 if attempt == 1 or not isinstance(exc, (aiosmtplib.SMTPServerDisconnected, ConnectionError)):

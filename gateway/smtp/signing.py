@@ -21,8 +21,22 @@ import dkim
 
 from ..config import Config, Sender
 
-SIGNED_HEADERS = [h.encode() for h in ("from", "subject", "date", "to", "cc", "reply-to", "message-id",
-                                       "mime-version", "content-type", "list-unsubscribe", "list-unsubscribe-post")]
+SIGNED_HEADERS = [
+    h.encode()
+    for h in (
+        "from",
+        "subject",
+        "date",
+        "to",
+        "cc",
+        "reply-to",
+        "message-id",
+        "mime-version",
+        "content-type",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+    )
+]
 _PROBE = b"From: probe@example.com\r\nSubject: probe\r\n\r\nprobe\r\n"
 
 
@@ -46,8 +60,10 @@ def _key_bytes(sender: Sender, config_path: str) -> bytes:
     try:
         return Path(sender.dkim_key_file).read_bytes()
     except OSError as exc:
-        raise DkimError(f"{config_path}: sender {sender.name!r}: cannot read dkim_key_file "
-                        f"{sender.dkim_key_file}: {exc.strerror or exc}") from None
+        raise DkimError(
+            f"{config_path}: sender {sender.name!r}: cannot read dkim_key_file "
+            f"{sender.dkim_key_file}: {exc.strerror or exc}"
+        ) from None
 
 
 class DkimSigners:
@@ -56,12 +72,16 @@ class DkimSigners:
         for sender in config.senders.values():
             if not sender.dkim_selector:
                 continue
-            key = _Key(sender.dkim_selector.encode(), sender.dkim_domain.encode(), _key_bytes(sender, config.path))
+            key = _Key(
+                sender.dkim_selector.encode(), sender.dkim_domain.encode(), _key_bytes(sender, config.path)
+            )
             try:
                 dkim.sign(_PROBE, key.selector, key.domain, key.private_key)
             except Exception as exc:  # dkimpy raises KeyFormatError and assorted parse errors
-                raise DkimError(f"{config.path}: sender {sender.name!r}: the DKIM key is not a usable RSA or "
-                                f"Ed25519 private key ({type(exc).__name__})") from None
+                raise DkimError(
+                    f"{config.path}: sender {sender.name!r}: the DKIM key is not a usable RSA or "
+                    f"Ed25519 private key ({type(exc).__name__})"
+                ) from None
             self._keys[sender.name] = key
 
     def signs_for(self, sender: str) -> bool:
@@ -69,8 +89,14 @@ class DkimSigners:
 
     def _sign(self, sender: str, message: bytes) -> bytes:
         key = self._keys[sender]
-        return dkim.sign(message, key.selector, key.domain, key.private_key, include_headers=SIGNED_HEADERS,
-                         canonicalize=(b"relaxed", b"simple"))
+        return dkim.sign(
+            message,
+            key.selector,
+            key.domain,
+            key.private_key,
+            include_headers=SIGNED_HEADERS,
+            canonicalize=(b"relaxed", b"simple"),
+        )
 
     async def sign(self, sender: str, message: bytes) -> bytes:
         """The message with its DKIM-Signature header first."""

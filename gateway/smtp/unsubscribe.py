@@ -31,13 +31,16 @@ def tagged(mailbox: str, sender: str) -> str:
     return f"{local}+{sender}@{domain}"
 
 
-def list_unsubscribe_headers(signer: TokenSigner, config: Config, sender: str, recipients: Sequence[str],
-                             now: datetime) -> list[tuple[str, str]]:
+def list_unsubscribe_headers(
+    signer: TokenSigner, config: Config, sender: str, recipients: Sequence[str], now: datetime
+) -> list[tuple[str, str]]:
     mailbox = tagged(unsubscribe_address(config), sender)
     if len(recipients) != 1:
         return [("List-Unsubscribe", f"<mailto:{mailbox}?subject=unsubscribe>")]
     token = signer.make(Channel.EMAIL, sender, recipients[0], int(now.timestamp()))
     url = f"{config.public_url}/unsubscribe/{token}"
     mailto = f"mailto:{mailbox}?subject={quote('unsubscribe ' + token)}"
-    return [("List-Unsubscribe", f"<{url}>, <{mailto}>"),
-            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")]
+    return [
+        ("List-Unsubscribe", f"<{url}>, <{mailto}>"),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+    ]

@@ -12,8 +12,11 @@ def open_store(url: str) -> Store:
         return SqliteStore.from_url(url)
     if url.startswith(("postgresql://", "postgres://")):
         from .postgres import PostgresStore  # asyncpg only where it is used
+
         return PostgresStore.from_url(url)
-    raise StoreError("unsupported database URL: expected sqlite:///path/to/file.db or postgresql://user@host/db")
+    raise StoreError(
+        "unsupported database URL: expected sqlite:///path/to/file.db or postgresql://user@host/db"
+    )
 
 
 __all__ = ["ImportResult", "SqliteStore", "Store", "StoreError", "new_id", "now", "open_store"]

@@ -11,10 +11,11 @@ import json
 import os
 import threading
 import time
-from functools import lru_cache
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace as _replace
+from dataclasses import dataclass, field
+from dataclasses import replace as _replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Protocol
 
 from ..addresses import address_hash, channel_and_address
@@ -260,8 +261,10 @@ def decision_from_row(row: dict) -> Decision:
         recipient=row["recipient"],
         category=Category(row["category"]),
         verdict=Verdict(row["verdict"]),
-        violations=tuple(Violation(v["code"], v["message"], v.get("recipient"))
-                         for v in json.loads(row["violations"] or "[]")),
+        violations=tuple(
+            Violation(v["code"], v["message"], v.get("recipient"))
+            for v in json.loads(row["violations"] or "[]")
+        ),
         excerpt=row["excerpt"] or "",
         size=row["size"] or 0,
         upstream=row["upstream"] or "",
@@ -271,7 +274,9 @@ def decision_from_row(row: dict) -> Decision:
 class DecisionPages:
     """`iter_decisions` for an engine, from its `decisions` pages."""
 
-    async def iter_decisions(self, query: DecisionQuery | None = None, batch: int = 1000) -> AsyncIterator[Decision]:
+    async def iter_decisions(
+        self, query: DecisionQuery | None = None, batch: int = 1000
+    ) -> AsyncIterator[Decision]:
         before = None
         while True:
             page = await self.decisions(batch, query, before)
@@ -286,8 +291,9 @@ class DecisionPages:
 class Store(Protocol):
     """What the pipeline, the doors and the CLI need from a store, whatever the engine."""
 
-    async def facts(self, channel: Channel, sender: str, addresses: Sequence[str], at: datetime,
-                    history_hours: int = 0) -> dict[str, RecipientFacts]:
+    async def facts(
+        self, channel: Channel, sender: str, addresses: Sequence[str], at: datetime, history_hours: int = 0
+    ) -> dict[str, RecipientFacts]:
         """Everything known about these recipients for this sender, in one batched read."""
         ...
 
@@ -296,11 +302,18 @@ class Store(Protocol):
         for every method below that takes one)."""
         ...
 
-    async def remove_suppressions(self, channel: Channel, address: str, scope: str | None,
-                                  reason: str | None = None, audit: AuditEntry | None = None) -> int: ...
+    async def remove_suppressions(
+        self,
+        channel: Channel,
+        address: str,
+        scope: str | None,
+        reason: str | None = None,
+        audit: AuditEntry | None = None,
+    ) -> int: ...
 
-    def suppressions(self, channel: Channel | None = None, scope: str | None = None,
-                     address: str | None = None) -> AsyncIterator[Suppression]: ...
+    def suppressions(
+        self, channel: Channel | None = None, scope: str | None = None, address: str | None = None
+    ) -> AsyncIterator[Suppression]: ...
 
     async def import_suppressions(self, rows: Iterable[Suppression | str]) -> ImportResult:
         """Stream entries in; a str in the stream is a rejected row's error message, counted and kept."""
@@ -308,34 +321,45 @@ class Store(Protocol):
 
     async def add_consent(self, consent: Consent, audit: AuditEntry | None = None) -> int: ...
 
-    async def revoke_consents(self, channel: Channel, address: str, scope: str | None, at: datetime,
-                              audit: AuditEntry | None = None) -> int: ...
+    async def revoke_consents(
+        self, channel: Channel, address: str, scope: str | None, at: datetime, audit: AuditEntry | None = None
+    ) -> int: ...
 
-    async def audit_log(self, channel: Channel | None = None, address: str | None = None,
-                        limit: int = 100) -> list[AuditEntry]:
+    async def audit_log(
+        self, channel: Channel | None = None, address: str | None = None, limit: int = 100
+    ) -> list[AuditEntry]:
         """Newest first; one address's, or everyone's."""
         ...
 
     async def consents(self, channel: Channel, address: str, scope: str | None = None) -> list[Consent]: ...
 
-    async def record_decisions(self, decisions: Sequence[Decision], replace: bool = False, *,
-                               outbox: Sequence[OutboxMessage] = (), sends: Sequence[SendClaim] = (),
-                               durable: bool = True) -> None:
+    async def record_decisions(
+        self,
+        decisions: Sequence[Decision],
+        replace: bool = False,
+        *,
+        outbox: Sequence[OutboxMessage] = (),
+        sends: Sequence[SendClaim] = (),
+        durable: bool = True,
+    ) -> None:
         """In one transaction, with the texts the outbox provider took and the sends to count (uncapped
         ones: capped ones were counted by `claim_sends`); `replace` makes a replay harmless. Not
         `durable`: committed to the log without waiting for the disk (safe from a gateway crash, not
         from a power cut)."""
         ...
 
-    async def decisions(self, limit: int = 100, query: DecisionQuery | None = None,
-                        before_id: str | None = None) -> list[Decision]:
+    async def decisions(
+        self, limit: int = 100, query: DecisionQuery | None = None, before_id: str | None = None
+    ) -> list[Decision]:
         """Newest first; `before_id` continues a page (ids grow with time, so rows written meanwhile never
         shift a page)."""
         ...
 
     async def decision(self, decision_id: str) -> Decision | None: ...
 
-    def iter_decisions(self, query: DecisionQuery | None = None, batch: int = 1000) -> AsyncIterator[Decision]:
+    def iter_decisions(
+        self, query: DecisionQuery | None = None, batch: int = 1000
+    ) -> AsyncIterator[Decision]:
         """Every matching decision, newest first, read in batches: flat memory for any number."""
         ...
 
@@ -343,8 +367,9 @@ class Store(Protocol):
         """Counts per day, sender, channel, verdict and violation code."""
         ...
 
-    async def record_send(self, channel: Channel, address: str, sender: str, category: Category,
-                          at: datetime) -> None: ...
+    async def record_send(
+        self, channel: Channel, address: str, sender: str, category: Category, at: datetime
+    ) -> None: ...
 
     async def claim_sends(self, claims: Sequence[SendClaim]) -> list[ClaimResult]:
         """In one write transaction, in order: count each claim's recent marketing sends against its caps
@@ -367,8 +392,9 @@ class Store(Protocol):
         one process of one instance."""
         ...
 
-    async def finish_deferred(self, text_id: str, state: str, error: str = "",
-                              send_at: datetime | None = None) -> None:
+    async def finish_deferred(
+        self, text_id: str, state: str, error: str = "", send_at: datetime | None = None
+    ) -> None:
         """Set a deferred text's state; `pending` with a new `send_at` holds it again."""
         ...
 

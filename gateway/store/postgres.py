@@ -30,7 +30,14 @@ from .base import AuditEntry, ImportResult, StoreError, to_text
 from .postgres_log import LogTables, rowcount
 from .postgres_schema import MIGRATION_LOCK, MIGRATIONS, SCHEMA_VERSION, TRIGRAM_INDEX
 from .rows import (
-    AUDIT_COLS, CONSENT_COLS, SUPPRESSION_COLS, audit_of, audit_row, consent_of, facts_of, suppression_of,
+    AUDIT_COLS,
+    CONSENT_COLS,
+    SUPPRESSION_COLS,
+    audit_of,
+    audit_row,
+    consent_of,
+    facts_of,
+    suppression_of,
     suppression_row,
 )
 
@@ -40,8 +47,14 @@ __all__ = ["SCHEMA_VERSION", "PostgresStore", "numbered"]
 
 _IMPORT_BATCH = 20_000
 # What a lost, refused or timed-out connection raises: the caller gets StoreError (451 / 503), never a pass.
-_FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError, asyncio.TimeoutError,
-             ConnectionError)
+_FAILURES = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+    asyncio.TimeoutError,
+    ConnectionError,
+)
 
 
 @lru_cache(maxsize=512)
@@ -62,8 +75,9 @@ def redacted(url: str) -> str:
 
 
 class PostgresStore(LogTables):
-    def __init__(self, url: str, pool_size: int = 10, connect_timeout: float = 3.0,
-                 command_timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: str, pool_size: int = 10, connect_timeout: float = 3.0, command_timeout: float = 10.0
+    ) -> None:
         if not url.startswith(("postgresql://", "postgres://")):
             raise StoreError(f"not a PostgreSQL URL: {redacted(url)!r}")
         self.url = url
@@ -88,9 +102,14 @@ class PostgresStore(LogTables):
             if self._pool is None:
                 try:
                     pool = await asyncpg.create_pool(
-                        self.url, min_size=1, max_size=self._pool_size, timeout=self._connect_timeout,
-                        command_timeout=self._command_timeout, max_inactive_connection_lifetime=60,
-                        reset=_keep_session)
+                        self.url,
+                        min_size=1,
+                        max_size=self._pool_size,
+                        timeout=self._connect_timeout,
+                        command_timeout=self._command_timeout,
+                        max_inactive_connection_lifetime=60,
+                        reset=_keep_session,
+                    )
                 except _FAILURES as exc:
                     raise StoreError(f"cannot reach PostgreSQL at {redacted(self.url)}: {exc}") from None
                 try:
@@ -111,8 +130,9 @@ class PostgresStore(LogTables):
                     await conn.execute("INSERT INTO gateway_schema (version) VALUES (0)")
                     version = 0
                 if version > SCHEMA_VERSION:
-                    raise StoreError(f"database schema version {version} is newer than this gateway "
-                                     f"({SCHEMA_VERSION})")
+                    raise StoreError(
+                        f"database schema version {version} is newer than this gateway ({SCHEMA_VERSION})"
+                    )
                 for step in range(version, SCHEMA_VERSION):
                     await conn.execute(MIGRATIONS[step])
                     await conn.execute("UPDATE gateway_schema SET version = $1", step + 1)
@@ -166,11 +186,12 @@ class PostgresStore(LogTables):
             pool, self._pool = self._pool, None
             try:
                 await asyncio.wait_for(pool.close(), 10)
-            except (asyncio.TimeoutError, *_FAILURES):
+            except (TimeoutError, *_FAILURES):
                 pool.terminate()
 
-    async def facts(self, channel: Channel, sender: str, addresses: Sequence[str], at: datetime,
-                    history_hours: int = 0) -> dict[str, RecipientFacts]:
+    async def facts(
+        self, channel: Channel, sender: str, addresses: Sequence[str], at: datetime, history_hours: int = 0
+    ) -> dict[str, RecipientFacts]:
         """One statement for every recipient: suppressions, consents and (when asked) recent sends."""
         by_hash = {address_hash(a): a for a in addresses}
         args: list = [channel.value, sender]
@@ -178,15 +199,18 @@ class PostgresStore(LogTables):
             args.append(to_text(at - timedelta(hours=history_hours)))
         async with self._conn() as conn:
             if len(by_hash) == 1:
-                rows = await conn.fetch(_facts_sql(bool(history_hours), many=False), *args, next(iter(by_hash)))
+                rows = await conn.fetch(
+                    _facts_sql(bool(history_hours), many=False), *args, next(iter(by_hash))
+                )
             else:
                 rows = await conn.fetch(_facts_sql(bool(history_hours), many=True), *args, list(by_hash))
         return facts_of((tuple(row) for row in rows), by_hash)
 
     _suppression_row = staticmethod(suppression_row)
 
-    async def _change(self, sql: str, args: Sequence, audit: AuditEntry | None,
-                      inserts_one: bool = False) -> tuple[int, int | None]:
+    async def _change(
+        self, sql: str, args: Sequence, audit: AuditEntry | None, inserts_one: bool = False
+    ) -> tuple[int, int | None]:
         """One statement and, with `audit`, its audit entry in the same transaction if it changed anything:
         (rows changed, the new row's id when it `inserts_one`)."""
         async with self._transaction() as conn:
@@ -196,21 +220,33 @@ class PostgresStore(LogTables):
             else:
                 new_id, changed = None, rowcount(await conn.execute(numbered(sql), *args))
             if audit is not None and changed:
-                await conn.execute(numbered(f"INSERT INTO audit ({AUDIT_COLS}) VALUES (?,?,?,?,?,?,?,?)"),
-                                   *audit_row(audit))
+                await conn.execute(
+                    numbered(f"INSERT INTO audit ({AUDIT_COLS}) VALUES (?,?,?,?,?,?,?,?)"), *audit_row(audit)
+                )
             return changed, new_id
 
     async def add_suppression(self, entry: Suppression, audit: AuditEntry | None = None) -> bool:
-        added, _ = await self._change(f"INSERT INTO suppressions ({SUPPRESSION_COLS}) VALUES (?,?,?,?,?,?,?,?) "
-                                      "ON CONFLICT DO NOTHING", self._suppression_row(entry), audit, inserts_one=True)
+        added, _ = await self._change(
+            f"INSERT INTO suppressions ({SUPPRESSION_COLS}) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+            self._suppression_row(entry),
+            audit,
+            inserts_one=True,
+        )
         return added == 1
 
-    async def remove_suppressions(self, channel: Channel, address: str, scope: str | None,
-                                  reason: str | None = None, audit: AuditEntry | None = None) -> int:
+    async def remove_suppressions(
+        self,
+        channel: Channel,
+        address: str,
+        scope: str | None,
+        reason: str | None = None,
+        audit: AuditEntry | None = None,
+    ) -> int:
         return (await self._change(*queries.remove_suppressions(channel, address, scope, reason), audit))[0]
 
-    async def suppressions(self, channel: Channel | None = None, scope: str | None = None,
-                           address: str | None = None) -> AsyncIterator[Suppression]:
+    async def suppressions(
+        self, channel: Channel | None = None, scope: str | None = None, address: str | None = None
+    ) -> AsyncIterator[Suppression]:
         sql, args = queries.list_suppressions(channel, scope, address)
         async with self._conn() as conn, conn.transaction():  # a cursor: any number, flat memory
             async for row in conn.cursor(numbered(sql), *args, prefetch=1000):
@@ -221,9 +257,11 @@ class PostgresStore(LogTables):
         valid = queries.ImportRows(rows, self._suppression_row)
         stream = iter(valid)
         columns = SUPPRESSION_COLS.split(", ")
-        sql = (f"INSERT INTO suppressions ({SUPPRESSION_COLS}) SELECT * FROM unnest("
-               + ", ".join(f"${i + 1}::text[]" for i in range(len(columns)))
-               + ") ON CONFLICT DO NOTHING")
+        sql = (
+            f"INSERT INTO suppressions ({SUPPRESSION_COLS}) SELECT * FROM unnest("
+            + ", ".join(f"${i + 1}::text[]" for i in range(len(columns)))
+            + ") ON CONFLICT DO NOTHING"
+        )
         try:
             while batch := list(islice(stream, _IMPORT_BATCH)):
                 async with self._transaction() as conn:
@@ -238,16 +276,24 @@ class PostgresStore(LogTables):
         _, cid = await self._change(*queries.add_consent(consent), audit, inserts_one=True)
         return cid
 
-    async def revoke_consents(self, channel: Channel, address: str, scope: str | None, at: datetime,
-                              audit: AuditEntry | None = None) -> int:
+    async def revoke_consents(
+        self, channel: Channel, address: str, scope: str | None, at: datetime, audit: AuditEntry | None = None
+    ) -> int:
         return (await self._change(*queries.revoke_consents(channel, address, scope, at), audit))[0]
 
     async def consents(self, channel: Channel, address: str, scope: str | None = None) -> list[Consent]:
-        return [consent_of(tuple(r)) for r in await self._fetch(*_spread(queries.consents(channel, address, scope)))]
+        return [
+            consent_of(tuple(r))
+            for r in await self._fetch(*_spread(queries.consents(channel, address, scope)))
+        ]
 
-    async def audit_log(self, channel: Channel | None = None, address: str | None = None,
-                        limit: int = 100) -> list[AuditEntry]:
-        return [audit_of(tuple(r)) for r in await self._fetch(*_spread(queries.audit_log(channel, address, limit)))]
+    async def audit_log(
+        self, channel: Channel | None = None, address: str | None = None, limit: int = 100
+    ) -> list[AuditEntry]:
+        return [
+            audit_of(tuple(r))
+            for r in await self._fetch(*_spread(queries.audit_log(channel, address, limit)))
+        ]
 
 
 @lru_cache(maxsize=4)
@@ -257,18 +303,24 @@ def _facts_sql(history: bool, many: bool) -> str:
     over the array, one lookup per hash. (`address_hash = ANY($n)` gets a generic plan that scans a small
     table's whole channel, so the server plans it afresh on every call instead.)"""
     h = "$4" if history else "$3"
-    parts = [f"SELECT 's', NULL::bigint, {SUPPRESSION_COLS}, NULL, NULL FROM suppressions WHERE channel = $1 "
-             f"AND address_hash = {{hash}} AND scope IN ($2, 'global')",
-             f"SELECT 'c', {CONSENT_COLS} FROM consents WHERE channel = $1 AND address_hash = {{hash}} "
-             f"AND scope IN ($2, 'global')"]
+    parts = [
+        f"SELECT 's', NULL::bigint, {SUPPRESSION_COLS}, NULL, NULL FROM suppressions WHERE channel = $1 "
+        f"AND address_hash = {{hash}} AND scope IN ($2, 'global')",
+        f"SELECT 'c', {CONSENT_COLS} FROM consents WHERE channel = $1 AND address_hash = {{hash}} "
+        f"AND scope IN ($2, 'global')",
+    ]
     if history:
-        parts.append("SELECT 'n', NULL, NULL, address_hash, NULL, NULL, NULL, NULL, sent_at, NULL, NULL, NULL "
-                     "FROM sends WHERE channel = $1 AND address_hash = {hash} AND scope = $2 "
-                     "AND category = 'marketing' AND sent_at > $3")
+        parts.append(
+            "SELECT 'n', NULL, NULL, address_hash, NULL, NULL, NULL, NULL, sent_at, NULL, NULL, NULL "
+            "FROM sends WHERE channel = $1 AND address_hash = {hash} AND scope = $2 "
+            "AND category = 'marketing' AND sent_at > $3"
+        )
     union = " UNION ALL ".join(parts)
     if not many:
         return union.format(hash=h)
-    return f"SELECT x.* FROM unnest({h}::text[]) AS h(hash) CROSS JOIN LATERAL ({union.format(hash='h.hash')}) x"
+    return (
+        f"SELECT x.* FROM unnest({h}::text[]) AS h(hash) CROSS JOIN LATERAL ({union.format(hash='h.hash')}) x"
+    )
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:

@@ -23,28 +23,50 @@ def _filtered(sql: str, args: list, **conditions) -> Query:
 
 
 def remove_suppressions(channel: Channel, address: str, scope: str | None, reason: str | None) -> Query:
-    return _filtered("DELETE FROM suppressions WHERE channel = ? AND address_hash = ?",
-                     [channel.value, address_hash(address)], scope=scope, reason=reason)
+    return _filtered(
+        "DELETE FROM suppressions WHERE channel = ? AND address_hash = ?",
+        [channel.value, address_hash(address)],
+        scope=scope,
+        reason=reason,
+    )
 
 
 def list_suppressions(channel: Channel | None, scope: str | None, address: str | None) -> Query:
-    sql, args = _filtered(f"SELECT {SUPPRESSION_COLS} FROM suppressions WHERE true", [],
-                          channel=channel.value if channel else None, scope=scope,
-                          address_hash=address_hash(address) if address is not None else None)
+    sql, args = _filtered(
+        f"SELECT {SUPPRESSION_COLS} FROM suppressions WHERE true",
+        [],
+        channel=channel.value if channel else None,
+        scope=scope,
+        address_hash=address_hash(address) if address is not None else None,
+    )
     return sql + " ORDER BY id", args
 
 
 def add_consent(consent: Consent) -> Query:
-    return ("INSERT INTO consents (channel, address_hash, address, scope, level, source, evidence, obtained_at, "
-            "expires_at, revoked_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [consent.channel.value, consent.address_hash, consent.address, consent.scope, consent.level.label,
-             consent.source, consent.evidence, to_text(consent.obtained_at), to_text(consent.expires_at),
-             to_text(consent.revoked_at)])
+    return (
+        "INSERT INTO consents (channel, address_hash, address, scope, level, source, evidence, obtained_at, "
+        "expires_at, revoked_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        [
+            consent.channel.value,
+            consent.address_hash,
+            consent.address,
+            consent.scope,
+            consent.level.label,
+            consent.source,
+            consent.evidence,
+            to_text(consent.obtained_at),
+            to_text(consent.expires_at),
+            to_text(consent.revoked_at),
+        ],
+    )
 
 
 def revoke_consents(channel: Channel, address: str, scope: str | None, at: datetime) -> Query:
-    return _filtered("UPDATE consents SET revoked_at = ? WHERE channel = ? AND address_hash = ? "
-                     "AND revoked_at IS NULL", [to_text(at), channel.value, address_hash(address)], scope=scope)
+    return _filtered(
+        "UPDATE consents SET revoked_at = ? WHERE channel = ? AND address_hash = ? AND revoked_at IS NULL",
+        [to_text(at), channel.value, address_hash(address)],
+        scope=scope,
+    )
 
 
 def consents(channel: Channel, address: str, scope: str | None) -> Query:
@@ -59,8 +81,9 @@ def consents(channel: Channel, address: str, scope: str | None) -> Query:
 def audit_log(channel: Channel | None, address: str | None, limit: int) -> Query:
     sql, args = f"SELECT {AUDIT_COLS} FROM audit WHERE true", []
     if address is not None:
-        sql, args = _filtered(sql, args, address_hash=address_hash(address),
-                              channel=channel.value if channel else None)
+        sql, args = _filtered(
+            sql, args, address_hash=address_hash(address), channel=channel.value if channel else None
+        )
     return sql + " ORDER BY at DESC, id DESC LIMIT ?", [*args, limit]
 
 
@@ -84,7 +107,10 @@ def summary(since: datetime | None, sender: str | None) -> Query:
         sql += " AND day >= ?"
         args.append(to_text(since)[:10])
     sql, args = _filtered(sql, args, sender=sender)
-    return sql + " GROUP BY 1, 2, 3, 4, 5 HAVING sum(n) > 0 ORDER BY day, sender, code, channel, verdict", args
+    return (
+        sql + " GROUP BY 1, 2, 3, 4, 5 HAVING sum(n) > 0 ORDER BY day, sender, code, channel, verdict",
+        args,
+    )
 
 
 class ImportRows:

@@ -17,51 +17,108 @@ _REASON = {r.value: r for r in Reason}
 
 def suppression_of(row: Sequence) -> Suppression:
     channel, ahash, address, scope, reason, source, created, expires = row
-    return Suppression(_CHANNEL[channel], ahash, address, scope, _REASON[reason], source or "",
-                       from_text(created), from_text(expires))
+    return Suppression(
+        _CHANNEL[channel],
+        ahash,
+        address,
+        scope,
+        _REASON[reason],
+        source or "",
+        from_text(created),
+        from_text(expires),
+    )
 
 
 def suppression_row(s: Suppression) -> tuple:
     """In SUPPRESSION_COLS order."""
-    return (s.channel.value, s.address_hash, s.address, s.scope, s.reason.value, s.source,
-            to_text(s.created_at), to_text(s.expires_at))
+    return (
+        s.channel.value,
+        s.address_hash,
+        s.address,
+        s.scope,
+        s.reason.value,
+        s.source,
+        to_text(s.created_at),
+        to_text(s.expires_at),
+    )
 
 
 def consent_of(row: Sequence) -> Consent:
     cid, channel, ahash, address, scope, level, source, evidence, obtained, expires, revoked = row
-    return Consent(_CHANNEL[channel], ahash, address, scope, ConsentLevel.parse(level), source or "", evidence or "",
-                   from_text(obtained), from_text(expires), from_text(revoked), cid)
+    return Consent(
+        _CHANNEL[channel],
+        ahash,
+        address,
+        scope,
+        ConsentLevel.parse(level),
+        source or "",
+        evidence or "",
+        from_text(obtained),
+        from_text(expires),
+        from_text(revoked),
+        cid,
+    )
 
 
 SUPPRESSION_COLS = "channel, address_hash, address, scope, reason, source, created_at, expires_at"
-CONSENT_COLS = ("id, channel, address_hash, address, scope, level, source, evidence, obtained_at, expires_at, "
-                 "revoked_at")
+CONSENT_COLS = (
+    "id, channel, address_hash, address, scope, level, source, evidence, obtained_at, expires_at, revoked_at"
+)
 
 
 AUDIT_COLS = "at, actor, action, channel, address_hash, address, scope, detail"
 
 
 def audit_row(a: AuditEntry) -> tuple:
-    return (to_text(a.at), a.actor, a.action, a.channel.value, address_hash(a.address) if a.address else "",
-            a.address, a.scope, a.detail)
+    return (
+        to_text(a.at),
+        a.actor,
+        a.action,
+        a.channel.value,
+        address_hash(a.address) if a.address else "",
+        a.address,
+        a.scope,
+        a.detail,
+    )
 
 
 def audit_of(r: Sequence) -> AuditEntry:
-    return AuditEntry(actor=r[1], action=r[2], channel=_CHANNEL[r[3]], address=r[5], scope=r[6], detail=r[7] or "",
-                      at=from_text(r[0]))
+    return AuditEntry(
+        actor=r[1],
+        action=r[2],
+        channel=_CHANNEL[r[3]],
+        address=r[5],
+        scope=r[6],
+        detail=r[7] or "",
+        at=from_text(r[0]),
+    )
 
 
 SEND_COLS = "channel, address_hash, scope, category, sent_at"
 OUTBOX_COLS = "id, at, sender, recipient, from_number, body, category, fields"
-DEFERRED_COLS = ("id, created_at, send_at, sender, recipient, recipient_hash, from_number, body, category, fields, "
-                  "api, state, attempts, last_error, claimed_at")
+DEFERRED_COLS = (
+    "id, created_at, send_at, sender, recipient, recipient_hash, from_number, body, category, fields, "
+    "api, state, attempts, last_error, claimed_at"
+)
 
 
 def deferred_of(r: Sequence) -> DeferredText:
-    return DeferredText(id=r[0], created_at=from_text(r[1]), send_at=from_text(r[2]), sender=r[3], recipient=r[4],
-                        from_number=r[6], body=r[7], category=Category(r[8]), fields=json.loads(r[9] or "{}"),
-                        api=r[10] or "v1", state=r[11], attempts=r[12] or 0, last_error=r[13] or "",
-                        claimed_at=from_text(r[14]))
+    return DeferredText(
+        id=r[0],
+        created_at=from_text(r[1]),
+        send_at=from_text(r[2]),
+        sender=r[3],
+        recipient=r[4],
+        from_number=r[6],
+        body=r[7],
+        category=Category(r[8]),
+        fields=json.loads(r[9] or "{}"),
+        api=r[10] or "v1",
+        state=r[11],
+        attempts=r[12] or 0,
+        last_error=r[13] or "",
+        claimed_at=from_text(r[14]),
+    )
 
 
 def facts_of(rows: Iterable[Sequence], by_hash: dict[str, str]) -> dict[str, RecipientFacts]:
@@ -82,14 +139,25 @@ def facts_of(rows: Iterable[Sequence], by_hash: dict[str, str]) -> dict[str, Rec
     for times in sends.values():
         times.sort(reverse=True)
     return {
-        address: RecipientFacts(address, tuple(sup.get(h, ())), tuple(con.get(h, ())), tuple(sends.get(h, ())))
+        address: RecipientFacts(
+            address, tuple(sup.get(h, ())), tuple(con.get(h, ())), tuple(sends.get(h, ()))
+        )
         for h, address in by_hash.items()
     }
 
 
 def outbox_row(m: OutboxMessage) -> tuple:
     """In OUTBOX_COLS order."""
-    return (m.id, to_text(m.at), m.sender, m.recipient, m.from_number, m.body, m.category.value, json.dumps(m.fields))
+    return (
+        m.id,
+        to_text(m.at),
+        m.sender,
+        m.recipient,
+        m.from_number,
+        m.body,
+        m.category.value,
+        json.dumps(m.fields),
+    )
 
 
 def send_row(c: SendClaim) -> tuple:

@@ -22,11 +22,18 @@ from ..addresses import address_hash
 from ..model import Channel, Consent, RecipientFacts, Suppression
 from . import queries
 from .base import AuditEntry, ImportResult, StoreError, to_text
-from .sqlite_log import DecisionLogTables
 from .rows import (
-    AUDIT_COLS, CONSENT_COLS, SUPPRESSION_COLS, audit_of, audit_row, consent_of, facts_of, suppression_of,
+    AUDIT_COLS,
+    CONSENT_COLS,
+    SUPPRESSION_COLS,
+    audit_of,
+    audit_row,
+    consent_of,
+    facts_of,
+    suppression_of,
     suppression_row,
 )
+from .sqlite_log import DecisionLogTables
 from .sqlite_schema import MIGRATIONS, SCHEMA_VERSION, sqlite_path
 from .sqlite_sms import SmsTables
 from .sqlite_writer import Writes
@@ -41,14 +48,18 @@ _IMPORT_BATCH = 20_000
 def _facts_sql(count: int, with_sends: bool) -> str:
     """The one statement that reads every fact about `count` recipients (?1 channel, ?2 sender, ?3 since)."""
     marks = ",".join(f"?{i}" for i in range(4, 4 + count))
-    sql = (f"SELECT 's', NULL, {SUPPRESSION_COLS}, NULL, NULL FROM suppressions WHERE channel = ?1 "
-           f"AND scope IN (?2, 'global') AND address_hash IN ({marks}) "
-           f"UNION ALL SELECT 'c', {CONSENT_COLS} FROM consents WHERE channel = ?1 "
-           f"AND scope IN (?2, 'global') AND address_hash IN ({marks})")
+    sql = (
+        f"SELECT 's', NULL, {SUPPRESSION_COLS}, NULL, NULL FROM suppressions WHERE channel = ?1 "
+        f"AND scope IN (?2, 'global') AND address_hash IN ({marks}) "
+        f"UNION ALL SELECT 'c', {CONSENT_COLS} FROM consents WHERE channel = ?1 "
+        f"AND scope IN (?2, 'global') AND address_hash IN ({marks})"
+    )
     if with_sends:
-        sql += (f" UNION ALL SELECT 'n', NULL, NULL, address_hash, NULL, NULL, NULL, NULL, sent_at, "
-                f"NULL, NULL, NULL FROM sends WHERE channel = ?1 AND scope = ?2 AND category = "
-                f"'marketing' AND sent_at > ?3 AND address_hash IN ({marks})")
+        sql += (
+            f" UNION ALL SELECT 'n', NULL, NULL, address_hash, NULL, NULL, NULL, NULL, sent_at, "
+            f"NULL, NULL, NULL FROM sends WHERE channel = ?1 AND scope = ?2 AND category = "
+            f"'marketing' AND sent_at > ?3 AND address_hash IN ({marks})"
+        )
     return sql
 
 
@@ -82,7 +93,9 @@ class SqliteStore(Writes, DecisionLogTables, SmsTables):
         while True:
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise StoreError(f"database schema version {version} is newer than this gateway ({SCHEMA_VERSION})")
+                raise StoreError(
+                    f"database schema version {version} is newer than this gateway ({SCHEMA_VERSION})"
+                )
             if version == SCHEMA_VERSION:
                 return
             self._conn.execute("BEGIN IMMEDIATE")
@@ -109,8 +122,9 @@ class SqliteStore(Writes, DecisionLogTables, SmsTables):
         await self._close_thread_connections()
         self._conn.close()
 
-    async def facts(self, channel: Channel, sender: str, addresses: Sequence[str], at: datetime,
-                    history_hours: int = 0) -> dict[str, RecipientFacts]:
+    async def facts(
+        self, channel: Channel, sender: str, addresses: Sequence[str], at: datetime, history_hours: int = 0
+    ) -> dict[str, RecipientFacts]:
         """One UNION ALL statement per 500 recipients: one snapshot, one round trip."""
         by_hash = {address_hash(a): a for a in addresses}
         since = to_text(at - timedelta(hours=history_hours)) if history_hours else None
@@ -119,8 +133,10 @@ class SqliteStore(Writes, DecisionLogTables, SmsTables):
         def rows():
             for start in range(0, len(hashes), _BATCH):
                 chunk = hashes[start : start + _BATCH]
-                yield from self._conn.execute(_facts_sql(len(chunk), since is not None),
-                                              (channel.value, sender, since or "", *chunk))
+                yield from self._conn.execute(
+                    _facts_sql(len(chunk), since is not None), (channel.value, sender, since or "", *chunk)
+                )
+
         try:
             return facts_of(rows(), by_hash)
         except sqlite3.Error as exc:
@@ -129,12 +145,21 @@ class SqliteStore(Writes, DecisionLogTables, SmsTables):
     _suppression_row = staticmethod(suppression_row)
 
     async def add_suppression(self, entry: Suppression, audit: AuditEntry | None = None) -> bool:
-        added, _ = await self._change(f"INSERT OR IGNORE INTO suppressions ({SUPPRESSION_COLS}) "
-                                      "VALUES (?,?,?,?,?,?,?,?)", self._suppression_row(entry), audit)
+        added, _ = await self._change(
+            f"INSERT OR IGNORE INTO suppressions ({SUPPRESSION_COLS}) VALUES (?,?,?,?,?,?,?,?)",
+            self._suppression_row(entry),
+            audit,
+        )
         return added == 1
 
-    async def remove_suppressions(self, channel: Channel, address: str, scope: str | None,
-                                  reason: str | None = None, audit: AuditEntry | None = None) -> int:
+    async def remove_suppressions(
+        self,
+        channel: Channel,
+        address: str,
+        scope: str | None,
+        reason: str | None = None,
+        audit: AuditEntry | None = None,
+    ) -> int:
         return (await self._change(*queries.remove_suppressions(channel, address, scope, reason), audit))[0]
 
     async def _change(self, sql: str, args: Sequence, audit: AuditEntry | None) -> tuple[int, int | None]:
@@ -149,14 +174,17 @@ class SqliteStore(Writes, DecisionLogTables, SmsTables):
             if cur.rowcount > 0:
                 conn.execute(f"INSERT INTO audit ({AUDIT_COLS}) VALUES (?,?,?,?,?,?,?,?)", audit_row(audit))
             return cur.rowcount, cur.lastrowid
+
         return await self._writing(work)
 
-    async def audit_log(self, channel: Channel | None = None, address: str | None = None,
-                        limit: int = 100) -> list[AuditEntry]:
+    async def audit_log(
+        self, channel: Channel | None = None, address: str | None = None, limit: int = 100
+    ) -> list[AuditEntry]:
         return [audit_of(row) for row in self._run(*queries.audit_log(channel, address, limit))]
 
-    async def suppressions(self, channel: Channel | None = None, scope: str | None = None,
-                           address: str | None = None) -> AsyncIterator[Suppression]:
+    async def suppressions(
+        self, channel: Channel | None = None, scope: str | None = None, address: str | None = None
+    ) -> AsyncIterator[Suppression]:
         cursor = self._run(*queries.list_suppressions(channel, scope, address))
         while rows := cursor.fetchmany(1000):
             for row in rows:
@@ -184,8 +212,9 @@ class SqliteStore(Writes, DecisionLogTables, SmsTables):
         _, cid = await self._change(*queries.add_consent(consent), audit)
         return cid
 
-    async def revoke_consents(self, channel: Channel, address: str, scope: str | None, at: datetime,
-                              audit: AuditEntry | None = None) -> int:
+    async def revoke_consents(
+        self, channel: Channel, address: str, scope: str | None, at: datetime, audit: AuditEntry | None = None
+    ) -> int:
         return (await self._change(*queries.revoke_consents(channel, address, scope, at), audit))[0]
 
     async def consents(self, channel: Channel, address: str, scope: str | None = None) -> list[Consent]:

@@ -12,12 +12,20 @@ from ..addresses import address_hash
 from ..model import GLOBAL_SCOPE, Channel, Decision, Reason
 from . import queries
 from .base import (
-    DecisionPages, DecisionQuery, Erasure, OutboxMessage, SendClaim, SummaryRow, decision_from_row, decision_row,
-    TEXT_LIKE, like_pattern, to_text,
+    TEXT_LIKE,
+    DecisionPages,
+    DecisionQuery,
+    Erasure,
+    OutboxMessage,
+    SendClaim,
+    SummaryRow,
+    decision_from_row,
+    decision_row,
+    like_pattern,
+    to_text,
 )
 from .rows import OUTBOX_COLS, SUPPRESSION_COLS, outbox_row, send_row
 from .sqlite_schema import INSERT_SEND
-
 
 _PURGE_BATCH = 5000
 _INDEXED_HITS = 20_000  # more matches than this: reading the log newest first finds a page sooner
@@ -29,9 +37,15 @@ _QUICK = 64  # decisions a write may carry to be committed on the event loop (a 
 class DecisionLogTables(DecisionPages):
     """Part of `SqliteStore` (needs `path`, `_run` and `_writing`)."""
 
-    async def record_decisions(self, decisions: Sequence[Decision], replace: bool = False, *,
-                               outbox: Sequence[OutboxMessage] = (), sends: Sequence[SendClaim] = (),
-                               durable: bool = True) -> None:
+    async def record_decisions(
+        self,
+        decisions: Sequence[Decision],
+        replace: bool = False,
+        *,
+        outbox: Sequence[OutboxMessage] = (),
+        sends: Sequence[SendClaim] = (),
+        durable: bool = True,
+    ) -> None:
         """One transaction for the lot."""
         if not decisions and not outbox and not sends:
             return
@@ -51,12 +65,14 @@ class DecisionLogTables(DecisionPages):
                 conn.executemany(f"INSERT INTO outbox ({OUTBOX_COLS}) VALUES (?,?,?,?,?,?,?,?)", texts)
             if counted:
                 conn.executemany(INSERT_SEND, counted)
+
         # texts for the outbox commit with their sync (synchronous=FULL): a failed sync then leaves none
         # of them behind for the outbox to send while the client hears of a failure
         await self._writing(work, durable=durable or bool(outbox), quick=not texts and len(values) <= _QUICK)
 
-    async def decisions(self, limit: int = 100, query: DecisionQuery | None = None,
-                        before_id: str | None = None) -> list[Decision]:
+    async def decisions(
+        self, limit: int = 100, query: DecisionQuery | None = None, before_id: str | None = None
+    ) -> list[Decision]:
         where, args = (query or DecisionQuery()).where(self._text_match)
         if before_id is not None:
             where += " AND id < ?"
@@ -73,15 +89,21 @@ class DecisionLogTables(DecisionPages):
         if len(text) < 3:
             return None
         phrase = '"' + text.replace('"', '""') + '"'
-        hits = self._run("SELECT count(*) FROM (SELECT 1 FROM decisions_text WHERE decisions_text MATCH ? LIMIT ?)",
-                         (phrase, _INDEXED_HITS)).fetchone()[0]
+        hits = self._run(
+            "SELECT count(*) FROM (SELECT 1 FROM decisions_text WHERE decisions_text MATCH ? LIMIT ?)",
+            (phrase, _INDEXED_HITS),
+        ).fetchone()[0]
         if hits >= _INDEXED_HITS:
             return None
         pattern = like_pattern(text)  # and the last moments' decisions, not in the index yet, read directly
         # one set of rowids, so that the log is read by rowid (an OR here made SQLite walk the whole log)
-        return (("rowid IN (SELECT rowid FROM decisions_text WHERE decisions_text MATCH ? UNION ALL "
-                f"SELECT rowid FROM decisions WHERE rowid > (SELECT upto FROM decisions_text_upto) AND {TEXT_LIKE})"),
-                [phrase, pattern, pattern])
+        return (
+            (
+                "rowid IN (SELECT rowid FROM decisions_text WHERE decisions_text MATCH ? UNION ALL "
+                f"SELECT rowid FROM decisions WHERE rowid > (SELECT upto FROM decisions_text_upto) AND {TEXT_LIKE})"
+            ),
+            [phrase, pattern, pattern],
+        )
 
     async def decision(self, decision_id: str) -> Decision | None:
         cur = self._run("SELECT * FROM decisions WHERE id = ?", (decision_id,))
@@ -106,29 +128,53 @@ class DecisionLogTables(DecisionPages):
                 conn.execute("PRAGMA secure_delete=OFF")
 
         def erase(conn: sqlite3.Connection) -> Erasure:
-            rows = conn.execute("SELECT id, violations, upstream FROM decisions WHERE recipient_hash = ?",
-                                (ahash,)).fetchall()
+            rows = conn.execute(
+                "SELECT id, violations, upstream FROM decisions WHERE recipient_hash = ?", (ahash,)
+            ).fetchall()
             for did, violations, upstream in rows:
                 found = json.loads(violations or "[]")
                 for v in found:
                     v.pop("recipient", None)
                     v["message"] = scrub(v.get("message"))
-                conn.execute("UPDATE decisions SET recipient = ?, excerpt = '', violations = ?, upstream = ? "
-                             "WHERE id = ?", (masked, json.dumps(found), scrub(upstream), did))
-            suppressed = conn.execute("UPDATE suppressions SET address = NULL WHERE channel = ? AND address_hash = ?",
-                                      (channel.value, ahash)).rowcount
-            conn.execute(f"INSERT OR IGNORE INTO suppressions ({SUPPRESSION_COLS}) VALUES (?,?,?,?,?,?,?,?)",
-                         (channel.value, ahash, None, GLOBAL_SCOPE, Reason.ERASED.value, "erasure request",
-                          to_text(at), None))
-            consents = conn.execute("UPDATE consents SET address = NULL, evidence = '' WHERE channel = ? "
-                                    "AND address_hash = ?", (channel.value, ahash)).rowcount
-            outbox = conn.execute("UPDATE outbox SET recipient = ?, body = '', fields = '{}' WHERE recipient = ?",
-                                  (masked, address)).rowcount
-            conn.execute("UPDATE audit SET address = NULL WHERE channel = ? AND address_hash = ?",
-                         (channel.value, ahash))
+                conn.execute(
+                    "UPDATE decisions SET recipient = ?, excerpt = '', violations = ?, upstream = ? "
+                    "WHERE id = ?",
+                    (masked, json.dumps(found), scrub(upstream), did),
+                )
+            suppressed = conn.execute(
+                "UPDATE suppressions SET address = NULL WHERE channel = ? AND address_hash = ?",
+                (channel.value, ahash),
+            ).rowcount
+            conn.execute(
+                f"INSERT OR IGNORE INTO suppressions ({SUPPRESSION_COLS}) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    channel.value,
+                    ahash,
+                    None,
+                    GLOBAL_SCOPE,
+                    Reason.ERASED.value,
+                    "erasure request",
+                    to_text(at),
+                    None,
+                ),
+            )
+            consents = conn.execute(
+                "UPDATE consents SET address = NULL, evidence = '' WHERE channel = ? AND address_hash = ?",
+                (channel.value, ahash),
+            ).rowcount
+            outbox = conn.execute(
+                "UPDATE outbox SET recipient = ?, body = '', fields = '{}' WHERE recipient = ?",
+                (masked, address),
+            ).rowcount
+            conn.execute(
+                "UPDATE audit SET address = NULL WHERE channel = ? AND address_hash = ?",
+                (channel.value, ahash),
+            )
             held = conn.execute(
                 "UPDATE deferred SET recipient = ?, body = '', fields = '{}', state = CASE WHEN state IN "
-                "('pending', 'sending') THEN 'erased' ELSE state END WHERE recipient_hash = ?", (masked, ahash)).rowcount
+                "('pending', 'sending') THEN 'erased' ELSE state END WHERE recipient_hash = ?",
+                (masked, ahash),
+            ).rowcount
             return Erasure(len(rows), suppressed, consents, outbox, held)
 
         result = await self._writing(work)
@@ -139,14 +185,17 @@ class DecisionLogTables(DecisionPages):
         cutoff = to_text(before)
 
         def batch(conn: sqlite3.Connection) -> int:
-            return conn.execute("DELETE FROM decisions WHERE rowid IN (SELECT rowid FROM decisions WHERE at < ? "
-                                "LIMIT ?)", (cutoff, _PURGE_BATCH)).rowcount
+            return conn.execute(
+                "DELETE FROM decisions WHERE rowid IN (SELECT rowid FROM decisions WHERE at < ? LIMIT ?)",
+                (cutoff, _PURGE_BATCH),
+            ).rowcount
 
         def rest(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM daily_counts WHERE n <= 0")
             conn.execute("DELETE FROM outbox WHERE at < ?", (cutoff,))
-            conn.execute("DELETE FROM deferred WHERE created_at < ? AND state NOT IN ('pending', 'sending')",
-                         (cutoff,))
+            conn.execute(
+                "DELETE FROM deferred WHERE created_at < ? AND state NOT IN ('pending', 'sending')", (cutoff,)
+            )
             conn.execute("DELETE FROM audit WHERE at < ?", (cutoff,))
 
         gone = 0  # in batches: the first purge of a big log must not hold the write lock for long

@@ -12,46 +12,118 @@ import sqlite_utils
 from .rows import SEND_COLS
 
 
-
 def _v1(db: sqlite_utils.Database) -> None:
-    db["suppressions"].create({
-        "id": int, "channel": str, "address_hash": str, "address": str, "scope": str, "reason": str,
-        "source": str, "created_at": str, "expires_at": str,
-    }, pk="id", not_null={"channel", "address_hash", "scope", "reason", "created_at"})
+    db["suppressions"].create(
+        {
+            "id": int,
+            "channel": str,
+            "address_hash": str,
+            "address": str,
+            "scope": str,
+            "reason": str,
+            "source": str,
+            "created_at": str,
+            "expires_at": str,
+        },
+        pk="id",
+        not_null={"channel", "address_hash", "scope", "reason", "created_at"},
+    )
     db["suppressions"].create_index(["channel", "address_hash", "scope", "reason"], unique=True)
     db["suppressions"].create_index(["scope", "channel"])
-    db["consents"].create({
-        "id": int, "channel": str, "address_hash": str, "address": str, "scope": str, "level": str,
-        "source": str, "evidence": str, "obtained_at": str, "expires_at": str, "revoked_at": str,
-    }, pk="id", not_null={"channel", "address_hash", "scope", "level", "obtained_at"})
+    db["consents"].create(
+        {
+            "id": int,
+            "channel": str,
+            "address_hash": str,
+            "address": str,
+            "scope": str,
+            "level": str,
+            "source": str,
+            "evidence": str,
+            "obtained_at": str,
+            "expires_at": str,
+            "revoked_at": str,
+        },
+        pk="id",
+        not_null={"channel", "address_hash", "scope", "level", "obtained_at"},
+    )
     db["consents"].create_index(["channel", "address_hash", "scope"])
-    db["decisions"].create({
-        "id": str, "at": str, "channel": str, "sender": str, "recipient": str, "recipient_hash": str,
-        "category": str, "verdict": str, "codes": str, "violations": str, "excerpt": str, "size": int,
-        "upstream": str,
-    }, pk="id", not_null={"at", "channel", "sender", "recipient", "verdict"})
+    db["decisions"].create(
+        {
+            "id": str,
+            "at": str,
+            "channel": str,
+            "sender": str,
+            "recipient": str,
+            "recipient_hash": str,
+            "category": str,
+            "verdict": str,
+            "codes": str,
+            "violations": str,
+            "excerpt": str,
+            "size": int,
+            "upstream": str,
+        },
+        pk="id",
+        not_null={"at", "channel", "sender", "recipient", "verdict"},
+    )
     db["decisions"].create_index(["at"])
     db["decisions"].create_index(["verdict", "at"])
     db["decisions"].create_index(["sender", "at"])
     db["decisions"].create_index(["recipient_hash"])
-    db["sends"].create({
-        "id": int, "channel": str, "address_hash": str, "scope": str, "category": str, "sent_at": str,
-    }, pk="id", not_null={"channel", "address_hash", "scope", "category", "sent_at"})
+    db["sends"].create(
+        {
+            "id": int,
+            "channel": str,
+            "address_hash": str,
+            "scope": str,
+            "category": str,
+            "sent_at": str,
+        },
+        pk="id",
+        not_null={"channel", "address_hash", "scope", "category", "sent_at"},
+    )
     db["sends"].create_index(["channel", "address_hash", "scope", "sent_at"])
 
 
 def _v2(db: sqlite_utils.Database) -> None:
     """The SMS door: texts the outbox provider took, and texts held for later."""
-    db["outbox"].create({
-        "id": str, "at": str, "sender": str, "recipient": str, "from_number": str, "body": str,
-        "category": str, "fields": str,
-    }, pk="id", not_null={"at", "sender", "recipient", "body", "category"})
+    db["outbox"].create(
+        {
+            "id": str,
+            "at": str,
+            "sender": str,
+            "recipient": str,
+            "from_number": str,
+            "body": str,
+            "category": str,
+            "fields": str,
+        },
+        pk="id",
+        not_null={"at", "sender", "recipient", "body", "category"},
+    )
     db["outbox"].create_index(["at"])
-    db["deferred"].create({
-        "id": str, "created_at": str, "send_at": str, "sender": str, "recipient": str, "recipient_hash": str,
-        "from_number": str, "body": str, "category": str, "fields": str, "api": str, "state": str,
-        "attempts": int, "claimed_at": str, "last_error": str,
-    }, pk="id", not_null={"created_at", "send_at", "sender", "recipient", "body", "category", "state"})
+    db["deferred"].create(
+        {
+            "id": str,
+            "created_at": str,
+            "send_at": str,
+            "sender": str,
+            "recipient": str,
+            "recipient_hash": str,
+            "from_number": str,
+            "body": str,
+            "category": str,
+            "fields": str,
+            "api": str,
+            "state": str,
+            "attempts": int,
+            "claimed_at": str,
+            "last_error": str,
+        },
+        pk="id",
+        not_null={"created_at", "send_at", "sender", "recipient", "body", "category", "state"},
+    )
     db["deferred"].create_index(["state", "send_at"])
 
 
@@ -59,13 +131,23 @@ def _v2(db: sqlite_utils.Database) -> None:
 _COUNTED = """SELECT substr({r}.at, 1, 10), {r}.sender, {r}.channel, {r}.verdict, code FROM (
     SELECT DISTINCT COALESCE(json_extract(value, '$.code'), '') AS code FROM json_each(COALESCE({r}.violations, '[]'))
     UNION SELECT '' WHERE json_array_length(COALESCE({r}.violations, '[]')) = 0)"""
-_COUNT_UP = ("INSERT INTO daily_counts (day, sender, channel, verdict, code, n) SELECT *, 1 FROM ("
-             + _COUNTED.format(r="NEW") + ") WHERE true ON CONFLICT DO UPDATE SET n = n + 1;")
-_COUNT_DOWN = ("UPDATE daily_counts SET n = n - 1 WHERE (day, sender, channel, verdict, code) IN ("
-               + _COUNTED.format(r="OLD") + ");")
-_TEXT_IN = "INSERT INTO decisions_text (rowid, recipient, excerpt) VALUES (NEW.rowid, NEW.recipient, NEW.excerpt);"
-_TEXT_OUT = ("INSERT INTO decisions_text (decisions_text, rowid, recipient, excerpt) "
-             "VALUES ('delete', OLD.rowid, OLD.recipient, OLD.excerpt);")
+_COUNT_UP = (
+    "INSERT INTO daily_counts (day, sender, channel, verdict, code, n) SELECT *, 1 FROM ("
+    + _COUNTED.format(r="NEW")
+    + ") WHERE true ON CONFLICT DO UPDATE SET n = n + 1;"
+)
+_COUNT_DOWN = (
+    "UPDATE daily_counts SET n = n - 1 WHERE (day, sender, channel, verdict, code) IN ("
+    + _COUNTED.format(r="OLD")
+    + ");"
+)
+_TEXT_IN = (
+    "INSERT INTO decisions_text (rowid, recipient, excerpt) VALUES (NEW.rowid, NEW.recipient, NEW.excerpt);"
+)
+_TEXT_OUT = (
+    "INSERT INTO decisions_text (decisions_text, rowid, recipient, excerpt) "
+    "VALUES ('delete', OLD.rowid, OLD.recipient, OLD.excerpt);"
+)
 
 
 def _v3(db: sqlite_utils.Database) -> None:
@@ -90,10 +172,21 @@ def _v3(db: sqlite_utils.Database) -> None:
         CREATE TRIGGER decisions_counted_changed AFTER UPDATE OF at, sender, channel, verdict, violations ON decisions
             BEGIN {_COUNT_DOWN} {_COUNT_UP} END;
     """)
-    db["audit"].create({
-        "id": int, "at": str, "actor": str, "action": str, "channel": str, "address_hash": str, "address": str,
-        "scope": str, "detail": str,
-    }, pk="id", not_null={"at", "actor", "action", "channel", "address_hash", "scope"})
+    db["audit"].create(
+        {
+            "id": int,
+            "at": str,
+            "actor": str,
+            "action": str,
+            "channel": str,
+            "address_hash": str,
+            "address": str,
+            "scope": str,
+            "detail": str,
+        },
+        pk="id",
+        not_null={"at", "actor", "action", "channel", "address_hash", "scope"},
+    )
     db["audit"].create_index(["address_hash", "at"])
     db["audit"].create_index(["at"])
 
@@ -133,7 +226,7 @@ def sqlite_path(url: str) -> str:
     """`sqlite:///relative/path.db`, `sqlite:////absolute/path.db` or `sqlite:///:memory:`."""
     if not url.startswith("sqlite:///"):
         raise ValueError(f"not a sqlite URL: {url!r} (expected sqlite:///path/to/file.db)")
-    path = url[len("sqlite:///"):]
+    path = url[len("sqlite:///") :]
     if not path:
         raise ValueError("sqlite URL has no file path")
     return path

@@ -18,8 +18,9 @@ from .sqlite_schema import INSERT_SEND
 class SmsTables:
     """Part of `SqliteStore` (needs `_run` and `_writing`)."""
 
-    async def record_send(self, channel: Channel, address: str, sender: str, category: Category,
-                          at: datetime) -> None:
+    async def record_send(
+        self, channel: Channel, address: str, sender: str, category: Category, at: datetime
+    ) -> None:
         self._run(INSERT_SEND, (channel.value, address_hash(address), sender, category.value, to_text(at)))
 
     async def claim_sends(self, claims: Sequence[SendClaim]) -> list[ClaimResult]:
@@ -29,51 +30,102 @@ class SmsTables:
                 ahash = address_hash(c.address)
                 if c.caps:
                     since = c.at - timedelta(hours=max(hours for _, hours in c.caps))
-                    times = sorted((from_text(r[0]) for r in conn.execute(
-                        "SELECT sent_at FROM sends WHERE channel = ? AND address_hash = ? AND scope = ? "
-                        "AND category = 'marketing' AND sent_at > ?",
-                        (c.channel.value, ahash, c.sender, to_text(since)))), reverse=True)
-                    full = any(sum(1 for t in times if t > c.at - timedelta(hours=hours)) >= limit
-                               for limit, hours in c.caps)
+                    times = sorted(
+                        (
+                            from_text(r[0])
+                            for r in conn.execute(
+                                "SELECT sent_at FROM sends WHERE channel = ? AND address_hash = ? AND scope = ? "
+                                "AND category = 'marketing' AND sent_at > ?",
+                                (c.channel.value, ahash, c.sender, to_text(since)),
+                            )
+                        ),
+                        reverse=True,
+                    )
+                    full = any(
+                        sum(1 for t in times if t > c.at - timedelta(hours=hours)) >= limit
+                        for limit, hours in c.caps
+                    )
                     if full and c.enforce:
                         results.append(ClaimResult(None, tuple(times)))
                         continue
-                cur = conn.execute(INSERT_SEND, (c.channel.value, ahash, c.sender, c.category.value, to_text(c.at)))
+                cur = conn.execute(
+                    INSERT_SEND, (c.channel.value, ahash, c.sender, c.category.value, to_text(c.at))
+                )
                 results.append(ClaimResult(cur.lastrowid))
             return results
+
         return await self._writing(work, durable=False)
 
     async def release_send(self, send_id: int) -> None:
-        await self._writing(lambda conn: conn.execute("DELETE FROM sends WHERE id = ?", (send_id,)), durable=False)
+        await self._writing(
+            lambda conn: conn.execute("DELETE FROM sends WHERE id = ?", (send_id,)), durable=False
+        )
 
     async def outbox(self, limit: int = 100) -> list[OutboxMessage]:
-        return [OutboxMessage(r[0], from_text(r[1]), r[2], r[3], r[4], r[5], Category(r[6]), json.loads(r[7] or "{}"))
-                for r in self._run("SELECT id, at, sender, recipient, from_number, body, category, fields "
-                                   "FROM outbox ORDER BY at DESC, id DESC LIMIT ?", (limit,))]
+        return [
+            OutboxMessage(
+                r[0], from_text(r[1]), r[2], r[3], r[4], r[5], Category(r[6]), json.loads(r[7] or "{}")
+            )
+            for r in self._run(
+                "SELECT id, at, sender, recipient, from_number, body, category, fields "
+                "FROM outbox ORDER BY at DESC, id DESC LIMIT ?",
+                (limit,),
+            )
+        ]
 
     async def add_deferred(self, text: DeferredText) -> None:
-        row = (text.id, to_text(text.created_at), to_text(text.send_at), text.sender, text.recipient,
-               address_hash(text.recipient), text.from_number, text.body, text.category.value, json.dumps(text.fields),
-               text.api, text.state, text.attempts, text.last_error, to_text(text.claimed_at))
-        await self._writing(lambda conn: conn.execute(
-            f"INSERT INTO deferred ({DEFERRED_COLS}) VALUES ({','.join('?' * 15)})", row))
+        row = (
+            text.id,
+            to_text(text.created_at),
+            to_text(text.send_at),
+            text.sender,
+            text.recipient,
+            address_hash(text.recipient),
+            text.from_number,
+            text.body,
+            text.category.value,
+            json.dumps(text.fields),
+            text.api,
+            text.state,
+            text.attempts,
+            text.last_error,
+            to_text(text.claimed_at),
+        )
+        await self._writing(
+            lambda conn: conn.execute(
+                f"INSERT INTO deferred ({DEFERRED_COLS}) VALUES ({','.join('?' * 15)})", row
+            )
+        )
 
     async def claim_deferred(self, at: datetime, limit: int) -> list[DeferredText]:
         def work(conn: sqlite3.Connection) -> list[DeferredText]:
-            ids = [r[0] for r in conn.execute(
-                "SELECT id FROM deferred WHERE state = 'pending' AND send_at <= ? ORDER BY send_at LIMIT ?",
-                (to_text(at), limit))]
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM deferred WHERE state = 'pending' AND send_at <= ? ORDER BY send_at LIMIT ?",
+                    (to_text(at), limit),
+                )
+            ]
             if not ids:
                 return []
             marks = ",".join("?" * len(ids))
-            conn.execute(f"UPDATE deferred SET state = 'sending', attempts = attempts + 1, claimed_at = ? "
-                         f"WHERE id IN ({marks})", (to_text(at), *ids))
-            return [deferred_of(r) for r in conn.execute(
-                f"SELECT {DEFERRED_COLS} FROM deferred WHERE id IN ({marks}) ORDER BY send_at", ids)]
+            conn.execute(
+                f"UPDATE deferred SET state = 'sending', attempts = attempts + 1, claimed_at = ? "
+                f"WHERE id IN ({marks})",
+                (to_text(at), *ids),
+            )
+            return [
+                deferred_of(r)
+                for r in conn.execute(
+                    f"SELECT {DEFERRED_COLS} FROM deferred WHERE id IN ({marks}) ORDER BY send_at", ids
+                )
+            ]
+
         return await self._writing(work)
 
-    async def finish_deferred(self, text_id: str, state: str, error: str = "",
-                              send_at: datetime | None = None) -> None:
+    async def finish_deferred(
+        self, text_id: str, state: str, error: str = "", send_at: datetime | None = None
+    ) -> None:
         sql, args = queries.finish_deferred(text_id, state, error, send_at)
         await self._writing(lambda conn: conn.execute(sql, args))
 

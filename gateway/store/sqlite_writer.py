@@ -73,8 +73,9 @@ def _begin(conn: sqlite3.Connection, wait: float) -> None:
         pause = min(pause * 2, 0.001)
 
 
-def _transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], object], durable: bool,
-                 wait: float = 0.0):
+def _transaction(
+    conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], object], durable: bool, wait: float = 0.0
+):
     if not durable:
         conn.execute("PRAGMA synchronous=NORMAL")
     try:
@@ -97,20 +98,28 @@ _INDEX_BATCH = 50  # decisions put into the search index per transaction (about 
 def index_batch(conn: sqlite3.Connection, limit: int = _INDEX_BATCH) -> int:
     """Decisions written since the last run into the search index, in one write transaction of their own
     (the writes of messages never wait for it): how many."""
-    pending = conn.execute("SELECT (SELECT max(rowid) FROM decisions) > (SELECT upto FROM decisions_text_upto)")
+    pending = conn.execute(
+        "SELECT (SELECT max(rowid) FROM decisions) > (SELECT upto FROM decisions_text_upto)"
+    )
     if not pending.fetchone()[0]:
         return 0
 
     def work(conn: sqlite3.Connection) -> int:
         upto = conn.execute("SELECT upto FROM decisions_text_upto").fetchone()[0]
-        top = conn.execute("SELECT max(rowid) FROM (SELECT rowid FROM decisions WHERE rowid > ? ORDER BY rowid "
-                           "LIMIT ?)", (upto, limit)).fetchone()[0]
+        top = conn.execute(
+            "SELECT max(rowid) FROM (SELECT rowid FROM decisions WHERE rowid > ? ORDER BY rowid LIMIT ?)",
+            (upto, limit),
+        ).fetchone()[0]
         if top is None:
             return 0
-        done = conn.execute("INSERT INTO decisions_text (rowid, recipient, excerpt) SELECT rowid, recipient, "
-                            "excerpt FROM decisions WHERE rowid > ? AND rowid <= ?", (upto, top)).rowcount
+        done = conn.execute(
+            "INSERT INTO decisions_text (rowid, recipient, excerpt) SELECT rowid, recipient, "
+            "excerpt FROM decisions WHERE rowid > ? AND rowid <= ?",
+            (upto, top),
+        ).rowcount
         conn.execute("UPDATE decisions_text_upto SET upto = ?", (top,))
         return done
+
     # derived data: a power cut may lose the batch, and the mark with it (one transaction), never more
     return _transaction(conn, work, durable=False, wait=1.0)
 
@@ -133,8 +142,9 @@ class Writes:
         self._commits = self._synced = 0  # commits waiting for `_wal_synced`, and how many are synced
         self._sync: asyncio.Future | None = None
         self._writer = ThreadConnection(self._open_writer)
-        self._upkeeper = ThreadConnection(lambda: sqlite3.connect(self.path, isolation_level=None,
-                                                                  check_same_thread=False, timeout=0))
+        self._upkeeper = ThreadConnection(
+            lambda: sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=0)
+        )
 
     async def _close_thread_connections(self) -> None:
         """After the jobs running in worker threads have ended: the upkeep stops between two batches."""
@@ -143,8 +153,9 @@ class Writes:
         self._writer.closing = self._upkeeper.closing = True
         await asyncio.to_thread(lambda: (self._writer.close(), self._upkeeper.close()))
 
-    async def _writing(self, work: Callable[[sqlite3.Connection], object], durable: bool = True,
-                       quick: bool = False):
+    async def _writing(
+        self, work: Callable[[sqlite3.Connection], object], durable: bool = True, quick: bool = False
+    ):
         """`work(connection)` in one write transaction. Not `durable`: committed without waiting for the
         disk (the next durable commit flushes it along; a process crash loses nothing).
 
@@ -172,8 +183,9 @@ class Writes:
                 return result
         async with self._write_lock:
             try:
-                return await asyncio.to_thread(self._writer.run,
-                                               lambda conn: _transaction(conn, work, durable, _LOCK_WAIT))
+                return await asyncio.to_thread(
+                    self._writer.run, lambda conn: _transaction(conn, work, durable, _LOCK_WAIT)
+                )
             except _Busy:
                 raise StoreError(f"database is locked (no write for {_LOCK_WAIT:g} s)") from None
 
@@ -216,6 +228,7 @@ class Writes:
         the last moments (`index_batch`), and, every second, the WAL copied back into the database
         file (PASSIVE: never blocks a reader or a writer) rather than inside some message's commit, where
         it would stall that message. The hot connections' own automatic checkpoints are off."""
+
         def upkeep(conn: sqlite3.Connection, checkpoint: bool) -> None:
             while index_batch(conn) >= _INDEX_BATCH and not self._upkeeper.closing:
                 time.sleep(0.002)  # a backlog: short transactions, with room for the messages' writes between
@@ -228,15 +241,19 @@ class Writes:
             rounds += 1
             try:
                 checkpoint = rounds % checkpoint_every == 0
-                await asyncio.to_thread(self._upkeeper.run, lambda conn: upkeep(conn, checkpoint))
+                await asyncio.to_thread(self._upkeeper.run, lambda conn, now=checkpoint: upkeep(conn, now))
             except (sqlite3.Error, StoreError) as exc:  # busy or unavailable: the next round tries again
                 log.debug("upkeep skipped: %s", exc)
 
     async def index_search_text(self) -> int:
         """Everything written so far into the search index, now (tests, and a process that writes no more)."""
+
         def run() -> int:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=0) if self.path != ":memory:" \
+            conn = (
+                sqlite3.connect(self.path, isolation_level=None, timeout=0)
+                if self.path != ":memory:"
                 else self._conn
+            )
             try:
                 total = 0
                 while (done := index_batch(conn)) > 0:
@@ -245,6 +262,7 @@ class Writes:
             finally:
                 if conn is not self._conn:
                     conn.close()
+
         return await asyncio.to_thread(run) if self.path != ":memory:" else run()
 
     def _open_writer(self) -> sqlite3.Connection:
@@ -255,6 +273,7 @@ class Writes:
 
     async def _truncate_wal(self) -> None:
         """Copy the WAL into the database and empty it: the WAL still holds the pages as they were."""
+
         def truncate() -> None:
             conn = sqlite3.connect(self.path, isolation_level=None, timeout=10)
             try:
@@ -263,9 +282,12 @@ class Writes:
                     if not busy:
                         return
                     time.sleep(0.1)
-                raise StoreError("erased, but the WAL could not be emptied while other connections read it; "
-                                 "it empties at the next checkpoint")
+                raise StoreError(
+                    "erased, but the WAL could not be emptied while other connections read it; "
+                    "it empties at the next checkpoint"
+                )
             finally:
                 conn.close()
+
         if self.path != ":memory:":
             await asyncio.to_thread(truncate)
