@@ -12,8 +12,8 @@ from datetime import datetime
 from .addresses import normalize_email, phone_info
 from .config import Config
 from .content.mime import parse_email
-from .model import Category, Channel, EmailContent, EmailMessage, RecipientFacts, SmsMessage
-from .policy import Evaluation, evaluate_email, evaluate_sms
+from .model import Category, Channel, EmailContent, EmailMessage, RecipientFacts, SmsMessage, Violation
+from .policy import Evaluation, envelope_violations, evaluate_email, evaluate_sms
 from .policy.sms import Cap, marketing_caps
 from .store import Store
 
@@ -43,8 +43,20 @@ class Pipeline:
         """Judge one message; recipients default to its To and Cc addresses."""
         content = parse_email(raw)
         people = tuple(dict.fromkeys(normalize_email(r) for r in (recipients or content.to_addresses)))
-        facts = await self.store.facts(Channel.EMAIL, sender, people, at)
+        facts = await self.email_facts(sender, people, at)
         return self.judge_email(sender, content, people, facts, at)
+
+    async def email_facts(
+        self, sender: str, recipients: Sequence[str], at: datetime
+    ) -> dict[str, RecipientFacts]:
+        """What the store knows about these recipients for this sender, in one batched read."""
+        return await self.store.facts(Channel.EMAIL, sender, recipients, at)
+
+    def envelope(self, sender: str, facts: RecipientFacts, at: datetime) -> tuple[Violation, ...]:
+        """The recipient rules alone, as the SMTP door asks them at RCPT TO (the message's category is
+        the sender's until its content is read)."""
+        settings = self.config.sender(sender).settings
+        return envelope_violations(Channel.EMAIL, facts, settings.category, settings, self.config.policy, at)
 
     def judge_email(
         self,
@@ -54,8 +66,7 @@ class Pipeline:
         facts: Mapping[str, RecipientFacts],
         at: datetime,
     ) -> EmailResult:
-        """The rules on a parsed message whose recipients' facts are already at hand (the SMTP door
-        fetched them at RCPT time)."""
+        """The rules on a parsed message whose recipients' facts are already at hand (read at RCPT time)."""
         message = EmailMessage(sender=sender, recipients=tuple(recipients), content=content)
         settings = self.config.sender(sender).settings
         return EmailResult(message, evaluate_email(message, facts, settings, self.config.policy, at))

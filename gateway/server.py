@@ -25,17 +25,20 @@ from .content import scan
 from .credentials import Credentials
 from .decisions import DecisionLog
 from .http import HttpContext, HttpDoor
+from .lists import Lists
+from .mail.engine import Delivery, EmailEngine
+from .mail.signing import DkimError, DkimSigners
+from .mail.upstream import MaildirRelay, Relay
 from .metrics import Metrics
 from .metrics import prepare as prepare_metrics
 from .secrets import verify_secret
 from .sms import SmsService, make_provider
 from .sms.held import HeldTexts
-from .smtp import dots
+from .smtp import dots, private
 from .smtp.auth import Authenticator
 from .smtp.handler import GatewayHandler
 from .smtp.protocol import GatewaySMTP
-from .smtp.relay import MaildirRelay, Relay, SmtpRelay, UpstreamSettings
-from .smtp.signing import DkimError, DkimSigners
+from .smtp.relay import SmtpRelay, UpstreamSettings
 from .store import Store, StoreError, open_store
 from .tokens import TokenSigner
 
@@ -125,9 +128,11 @@ class Gateway:
             dkim_signers = DkimSigners(config)
         except DkimError as exc:
             raise ServeError(str(exc)) from None
-        self.handler = GatewayHandler(
-            config, self.store, self.relay, self.decisions, self.signer, self.metrics, dkim_signers
+        self.lists = Lists(self.store, config.senders)
+        self.mail = EmailEngine(
+            config, self.store, Delivery(self.relay, self.decisions, self.signer, self.lists, dkim_signers)
         )
+        self.handler = GatewayHandler(config, self.mail, self.metrics)
         self.credentials = Credentials(config)
         try:
             self.provider = make_provider(config, self.store)
@@ -136,7 +141,16 @@ class Gateway:
         self.sms = SmsService(config, self.store, self.decisions, self.provider, self.metrics)
         self.held = HeldTexts(self.sms, self.store)
         self.http = HttpDoor(
-            HttpContext(config, self.store, self.credentials, self.sms, self.metrics, self.signer)
+            HttpContext(
+                config,
+                self.store,
+                self.credentials,
+                self.sms,
+                self.metrics,
+                self.signer,
+                self.mail,
+                self.lists,
+            )
         )
         self.connections: weakref.WeakSet[GatewaySMTP] = weakref.WeakSet()
         self.server: asyncio.Server | None = None
@@ -310,6 +324,13 @@ def serve_forever(config: Config) -> int:
     logging.getLogger("mail.log").addFilter(lambda r: "login_data is deprecated" not in r.getMessage())
     logging.getLogger("twilio").setLevel(logging.WARNING)  # its INFO lines carry numbers and message bodies
     check_exposure(config)
+    missing = private.missing()
+    if missing:
+        raise ServeError(
+            "the installed aiosmtpd or aiosmtplib lacks what the gateway relies on: "
+            + ", ".join(missing)
+            + " (install the versions pyproject.toml allows)"
+        )
     try:
         make_provider(config, None)  # credentials present? (before any worker starts)
         DkimSigners(config)  # keys readable and usable?

@@ -39,7 +39,7 @@ async def test_store_down_means_451_and_nothing_relayed(tmp_path, monkeypatch):
     (tmp_path / "g.toml").write_text(text)
     config = config_module.load(str(tmp_path / "g.toml"))
     gateway = Gateway(config)
-    gateway.handler.store = BrokenStore(gateway.store)
+    gateway.mail.pipeline.store = BrokenStore(gateway.store)
     await gateway.start()
     try:
         client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)

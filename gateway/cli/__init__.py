@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from ..config import ConfigError
+from ..lists import ListsError
 from ..store import StoreError
 from . import check, forget, lists, report, secret, serve
 from .common import UsageError
@@ -46,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
+    except ListsError as exc:  # the lists service refused the change
+        print(f"gateway: {exc.message}", file=sys.stderr)
+        return 1 if exc.kind == "permanent" else 2
     except ConfigError as exc:
         print(f"gateway: bad config: {exc}", file=sys.stderr)
         return 2

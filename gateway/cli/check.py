@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from ..mail.engine import EmailEngine
 from ..model import Category
 from ..pipeline import Pipeline
 from .common import UsageError, add_config_option, load, parse_time
@@ -83,7 +84,7 @@ async def run(args: argparse.Namespace) -> int:
             evaluation = result.evaluation
         else:
             raw = _read_message(args.file)
-            email_result = await pipeline.check_email(args.sender, raw, at, args.to)
+            email_result = await EmailEngine(config, store).check(args.sender, raw, at, args.to)
             if not email_result.message.recipients:
                 raise UsageError(f"{args.file}: no recipients in To or Cc (give --to ADDRESS)")
             evaluation = email_result.evaluation

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 from .. import config as config_module
 from ..config import Config
-from ..model import GLOBAL_SCOPE, Channel
+from ..lists import ListsError, checks
+from ..model import GLOBAL_SCOPE
 from ..store import Store, open_store
 
 
@@ -40,18 +41,15 @@ def parse_time(text: str | None, what: str = "--at") -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def channel_of(text: str) -> Channel:
-    return Channel(text)
-
-
 def scope_of(
     config: Config, sender: str | None, is_global: bool, *, default_global: bool = True
 ) -> str | None:
     """The scope named by --sender NAME / --global; unknown senders are an error."""
     if sender is not None:
-        if sender not in config.senders:
-            raise UsageError(f"unknown sender {sender!r} (known: {', '.join(config.senders) or 'none'})")
-        return sender
+        try:
+            return checks.scope(sender, config.senders)
+        except ListsError as exc:
+            raise UsageError(exc.message) from None
     if is_global or default_global:
         return GLOBAL_SCOPE
     return None

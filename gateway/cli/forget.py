@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
 
-from ..addresses import channel_and_address
+from ..lists import Lists
 from ..model import Channel
-from .common import UsageError, add_config_option, load
+from .common import add_config_option, load
+from .lists import actor
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -22,27 +22,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
+    config, store = load(args)
     try:
-        channel, address = channel_and_address(args.address, args.channel)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    _, store = load(args)
-    try:
-        result = await store.forget(channel, address, datetime.now(UTC))
+        done = await Lists(store, config.senders).erase(actor(), args.address, channel=args.channel)
     finally:
         await store.close()
-    print(
-        json.dumps(
-            {
-                "channel": channel.value,
-                "erased": True,
-                "decisions": result.decisions,
-                "suppressions_hashed": result.suppressions,
-                "consents": result.consents,
-                "outbox": result.outbox,
-                "held_texts": result.held,
-            },
-            indent=2,
-        )
-    )
+    print(json.dumps(done, indent=2))
     return 0

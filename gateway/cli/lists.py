@@ -1,4 +1,5 @@
-"""`gateway suppress ...` and `gateway consent ...` — the suppression list and the consent ledger."""
+"""`gateway suppress ...` and `gateway consent ...` — the suppression list and the consent ledger. Every
+change goes through the lists service (gateway/lists/), audited under the login that made it."""
 
 from __future__ import annotations
 
@@ -12,31 +13,30 @@ import sys
 import time
 from typing import TextIO
 
-from ..addresses import address_hash, parse_address
-from ..model import GLOBAL_SCOPE, Channel, Consent, ConsentLevel, Reason, Suppression
-from ..policy.recipients import removal_refused
-from ..store.base import AuditEntry, to_text
-from ..suppression_csv import COLUMNS, ImportDefaults, open_text, read_suppressions, suppression_row
+from ..lists import Lists, ListsError, checks
+from ..lists.csvfile import COLUMNS, open_text, suppression_row
+from ..model import GLOBAL_SCOPE, Channel, ConsentLevel, Reason
+from ..store.base import to_text
 from .common import UsageError, add_config_option, add_scope_options, load, parse_time, print_table, scope_of
 
 _CHANNELS = [c.value for c in Channel]
 _REASONS = [r.value for r in Reason]
 
 
-def _audit(action: str, channel: Channel, address: str, scope: str | None, detail: str) -> AuditEntry:
+def actor() -> str:
     """Changes made from the command line are audited under the login that made them."""
     try:
         who = getpass.getuser()
     except (KeyError, OSError):
         who = f"uid {os.getuid()}"
-    return AuditEntry(f"cli {who}", action, channel, address, scope or "every scope", detail)
+    return f"cli {who}"
 
 
 def _address(channel: Channel, text: str) -> str:
     try:
-        return parse_address(channel, text)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+        return checks.address(text, channel)[1]
+    except ListsError as exc:
+        raise UsageError(exc.message) from None
 
 
 def _address_action(sub: argparse._SubParsersAction, name: str, help: str) -> argparse.ArgumentParser:
@@ -63,6 +63,7 @@ def add_suppress_parser(commands: argparse._SubParsersAction) -> None:
 
     rm = _address_action(sub, "remove", "lift a suppression (default scope: global)")
     rm.add_argument("--reason", choices=_REASONS, help="only entries with this reason")
+    rm.add_argument("--note", help="why (kept in the audit trail)")
     rm.set_defaults(run=suppress_remove)
 
     ls = sub.add_parser("list", help="show suppression entries")
@@ -102,23 +103,20 @@ def add_suppress_parser(commands: argparse._SubParsersAction) -> None:
 async def suppress_add(args: argparse.Namespace) -> int:
     config, store = load(args)
     try:
-        channel = Channel(args.channel)
-        scope = scope_of(config, args.sender, args.is_global)
-        address = _address(channel, args.address)
-        at = parse_time(None)
-        expires = parse_time(args.expires, "--expires") if args.expires else None
-        entry = Suppression(
-            channel, address_hash(address), address, scope, Reason(args.reason), args.source, at, expires
-        )
-        added = await store.add_suppression(
-            entry,
-            _audit("suppression.add", channel, address, scope, f"reason {args.reason}, source {args.source}"),
+        entry, added = await Lists(store, config.senders).suppress(
+            actor(),
+            args.address,
+            channel=args.channel,
+            scope=scope_of(config, args.sender, args.is_global),
+            reason=args.reason,
+            source=args.source,
+            expires_at=args.expires,
         )
     finally:
         await store.close()
     print(
-        f"{'suppressed' if added else 'already suppressed'}: {address} ({channel.value}, scope {scope}, "
-        f"reason {args.reason})"
+        f"{'suppressed' if added else 'already suppressed'}: {entry.address} ({entry.channel.value}, "
+        f"scope {entry.scope}, reason {entry.reason.value})"
     )
     return 0
 
@@ -129,17 +127,15 @@ async def suppress_remove(args: argparse.Namespace) -> int:
         channel = Channel(args.channel)
         scope = scope_of(config, args.sender, args.is_global)
         address = _address(channel, args.address)
-        reason = Reason(args.reason) if args.reason else None
-        if refused := removal_refused([s async for s in store.suppressions(channel, scope, address)], reason):
-            print(f"not removed: {refused} ({address}, {channel.value}, scope {scope})", file=sys.stderr)
+        try:
+            removed = await Lists(store, config.senders).lift(
+                actor(), address, channel=channel, scope=scope, reason=args.reason, note=args.note
+            )
+        except ListsError as exc:
+            if exc.kind != "permanent":
+                raise
+            print(f"not removed: {exc.message} ({address}, {channel.value}, scope {scope})", file=sys.stderr)
             return 1
-        removed = await store.remove_suppressions(
-            channel,
-            address,
-            scope,
-            args.reason,
-            _audit("suppression.remove", channel, address, scope, f"reason {args.reason or 'any'}"),
-        )
         elsewhere = (
             [] if removed else sorted({s.scope async for s in store.suppressions(channel, address=address)})
         )
@@ -205,21 +201,20 @@ async def suppress_import(args: argparse.Namespace) -> int:
     config, store = load(args)
     started = time.perf_counter()
     try:
-        defaults = ImportDefaults(
-            channel=Channel(args.channel) if args.channel else None,
-            scope=scope_of(config, args.sender, args.is_global),
-            reason=Reason(args.reason),
-            source=args.source,
-            at=parse_time(None),
-            known_scopes=frozenset(config.senders),
-        )
         try:
             stream = open_text(args.file)
         except OSError as exc:
             raise UsageError(f"{args.file}: cannot read: {exc.strerror or exc}") from None
         with stream:
             try:
-                result = await store.import_suppressions(read_suppressions(stream, defaults))
+                result = await Lists(store, config.senders).import_csv(
+                    actor(),
+                    stream,
+                    channel=args.channel,
+                    scope=scope_of(config, args.sender, args.is_global),
+                    reason=args.reason,
+                    source=args.source,
+                )
             except csv.Error as exc:
                 raise UsageError(f"{args.file}: not a CSV file: {exc}") from None
     finally:
@@ -252,6 +247,7 @@ def add_consent_parser(commands: argparse._SubParsersAction) -> None:
 
     rv = _address_action(sub, "revoke", "revoke consent (default: in every scope)")
     rv.add_argument("--at", metavar="ISO8601", help="when the revocation was received (default: now)")
+    rv.add_argument("--note", help="why (kept in the audit trail)")
     rv.set_defaults(run=consent_revoke)
 
     sh = sub.add_parser("show", help="the ledger for one address and the level in force")
@@ -267,48 +263,35 @@ def add_consent_parser(commands: argparse._SubParsersAction) -> None:
 async def consent_add(args: argparse.Namespace) -> int:
     config, store = load(args)
     try:
-        channel = Channel(args.channel)
         if args.sender is None and not args.is_global:
             raise UsageError("give --sender NAME (or --global for every sender)")
-        scope = scope_of(config, args.sender, args.is_global)
-        address = _address(channel, args.address)
-        obtained = parse_time(args.obtained_at, "--obtained-at")
-        expires = parse_time(args.expires_at, "--expires-at") if args.expires_at else None
-        if expires is not None and expires <= obtained:
-            raise UsageError("--expires-at must be after --obtained-at")
-        record = Consent(
-            channel,
-            address_hash(address),
-            address,
-            scope,
-            ConsentLevel.parse(args.level),
-            args.source,
-            args.evidence,
-            obtained,
-            expires,
-        )
-        cid = await store.add_consent(
-            record,
-            _audit("consent.add", channel, address, scope, f"level {args.level}, source {args.source}"),
+        record = await Lists(store, config.senders).record_consent(
+            actor(),
+            args.address,
+            channel=args.channel,
+            scope=scope_of(config, args.sender, args.is_global),
+            level=args.level,
+            source=args.source,
+            evidence=args.evidence,
+            obtained_at=args.obtained_at,
+            expires_at=args.expires_at,
         )
     finally:
         await store.close()
-    print(f"recorded consent #{cid}: {address} ({channel.value}, scope {scope}) {args.level}")
+    print(
+        f"recorded consent #{record.id}: {record.address} ({record.channel.value}, scope {record.scope}) "
+        f"{record.level.label}"
+    )
     return 0
 
 
 async def consent_revoke(args: argparse.Namespace) -> int:
     config, store = load(args)
     try:
-        channel = Channel(args.channel)
         scope = scope_of(config, args.sender, args.is_global, default_global=False)
-        address = _address(channel, args.address)
-        count = await store.revoke_consents(
-            channel,
-            address,
-            scope,
-            parse_time(args.at),
-            _audit("consent.revoke", channel, address, scope, ""),
+        address = _address(Channel(args.channel), args.address)
+        count = await Lists(store, config.senders).revoke_consent(
+            actor(), address, channel=args.channel, scope=scope, at=args.at, note=args.note
         )
     finally:
         await store.close()

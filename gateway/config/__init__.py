@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..model import Category, Channel, Mode
+from ..policy.disposition import ALWAYS_REFUSED, Disposition
 from ..policy.settings import (
     DEFAULT_AD_LABELS,
     DEFAULT_PROMOTIONAL_SUBJECT,
@@ -57,6 +58,7 @@ from .checks import (
     _service_sid,
     _upstream,
     _url,
+    _violation_code,
 )
 
 DEFAULT_PATH = "config/gateway.toml"
@@ -140,6 +142,7 @@ class Sender:
 class Config:
     path: str
     mode: Mode = Mode.ENFORCE
+    monitor_refuses: frozenset[str] = ALWAYS_REFUSED  # codes refused even in monitor mode
     database: str = "sqlite:///var/gateway.db"
     public_url: str = "http://127.0.0.1:8025"
     token_secret_env: str = "GATEWAY_TOKEN_SECRET"
@@ -164,6 +167,10 @@ class Config:
     def mode_for(self, sender: str) -> Mode:
         own = self.senders[sender].settings.mode if sender in self.senders else None
         return own or self.mode
+
+    def disposition(self, sender: str) -> Disposition:
+        """What becomes of this sender's messages that break a rule (the same for mail and texts)."""
+        return Disposition(self.mode_for(sender), self.monitor_refuses)
 
 
 def _hours_rule(s: _Section, name: str, citation_default: str) -> HoursRule:
@@ -322,6 +329,7 @@ def parse(data: dict, file: str) -> Config:
     root = _Section(file, "", data)
     g = root.table("gateway")
     mode = g.take("mode", _choice(Mode), Mode.ENFORCE)
+    monitor_refuses = ALWAYS_REFUSED | frozenset(g.take("monitor_refuses", _list_of(_violation_code), ()))
     database = g.take("database", _database, "sqlite:///var/gateway.db")
     public_url = g.take("public_url", _url(("http", "https")), "http://127.0.0.1:8025")
     token_secret_env = g.take("token_secret_env", _env_name, "GATEWAY_TOKEN_SECRET")
@@ -406,6 +414,7 @@ def parse(data: dict, file: str) -> Config:
     return Config(
         path=file,
         mode=mode,
+        monitor_refuses=monitor_refuses,
         database=database,
         public_url=public_url,
         token_secret_env=token_secret_env,

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from ..addresses import phone_info
 from ..model import GLOBAL_SCOPE, ConsentLevel
+from ..policy.codes import REGISTRY
 from ..policy.settings import DAY_NAMES
 from ..secrets import is_secret_hash
 
@@ -307,6 +308,13 @@ def _email_consent(value: Any) -> ConsentLevel | None:
     if isinstance(value, bool):
         return ConsentLevel.IMPLIED if value else None
     return _consent_level(value)
+
+
+def _violation_code(value: Any) -> str:
+    text = _string(value)
+    if text not in REGISTRY:
+        raise _Invalid(f"{text!r} is not a violation code (one of {', '.join(REGISTRY)})")
+    return text
 
 
 def _choice_str(options: tuple[str, ...]) -> Check:

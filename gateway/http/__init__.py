@@ -10,6 +10,8 @@ from aiohttp import web
 
 from ..config import Config
 from ..credentials import Credentials
+from ..lists import Lists
+from ..mail.engine import EmailEngine
 from ..metrics import Metrics
 from ..sms import SmsService
 from ..store import Store, StoreError
@@ -41,6 +43,8 @@ class HttpContext:
     sms: SmsService
     metrics: Metrics
     signer: TokenSigner
+    mail: EmailEngine
+    lists: Lists
 
 
 def build_app(ctx: HttpContext) -> web.Application:
@@ -68,7 +72,7 @@ def build_app(ctx: HttpContext) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/v1/sms", sms_api.make_handler(ctx))
     app.router.add_post("/2010-04-01/Accounts/{account_sid}/Messages.json", twilio_api.make_handler(ctx))
-    confirm, unsubscribe_now = unsubscribe.make_handlers(ctx.config, ctx.store, ctx.signer)
+    confirm, unsubscribe_now = unsubscribe.make_handlers(ctx.config, ctx.lists, ctx.signer)
     app.router.add_get("/unsubscribe/{token}", confirm)  # HEAD too: a GET without the body
     app.router.add_post("/unsubscribe/{token}", unsubscribe_now)
     app.router.add_post(twilio_inbound.PATH, twilio_inbound.make_handler(ctx))

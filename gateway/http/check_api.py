@@ -23,7 +23,7 @@ _TEXT_FIELDS = {"to", "body", "category", "from"}
 
 
 def make_handler(ctx):
-    pipeline = Pipeline(ctx.config, ctx.store)
+    pipeline = Pipeline(ctx.config, ctx.store)  # texts; mail goes through the email engine
 
     async def check(request: web.Request) -> web.Response:
         sender = await _sender(request)
@@ -31,7 +31,7 @@ def make_handler(ctx):
         if request.content_type in _EMAIL_TYPES:
             raw = await _message(request)
             recipients = request.query.getall("to", []) or None
-            result = await pipeline.check_email(sender, raw, at, recipients)
+            result = await ctx.mail.check(sender, raw, at, recipients)
             if not result.message.recipients:
                 raise ApiError(400, "NO_RECIPIENTS", "the message has no To or Cc: name recipients with ?to=")
             evaluation, channel, recipients = result.evaluation, "email", list(result.message.recipients)

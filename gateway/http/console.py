@@ -25,9 +25,9 @@ from markupsafe import Markup
 
 from ..addresses import address_hash, channel_and_address
 from ..credentials import OPS
+from ..lists import PERMANENT_REASONS
 from ..model import GLOBAL_SCOPE, Channel, ConsentLevel, Verdict
-from ..policy.codes import CODES, explain
-from ..policy.recipients import PERMANENT_REASONS
+from ..policy.codes import REGISTRY, explain
 from ..reports import parse_when
 from ..store.base import DecisionQuery
 from . import chart
@@ -166,7 +166,7 @@ def make_routes(ctx, app: web.Application):
         query = DecisionQuery(
             verdict=verdict if verdict in {v.value for v in Verdict} else None,
             channel=values["channel"] if values["channel"] in ("email", "sms") else None,
-            code=values["code"] if values["code"] in CODES else None,
+            code=values["code"] if values["code"] in REGISTRY else None,
             sender=values["sender"] if values["sender"] in ctx.config.senders else None,
             since=since,
             until=until,
@@ -217,7 +217,7 @@ def make_routes(ctx, app: web.Application):
             query=urlencode(shown),
             verdicts=[v.value for v in Verdict],
             channels=[c.value for c in Channel],
-            codes=sorted(CODES),
+            codes=list(REGISTRY),
             senders=senders,
             error=error,
         )

@@ -8,6 +8,7 @@ import time
 
 from aiohttp import web
 
+from ..lists import ListsError
 from ..store import StoreError
 
 log = logging.getLogger("gateway.http")
@@ -97,6 +98,9 @@ def make_middleware(metrics, retry_after: int):
             response = await handler(request)
         except ApiError as exc:
             response = error_response(request, exc)
+        except ListsError as exc:  # the lists service refused a change: the input's fault
+            status = 409 if exc.kind == "permanent" else 400
+            response = error_response(request, ApiError(status, exc.code, exc.message))
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise

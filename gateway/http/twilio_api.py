@@ -5,7 +5,8 @@ Basic auth `AccountSid:API key` maps to the sender with that `twilio_account_sid
 takes them; the ones Twilio knows are passed to the provider untouched, unknown ones are dropped (Twilio
 ignores them too). The gateway's own: `Category` (form) or `X-Gateway-Category` (header), else the
 sender's category. Answers: Twilio's Message JSON (201; `status` "scheduled" for a held text), or
-Twilio's error JSON with status 400 and the violation's code from `VIOLATION_CODES`.
+Twilio's error JSON with status 400 and the first violation's Twilio code (declared with the code in
+policy/codes.py: Twilio's own where one means the same, else the gateway's 791xx).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from ..policy.codes import twilio_code
 from ..sms import SmsOutcome, SmsRequest
 from ..sms.providers import message_json
 from .auth import twilio_basic
@@ -22,18 +24,6 @@ from .errors import ApiError, twilio_error_body
 from .fields import check_text, parse_category, parse_send_at
 from .sms_api import failure_error, violations_json
 
-# Twilio's error code for each violation: Twilio's own where one means the same, else the gateway's 791xx.
-VIOLATION_CODES = {
-    "INVALID_RECIPIENT": 21211,  # Twilio: Invalid 'To' Phone Number
-    "SUPPRESSED": 21610,  # Twilio: Attempt to send to unsubscribed recipient
-    "CONSENT_MISSING": 79101,
-    "CATEGORY_NOT_ALLOWED": 79102,
-    "QUIET_HOURS": 79103,
-    "FREQUENCY_CAP": 79104,
-    "SMS_OPT_OUT_NOTICE": 79105,
-    "SMS_SENDER_ID": 79106,
-    "SMS_CONTENT": 79107,
-}
 # The Messages fields of Twilio's API (../shared/twilio, CreateMessageRequest), passed on as given.
 TWILIO_FIELDS = frozenset(
     (
@@ -201,9 +191,7 @@ def make_handler(ctx):
             first = outcome.violations[0].code if outcome.violations else "REJECTED"
             message = "; ".join(f"{v.code}: {v.message}" for v in outcome.violations)
             return web.json_response(
-                twilio_error_body(
-                    400, VIOLATION_CODES.get(first, 79100), message, violations=violations_json(outcome)
-                ),
+                twilio_error_body(400, twilio_code(first), message, violations=violations_json(outcome)),
                 status=400,
                 headers=headers,
             )

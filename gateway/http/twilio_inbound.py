@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
 from aiohttp import web
 
-from ..addresses import address_hash, phone_info
-from ..model import GLOBAL_SCOPE, Channel, Reason, Suppression
+from ..addresses import phone_info
+from ..lists import OptOut
+from ..model import GLOBAL_SCOPE, Channel, Reason
 from ..policy.replies import Intent, reply_intent
 from .errors import ApiError
 
@@ -80,19 +80,11 @@ def make_handler(ctx):
         sender = by_number.get(our_number.strip())
         brand = sender.settings.brand if sender else "This number"
         intent = reply_intent(body)
-        now = datetime.now(UTC)
         if intent in (Intent.STOP, Intent.STOP_ALL):
             scope = sender.name if sender is not None and intent is Intent.STOP else GLOBAL_SCOPE
-            added = await ctx.store.add_suppression(
-                Suppression(
-                    Channel.SMS,
-                    address_hash(number),
-                    number,
-                    scope,
-                    Reason.STOP,
-                    f"sms reply: {body.strip()[:40]}",
-                    now,
-                )
+            added = await ctx.lists.opt_out(
+                "sms reply",
+                OptOut(Channel.SMS, scope, Reason.STOP, f"sms reply: {body.strip()[:40]}", address=number),
             )
             log.info("opt-out by text reply, scope %s (%s)", scope, "new" if added else "already")
             if not added:
@@ -104,7 +96,7 @@ def make_handler(ctx):
         if intent is Intent.START:
             if sender is None:
                 return twiml()
-            lifted = await ctx.store.remove_suppressions(Channel.SMS, number, sender.name, Reason.STOP.value)
+            lifted = await ctx.lists.opt_back_in("sms reply", Channel.SMS, number, sender.name, Reason.STOP)
             log.info("opt-in by START: %d stop entries lifted, scope %s", lifted, sender.name)
             return twiml(f"{brand}: you are resubscribed. Reply HELP for help, STOP to opt out.")
         if intent is Intent.HELP:

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import html
 import logging
-from datetime import UTC, datetime
 
 from aiohttp import web
 
-from ..model import Reason, Suppression
+from ..lists import Lists, OptOut
+from ..model import Reason
 from ..store import StoreError
 from ..tokens import TokenSigner, Unsubscribe
 
@@ -57,7 +57,7 @@ def _not_valid() -> web.Response:
     )
 
 
-def make_handlers(config, store, signer: TokenSigner):
+def make_handlers(config, lists: Lists, signer: TokenSigner):
     def who(token: str) -> Unsubscribe | None:
         return signer.read(token) if len(token) <= _MAX_TOKEN else None
 
@@ -94,17 +94,9 @@ def make_handlers(config, store, signer: TokenSigner):
                 "</code> (RFC 8058). Use the button on the page this link opens.</p>",
                 status=400,
             )
-        entry = Suppression(
-            found.channel,
-            found.address_hash,
-            None,
-            found.scope,
-            Reason.UNSUBSCRIBE,
-            "one-click",
-            datetime.now(UTC),
-        )
+        wanted = OptOut(found.channel, found.scope, Reason.UNSUBSCRIBE, "one-click", hash=found.address_hash)
         try:
-            added = await store.add_suppression(entry)
+            added = await lists.opt_out("one-click", wanted)
         except StoreError as exc:
             log.warning("unsubscribe not taken, store unavailable: %s", exc)
             return _page(

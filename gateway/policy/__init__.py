@@ -1,14 +1,17 @@
 """The rule engine: pure functions from a message, the recipients' facts, the settings and the time to
 the violations. No I/O, no clock. The rules themselves, one function each, are in:
 
+- `codes.py`      — every violation code, declared once: meaning, law, fix, Twilio error code
 - `recipients.py` — INVALID_RECIPIENT, SUPPRESSED, CONSENT_MISSING (both channels)
 - `email.py`      — CATEGORY_NOT_ALLOWED and the CAN-SPAM codes
-- `sms.py`        — CATEGORY_NOT_ALLOWED, QUIET_HOURS, FREQUENCY_CAP, SMS_OPT_OUT_NOTICE, SMS_SENDER_ID, SMS_CONTENT
+- `sms.py`        — CATEGORY_NOT_ALLOWED, QUIET_HOURS, FREQUENCY_CAP, SMS_OPT_OUT_NOTICE, SMS_SENDER_ID,
+                    SMS_CONTENT
+- `disposition.py` — what becomes of a message with violations: refused, or relayed and recorded (monitor)
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +19,7 @@ from ..addresses import phone_info
 from ..model import Category, Channel, EmailMessage, RecipientFacts, SmsMessage, Violation
 from . import email as email_rules
 from . import sms as sms_rules
+from .codes import ORDER
 from .recipients import RecipientCheck, recipient_violations
 from .settings import Policy, SenderSettings
 
@@ -28,19 +32,32 @@ class Evaluation:
     content: tuple[Violation, ...]  # about the message itself, for every recipient
     recipients: Mapping[str, tuple[Violation, ...]]  # per recipient, in message order
 
-    def for_recipient(self, address: str) -> tuple[Violation, ...]:
-        return self.content + self.recipients.get(address, ())
-
     @property
     def violations(self) -> tuple[Violation, ...]:
-        found = list(self.content)
-        for per in self.recipients.values():
-            found.extend(per)
-        return tuple(found)
+        """Every violation, in the order they are reported (`ordered`)."""
+        found = [v for per in self.recipients.values() for v in per]
+        return ordered([*found, *self.content], list(self.recipients))
 
     @property
     def passed(self) -> bool:
         return not self.content and not any(self.recipients.values())
+
+
+def ordered(violations: Iterable[Violation], recipients: Sequence[str]) -> tuple[Violation, ...]:
+    """Violations as every door reports them: recipient by recipient, in the order the recipients were
+    given, then those about the message itself; within each, in the order of the codes' declarations
+    (codes.py, the table in docs/rules.md). The same violation found twice is reported once."""
+    place = {address: i for i, address in enumerate(recipients)}
+    unique = dict.fromkeys(violations)
+    return tuple(
+        sorted(
+            unique,
+            key=lambda v: (
+                place.get(v.recipient, len(place)) if v.recipient is not None else len(place) + 1,
+                ORDER.get(v.code, len(ORDER)),
+            ),
+        )
+    )
 
 
 def _facts(facts: Mapping[str, RecipientFacts], address: str) -> RecipientFacts:
@@ -95,4 +112,12 @@ def evaluate_sms(
     return Evaluation(category=message.category, content=content, recipients={message.to: found})
 
 
-__all__ = ["Evaluation", "Policy", "SenderSettings", "envelope_violations", "evaluate_email", "evaluate_sms"]
+__all__ = [
+    "Evaluation",
+    "Policy",
+    "SenderSettings",
+    "envelope_violations",
+    "evaluate_email",
+    "evaluate_sms",
+    "ordered",
+]

@@ -1,6 +1,7 @@
 """CAN-SPAM rules for one email message, read top to bottom.
 
-Each rule is `rule(check) -> Violation | None` and looks only at what a reader of the message sees
+Each rule is `rule(check)`, marked with the code it enforces (codes.py, where its law is cited) and
+returning why the message fails it, or None. A rule looks only at what a reader of the message sees
 (`EmailContent`), the sender's settings, the policy and the recipients' facts.
 """
 
@@ -12,6 +13,17 @@ from datetime import datetime
 
 from ..model import Category, ConsentLevel, EmailContent, Link, RecipientFacts, Violation
 from . import postal
+from .codes import (
+    CANSPAM_AD_LABEL,
+    CANSPAM_DECEPTIVE_SUBJECT,
+    CANSPAM_EXPLICIT_LABEL,
+    CANSPAM_FROM_DOMAIN,
+    CANSPAM_PHYSICAL_ADDRESS,
+    CANSPAM_UNSUBSCRIBE,
+    CATEGORY_NOT_ALLOWED,
+    LIST_UNSUBSCRIBE_HEADER,
+    enforces,
+)
 from .settings import Policy, SenderSettings
 from .textsearch import AnchoredPattern
 
@@ -38,8 +50,9 @@ def primary_purpose(content: EmailContent, sender: SenderSettings, policy: Polic
     return sender.category
 
 
-def category_not_allowed(c: EmailCheck) -> Violation | None:
-    """CATEGORY_NOT_ALLOWED — the sender is not configured to send this category."""
+@enforces(CATEGORY_NOT_ALLOWED)
+def category_not_allowed(c: EmailCheck) -> str | None:
+    """The sender may send this category of mail (its category after the primary-purpose test)."""
     if c.category in c.sender.allowed_categories:
         return None
     why = (
@@ -47,86 +60,79 @@ def category_not_allowed(c: EmailCheck) -> Violation | None:
         if c.category is not c.sender.category
         else ""
     )
-    return Violation(
-        "CATEGORY_NOT_ALLOWED", f"sender {c.sender.name} may not send {c.category.value} mail{why}"
-    )
+    return f"sender {c.sender.name} may not send {c.category.value} mail{why}"
 
 
 def _domain(address: str) -> str:
     return address.rpartition("@")[2].strip().strip(">").lower()
 
 
-def from_domain(c: EmailCheck) -> Violation | None:
-    """CANSPAM_FROM_DOMAIN — From, Sender and Reply-To must name the sender's own domains; header information
-    may not be materially false or misleading (15 U.S.C. 7704(a)(1), applies to transactional mail too)."""
+@enforces(CANSPAM_FROM_DOMAIN)
+def from_domain(c: EmailCheck) -> str | None:
+    """From, Sender and Reply-To name the sender's own domains: header information may not be materially
+    false or misleading. Applies to every category, transactional mail too."""
     if not c.content.from_addresses:
-        return Violation("CANSPAM_FROM_DOMAIN", "the message has no From address")
+        return "the message has no From address"
     if not c.sender.from_domains:
-        return Violation("CANSPAM_FROM_DOMAIN", f"sender {c.sender.name} has no from_domains configured")
+        return f"sender {c.sender.name} has no from_domains configured"
     headers = [("From", a) for a in c.content.from_addresses] + [("Reply-To", a) for a in c.content.reply_to]
     if c.content.sender_address:
         headers.append(("Sender", c.content.sender_address))
     for name, address in headers:
         if not c.sender.owns_domain(_domain(address)):
             allowed = ", ".join(c.sender.from_domains)
-            return Violation(
-                "CANSPAM_FROM_DOMAIN", f"{name} <{address}> is not in the sender's domains ({allowed})"
-            )
+            return f"{name} <{address}> is not in the sender's domains ({allowed})"
     return None
 
 
 _REPLY_PREFIX = re.compile(r"^\s*(?:re|fwd?|aw|wg|sv|vs|tr|rv|enc)\s*(?:\[\d+\]|\(\d+\))?\s*:", re.IGNORECASE)
 
 
-def deceptive_subject(c: EmailCheck) -> Violation | None:
-    """CANSPAM_DECEPTIVE_SUBJECT — no subject heading likely to mislead about the contents, such as a fake
-    reply or forward with no thread behind it (15 U.S.C. 7704(a)(2))."""
+@enforces(CANSPAM_DECEPTIVE_SUBJECT)
+def deceptive_subject(c: EmailCheck) -> str | None:
+    """No marketing subject likely to mislead about the contents: a fake reply or forward with no thread
+    behind it, or one of the configured deceptive patterns."""
     if c.category is not Category.MARKETING:
         return None
     subject = c.content.subject
     if _REPLY_PREFIX.match(subject) and not (c.content.in_reply_to or c.content.references):
-        return Violation(
-            "CANSPAM_DECEPTIVE_SUBJECT",
+        return (
             f"subject {subject!r} poses as a reply or forward but the message has no "
-            "In-Reply-To or References header",
+            "In-Reply-To or References header"
         )
     for pattern in c.policy.deceptive_res:
         if pattern.search(subject):
-            return Violation(
-                "CANSPAM_DECEPTIVE_SUBJECT",
-                f"subject {subject!r} matches the deceptive pattern {pattern.pattern!r}",
-            )
+            return f"subject {subject!r} matches the deceptive pattern {pattern.pattern!r}"
     return None
 
 
 EXPLICIT_PREFIX = "SEXUALLY-EXPLICIT: "
 
 
-def explicit_label(c: EmailCheck) -> Violation | None:
-    """CANSPAM_EXPLICIT_LABEL — sexually oriented mail must begin its subject with "SEXUALLY-EXPLICIT: "
-    (15 U.S.C. 7704(d), 16 CFR 316.4(a)(1))."""
+@enforces(CANSPAM_EXPLICIT_LABEL)
+def explicit_label(c: EmailCheck) -> str | None:
+    """Sexually oriented mail (the sender's, or declared by X-Gateway-Sexually-Explicit) begins its subject
+    with "SEXUALLY-EXPLICIT: "."""
     if not (c.sender.sexually_explicit or c.content.declared_explicit):
         return None
     if c.content.subject.startswith(EXPLICIT_PREFIX):
         return None
-    return Violation("CANSPAM_EXPLICIT_LABEL", f'subject must begin with "{EXPLICIT_PREFIX}"')
+    return f'subject must begin with "{EXPLICIT_PREFIX}"'
 
 
-def physical_address(c: EmailCheck) -> Violation | None:
-    """CANSPAM_PHYSICAL_ADDRESS — commercial mail shows the sender's valid physical postal address
-    (15 U.S.C. 7704(a)(5)(A)(iii); 16 CFR 316.2(p))."""
+@enforces(CANSPAM_PHYSICAL_ADDRESS)
+def physical_address(c: EmailCheck) -> str | None:
+    """Marketing mail shows the sender's configured postal address in its visible text (any US street or
+    PO Box address with state and ZIP for a sender that configures none)."""
     if c.category is not Category.MARKETING:
         return None
     if c.sender.address_pattern is not None:
         if c.sender.address_pattern.search(c.content.folded_text):
             return None
-        return Violation(
-            "CANSPAM_PHYSICAL_ADDRESS",
-            f"the sender's postal address ({c.sender.physical_address}) is not in the visible text",
-        )
+        return f"the sender's postal address ({c.sender.physical_address}) is not in the visible text"
     if postal.find_any_us_address(c.content.visible_text):
         return None
-    return Violation("CANSPAM_PHYSICAL_ADDRESS", "no postal address in the visible text")
+    return "no postal address in the visible text"
 
 
 _OPT_OUT_WORDS = AnchoredPattern.of(
@@ -185,10 +191,11 @@ def _instruction_with_contact(text: str, links: list[Link]) -> bool:
     return False
 
 
-def unsubscribe_link(c: EmailCheck) -> Violation | None:
-    """CANSPAM_UNSUBSCRIBE — commercial mail carries a clear and conspicuous, working way to opt out: a
-    visible link that says so, or a visible instruction with a working address (15 U.S.C. 7704(a)(3)
-    and (a)(5)(A)(ii)). An image whose alt text says "unsubscribe" is not a visible link."""
+@enforces(CANSPAM_UNSUBSCRIBE)
+def unsubscribe_link(c: EmailCheck) -> str | None:
+    """Marketing mail carries a clear and conspicuous, working way to opt out: a visible link that says so,
+    or a visible instruction with a working address. An image whose alt text says "unsubscribe" is not a
+    visible link."""
     if c.category is not Category.MARKETING:
         return None
     links = [link for link in c.content.links if link.text]
@@ -200,16 +207,17 @@ def unsubscribe_link(c: EmailCheck) -> Violation | None:
         return None
     if _instruction_with_contact(c.content.folded_text, links):
         return None
-    return Violation("CANSPAM_UNSUBSCRIBE", "no visible, working unsubscribe link or opt-out instruction")
+    return "no visible, working unsubscribe link or opt-out instruction"
 
 
 def _has_express_consent(r: RecipientFacts, at: datetime) -> bool:
     return r.consent_level(at) >= ConsentLevel.EXPRESS
 
 
-def ad_label(c: EmailCheck) -> Violation | None:
-    """CANSPAM_AD_LABEL — commercial mail is clearly identified as an advertisement, unless every recipient
-    gave affirmative (express) consent (15 U.S.C. 7704(a)(5)(A)(i) and (a)(5)(B))."""
+@enforces(CANSPAM_AD_LABEL)
+def ad_label(c: EmailCheck) -> str | None:
+    """Marketing mail is clearly identified as an advertisement (one of policy.ad_label_phrases in the
+    subject or the visible text), unless every recipient gave affirmative (express) consent."""
     if c.category is not Category.MARKETING:
         return None
     if c.recipients and all(_has_express_consent(r, c.at) for r in c.recipients):
@@ -219,27 +227,25 @@ def ad_label(c: EmailCheck) -> Violation | None:
         pattern.search(c.content.subject.lower()) or pattern.search(c.content.folded_text)
     ):
         return None
-    return Violation(
-        "CANSPAM_AD_LABEL",
+    return (
         "not identified as an advertisement in the subject or visible text "
-        "(waived only when every recipient gave express consent)",
+        "(waived only when every recipient gave express consent)"
     )
 
 
-def list_unsubscribe_header(c: EmailCheck) -> Violation | None:
-    """LIST_UNSUBSCRIBE_HEADER — bulk marketing carries List-Unsubscribe with an HTTPS URI and
-    List-Unsubscribe-Post: List-Unsubscribe=One-Click (RFC 8058, RFC 2369; Gmail and Yahoo bulk-sender
-    requirements). Checked only when the gateway is configured not to add them itself."""
+@enforces(LIST_UNSUBSCRIBE_HEADER)
+def list_unsubscribe_header(c: EmailCheck) -> str | None:
+    """Marketing mail carries List-Unsubscribe with an HTTPS URI and List-Unsubscribe-Post:
+    List-Unsubscribe=One-Click. Checked only when the gateway is configured not to add them itself."""
     if c.category is not Category.MARKETING or c.policy.gateway_adds_list_unsubscribe:
         return None
     header = c.content.list_unsubscribe or ""
     post = (c.content.list_unsubscribe_post or "").replace(" ", "")
     if "<https://" in header.lower() and post.lower() == "list-unsubscribe=one-click":
         return None
-    return Violation(
-        "LIST_UNSUBSCRIBE_HEADER",
+    return (
         "marketing mail needs List-Unsubscribe (with an https URI) and "
-        "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        "List-Unsubscribe-Post: List-Unsubscribe=One-Click"
     )
 
 

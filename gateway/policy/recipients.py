@@ -1,16 +1,17 @@
 """Rules about one recipient, for either channel: is the address real, opted out, consented?
 
-Each rule is `rule(recipient, check) -> Violation | None`; `recipient_violations` runs them in order.
+Each rule is `rule(recipient, check)`, marked with the code it enforces (codes.py) and returning why the
+recipient fails it, or None; `recipient_violations` runs them in order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from ..addresses import is_valid_email, phone_info
 from ..model import Category, Channel, Reason, RecipientFacts, Suppression, Violation
+from .codes import CONSENT_MISSING, INVALID_RECIPIENT, SUPPRESSED, enforces
 from .settings import Policy, SenderSettings
 
 
@@ -27,42 +28,14 @@ class RecipientCheck:
 TRANSACTIONAL_BLOCKERS = frozenset({Reason.BOUNCE, Reason.COMPLAINT, Reason.MANUAL, Reason.ERASED})
 
 
-# Suppressions no one lifts by hand: an erasure request (GDPR Art. 17) is kept, hashed, for good, so the
-# person is never messaged again (and their data never comes back).
-PERMANENT_REASONS = frozenset({Reason.ERASED})
-
-
-def lifting_refused(reason: Reason) -> str | None:
-    """Why a suppression with this reason may not be removed (console, HTTP or CLI), or None if it may."""
-    if reason in PERMANENT_REASONS:
-        return "An erasure cannot be undone: the person asked for their data to be deleted."
-    return None
-
-
-def removal_refused(present: Iterable[Suppression], reason: Reason | None) -> str | None:
-    """Why removing the suppressions `present` in a scope (those of `reason` only, unless None) is refused:
-    the first of them that may not be lifted; None if all may."""
-    return next(
-        (
-            why
-            for s in present
-            if (reason is None or s.reason is reason) and (why := lifting_refused(s.reason))
-        ),
-        None,
-    )
-
-
-def invalid_recipient(r: RecipientFacts, c: RecipientCheck) -> Violation | None:
-    """INVALID_RECIPIENT — an address that cannot be delivered to (RFC 5321 mailbox; strict E.164 number)."""
+@enforces(INVALID_RECIPIENT)
+def invalid_recipient(r: RecipientFacts, c: RecipientCheck) -> str | None:
+    """An address that can be delivered to: an RFC 5321 mailbox, or a number in strict E.164 form."""
     if c.channel is Channel.EMAIL:
-        if is_valid_email(r.address):
-            return None
-        return Violation("INVALID_RECIPIENT", f"{r.address!r} is not a valid email address")
+        return None if is_valid_email(r.address) else f"{r.address!r} is not a valid email address"
     if phone_info(r.address) is not None:
         return None
-    return Violation(
-        "INVALID_RECIPIENT", f"{r.address!r} is not a valid phone number in E.164 form (+15555550100)"
-    )
+    return f"{r.address!r} is not a valid phone number in E.164 form (+15555550100)"
 
 
 def blocks(entry: Suppression, channel: Channel, category: Category) -> bool:
@@ -87,26 +60,25 @@ def _describe(entry: Suppression) -> str:
     return f"suppressed {day}: {entry.reason.value}{where}"
 
 
-def suppressed(r: RecipientFacts, c: RecipientCheck) -> Violation | None:
-    """SUPPRESSED — the recipient opted out or is suppressed in this sender's scope (15 U.S.C. 7704(a)(4);
-    47 CFR 64.1200(a)(10) and (d)(3); CTIA Messaging Principles 5.1.2)."""
+@enforces(SUPPRESSED)
+def suppressed(r: RecipientFacts, c: RecipientCheck) -> str | None:
+    """No message to a recipient who opted out, or is suppressed, in this sender's scope or globally (an
+    unsubscribe does not stop transactional mail: see `blocks`)."""
     for entry in r.active_suppressions(c.at):
         if blocks(entry, c.channel, c.category):
-            return Violation("SUPPRESSED", _describe(entry))
+            return _describe(entry)
     return None
 
 
-def consent_missing(r: RecipientFacts, c: RecipientCheck) -> Violation | None:
-    """CONSENT_MISSING — recorded consent below what the category needs (47 CFR 64.1200(a)(2)-(3) prior
-    express written consent for marketing texts; the sender's own promise for email)."""
+@enforces(CONSENT_MISSING)
+def consent_missing(r: RecipientFacts, c: RecipientCheck) -> str | None:
+    """The consent on record, at the time of sending, is at least what the channel and category need
+    (policy.consent; prior express written consent for marketing texts)."""
     needed = c.policy.required_consent(c.channel, c.category, c.sender)
     have = r.consent_level(c.at)
     if have >= needed:
         return None
-    return Violation(
-        "CONSENT_MISSING",
-        f"consent on record is {have.label}; {c.category.value} {c.channel.value} needs {needed.label}",
-    )
+    return f"consent on record is {have.label}; {c.category.value} {c.channel.value} needs {needed.label}"
 
 
 RECIPIENT_RULES = (suppressed, consent_missing)

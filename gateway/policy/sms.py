@@ -1,6 +1,7 @@
 """TCPA, state and CTIA rules for one text message, read top to bottom.
 
-Each rule is `rule(check) -> Violation | None`. Time comes in as `check.at` (aware, any zone); local
+Each rule is `rule(check)`, marked with the code it enforces (codes.py, where its law is cited) and
+returning why the text fails it, or None. Time comes in as `check.at` (aware, any zone); local
 time is the recipient's, from the zones their number maps to, and a window must hold in every one.
 """
 
@@ -14,6 +15,15 @@ from zoneinfo import ZoneInfo
 
 from ..addresses import PhoneInfo
 from ..model import Category, RecipientFacts, SmsMessage, Violation
+from .codes import (
+    CATEGORY_NOT_ALLOWED,
+    FREQUENCY_CAP,
+    QUIET_HOURS,
+    SMS_CONTENT,
+    SMS_OPT_OUT_NOTICE,
+    SMS_SENDER_ID,
+    enforces,
+)
 from .settings import HoursRule, Policy, SenderSettings
 
 
@@ -36,34 +46,30 @@ def _applicable_hours(c: SmsCheck) -> tuple[HoursRule, ...]:
     return c.policy.hours_for(c.phone.nanp_area_code)
 
 
-def category_not_allowed(c: SmsCheck) -> Violation | None:
-    """CATEGORY_NOT_ALLOWED — the sender may not text this category (its own promise, e.g. operational only)."""
+@enforces(CATEGORY_NOT_ALLOWED)
+def category_not_allowed(c: SmsCheck) -> str | None:
+    """The sender may text this category (its own promise, e.g. operational texts only)."""
     if c.message.category in c.sender.allowed_categories:
         return None
     allowed = ", ".join(sorted(x.value for x in c.sender.allowed_categories)) or "nothing"
-    return Violation(
-        "CATEGORY_NOT_ALLOWED",
-        f"sender {c.sender.name} may not send {c.message.category.value} texts (allowed: {allowed})",
-    )
+    return f"sender {c.sender.name} may not send {c.message.category.value} texts (allowed: {allowed})"
 
 
-def quiet_hours(c: SmsCheck) -> Violation | None:
-    """QUIET_HOURS — marketing texts only within calling hours in the recipient's local time: 08:00-21:00
-    federally (47 CFR 64.1200(c)(1)), stricter state windows by area code; unknown zone: not allowed."""
+@enforces(QUIET_HOURS)
+def quiet_hours(c: SmsCheck) -> str | None:
+    """Marketing texts only within calling hours in the recipient's local time, in every zone the number
+    may be in: 08:00-21:00 federally, stricter state windows by area code. No known zone: no safe hour."""
     if c.message.category is not Category.MARKETING:
         return None
     if not c.phone.time_zones:
-        return Violation(
-            "QUIET_HOURS", f"the local time of {c.phone.e164} cannot be known, so no safe hour exists"
-        )
+        return f"the local time of {c.phone.e164} cannot be known, so no safe hour exists"
     for rule in _applicable_hours(c):
         for zone in c.phone.time_zones:
             local = c.at.astimezone(_zone(zone))
             if not rule.allows(local):
-                return Violation(
-                    "QUIET_HOURS",
+                return (
                     f"{local:%a %H:%M} in {zone} is outside {rule.name} hours "
-                    f"{rule.describe()} ({rule.citation})",
+                    f"{rule.describe()} ({rule.citation})"
                 )
     return None
 
@@ -88,20 +94,17 @@ def marketing_caps(phone: PhoneInfo, policy: Policy) -> tuple[Cap, ...]:
     return tuple(caps)
 
 
-def frequency_cap(c: SmsCheck) -> Violation | None:
-    """FREQUENCY_CAP — no more marketing texts to one number in the window than policy and state law allow
-    (e.g. three per 24 hours: Fla. Stat. 501.059(8)(b), Okla. Stat. tit. 15 775C.4, Md. Com. Law 14-4503)."""
+@enforces(FREQUENCY_CAP)
+def frequency_cap(c: SmsCheck) -> str | None:
+    """No more marketing texts from this sender to one number in a window than the caps of the states its
+    area code is in, and the gateway's own policy.frequency_cap, allow."""
     if c.message.category is not Category.MARKETING:
         return None
     for cap in marketing_caps(c.phone, c.policy):
         since = c.at - timedelta(hours=cap.hours)
         sent = sum(1 for t in c.recipient.recent_sends if since < t <= c.at)
         if sent >= cap.limit:
-            return Violation(
-                "FREQUENCY_CAP",
-                f"{sent} marketing texts to this number in the last {cap.hours} h; "
-                f"{cap.source} allows {cap.limit}",
-            )
+            return f"{sent} marketing texts to this number in the last {cap.hours} h; {cap.source} allows {cap.limit}"
     return None
 
 
@@ -137,14 +140,12 @@ _OPT_OUT_NOTICE = re.compile(
 )
 
 
-def opt_out_notice(c: SmsCheck) -> Violation | None:
-    """SMS_OPT_OUT_NOTICE — marketing texts tell how to opt out, e.g. "Reply STOP to opt out"
-    (47 CFR 64.1200(b)(3) and (a)(12); CTIA Messaging Principles 5.1.2, Short Code Handbook)."""
+@enforces(SMS_OPT_OUT_NOTICE)
+def opt_out_notice(c: SmsCheck) -> str | None:
+    """Marketing texts tell how to opt out, e.g. "Reply STOP to opt out"."""
     if c.message.category is not Category.MARKETING or _OPT_OUT_NOTICE.search(c.message.body):
         return None
-    return Violation(
-        "SMS_OPT_OUT_NOTICE", 'marketing text lacks opt-out instructions such as "Reply STOP to opt out"'
-    )
+    return 'marketing text lacks opt-out instructions such as "Reply STOP to opt out"'
 
 
 _URLISH = re.compile(r"(?:https?://)?(?:[\w-]+\.)+[a-z]{2,}(?:/\S*)?", re.IGNORECASE)
@@ -159,9 +160,9 @@ def _name_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
     )
 
 
-def sender_id(c: SmsCheck) -> Violation | None:
-    """SMS_SENDER_ID — the text names who sends it, in words, not only inside a link
-    (47 CFR 64.1200(b)(1); CTIA Messaging Principles 5.1.1)."""
+@enforces(SMS_SENDER_ID)
+def sender_id(c: SmsCheck) -> str | None:
+    """The text names who sends it (the brand or an alias), in words, not only inside a link."""
     if c.message.category not in c.policy.brand_required_categories:
         return None
     body = c.message.body
@@ -170,7 +171,7 @@ def sender_id(c: SmsCheck) -> Violation | None:
         token = body[start : len(body) if end < 0 else end].strip(".,;:!?()[]\"'")
         if not _URLISH.fullmatch(token):  # a name inside a link (acme.example/x) does not name the sender
             return None
-    return Violation("SMS_SENDER_ID", f"text does not name the brand ({c.sender.brand})")
+    return f"text does not name the brand ({c.sender.brand})"
 
 
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
@@ -195,14 +196,14 @@ def _shortener_in(low: str, shorteners: frozenset[str]) -> str | None:
     return None
 
 
-def banned_content(c: SmsCheck) -> Violation | None:
-    """SMS_CONTENT — no public URL shorteners (carriers filter them: CTIA Messaging Principles 5.3, T-Mobile
-    Code of Conduct) and none of the sender's banned terms."""
+@enforces(SMS_CONTENT)
+def banned_content(c: SmsCheck) -> str | None:
+    """No public URL shorteners (carriers filter them) and none of policy.banned_terms."""
     low = c.message.body.lower()
     if (domain := _shortener_in(low, c.policy.shortener_set)) is not None:
-        return Violation("SMS_CONTENT", f"public URL shortener {domain} (use a branded domain)")
+        return f"public URL shortener {domain} (use a branded domain)"
     if c.policy.banned is not None and (m := c.policy.banned.search(low)):
-        return Violation("SMS_CONTENT", f"banned term {m.group(0)!r}")
+        return f"banned term {m.group(0)!r}"
     return None
 
 

@@ -19,9 +19,11 @@ from datetime import UTC, datetime, timedelta
 from ..addresses import phone_info
 from ..config import Config, Sender
 from ..decisions import DecisionLog
-from ..model import Category, Channel, Decision, Mode, SmsMessage, Verdict, Violation
+from ..model import Category, Channel, Decision, SmsMessage, Verdict, Violation
 from ..pipeline import Pipeline
 from ..policy import evaluate_sms
+from ..policy.codes import FREQUENCY_CAP, QUIET_HOURS
+from ..policy.disposition import Fate
 from ..policy.sms import next_allowed_time
 from ..store import Store, StoreError, new_id
 from ..store.base import ClaimResult, DeferredText, SendClaim
@@ -32,7 +34,6 @@ log = logging.getLogger("gateway.sms")
 
 MAX_BODY = 1600  # characters, as Twilio's limit for one message
 _EXCERPT = 120
-_NOT_DEFERRABLE = "INVALID_RECIPIENT"
 
 
 class SentButNotRecorded(StoreError):
@@ -126,13 +127,14 @@ class SmsService:
         message, violations = result.message, result.evaluation.violations
         codes = {v.code for v in violations}
         phone = phone_info(message.to)
-        enforce = self.config.mode_for(request.sender) is Mode.ENFORCE
+        disposition = self.config.disposition(request.sender)
+        fate = disposition.fate(violations)
 
-        if codes == {"QUIET_HOURS"} and sender.defer_quiet_hours and phone is not None:
+        if codes == {QUIET_HOURS.name} and sender.defer_quiet_hours and phone is not None:
             opens = next_allowed_time(phone, self.config.policy, at)
             if opens is not None:
                 return await self._hold(message, fields, request, decision_id, now, opens, held)
-        if violations and (enforce or _NOT_DEFERRABLE in codes):
+        if fate is Fate.REFUSE:
             return await self._finish(message, decision_id, now, Verdict.REJECTED, violations, fields, held)
         if at > now:
             return await self._hold(message, fields, request, decision_id, now, at, held)
@@ -140,7 +142,15 @@ class SmsService:
         claim, count = None, ()
         if message.category is Category.MARKETING and phone is not None:
             caps = tuple((c.limit, c.hours) for c in result.caps)
-            sending = SendClaim(Channel.SMS, message.to, message.sender, message.category, now, caps, enforce)
+            sending = SendClaim(
+                Channel.SMS,
+                message.to,
+                message.sender,
+                message.category,
+                now,
+                caps,
+                disposition.refuses(FREQUENCY_CAP.name),
+            )
             if not caps:
                 count = (sending,)  # no cap to race for: counted with the decision, in its commit
             else:
@@ -153,10 +163,10 @@ class SmsService:
                         for v in evaluate_sms(
                             message, facts, sender.settings, self.config.policy, judged_at
                         ).violations
-                        if v.code == "FREQUENCY_CAP"
+                        if v.code == FREQUENCY_CAP.name
                     )
                     again = again or (
-                        Violation("FREQUENCY_CAP", "the cap on marketing texts to this number is reached"),
+                        FREQUENCY_CAP.violation("the cap on marketing texts to this number is reached"),
                     )
                     return await self._finish(
                         message, decision_id, now, Verdict.REJECTED, again, fields, held
@@ -168,7 +178,7 @@ class SmsService:
             self._observe(started, "refused" if isinstance(exc, ProviderRefused) else "unavailable")
             return await self._failed(message, decision_id, now, violations, fields, held, claim, exc)
         self._observe(started, "sent")
-        verdict = Verdict.MONITORED if violations else Verdict.RELAYED
+        verdict = Verdict.MONITORED if fate is Fate.MONITOR else Verdict.RELAYED
         try:
             return await self._finish(
                 message, decision_id, now, verdict, violations, fields, held, sent=sent, sends=count

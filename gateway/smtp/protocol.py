@@ -1,4 +1,5 @@
-"""aiosmtpd's SMTP protocol, mended where it holds a gateway back.
+"""aiosmtpd's SMTP protocol, mended where it holds a gateway back (the private parts of aiosmtpd this
+takes are named in private.py).
 
 - DATA is read in large chunks up to the terminating CRLF.CRLF and un-dot-stuffed in one pass, instead
   of one `readuntil` and one list append per line.
@@ -18,6 +19,7 @@ from typing import ClassVar
 from aiosmtpd.smtp import SMTP, syntax
 
 from . import dots
+from .private import PER_CONNECTION, input_buffer, push_back
 
 log = logging.getLogger("gateway.smtp")
 
@@ -37,18 +39,6 @@ _PLAIN_ANGLE_ADDR = re.compile(
     r"@(?:[A-Za-z0-9-]|[^\x00-\x7f])+(?:\.(?:[A-Za-z0-9-]|[^\x00-\x7f])+)*)>(.*)",
     re.DOTALL,
 )
-
-# Per-connection state SMTP.__init__ sets, and the value a new connection starts with.
-_FRESH = {
-    "_timeout_handle": None,
-    "_tls_handshake_okay": True,
-    "_tls_protocol": None,
-    "_original_transport": None,
-    "session": None,
-    "envelope": None,
-    "transport": None,
-    "_handler_coroutine": None,
-}
 
 
 class _BoundOnUse(Mapping):
@@ -94,7 +84,7 @@ class GatewaySMTP(SMTP):
             loop=settings["loop"],
         )
         self.__dict__.update(settings)
-        self.__dict__.update(_FRESH)
+        self.__dict__.update(PER_CONNECTION)
         self._auth_methods = {
             name: type(attr)(fn.__get__(self) if attr.is_builtin else fn, attr.is_builtin)
             for name, (attr, fn) in auth.items()
@@ -109,7 +99,7 @@ class GatewaySMTP(SMTP):
             client_connected_cb=lambda reader, writer: None,
             loop=self.loop,
         )
-        own = set(probe.__dict__) | set(_FRESH) | {"_auth_methods", "_smtp_methods"}
+        own = set(probe.__dict__) | set(PER_CONNECTION) | {"_auth_methods", "_smtp_methods"}
         settings = {k: v for k, v in self.__dict__.items() if k not in own}
         auth = {
             name: (attr, attr.method.__func__ if attr.is_builtin else attr.method)
@@ -137,7 +127,7 @@ class GatewaySMTP(SMTP):
         if isinstance(status, str):
             status = _REPLIES.get(status, status).encode("utf-8" if self.enable_SMTPUTF8 else "ascii")
         line = status + b"\r\n"
-        if status[3:4] == b"-" or (status[:4] == b"250 " and b"\n" in self._reader._buffer):
+        if status[3:4] == b"-" or (status[:4] == b"250 " and b"\n" in input_buffer(self)):
             self._held += line
             return
         if self._held:
@@ -177,7 +167,7 @@ class GatewaySMTP(SMTP):
                 too_big = True
         rest = bytes(buf[end + len(dots.END) :])
         if rest:
-            reader._buffer[0:0] = rest  # pipelined commands that followed the dot
+            push_back(self, rest)  # pipelined commands that followed the dot
         if too_big:
             return b"", True
         data = bytes(buf[2 : end + 2])

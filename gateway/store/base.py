@@ -100,16 +100,17 @@ class Erasure:
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
-    """A change a person made to the suppression list or the consent ledger, and who made it; written in
-    the same transaction as the change."""
+    """A change to the suppression list or the consent ledger, and who (or what) made it; written in the
+    same transaction as the change (gateway/lists/service.py makes every one)."""
 
-    actor: str  # "console 192.0.2.7", "cli alice", "api ops"
-    action: str  # suppression.add | suppression.remove | consent.add | consent.revoke
-    channel: Channel
-    address: str | None  # None once erased (the hash stays)
+    actor: str  # "console 192.0.2.7", "cli alice", "api ops", "one-click", "sms reply"
+    action: str  # suppression.add | suppression.remove | suppression.import | consent.add | consent.revoke | erasure
+    channel: Channel | None  # None: several (an import)
+    address: str | None  # None once erased, or when only the hash was ever known (the hash stays)
     scope: str
     detail: str = ""
     at: datetime = field(default_factory=lambda: now())
+    address_hash: str = ""  # of `address` when that is given
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +326,10 @@ class Store(Protocol):
         self, channel: Channel, address: str, scope: str | None, at: datetime, audit: AuditEntry | None = None
     ) -> int: ...
 
+    async def add_audit(self, entry: AuditEntry) -> None:
+        """An audit entry on its own (for a change made in several transactions, such as an import)."""
+        ...
+
     async def audit_log(
         self, channel: Channel | None = None, address: str | None = None, limit: int = 100
     ) -> list[AuditEntry]:
@@ -404,7 +409,9 @@ class Store(Protocol):
         """When the earliest pending text is due."""
         ...
 
-    async def forget(self, channel: Channel, address: str, at: datetime) -> Erasure:
+    async def forget(
+        self, channel: Channel, address: str, at: datetime, audit: AuditEntry | None = None
+    ) -> Erasure:
         """Erasure: the address's personal data out of every table (decisions keep the hash, excerpts and
         bodies go), suppressions kept but hashed, and an `erased` suppression so it stays blocked; then
         the old page images are overwritten, so no copy of the address is left in the database file."""

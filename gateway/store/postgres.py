@@ -287,6 +287,12 @@ class PostgresStore(LogTables):
             for r in await self._fetch(*_spread(queries.consents(channel, address, scope)))
         ]
 
+    async def add_audit(self, entry: AuditEntry) -> None:
+        async with self._transaction() as conn:
+            await conn.execute(
+                numbered(f"INSERT INTO audit ({AUDIT_COLS}) VALUES (?,?,?,?,?,?,?,?)"), *audit_row(entry)
+            )
+
     async def audit_log(
         self, channel: Channel | None = None, address: str | None = None, limit: int = 100
     ) -> list[AuditEntry]:

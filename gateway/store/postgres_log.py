@@ -12,6 +12,7 @@ from ..addresses import address_hash
 from ..model import GLOBAL_SCOPE, Category, Channel, Decision, Reason
 from . import queries
 from .base import (
+    AuditEntry,
     ClaimResult,
     DecisionPages,
     DecisionQuery,
@@ -26,7 +27,17 @@ from .base import (
     like_pattern,
     to_text,
 )
-from .rows import DEFERRED_COLS, OUTBOX_COLS, SEND_COLS, SUPPRESSION_COLS, deferred_of, outbox_row, send_row
+from .rows import (
+    AUDIT_COLS,
+    DEFERRED_COLS,
+    OUTBOX_COLS,
+    SEND_COLS,
+    SUPPRESSION_COLS,
+    audit_row,
+    deferred_of,
+    outbox_row,
+    send_row,
+)
 
 _PURGE_BATCH = 5000
 
@@ -138,7 +149,9 @@ class LogTables(DecisionPages):
         sql, args = queries.summary(since, sender)
         return [SummaryRow(r[0], r[1], r[2], r[3], r[4], int(r[5])) for r in await self._fetch(sql, *args)]
 
-    async def forget(self, channel: Channel, address: str, at: datetime) -> Erasure:
+    async def forget(
+        self, channel: Channel, address: str, at: datetime, audit: AuditEntry | None = None
+    ) -> Erasure:
         ahash = address_hash(address)
         masked = f"sha256:{ahash}"
 
@@ -208,6 +221,10 @@ class LogTables(DecisionPages):
                     ahash,
                 )
             )
+            if audit is not None:
+                await conn.execute(
+                    f"INSERT INTO audit ({AUDIT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)", *audit_row(audit)
+                )
         return Erasure(len(rows), suppressed, consents, outbox, held)
 
     async def purge_before(self, before: datetime) -> int:

@@ -74,8 +74,8 @@ def audit_row(a: AuditEntry) -> tuple:
         to_text(a.at),
         a.actor,
         a.action,
-        a.channel.value,
-        address_hash(a.address) if a.address else "",
+        a.channel.value if a.channel is not None else "",
+        address_hash(a.address) if a.address else a.address_hash,
         a.address,
         a.scope,
         a.detail,
@@ -86,11 +86,12 @@ def audit_of(r: Sequence) -> AuditEntry:
     return AuditEntry(
         actor=r[1],
         action=r[2],
-        channel=_CHANNEL[r[3]],
+        channel=_CHANNEL.get(r[3]),
         address=r[5],
         scope=r[6],
         detail=r[7] or "",
         at=from_text(r[0]),
+        address_hash=r[4] or "",
     )
 
 

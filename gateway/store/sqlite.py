@@ -177,6 +177,13 @@ class SqliteStore(Writes, DecisionLogTables, SmsTables):
 
         return await self._writing(work)
 
+    async def add_audit(self, entry: AuditEntry) -> None:
+        await self._writing(
+            lambda conn: conn.execute(
+                f"INSERT INTO audit ({AUDIT_COLS}) VALUES (?,?,?,?,?,?,?,?)", audit_row(entry)
+            )
+        )
+
     async def audit_log(
         self, channel: Channel | None = None, address: str | None = None, limit: int = 100
     ) -> list[AuditEntry]:

@@ -13,6 +13,7 @@ from ..model import GLOBAL_SCOPE, Channel, Decision, Reason
 from . import queries
 from .base import (
     TEXT_LIKE,
+    AuditEntry,
     DecisionPages,
     DecisionQuery,
     Erasure,
@@ -24,7 +25,7 @@ from .base import (
     like_pattern,
     to_text,
 )
-from .rows import OUTBOX_COLS, SUPPRESSION_COLS, outbox_row, send_row
+from .rows import AUDIT_COLS, OUTBOX_COLS, SUPPRESSION_COLS, audit_row, outbox_row, send_row
 from .sqlite_schema import INSERT_SEND
 
 _PURGE_BATCH = 5000
@@ -113,7 +114,9 @@ class DecisionLogTables(DecisionPages):
     async def summary(self, since: datetime | None = None, sender: str | None = None) -> list[SummaryRow]:
         return [SummaryRow(*row) for row in self._run(*queries.summary(since, sender))]
 
-    async def forget(self, channel: Channel, address: str, at: datetime) -> Erasure:
+    async def forget(
+        self, channel: Channel, address: str, at: datetime, audit: AuditEntry | None = None
+    ) -> Erasure:
         ahash = address_hash(address)
         masked = f"sha256:{ahash}"
 
@@ -175,6 +178,8 @@ class DecisionLogTables(DecisionPages):
                 "('pending', 'sending') THEN 'erased' ELSE state END WHERE recipient_hash = ?",
                 (masked, ahash),
             ).rowcount
+            if audit is not None:
+                conn.execute(f"INSERT INTO audit ({AUDIT_COLS}) VALUES (?,?,?,?,?,?,?,?)", audit_row(audit))
             return Erasure(len(rows), suppressed, consents, outbox, held)
 
         result = await self._writing(work)

@@ -13,7 +13,8 @@ The SMTP door takes such mail without AUTH and relays it nowhere. What it means:
 - a reply to the bounce address whose subject or first line asks to stop ("unsubscribe", "remove me",
   "stop", ...) unsubscribes its sender too; anything else there is read and dropped.
 
-`read_inbound` is pure: bytes in, suppressions out. The handler stores them before it answers 250.
+`read_inbound` is pure: bytes in, opt-outs out. The engine has the lists service store them before the door
+answers 250.
 """
 
 from __future__ import annotations
@@ -23,15 +24,15 @@ import email.policy
 import email.utils
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from email.message import Message
 
 from ..addresses import address_hash, is_valid_email, normalize_email
 from ..config import Config
-from ..model import GLOBAL_SCOPE, Channel, Reason, Suppression
+from ..lists import OptOut
+from ..model import GLOBAL_SCOPE, Channel, Reason
 from ..policy.replies import mail_asks_to_stop
 from ..tokens import TokenSigner
-from .unsubscribe import bounce_address, unsubscribe_address
+from .mailboxes import Mailbox
 
 _TOKEN = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{60,300}(?![A-Za-z0-9_-])")
 
@@ -39,18 +40,7 @@ _TOKEN = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{60,300}(?![A-Za-z0-9_-])")
 @dataclass(frozen=True)
 class Inbound:
     kind: str  # unsubscribe, reply, bounce, complaint, ignored
-    suppressions: tuple[Suppression, ...] = ()
-
-
-def own_mailbox(config: Config, address: str) -> tuple[str, str | None] | None:
-    """("unsubscribe" | "bounce", sender tag or None) when `address` is one of the gateway's own."""
-    local, _, domain = normalize_email(address).rpartition("@")
-    base, _, tag = local.partition("+")
-    for kind, mailbox in (("unsubscribe", unsubscribe_address(config)), ("bounce", bounce_address(config))):
-        own_local, _, own_domain = mailbox.lower().rpartition("@")
-        if base == own_local and domain == own_domain:
-            return kind, (tag or None)
-    return None
+    opt_outs: tuple[OptOut, ...] = ()
 
 
 def _report_type(msg: Message) -> str | None:
@@ -80,11 +70,11 @@ def _scope(config: Config, tag: str | None) -> str:
     return tag if tag and tag in config.senders else GLOBAL_SCOPE
 
 
-def _entry(address: str, scope: str, reason: Reason, source: str, now: datetime) -> Suppression:
-    return Suppression(Channel.EMAIL, address_hash(address), address, scope, reason, source, now)
+def _entry(address: str, scope: str, reason: Reason, source: str) -> OptOut:
+    return OptOut(Channel.EMAIL, scope, reason, source, address=address)
 
 
-def _dsn(msg: Message, now: datetime) -> Inbound:
+def _dsn(msg: Message) -> Inbound:
     found = []
     for part in msg.walk():
         if part.get_content_type() != "message/delivery-status":
@@ -98,11 +88,11 @@ def _dsn(msg: Message, now: datetime) -> Inbound:
                 block.get("Original-Recipient")
             )
             if action == "failed" and status.startswith("5") and address:
-                found.append(_entry(address, GLOBAL_SCOPE, Reason.BOUNCE, f"dsn {status}", now))
+                found.append(_entry(address, GLOBAL_SCOPE, Reason.BOUNCE, f"dsn {status}"))
     return Inbound("bounce", tuple(found))
 
 
-def _complaint(msg: Message, signer: TokenSigner, now: datetime) -> Inbound:
+def _complaint(msg: Message, signer: TokenSigner) -> Inbound:
     address, original_headers = None, ""
     for part in msg.walk():
         ctype = part.get_content_type()
@@ -133,7 +123,7 @@ def _complaint(msg: Message, signer: TokenSigner, now: datetime) -> Inbound:
         return Inbound("complaint")
     token = _token_scope(signer, original_headers)
     scope = token.scope if token is not None and token.address_hash == address_hash(address) else GLOBAL_SCOPE
-    return Inbound("complaint", (_entry(address, scope, Reason.COMPLAINT, "arf complaint", now),))
+    return Inbound("complaint", (_entry(address, scope, Reason.COMPLAINT, "arf complaint"),))
 
 
 def _first_line(msg: Message) -> str:
@@ -147,16 +137,14 @@ def _first_line(msg: Message) -> str:
     return ""
 
 
-def read_inbound(
-    raw: bytes, mailboxes: list[tuple[str, str | None]], config: Config, signer: TokenSigner, now: datetime
-) -> Inbound:
+def read_inbound(raw: bytes, mailboxes: list[Mailbox], config: Config, signer: TokenSigner) -> Inbound:
     """What one message to the gateway's own addresses means (`mailboxes`: from `own_mailbox`)."""
     msg = email.message_from_bytes(raw)
     report = _report_type(msg)
     if report == "delivery-status":
-        return _dsn(msg, now)
+        return _dsn(msg)
     if report == "feedback-report":
-        return _complaint(msg, signer, now)
+        return _complaint(msg, signer)
     subject = str(msg.get("Subject", ""))
     token = _token_scope(signer, subject)
     senders = email.utils.getaddresses([str(v) for v in msg.get_all("From", [])])
@@ -174,16 +162,14 @@ def read_inbound(
     if token is not None and (from_address is None or address_hash(from_address) != token.address_hash):
         # the recipient the token was made for (its address is not in the token: stored hashed)
         found.append(
-            Suppression(
+            OptOut(
                 Channel.EMAIL,
-                token.address_hash,
-                None,
                 token.scope,
                 Reason.UNSUBSCRIBE,
                 reason_source + " (token)",
-                now,
+                hash=token.address_hash,
             )
         )
     if from_address is not None:
-        found.append(_entry(from_address, scope, Reason.UNSUBSCRIBE, reason_source, now))
+        found.append(_entry(from_address, scope, Reason.UNSUBSCRIBE, reason_source))
     return Inbound(kind, tuple(found))

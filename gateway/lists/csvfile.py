@@ -10,12 +10,14 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TextIO
 
-from .addresses import address_hash, looks_hashed, parse_address
-from .model import GLOBAL_SCOPE, Channel, Reason, Suppression
-from .store.base import to_text
+from ..addresses import address_hash
+from ..model import Channel, Reason, Suppression
+from ..store.base import to_text
+from . import checks
+from .checks import ListsError
 
 COLUMNS = ("channel", "address", "address_hash", "scope", "reason", "source", "created_at", "expires_at")
 _SYNONYMS = {"email": "address", "phone": "address", "number": "address", "sender": "scope"}
@@ -31,18 +33,9 @@ class ImportDefaults:
     known_scopes: frozenset[str]
 
 
-def _time(text: str, column: str) -> datetime | None:
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{column} {text!r} is not an ISO 8601 time") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 class _RowReader:
-    """Turns one CSV row (a list) into a Suppression, looking columns up by position."""
+    """Turns one CSV row (a list) into a Suppression, looking columns up by position; each value goes
+    through the same checks as a change from any door (checks.py)."""
 
     def __init__(self, names: list[str], d: ImportDefaults) -> None:
         self.d = d
@@ -54,46 +47,36 @@ class _RowReader:
 
     def entry(self, values: list[str]) -> Suppression:
         d, get = self.d, self._get
-        channel_text = get(values, "channel").lower()
-        if channel_text:
-            try:
-                channel = Channel(channel_text)
-            except ValueError:
-                raise ValueError(f"channel {channel_text!r} is not email or sms") from None
-        elif d.channel is not None:
-            channel = d.channel
-        else:
-            raise ValueError("no channel (add a channel column or give --channel)")
-        scope = get(values, "scope") or d.scope
-        if scope != GLOBAL_SCOPE and scope not in d.known_scopes:
-            raise ValueError(f"scope {scope!r} is not 'global' or a configured sender")
-        reason_text = get(values, "reason").lower()
-        try:
-            reason = Reason(reason_text) if reason_text else d.reason
-        except ValueError:
-            raise ValueError(
-                f"reason {reason_text!r} is not one of {', '.join(r.value for r in Reason)}"
-            ) from None
+        chosen = checks.channel(get(values, "channel").lower()) or d.channel
+        if chosen is None:
+            raise ListsError("BAD_CHANNEL", "no channel (add a channel column or give --channel)")
+        scope = checks.scope(get(values, "scope") or d.scope, d.known_scopes)
+        reason = checks.reason(get(values, "reason"), d.reason) or d.reason
         raw_address = get(values, "address")
         given_hash = get(values, "address_hash").lower()
+        address: str | None = None
         if raw_address:
-            address: str | None = parse_address(channel, raw_address)
+            if reason in checks.PERMANENT_REASONS:
+                raise ListsError(
+                    "BAD_REASON", "an erased entry keeps only the hash: give address_hash, not address"
+                )
+            chosen, address = checks.address(raw_address, chosen)
             ahash = address_hash(address)
             if given_hash and given_hash != ahash:
-                raise ValueError("address_hash does not match address")
-        elif looks_hashed(given_hash):
-            address, ahash = None, given_hash
+                raise ListsError("INVALID_ADDRESS", "address_hash does not match address")
+        elif given_hash:
+            ahash = checks.hashed_address(given_hash)
         else:
-            raise ValueError("no address (and no 64-hex-digit address_hash)")
+            raise ListsError("MISSING_ADDRESS", "no address (and no 64-hex-digit address_hash)")
         return Suppression(
-            channel=channel,
+            channel=chosen,
             address_hash=ahash,
             address=address,
             scope=scope,
             reason=reason,
-            source=get(values, "source") or d.source,
-            created_at=_time(get(values, "created_at"), "created_at") or d.at,
-            expires_at=_time(get(values, "expires_at"), "expires_at"),
+            source=checks.text(get(values, "source"), "source", checks.MAX_SOURCE) or d.source,
+            created_at=checks.when(get(values, "created_at"), "created_at") or d.at,
+            expires_at=checks.when(get(values, "expires_at"), "expires_at"),
         )
 
 

@@ -1,0 +1,265 @@
+"""Every change to the suppression list and the consent ledger, whichever door it comes through: the
+command line, the HTTP API, the ops console, an import, or the opt-out loop (one-click unsubscribe, mail
+to the gateway's own addresses, STOP and START texts). Each change is checked here (checks.py), made,
+and audited in the same transaction, naming who made it (`actor`: "cli alice", "api ops", "console
+192.0.2.7", "one-click", "sms reply", ...). The doors only read their protocol's input, decide who may
+ask (an ops key, a sender's own scope), and word the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TextIO
+
+from ..addresses import address_hash
+from ..model import GLOBAL_SCOPE, Channel, Consent, Reason, Suppression
+from ..store import Store
+from ..store.base import AuditEntry, ImportResult
+from . import checks
+from .checks import ListsError
+from .csvfile import ImportDefaults, read_suppressions
+
+log = logging.getLogger("gateway.lists")
+
+
+@dataclass(frozen=True)
+class OptOut:
+    """An opt-out the gateway received: by address, or by the hash a signed token carries."""
+
+    channel: Channel
+    scope: str  # a sender, or global; an unknown sender widens to global (an opt-out is never dropped)
+    reason: Reason
+    source: str
+    address: str | None = None  # normalized; None when only the hash is known
+    hash: str | None = None
+
+
+class Lists:
+    def __init__(self, store: Store, senders: Collection[str]) -> None:
+        self.store = store
+        self.senders = frozenset(senders)
+
+    def scope(self, value: object) -> str:
+        return checks.scope(value, self.senders)
+
+    # -- suppressions ----------------------------------------------------------------------------------
+
+    async def suppress(
+        self,
+        actor: str,
+        address: object,
+        *,
+        channel: object = None,
+        scope: object = GLOBAL_SCOPE,
+        reason: object = None,
+        source: object = None,
+        expires_at: object = None,
+        now: datetime | None = None,
+    ) -> tuple[Suppression, bool]:
+        """Suppress an address (reason `manual` unless given): the entry, and whether it was new."""
+        now = now or datetime.now(UTC)
+        chosen, normalized = checks.address(address, channel)
+        why = checks.reason(reason, Reason.MANUAL) or Reason.MANUAL
+        if why in checks.PERMANENT_REASONS:
+            raise ListsError(
+                "BAD_REASON",
+                "an erasure is made by `gateway forget` (or POST /v1/forget), which also deletes "
+                "the person's data",
+            )
+        expires = checks.when(expires_at, "expires_at")
+        if expires is not None and expires <= now:
+            raise ListsError("BAD_TIME", "expires_at must be in the future")
+        where = self.scope(scope)
+        said = checks.text(source, "source", checks.MAX_SOURCE)
+        entry = Suppression(chosen, address_hash(normalized), normalized, where, why, said, now, expires)
+        detail = f"reason {why.value}, source {said or '-'}" + (
+            f", expires {expires.isoformat()}" if expires else ""
+        )
+        added = await self.store.add_suppression(
+            entry, AuditEntry(actor, "suppression.add", chosen, normalized, where, detail, now)
+        )
+        return entry, added
+
+    async def lift(
+        self,
+        actor: str,
+        address: object,
+        *,
+        channel: object = None,
+        scope: object = GLOBAL_SCOPE,
+        reason: object = None,
+        note: object = None,
+    ) -> int:
+        """Remove an address's suppressions in one scope (those of `reason` only, when given): how many.
+        An erasure is never lifted (`ListsError`, kind `permanent`)."""
+        chosen, normalized = checks.address(address, channel)
+        where = self.scope(scope)
+        only = checks.reason(reason)
+        if only is not None and (refused := checks.lifting_refused(only)):
+            raise ListsError("PERMANENT", refused, kind="permanent")
+        why = checks.text(note, "note", checks.MAX_NOTE)
+        present = [s async for s in self.store.suppressions(chosen, where, normalized)]
+        for entry in present:
+            if (only is None or entry.reason is only) and (refused := checks.lifting_refused(entry.reason)):
+                raise ListsError("PERMANENT", refused, kind="permanent")
+        detail = f"reason {only.value if only else 'any'}" + (f"; {why}" if why else "")
+        return await self.store.remove_suppressions(
+            chosen,
+            normalized,
+            where,
+            only.value if only else None,
+            AuditEntry(actor, "suppression.remove", chosen, normalized, where, detail),
+        )
+
+    async def import_csv(
+        self,
+        actor: str,
+        stream: TextIO,
+        *,
+        channel: object = None,
+        scope: object = GLOBAL_SCOPE,
+        reason: object = None,
+        source: object = None,
+    ) -> ImportResult:
+        """A CSV of entries (csvfile.py), streamed: rows lacking a value take these. Rows that are not
+        valid are counted and reported by line; the rest go in."""
+        defaults = ImportDefaults(
+            channel=checks.channel(channel),
+            scope=self.scope(scope),
+            reason=checks.reason(reason, Reason.UNSUBSCRIBE) or Reason.UNSUBSCRIBE,
+            source=checks.text(source, "source", checks.MAX_SOURCE) or "import",
+            at=datetime.now(UTC),
+            known_scopes=self.senders,
+        )
+        result = await self.store.import_suppressions(read_suppressions(stream, defaults))
+        detail = (
+            f"{result.added} added, {result.skipped} already present, {result.rejected} rejected; "
+            f"source {defaults.source}"
+        )
+        await self.store.add_audit(
+            AuditEntry(actor, "suppression.import", defaults.channel, None, defaults.scope, detail)
+        )
+        return result
+
+    # -- consent -----------------------------------------------------------------------------------------
+
+    async def record_consent(
+        self,
+        actor: str,
+        address: object,
+        *,
+        channel: object = None,
+        scope: object,
+        level: object,
+        source: object = None,
+        evidence: object = None,
+        obtained_at: object = None,
+        expires_at: object = None,
+        now: datetime | None = None,
+    ) -> Consent:
+        """Record consent (level `none` records a refusal); the record with its id."""
+        now = now or datetime.now(UTC)
+        chosen, normalized = checks.address(address, channel)
+        where = self.scope(scope)
+        given = checks.level(level)
+        said = checks.text(source, "source", checks.MAX_SOURCE)
+        proof = checks.text(evidence, "evidence", checks.MAX_EVIDENCE, lines=True)
+        obtained = checks.when(obtained_at, "obtained_at") or now
+        expires = checks.when(expires_at, "expires_at")
+        if obtained > now:
+            raise ListsError("BAD_TIME", "obtained_at is in the future")
+        if expires is not None and expires <= obtained:
+            raise ListsError("BAD_TIME", "expires_at must be after obtained_at")
+        record = Consent(
+            chosen, address_hash(normalized), normalized, where, given, said, proof, obtained, expires
+        )
+        detail = f"level {given.label}, source {said or '-'}"
+        cid = await self.store.add_consent(
+            record, AuditEntry(actor, "consent.add", chosen, normalized, where, detail, now)
+        )
+        return Consent(
+            chosen, record.address_hash, normalized, where, given, said, proof, obtained, expires, id=cid
+        )
+
+    async def revoke_consent(
+        self,
+        actor: str,
+        address: object,
+        *,
+        channel: object = None,
+        scope: object = None,
+        at: object = None,
+        note: object = None,
+    ) -> int:
+        """Revoke what is recorded (the ledger keeps it, revoked), in one scope or, with None, in every
+        scope: how many records."""
+        chosen, normalized = checks.address(address, channel)
+        where = None if scope is None else self.scope(scope)
+        when = checks.when(at, "at") or datetime.now(UTC)
+        why = checks.text(note, "note", checks.MAX_NOTE)
+        audit = AuditEntry(actor, "consent.revoke", chosen, normalized, where or "every scope", why)
+        return await self.store.revoke_consents(chosen, normalized, where, when, audit)
+
+    # -- erasure -------------------------------------------------------------------------------------------
+
+    async def erase(self, actor: str, address: object, *, channel: object = None) -> dict[str, object]:
+        """The address's personal data out of the store, the address kept suppressed by its hash: what was
+        erased, table by table (as `gateway forget` prints it and POST /v1/forget answers)."""
+        chosen, normalized = checks.address(address, channel)
+        now = datetime.now(UTC)
+        ahash = address_hash(normalized)
+        audit = AuditEntry(actor, "erasure", chosen, None, GLOBAL_SCOPE, "", now, address_hash=ahash)
+        done = await self.store.forget(chosen, normalized, now, audit)
+        return {
+            "channel": chosen.value,
+            "erased": True,
+            "decisions": done.decisions,
+            "suppressions_hashed": done.suppressions,
+            "consents": done.consents,
+            "outbox": done.outbox,
+            "held_texts": done.held,
+        }
+
+    # -- the opt-out loop ----------------------------------------------------------------------------------
+
+    async def opt_out(self, actor: str, request: OptOut, now: datetime | None = None) -> bool:
+        """An opt-out the gateway received: suppressed at once. Whether it was new."""
+        now = now or datetime.now(UTC)
+        where = request.scope if request.scope in self.senders else GLOBAL_SCOPE
+        if request.address is not None:
+            chosen, normalized = checks.address(request.address, request.channel)
+            ahash = address_hash(normalized)
+        else:
+            chosen, normalized, ahash = request.channel, None, checks.hashed_address(request.hash)
+        source = checks.text(request.source, "source", checks.MAX_SOURCE)
+        entry = Suppression(chosen, ahash, normalized, where, request.reason, source, now)
+        audit = AuditEntry(
+            actor, "suppression.add", chosen, normalized, where, f"reason {request.reason.value}", now, ahash
+        )
+        return await self.store.add_suppression(entry, audit)
+
+    async def opt_outs(self, actor: str, requests: Iterable[OptOut]) -> list[bool]:
+        now = datetime.now(UTC)
+        return [await self.opt_out(actor, request, now) for request in requests]
+
+    async def opt_back_in(
+        self, actor: str, channel: Channel, address: str, scope: str, reason: Reason
+    ) -> int:
+        """The recipient asked to receive again (START): their own `reason` entries in `scope` lifted,
+        nothing else (an opt-out by other means, a bounce or an erasure stays)."""
+        if reason in checks.PERMANENT_REASONS:
+            raise ListsError("PERMANENT", "an erasure cannot be undone", kind="permanent")
+        chosen, normalized = checks.address(address, channel)
+        where = self.scope(scope)
+        return await self.store.remove_suppressions(
+            chosen,
+            normalized,
+            where,
+            reason.value,
+            AuditEntry(
+                actor, "suppression.remove", chosen, normalized, where, f"reason {reason.value}; opted in"
+            ),
+        )

@@ -1,0 +1,387 @@
+"""The email engine: what becomes of a message at each stage of an SMTP transaction, whichever door it
+came through. The SMTP door calls `mail`, `expect`, `recipient`, `message` and `end`, and turns each
+`Action` into a reply; `/v1/check` and `gateway check` call `check`. The SMS engine is
+gateway/sms/service.py; both ask one `Disposition` (policy/disposition.py) what becomes of a violation.
+
+MAIL   — a transaction for the client's sender (None when unauthenticated: only mail to the gateway's own
+         addresses is then taken).
+RCPT   — the recipient rules for that address (its facts read at once for every recipient the client
+         has already named, when it pipelines); refused (550 5.7.1 <addr> rejected: CODE (why)), or
+         asked of the upstream in the same transaction, whose answer is the client's.
+DATA   — the content rules once for the message; refused (550 5.7.1 Rejected: ...) or relayed with the
+         gateway's headers; accepted only after the upstream accepted and the decisions are durable.
+Store unreachable: 451 4.3.0. Upstream unreachable or slow: 451 4.4.1.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from ..addresses import normalize_email
+from ..config import Config
+from ..content.mime import parse_email
+from ..decisions import DecisionLog
+from ..lists import Lists
+from ..model import Category, Channel, Decision, RecipientFacts, Verdict, Violation
+from ..pipeline import EmailResult, Pipeline
+from ..policy import ordered
+from ..policy.disposition import Fate
+from ..store import Store, StoreError, new_id
+from ..tokens import TokenSigner
+from .inbound import read_inbound
+from .mailboxes import Mailbox, own_mailbox
+from .outgoing import list_unsubscribe_headers, received, rewrite
+from .signing import DkimSigners
+from .upstream import Relay, Transaction, UpstreamRefused, UpstreamUnavailable
+
+log = logging.getLogger("gateway.mail")
+
+_ENHANCED = re.compile(r"^\d\.\d{1,3}\.\d{1,3}\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """What the door answers: an SMTP reply code and its text (enhanced status code first). 2xx accepts,
+    4xx defers (the client tries again later), 5xx refuses."""
+
+    code: int
+    text: str
+
+    @property
+    def accepted(self) -> bool:
+        return 200 <= self.code < 300
+
+    def line(self) -> str:
+        return f"{self.code} {self.text}"
+
+
+MAIL_OK = Action(250, "2.1.0 OK")
+RCPT_OK = Action(250, "2.1.5 OK")
+STORE_DOWN = Action(451, "4.3.0 Compliance store unavailable, try again later")
+UPSTREAM_DOWN = Action(451, "4.4.1 Upstream unavailable, try again later")
+NEED_AUTH = Action(530, "5.7.0 Authentication required")
+OWN_ADDRESSES_ALONE = Action(
+    452,
+    "4.5.3 Mail to the gateway's own addresses goes in a transaction of its own: send the other recipients "
+    "in another",
+)
+ONE_RECIPIENT = Action(
+    452,
+    "4.5.3 One recipient per message for marketing mail (each gets its own unsubscribe link): send the "
+    "others in another transaction",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """Who is sending, as the door established it."""
+
+    sender: str | None  # the configured sender the credential (or trusted network) names; None: neither
+    peer: str | None = None  # the client's address
+    helo: str | None = None
+    tls: bool = False
+    authenticated: bool = False
+
+
+@dataclass
+class MailTransaction:
+    """One client transaction: its envelope so far, the recipients' facts, and the upstream side."""
+
+    client: Client
+    mail_from: str
+    options: tuple[str, ...]
+    upstream: Transaction | None = None
+    inbound: list[Mailbox] = field(default_factory=list)  # own mailboxes named
+    facts: dict[str, RecipientFacts] = field(default_factory=dict)  # read for recipients named so far
+    noted: dict[str, tuple[Violation, ...]] = field(default_factory=dict)  # monitor mode: let through
+    accepted: list[str] = field(default_factory=list)
+
+
+def _why(violations: Sequence[Violation]) -> str:
+    return "; ".join(f"{v.code} ({v.message})" for v in violations)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where accepted mail goes and what is kept of it: what an engine that relays needs beyond the rules."""
+
+    relay: Relay
+    decisions: DecisionLog
+    signer: TokenSigner  # unsubscribe tokens, in List-Unsubscribe and read back from mail to the gateway
+    lists: Lists  # where the opt-outs in mail to the gateway's own addresses go
+    dkim: DkimSigners | None = None
+
+
+class EmailEngine:
+    """`delivery` None: an engine that only judges (`check`), as `gateway check` uses it."""
+
+    def __init__(self, config: Config, store: Store, delivery: Delivery | None = None) -> None:
+        self.config = config
+        self.pipeline = Pipeline(config, store)
+        self._delivery = delivery
+
+    @property
+    def store(self) -> Store:
+        return self.pipeline.store
+
+    @property
+    def delivery(self) -> Delivery:
+        if self._delivery is None:
+            raise RuntimeError("this email engine judges only: it was made without a relay")
+        return self._delivery
+
+    # -- a dry run (HTTP /v1/check, gateway check) -------------------------------------------------------
+
+    async def check(
+        self, sender: str, raw: bytes, at: datetime, recipients: Sequence[str] | None = None
+    ) -> EmailResult:
+        """The verdict on a message, sent nowhere and logged nowhere; recipients default to To and Cc."""
+        return await self.pipeline.check_email(sender, raw, at, recipients)
+
+    # -- the stages of a transaction ---------------------------------------------------------------------
+
+    def mail(self, client: Client, mail_from: str, options: Sequence[str]) -> tuple[Action, MailTransaction]:
+        return MAIL_OK, MailTransaction(client, mail_from, tuple(options))
+
+    async def expect(self, tx: MailTransaction, addresses: Sequence[str]) -> None:
+        """Recipients the client has already named (pipelined RCPTs): their facts read in one batch, so
+        that each RCPT finds its own at hand. Nothing is decided here; a failure leaves each RCPT to read
+        (and answer) for itself."""
+        sender = tx.client.sender
+        if sender is None or sender not in self.config.senders:
+            return
+        wanted = list(
+            dict.fromkeys(
+                a
+                for a in map(normalize_email, addresses)
+                if a not in tx.facts and own_mailbox(self.config, a) is None
+            )
+        )
+        if len(wanted) < 2:
+            return
+        try:
+            tx.facts.update(await self.pipeline.email_facts(sender, wanted, datetime.now(UTC)))
+        except StoreError as exc:
+            log.debug("facts for pipelined recipients not read ahead: %s", exc)
+
+    async def recipient(self, tx: MailTransaction, address: str, options: Sequence[str]) -> Action:
+        mailbox = own_mailbox(self.config, address)
+        if mailbox is not None or tx.inbound:
+            if mailbox is None or tx.accepted:
+                return OWN_ADDRESSES_ALONE
+            tx.inbound.append(mailbox)
+            return RCPT_OK
+        sender = tx.client.sender
+        if sender is None:
+            return NEED_AUTH
+        settings = self.config.sender(sender).settings
+        if tx.accepted and self._one_recipient_per_message(settings.category):
+            return ONE_RECIPIENT
+        recipient = normalize_email(address)
+        now = datetime.now(UTC)
+        facts = tx.facts.get(recipient)
+        if facts is None:
+            try:
+                facts = (await self.pipeline.email_facts(sender, [recipient], now))[recipient]
+            except StoreError as exc:
+                log.error("store unavailable at RCPT: %s", exc)
+                return STORE_DOWN
+        found = self.pipeline.envelope(sender, facts, now)
+        if self.config.disposition(sender).fate(found) is Fate.REFUSE:
+            self._record_soon(tx, recipient, settings.category, Verdict.REJECTED, found)
+            return Action(550, f"5.7.1 <{address}> rejected: {_why(found)}")
+        if tx.upstream is None:
+            try:
+                tx.upstream = await self.delivery.relay.begin(tx.mail_from, tx.options)
+            except UpstreamUnavailable as exc:
+                log.warning("upstream unavailable at MAIL: %s", exc)
+                return UPSTREAM_DOWN
+            except UpstreamRefused as exc:
+                return Action(exc.reply.code, exc.reply.text)
+        try:
+            reply = await tx.upstream.add_recipient(address, options)
+        except UpstreamUnavailable as exc:
+            log.warning("upstream unavailable at RCPT: %s", exc)
+            tx.upstream = None
+            return UPSTREAM_DOWN
+        if not reply.ok:
+            self._record_soon(tx, recipient, settings.category, Verdict.FAILED, (), upstream=reply.line())
+            return Action(reply.code, reply.text)
+        tx.facts[recipient] = facts
+        tx.noted[recipient] = found
+        tx.accepted.append(recipient)
+        return RCPT_OK
+
+    async def message(self, tx: MailTransaction, raw: bytes) -> Action:
+        """The end of DATA. The upstream transaction is finished either way (`end`)."""
+        try:
+            if tx.inbound:
+                return await self._take_inbound(tx, raw)
+            return await self._deliver(tx, raw)
+        finally:
+            await self.end(tx)
+
+    async def end(self, tx: MailTransaction) -> None:
+        """The transaction is over (RSET, a new MAIL, the end of DATA, a lost connection): an upstream
+        transaction still open is rolled back, so its pooled connection is free again."""
+        upstream, tx.upstream = tx.upstream, None
+        if upstream is not None:
+            try:
+                await upstream.abort()
+            except UpstreamUnavailable:
+                pass
+
+    # -- DATA ----------------------------------------------------------------------------------------------
+
+    def _one_recipient_per_message(self, category: Category) -> bool:
+        """Marketing mail carries its recipient's own signed unsubscribe link, so one copy per recipient."""
+        return category is Category.MARKETING and self.config.smtp.add_list_unsubscribe
+
+    async def _take_inbound(self, tx: MailTransaction, raw: bytes) -> Action:
+        """Mail to the gateway's own addresses: read for opt-outs, bounces and complaints, stored, never
+        relayed. Accepted only once what it asked for is in the store."""
+        try:
+            found = read_inbound(raw, tx.inbound, self.config, self.delivery.signer)
+        except Exception:  # malformed beyond what the stdlib parser forgives: keep it out of the store
+            log.warning("inbound mail from %s could not be read", tx.mail_from, exc_info=True)
+            return Action(250, "2.0.0 Received")
+        try:
+            added = await self.delivery.lists.opt_outs(f"mail to the {found.kind} address", found.opt_outs)
+        except StoreError as exc:
+            log.error("store unavailable for inbound mail: %s", exc)
+            return STORE_DOWN
+        log.info("inbound %s: %d opt-out(s), %d new", found.kind, len(added), sum(added))
+        return Action(250, f"2.0.0 Received: {found.kind}")
+
+    async def _deliver(self, tx: MailTransaction, raw: bytes) -> Action:
+        sender = tx.client.sender
+        upstream = tx.upstream
+        if sender is None or upstream is None:  # the upstream went away at an earlier RCPT
+            return UPSTREAM_DOWN
+        now = datetime.now(UTC)
+        content = parse_email(raw)
+        evaluation = self.pipeline.judge_email(sender, content, tx.accepted, tx.facts, now).evaluation
+        noted = [v for recipient in tx.accepted for v in tx.noted.get(recipient, ())]
+        found = ordered([*evaluation.violations, *noted], tx.accepted)
+        category, excerpt, size = evaluation.category, content.subject[:200], len(raw)
+        fate = self.config.disposition(sender).fate(found)
+        if fate is Fate.REFUSE:
+            for recipient in tx.accepted:
+                self._record_soon(tx, recipient, category, Verdict.REJECTED, found, excerpt, size)
+            return Action(550, "5.7.1 Rejected: " + "; ".join(f"{v.code}: {v.message}" for v in found))
+
+        monitored = found if fate is Fate.MONITOR else ()
+        outgoing = await self._outgoing(tx, raw, category, content.list_unsubscribe is None, monitored, now)
+        try:
+            reply = await upstream.send(outgoing)
+        except UpstreamUnavailable as exc:
+            log.warning("upstream unavailable at DATA: %s", exc)
+            tx.upstream = None
+            for recipient in tx.accepted:
+                self._record_soon(
+                    tx, recipient, category, Verdict.FAILED, found, excerpt, size, f"unavailable: {exc}"
+                )
+            return UPSTREAM_DOWN
+        tx.upstream = None  # finished by the upstream's answer, whatever it was
+        if not reply.ok:
+            for recipient in tx.accepted:
+                self._record_soon(tx, recipient, category, Verdict.FAILED, found, excerpt, size, reply.line())
+            return Action(reply.code, reply.text)
+        verdict = Verdict.MONITORED if fate is Fate.MONITOR else Verdict.RELAYED
+        decisions = [
+            self._decision(tx, r, category, verdict, found, excerpt, size, reply.line(), now)
+            for r in tx.accepted
+        ]
+        await self.delivery.decisions.record(decisions)  # durable before the client hears 250
+        return Action(250, f"2.0.0 Accepted upstream: {_ENHANCED.sub('', reply.text, count=1)}")
+
+    async def _outgoing(
+        self,
+        tx: MailTransaction,
+        raw: bytes,
+        category: Category,
+        lacks_list_unsubscribe: bool,
+        monitored: Sequence[Violation],
+        now: datetime,
+    ) -> bytes:
+        """The message as it goes upstream: the gateway's headers added, internal ones stripped, signed."""
+        sender = tx.client.sender
+        assert sender is not None
+        client = tx.client
+        added = [
+            (
+                "Received",
+                received(
+                    helo=client.helo,
+                    peer=client.peer,
+                    tls=client.tls,
+                    authenticated=client.authenticated,
+                    by=self.config.smtp.hostname,
+                    message_id=new_id(),
+                    recipients=tx.accepted,
+                    now=now,
+                ),
+            )
+        ]
+        if (
+            category is Category.MARKETING
+            and lacks_list_unsubscribe
+            and self.config.smtp.add_list_unsubscribe
+        ):
+            added += list_unsubscribe_headers(self.delivery.signer, self.config, sender, tx.accepted, now)
+        if monitored:
+            added.append(("X-Compliance-Violations", ", ".join(dict.fromkeys(v.code for v in monitored))))
+        outgoing = rewrite(raw, added)
+        dkim = self.delivery.dkim
+        if dkim is not None and dkim.signs_for(sender):
+            outgoing = await dkim.sign(sender, outgoing)  # last: it covers the added headers
+        return outgoing
+
+    # -- decisions ---------------------------------------------------------------------------------------
+
+    def _decision(
+        self,
+        tx: MailTransaction,
+        recipient: str,
+        category: Category,
+        verdict: Verdict,
+        violations: Sequence[Violation],
+        excerpt: str = "",
+        size: int = 0,
+        upstream: str = "",
+        at: datetime | None = None,
+    ) -> Decision:
+        mine = tuple(v for v in violations if v.recipient in (None, recipient))
+        return Decision(
+            new_id(),
+            at or datetime.now(UTC),
+            Channel.EMAIL,
+            tx.client.sender or "",
+            recipient,
+            category,
+            verdict,
+            mine,
+            excerpt,
+            size,
+            upstream,
+        )
+
+    def _record_soon(
+        self,
+        tx: MailTransaction,
+        recipient: str,
+        category: Category,
+        verdict: Verdict,
+        violations: Sequence[Violation],
+        excerpt: str = "",
+        size: int = 0,
+        upstream: str = "",
+    ) -> None:
+        """Refusals and failures acknowledge nothing: written with the next batch, nobody waits."""
+        self.delivery.decisions.record_soon(
+            [self._decision(tx, recipient, category, verdict, violations, excerpt, size, upstream)]
+        )

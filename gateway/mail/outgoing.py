@@ -1,0 +1,109 @@
+"""What the gateway adds to the mail it relays, done on the raw bytes so the body goes out exactly as it
+came in.
+
+Added at the top (newest first, as relays do): Received, then List-Unsubscribe and List-Unsubscribe-Post
+for marketing mail that lacks them (RFC 2369, RFC 8058), then X-Compliance-Violations in monitor mode.
+Removed: every X-Gateway-* header (internal instructions to the gateway), with its continuation lines.
+
+List-Unsubscribe for one recipient: a one-click HTTPS URL with a signed token for that recipient and
+sender, a mailto to the gateway's unsubscribe address with the same token, and List-Unsubscribe-Post.
+For several recipients (mail that only turned out to be marketing after DATA): the mailto alone, since
+one token cannot speak for several people; a reply there is matched by its From address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from functools import lru_cache
+from urllib.parse import quote
+
+from ..config import Config
+from ..content.mime import blank_line
+from ..model import Channel
+from ..tokens import TokenSigner
+from .mailboxes import tagged, unsubscribe_address
+
+INTERNAL_PREFIX = b"x-gateway-"
+
+
+def split_head(raw: bytes) -> tuple[bytes, bytes]:
+    """(header block with its line breaks, everything from the blank line on)."""
+    at = blank_line(raw)
+    return (raw, b"") if at is None else (raw[: at[0]], raw[at[0] :])
+
+
+def _strip_internal(head: bytes) -> bytes:
+    if INTERNAL_PREFIX not in head.lower():
+        return head
+    kept, dropping = [], False
+    for line in head.splitlines(keepends=True):
+        if line[:1] in (b" ", b"\t"):
+            if not dropping:
+                kept.append(line)
+            continue
+        dropping = line.lower().startswith(INTERNAL_PREFIX)
+        if not dropping:
+            kept.append(line)
+    return b"".join(kept)
+
+
+def fold(name: str, value: str) -> bytes:
+    """One header field, folded after commas so no line passes 78 characters where avoidable."""
+    parts = [p.strip() for p in value.split(",")] if name.lower() in ("list-unsubscribe",) else [value]
+    lines, current = [], f"{name}: {parts[0]}"
+    for part in parts[1:]:
+        if len(current) + len(part) + 2 > 78:
+            lines.append(current + ",")
+            current = " " + part
+        else:
+            current += ", " + part
+    lines.append(current)
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
+def rewrite(raw: bytes, added: list[tuple[str, str]]) -> bytes:
+    head, rest = split_head(raw)
+    return b"".join(fold(n, v) for n, v in added) + _strip_internal(head) + rest
+
+
+def list_unsubscribe_headers(
+    signer: TokenSigner, config: Config, sender: str, recipients: Sequence[str], now: datetime
+) -> list[tuple[str, str]]:
+    mailbox = tagged(unsubscribe_address(config), sender)
+    if len(recipients) != 1:
+        return [("List-Unsubscribe", f"<mailto:{mailbox}?subject=unsubscribe>")]
+    token = signer.make(Channel.EMAIL, sender, recipients[0], int(now.timestamp()))
+    url = f"{config.public_url}/unsubscribe/{token}"
+    mailto = f"mailto:{mailbox}?subject={quote('unsubscribe ' + token)}"
+    return [
+        ("List-Unsubscribe", f"<{url}>, <{mailto}>"),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+    ]
+
+
+def received(
+    *,
+    helo: str | None,
+    peer: str | None,
+    tls: bool,
+    authenticated: bool,
+    by: str,
+    message_id: str,
+    recipients: Sequence[str],
+    now: datetime,
+) -> str:
+    """The Received field (RFC 5321 4.4) the gateway adds: who handed the message over, and when."""
+    proto = "ESMTP" + ("S" if tls else "") + ("A" if authenticated else "")
+    target = f"\r\n\tfor <{recipients[0]}>" if len(recipients) == 1 else ""
+    return (
+        f"from {helo or 'unknown'} ([{peer or 'unknown'}])\r\n\tby {by} (compliance-gateway) with {proto}"
+        f" id {message_id}{target};\r\n\t{_received_date(int(now.timestamp()))}"
+    )
+
+
+@lru_cache(maxsize=4)
+def _received_date(second: int) -> str:
+    """RFC 5322's date, as format_datetime writes it for UTC: the same for every message of that second."""
+    return format_datetime(datetime.fromtimestamp(second, UTC))
