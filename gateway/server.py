@@ -44,7 +44,7 @@ from .tokens import TokenSigner
 
 log = logging.getLogger("gateway")
 
-DEMO_SECRETS = ("demo-smtp-password", "demo-api-key-0123456789")
+DEMO_SECRETS = ("demo-smtp-password", "demo-api-key-0123456789", "demo-ops-key-0123456789")
 
 
 class ServeError(Exception):
@@ -56,13 +56,17 @@ def check_exposure(config: Config) -> None:
     smtp = config.smtp
     if smtp.listens_on_loopback and _loopback(config.http_listen[0]):
         return
+    secrets = [("ops", config.ops_api_key_hash, config.ops_api_key_env)]
     for sender in config.senders.values():
-        for stored in (sender.smtp_password_hash, sender.api_key_hash):
-            if stored and any(verify_secret(demo, stored) for demo in DEMO_SECRETS):
-                raise ServeError(
-                    f"{config.path}: sender {sender.name!r} still has a demo credential; replace it "
-                    "(gateway hash-secret) before listening beyond loopback"
-                )
+        secrets.append((f"sender {sender.name!r}", sender.smtp_password_hash, sender.smtp_password_env))
+        secrets.append((f"sender {sender.name!r}", sender.api_key_hash, sender.api_key_env))
+    for who, stored, env in secrets:
+        given = os.environ.get(env) if env else None
+        if (stored and any(verify_secret(demo, stored) for demo in DEMO_SECRETS)) or given in DEMO_SECRETS:
+            raise ServeError(
+                f"{config.path}: {who} still has a demo credential; replace it (gateway hash-secret, or "
+                "the environment variable it names) before listening beyond loopback"
+            )
     if not smtp.listens_on_loopback and not smtp.tls_cert and not smtp.allow_plaintext_auth:
         raise ServeError(
             f"{config.path}: smtp.listen {smtp.listen[0]} is beyond loopback but no smtp.tls_cert is "
