@@ -30,7 +30,7 @@ def _matches(secret: bytes, env: str | None, stored_hash: str | None) -> bool:
         return verify_secret(secret.decode("utf-8", "replace"), stored_hash)
     if env:
         expected = os.environ.get(env)
-        return bool(expected) and hmac.compare_digest(secret, expected.encode())
+        return expected is not None and expected != "" and hmac.compare_digest(secret, expected.encode())
     return False
 
 
@@ -68,7 +68,7 @@ class Credentials:
         known = self._remembered(digest)
         if known is False:
             return None
-        if known is not None:
+        if isinstance(known, str):
             return known
         name = verify()
         self._remember(digest, name)
@@ -78,7 +78,7 @@ class Credentials:
         known = self._remembered(digest)
         if known is False:
             return None
-        if known is not None:
+        if isinstance(known, str):
             return known
         if self._scrypt is None:
             self._scrypt = asyncio.Semaphore(

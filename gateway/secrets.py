@@ -24,7 +24,7 @@ def hash_secret(secret: str, *, log_n: int = _LOG_N) -> str:
 
 def is_secret_hash(text: str) -> bool:
     m = _FORMAT.fullmatch(text)
-    return bool(m) and 1 <= int(m.group(1)) <= 20 and int(m.group(2)) >= 1 and int(m.group(3)) >= 1
+    return m is not None and 1 <= int(m.group(1)) <= 20 and int(m.group(2)) >= 1 and int(m.group(3)) >= 1
 
 
 def verify_secret(secret: str, stored_hash: str) -> bool:

@@ -34,6 +34,7 @@ from .metrics import prepare as prepare_metrics
 from .secrets import verify_secret
 from .sms import SmsService, make_provider
 from .sms.held import HeldTexts
+from .sms.providers import twilio_credentials
 from .smtp import dots, private
 from .smtp.auth import Authenticator
 from .smtp.handler import GatewayHandler
@@ -199,18 +200,17 @@ class Gateway:
             raise ServeError(f"cannot listen for HTTP on {host}:{port}: {exc.strerror or exc}") from None
         self.held.start()
         if self.config.retention_days:
-            self._retention = asyncio.get_running_loop().create_task(self._purge_now_and_then())
+            purging = self._purge_now_and_then(self.config.retention_days)
+            self._retention = asyncio.get_running_loop().create_task(purging)
 
-    async def _purge_now_and_then(self, every: float = 3600.0) -> None:
+    async def _purge_now_and_then(self, days: int, every: float = 3600.0) -> None:
         """gateway.retention_days: decisions older than that are deleted, at start and every hour."""
         while True:
-            before = datetime.now(UTC) - timedelta(days=self.config.retention_days)
+            before = datetime.now(UTC) - timedelta(days=days)
             try:
                 gone = await self.store.purge_before(before)
                 if gone:
-                    log.info(
-                        "retention: %d decisions older than %d days deleted", gone, self.config.retention_days
-                    )
+                    log.info("retention: %d decisions older than %d days deleted", gone, days)
             except StoreError as exc:
                 log.warning("retention purge skipped: %s", exc)
             await asyncio.sleep(every)
@@ -227,7 +227,7 @@ class Gateway:
             await asyncio.sleep(0.05)
         for protocol in list(self.connections):
             transport = protocol.transport
-            if transport is not None and not transport.is_closing():
+            if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
                 transport.write(b"421 4.3.2 Service shutting down, try again later\r\n")
                 transport.close()
         await self.sms.close()
@@ -336,7 +336,8 @@ def serve_forever(config: Config) -> int:
             + " (install the versions pyproject.toml allows)"
         )
     try:
-        make_provider(config, None)  # credentials present? (before any worker starts)
+        if config.sms.provider == "twilio":
+            twilio_credentials(config)  # present? (before any worker starts)
         DkimSigners(config)  # keys readable and usable?
     except (ValueError, DkimError) as exc:
         raise ServeError(str(exc) if isinstance(exc, DkimError) else f"{config.path}: {exc}") from None

@@ -179,8 +179,10 @@ def test_a_group_of_decisions_outbox_texts_and_sends_is_written_whole_or_not_at_
 
 def count_rows(store) -> int:
     if store.kind == "sqlite":
-        return store._run("SELECT count(*) FROM daily_counts").fetchone()[0]
-    return len(run(store._fetch("SELECT day FROM daily_counts GROUP BY day, sender, channel, verdict, code")))
+        return store.db.run("SELECT count(*) FROM daily_counts").fetchone()[0]
+    return len(
+        run(store.db.fetch("SELECT day FROM daily_counts GROUP BY day, sender, channel, verdict, code"))
+    )
 
 
 def test_purge_works_in_batches(store, monkeypatch):
@@ -209,7 +211,9 @@ def index(store):
 def index_matches_the_log(store):
     """SQLite: FTS5 compares its index with the rows of the log, and raises if they disagree."""
     if store.kind == "sqlite":
-        store._conn.execute("INSERT INTO decisions_text (decisions_text, rank) VALUES ('integrity-check', 1)")
+        store.db.conn.execute(
+            "INSERT INTO decisions_text (decisions_text, rank) VALUES ('integrity-check', 1)"
+        )
 
 
 def test_search_finds_decisions_before_and_after_the_background_index_takes_them(store):

@@ -85,9 +85,9 @@ async def _empty(store) -> None:
     """Each case starts from no facts (one database for the module: creating one per case is slow)."""
     if store.kind == "sqlite":
         for table in ("suppressions", "consents", "sends"):
-            store._run(f"DELETE FROM {table}")
+            store.db.run(f"DELETE FROM {table}")
     else:
-        await store._execute("TRUNCATE suppressions, consents, sends")
+        await store.db.execute("TRUNCATE suppressions, consents, sends")
 
 
 @pytest.mark.parametrize("name", sorted(CASES["cases"]))

@@ -66,7 +66,7 @@ def test_created_and_migrated_once_even_when_instances_start_together(engine):
 def test_postgresql_refuses_a_database_from_a_newer_gateway(pg_engine):
     store = pg_engine.open()
     run(store.schema_version())
-    run(store._execute("UPDATE gateway_schema SET version = version + 5"))
+    run(store.db.execute("UPDATE gateway_schema SET version = version + 5"))
     run(store.close())
     with pytest.raises(StoreError, match="newer than this gateway"):
         run(pg_engine.open().schema_version())
@@ -111,11 +111,11 @@ def test_sqlite_facts_are_one_statement_for_all_recipients(tmp_path):
     for i in range(5):
         run(store.add_suppression(supp(f"u{i}@example.com")))
     statements = []
-    store._conn.set_trace_callback(statements.append)
+    store.db.conn.set_trace_callback(statements.append)
     facts = run(
         store.facts(Channel.EMAIL, "acme", [f"u{i}@example.com" for i in range(8)], T0, history_hours=24)
     )
-    store._conn.set_trace_callback(None)
+    store.db.conn.set_trace_callback(None)
     assert len(statements) == 1 and statements[0].startswith("SELECT")
     assert sum(1 for f in facts.values() if f.suppressions) == 5
 
@@ -267,8 +267,8 @@ def test_sqlite_close_waits_for_a_write_whose_caller_was_cancelled(tmp_path):
 
     async def scenario():
         store = SqliteStore(str(tmp_path / "g.db"))
-        store._conn.execute("CREATE TABLE probe (x)")
-        write = asyncio.ensure_future(store._writing(slow_write))
+        store.db.conn.execute("CREATE TABLE probe (x)")
+        write = asyncio.ensure_future(store.db.write(slow_write))
         assert await asyncio.to_thread(started.wait, 5)
         write.cancel()
         await store.close()

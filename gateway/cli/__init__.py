@@ -12,6 +12,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from ..config import ConfigError
 from ..lists import ListsError
@@ -21,7 +22,7 @@ from .common import UsageError
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse would exit 2 with usage; keep it to one clear line
+    def error(self, message: str) -> NoReturn:  # argparse would exit 2 with usage; keep it to one clear line
         raise UsageError(f"{message} (see: {self.prog} --help)")
 
 

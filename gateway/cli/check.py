@@ -80,7 +80,7 @@ async def run(args: argparse.Namespace) -> int:
         pipeline = Pipeline(config, store)
         if args.sms:
             category = Category(args.category) if args.category else None
-            result = await pipeline.check_sms(args.sender, args.to[0], args.body, category, at)
+            result = await pipeline.check_sms(args.sender, args.to[0], str(args.body), category, at)
             evaluation = result.evaluation
         else:
             raw = _read_message(args.file)

@@ -62,15 +62,15 @@ async def run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown sender {args.sender!r} (known: {', '.join(config.senders) or 'none'})")
     try:
         if args.summary:
-            rows = [
+            counted = [
                 r
                 for r in await store.summary(query.since, query.sender)
                 if (not args.verdict or r.verdict == args.verdict) and (not args.code or r.code == query.code)
             ]
-            _print_summary(rows, args.format)
+            _print_summary(counted, args.format)
             return 0
         if args.format == "table":
-            rows = await store.decisions(max(1, args.limit), query)
+            found = await store.decisions(max(1, args.limit), query)
             print_table(
                 ["at", "channel", "sender", "recipient", "verdict", "codes", "excerpt"],
                 [
@@ -83,7 +83,7 @@ async def run(args: argparse.Namespace) -> int:
                         " ".join(dict.fromkeys(v.code for v in d.violations)),
                         d.excerpt[:50],
                     ]
-                    for d in rows
+                    for d in found
                 ],
             )
         elif args.format == "csv":

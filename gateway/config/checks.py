@@ -4,6 +4,7 @@ problem (`ConfigError`)."""
 from __future__ import annotations
 
 import difflib
+import enum
 import ipaddress
 import re
 from collections.abc import Callable
@@ -127,7 +128,7 @@ def _list_of(check: Check, *, unique: bool = False) -> Check:
     return checked
 
 
-def _choice(enum_type: type) -> Check:
+def _choice(enum_type: type[enum.Enum]) -> Check:
     def check(value: Any) -> Any:
         try:
             return enum_type(_string(value))

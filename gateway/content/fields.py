@@ -29,13 +29,13 @@ class IndexedMessage(Message):
     _indexed: tuple[list, int] | None = None
 
     def get(self, name, failobj=None):
-        headers = self._headers
+        headers = self._headers  # type: ignore[attr-defined]  # the stdlib's list of (name, value) pairs
         if self._indexed is None or self._indexed[0] is not headers or self._indexed[1] != len(headers):
             index: dict[str, tuple[str, str]] = {}
             for field in headers:
                 index.setdefault(field[0].lower(), field)
             self._index, self._indexed = index, (headers, len(headers))
-        field = self._index.get(name.lower())
+        field = self._index.get(name.lower()) if self._index is not None else None
         return failobj if field is None else self.policy.header_fetch_parse(*field)
 
     def _get_params_preserve(self, failobj, header):
@@ -45,7 +45,7 @@ class IndexedMessage(Message):
         if value is _MISSING:
             return failobj
         if type(value) is not str:  # an undecodable value comes as a Header: the stdlib's own way
-            return super()._get_params_preserve(failobj, header)
+            return super()._get_params_preserve(failobj, header)  # type: ignore[misc]  # the stdlib's own
         return list(_params_of(value))
 
     def replace_header(self, _name, _value):  # the one change made in place, keeping the list and its length
@@ -60,7 +60,7 @@ _MISSING = object()
 def _params_of(value: str) -> tuple:
     holder = Message(_COMPAT32)
     holder.set_raw("X", value)
-    return tuple(Message._get_params_preserve(holder, None, "X"))
+    return tuple(Message._get_params_preserve(holder, None, "X"))  # type: ignore[attr-defined]
 
 
 def parse_head(head: bytes) -> IndexedMessage | None:

@@ -204,10 +204,11 @@ WANTED = not os.environ.get("GATEWAY_NO_EXTENSIONS")  # set: the expressions onl
 try:
     if not WANTED:
         raise ImportError("GATEWAY_NO_EXTENSIONS is set")
-    from . import _scan
+    from gateway.content import _scan
 except ImportError:
-    _scan = None
+    COMPILED = False
 else:
+    COMPILED = True
     strip_tags, anchors, invisible_starts, hiding_starts = (
         _scan.strip_tags,
         _scan.anchors,
@@ -220,8 +221,6 @@ else:
         _scan.tidy,
     )
     ascii_lower_or_none, anchor_texts = _scan.ascii_lower_or_none, _scan.anchor_texts
-
-COMPILED = _scan is not None
 
 
 def lower(text: str) -> str:

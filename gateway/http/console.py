@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
@@ -103,7 +104,7 @@ def csrf_valid(signer, credential: str, token: str) -> bool:
     return signer.unseal("ops-csrf", token) == hashlib.sha256(credential.encode()).digest()[:16]
 
 
-def page(template: str, status: int = 200, **values) -> web.Response:
+def page(template: str, status: int = 200, **values: Any) -> web.Response:
     html = _ENV.get_template(template).render(**values)
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8", headers=_HEADERS)
 
@@ -241,7 +242,7 @@ def make_routes(ctx, app: web.Application):
 
     async def lookup(request: web.Request) -> web.Response:
         text = request.query.get("address", "").strip()
-        blank = {
+        blank: dict[str, Any] = {
             "title": "Address lookup",
             "signed_in": True,
             "address": text,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from ..policy.codes import twilio_code
 from ..sms import SmsOutcome, SmsRequest
@@ -77,6 +77,8 @@ async def read_form(request: web.Request) -> dict[str, str]:
         if request.content_type == "multipart/form-data":
             reader = await request.multipart()
             while (part := await reader.next()) is not None:
+                if not isinstance(part, BodyPartReader):
+                    raise ApiError(400, "BAD_REQUEST", "nested multipart is not a form", twilio_code=79100)
                 if part.filename is not None:
                     raise ApiError(400, "BAD_REQUEST", "file uploads are not accepted", twilio_code=79100)
                 pairs.append((part.name or "", (await part.read(decode=False)).decode("utf-8")))
@@ -116,6 +118,7 @@ def _message(outcome: SmsOutcome, account_sid: str, now: datetime) -> dict:
             created=now,
         )
     sent = outcome.sent
+    assert sent is not None, "a relayed outcome carries what the provider answered"
     message = (
         dict(sent.message)
         if sent.message
@@ -128,7 +131,7 @@ def _message(outcome: SmsOutcome, account_sid: str, now: datetime) -> dict:
             sent=now if sent.status == "sent" else None,
         )
     )
-    sid = message.get("sid") or outcome.sent.provider_id
+    sid = message.get("sid") or sent.provider_id
     message["account_sid"] = account_sid  # the client's account, as Twilio would answer it
     message["uri"] = f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}.json"
     if isinstance(message.get("subresource_uris"), dict):
@@ -176,7 +179,7 @@ def make_handler(ctx):
         outcome = await ctx.sms.send(
             SmsRequest(
                 sender=sender.name,
-                to=to,
+                to=str(to),  # check_text made sure it is there
                 body=body or "",
                 category=category,
                 from_number=from_number,

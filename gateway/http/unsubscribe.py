@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Mapping
 
 from aiohttp import web
 
@@ -83,6 +84,7 @@ def make_handlers(config, lists: Lists, signer: TokenSigner):
         found = who(request.match_info["token"])
         if found is None:
             return _not_valid()
+        form: Mapping[str, object]
         try:
             form = await request.post()
         except (ValueError, UnicodeDecodeError):

@@ -250,7 +250,9 @@ class EmailEngine:
             log.warning("inbound mail from %s could not be read", tx.mail_from, exc_info=True)
             return Action(250, "2.0.0 Received")
         try:
-            added = await self.delivery.lists.opt_outs(f"mail to the {found.kind} address", found.opt_outs)
+            mailboxes = sorted({kind for kind, _ in tx.inbound})  # "bounce", "unsubscribe"
+            actor = "mail to the " + " and ".join(mailboxes) + " address"
+            added = await self.delivery.lists.opt_outs(actor, found.opt_outs)
         except StoreError as exc:
             log.error("store unavailable for inbound mail: %s", exc)
             return STORE_DOWN

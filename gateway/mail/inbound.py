@@ -46,7 +46,21 @@ class Inbound:
 def _report_type(msg: Message) -> str | None:
     if msg.get_content_type() != "multipart/report":
         return None
-    return (msg.get_param("report-type") or "").lower() or None
+    value = msg.get_param("report-type")
+    text = email.utils.collapse_rfc2231_value(value) if value else ""
+    return text.lower() or None
+
+
+def _messages(part: Message) -> list[Message]:
+    """The messages (or header blocks) a multipart or message/* part holds."""
+    payload = part.get_payload()
+    return [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
+
+
+def _decoded(part: Message, charset: str = "utf-8") -> str:
+    """A leaf part's content as text (its transfer encoding undone); "" when it has none."""
+    raw = part.get_payload(decode=True)
+    return raw.decode(charset, "replace") if isinstance(raw, bytes) else ""
 
 
 def _address_field(value: str | None) -> str | None:
@@ -79,9 +93,7 @@ def _dsn(msg: Message) -> Inbound:
     for part in msg.walk():
         if part.get_content_type() != "message/delivery-status":
             continue
-        payload = part.get_payload()
-        blocks = payload if isinstance(payload, list) else []
-        for block in blocks[1:]:  # the first block is about the message, the rest one per recipient
+        for block in _messages(part)[1:]:  # the first block is about the message, the rest one per recipient
             action = str(block.get("Action", "")).strip().lower()
             status = str(block.get("Status", "")).strip()
             address = _address_field(block.get("Final-Recipient")) or _address_field(
@@ -97,22 +109,14 @@ def _complaint(msg: Message, signer: TokenSigner) -> Inbound:
     for part in msg.walk():
         ctype = part.get_content_type()
         if ctype == "message/feedback-report":
-            payload = part.get_payload()
-            fields = payload[0] if isinstance(payload, list) and payload else part
+            fields = next(iter(_messages(part)), part)
             address = (
                 _address_field(fields.get("Original-Rcpt-To"))
                 or _address_field(fields.get("Removal-Recipient"))
                 or address
             )
         elif ctype in ("message/rfc822", "text/rfc822-headers"):
-            payload = part.get_payload()
-            original = payload[0] if isinstance(payload, list) and payload else None
-            if original is None:
-                original = email.message_from_string(
-                    part.get_payload(decode=True).decode("utf-8", "replace")
-                    if isinstance(part.get_payload(), str)
-                    else ""
-                )
+            original = next(iter(_messages(part)), None) or email.message_from_string(_decoded(part))
             original_headers = "\n".join(f"{k}: {v}" for k, v in original.items())
             if address is None:
                 tos = email.utils.getaddresses([str(v) for v in original.get_all("To", [])])
@@ -130,8 +134,8 @@ def _first_line(msg: Message) -> str:
     for part in msg.walk():
         if part.get_content_type() == "text/plain" and not part.is_multipart():
             try:
-                text = part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8", "replace")
-            except (LookupError, AttributeError):
+                text = _decoded(part, part.get_content_charset() or "utf-8")
+            except LookupError:  # a charset Python does not know
                 continue
             return next((line.strip() for line in text.splitlines() if line.strip()), "")
     return ""

@@ -58,7 +58,7 @@ def _key_bytes(sender: Sender, config_path: str) -> bytes:
             raise DkimError(f"{config_path}: sender {sender.name!r}: ${sender.dkim_key_env} is not set")
         return value.replace("\\n", "\n").encode()
     try:
-        return Path(sender.dkim_key_file).read_bytes()
+        return Path(sender.dkim_key_file or "").read_bytes()
     except OSError as exc:
         raise DkimError(
             f"{config_path}: sender {sender.name!r}: cannot read dkim_key_file "
@@ -73,7 +73,9 @@ class DkimSigners:
             if not sender.dkim_selector:
                 continue
             key = _Key(
-                sender.dkim_selector.encode(), sender.dkim_domain.encode(), _key_bytes(sender, config.path)
+                sender.dkim_selector.encode(),
+                (sender.dkim_domain or "").encode(),
+                _key_bytes(sender, config.path),
             )
             try:
                 dkim.sign(_PROBE, key.selector, key.domain, key.private_key)

@@ -55,7 +55,8 @@ class Relay(Protocol):
 
 class MaildirTransaction:
     def __init__(self, relay: MaildirRelay, mail_from: str) -> None:
-        self.relay, self.mail_from, self.recipients = relay, mail_from, []
+        self.relay, self.mail_from = relay, mail_from
+        self.recipients: list[str] = []
 
     async def add_recipient(self, address: str, options: Sequence[str]) -> Reply:
         self.recipients.append(address)

@@ -189,13 +189,19 @@ def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def make_provider(config: Config, store: Store) -> Provider:
+def twilio_credentials(config: Config) -> tuple[str, str]:
+    """The provider account and auth token the twilio provider sends with; ValueError naming what is missing."""
     sms = config.sms
-    if sms.provider == "outbox":
-        return OutboxProvider(store)
     account = sms.account_sid or os.environ.get(sms.account_sid_env)
     token = os.environ.get(sms.auth_token_env)
     if not account or not token:
         missing = "account_sid (or $" + sms.account_sid_env + ")" if not account else "$" + sms.auth_token_env
         raise ValueError(f'sms.provider = "twilio" needs {missing}')
-    return TwilioProvider(account, token, sms.base_url, sms.timeout)
+    return account, token
+
+
+def make_provider(config: Config, store: Store) -> Provider:
+    if config.sms.provider == "outbox":
+        return OutboxProvider(store)
+    account, token = twilio_credentials(config)
+    return TwilioProvider(account, token, config.sms.base_url, config.sms.timeout)

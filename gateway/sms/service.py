@@ -139,7 +139,8 @@ class SmsService:
         if at > now:
             return await self._hold(message, fields, request, decision_id, now, at, held)
 
-        claim, count = None, ()
+        claim: ClaimResult | None = None
+        count: tuple[SendClaim, ...] = ()
         if message.category is Category.MARKETING and phone is not None:
             caps = tuple((c.limit, c.hours) for c in result.caps)
             sending = SendClaim(

@@ -33,7 +33,7 @@ REFERENCE = {"find_end": find_end, "unstuff": unstuff, "stuff": stuff}
 try:
     if not WANTED:
         raise ImportError("GATEWAY_NO_EXTENSIONS is set")
-    from . import _dots
+    from gateway.smtp import _dots
 except ImportError:
     COMPILED = False
 else:

@@ -71,7 +71,8 @@ def pipelined_recipients(protocol: SMTP, limit: int = 1000) -> list[str]:
     """The addresses of the RCPT commands waiting in the buffer right after the one being handled (a
     pipelining client sends them all before the first reply, RFC 2920)."""
     buffer = bytes(input_buffer(protocol)[:65536])
-    found, at = [], 0
+    found: list[str] = []
+    at = 0
     while len(found) < limit and (m := _RCPT.match(buffer, at)):
         found.append(m.group(1).decode("utf-8", "replace"))
         at = m.end()
@@ -108,12 +109,12 @@ def missing() -> list[str]:
     class _Handler:
         pass
 
-    async def build() -> tuple[SMTP, asyncio.StreamReader]:
-        return SMTP(_Handler()), asyncio.StreamReader()
+    async def build() -> tuple[SMTP, asyncio.StreamReader, SMTPProtocol]:
+        return SMTP(_Handler()), asyncio.StreamReader(), SMTPProtocol()
 
     loop = asyncio.new_event_loop()
     try:
-        smtp, stream = loop.run_until_complete(build())
+        smtp, stream, protocol = loop.run_until_complete(build())
     finally:
         loop.close()
     for part in (*PER_CONNECTION, *SMTP_PARTS):
@@ -128,7 +129,6 @@ def missing() -> list[str]:
     for part in AUTH_METHOD_PARTS:
         if part not in getattr(_AuthMechAttr, "_fields", ()):
             gone.append(f"aiosmtpd _AuthMechAttr.{part}")
-    protocol = SMTPProtocol()
     for part in PROTOCOL_PARTS:
         if not hasattr(protocol, part):
             gone.append(f"aiosmtplib SMTPProtocol.{part}")

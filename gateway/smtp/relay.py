@@ -186,7 +186,8 @@ class SmtpRelay:
                 await envelope_command(client, b"MAIL", b"FROM:", mail_from, options)
                 return SmtpTransaction(self, client)
             except aiosmtplib.SMTPSenderRefused as exc:
-                self.release(client, broken=False)
+                if client is not None:
+                    self.release(client, broken=False)
                 raise UpstreamRefused(Reply(exc.code, exc.message)) from None
             except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
                 if client is not None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .base import ImportResult, Store, StoreError, new_id, now
+from .base import ImportResult, StoreError, new_id, now
+from .interface import Store
 from .sqlite import SqliteStore
 
 

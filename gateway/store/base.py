@@ -6,20 +6,19 @@ answers from the calling thread, its queries being a few microseconds each.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from dataclasses import replace as _replace
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Protocol
+from typing import overload
 
 from ..addresses import address_hash, channel_and_address
-from ..model import Category, Channel, Consent, Decision, RecipientFacts, Suppression, Violation
+from ..model import Category, Channel, Decision, Violation
 
 
 class StoreError(Exception):
@@ -189,17 +188,32 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-@lru_cache(maxsize=4096)  # imports and batches repeat the same times; isoformat() is not free
+@overload
+def to_text(at: datetime) -> str: ...
+@overload
+def to_text(at: None) -> None: ...
+@overload
+def to_text(at: datetime | None) -> str | None: ...
 def to_text(at: datetime | None) -> str | None:
-    """Fixed-width UTC ISO 8601, so that text order is time order."""
-    if at is None:
-        return None
+    """Fixed-width UTC ISO 8601, so that text order is time order (None stays None)."""
+    return None if at is None else _utc_text(at)
+
+
+@lru_cache(maxsize=4096)  # imports and batches repeat the same times; isoformat() is not free
+def _utc_text(at: datetime) -> str:
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+@overload
+def from_text(text: str) -> datetime: ...
+@overload
+def from_text(text: None) -> None: ...
+@overload
+def from_text(text: str | None) -> datetime | None: ...
 def from_text(text: str | None) -> datetime | None:
+    """A time `to_text` wrote (None for a column left empty)."""
     return None if text is None else datetime.fromisoformat(text)
 
 
@@ -210,6 +224,10 @@ class _Ids:
     its own), so no two processes hand out the same bytes."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """A new start: a forked child's own lock, and no random bytes its parent also holds."""
         self._lock = threading.Lock()
         self._pool, self._at, self._last = b"", 0, 0
 
@@ -225,7 +243,7 @@ class _Ids:
 
 
 _IDS = _Ids()
-os.register_at_fork(after_in_child=_IDS.__init__)
+os.register_at_fork(after_in_child=lambda: _IDS.reset())
 
 
 def new_id() -> str:
@@ -270,157 +288,3 @@ def decision_from_row(row: dict) -> Decision:
         size=row["size"] or 0,
         upstream=row["upstream"] or "",
     )
-
-
-class DecisionPages:
-    """`iter_decisions` for an engine, from its `decisions` pages."""
-
-    async def iter_decisions(
-        self, query: DecisionQuery | None = None, batch: int = 1000
-    ) -> AsyncIterator[Decision]:
-        before = None
-        while True:
-            page = await self.decisions(batch, query, before)
-            for decision in page:
-                yield decision
-            if len(page) < batch:
-                return
-            before = page[-1].id
-            await asyncio.sleep(0)  # a long export shares the loop
-
-
-class Store(Protocol):
-    """What the pipeline, the doors and the CLI need from a store, whatever the engine."""
-
-    async def facts(
-        self, channel: Channel, sender: str, addresses: Sequence[str], at: datetime, history_hours: int = 0
-    ) -> dict[str, RecipientFacts]:
-        """Everything known about these recipients for this sender, in one batched read."""
-        ...
-
-    async def add_suppression(self, entry: Suppression, audit: AuditEntry | None = None) -> bool:
-        """True if it was new. With `audit`: the entry is written with the change, if there was one (so
-        for every method below that takes one)."""
-        ...
-
-    async def remove_suppressions(
-        self,
-        channel: Channel,
-        address: str,
-        scope: str | None,
-        reason: str | None = None,
-        audit: AuditEntry | None = None,
-    ) -> int: ...
-
-    def suppressions(
-        self, channel: Channel | None = None, scope: str | None = None, address: str | None = None
-    ) -> AsyncIterator[Suppression]: ...
-
-    async def import_suppressions(self, rows: Iterable[Suppression | str]) -> ImportResult:
-        """Stream entries in; a str in the stream is a rejected row's error message, counted and kept."""
-        ...
-
-    async def add_consent(self, consent: Consent, audit: AuditEntry | None = None) -> int: ...
-
-    async def revoke_consents(
-        self, channel: Channel, address: str, scope: str | None, at: datetime, audit: AuditEntry | None = None
-    ) -> int: ...
-
-    async def add_audit(self, entry: AuditEntry) -> None:
-        """An audit entry on its own (for a change made in several transactions, such as an import)."""
-        ...
-
-    async def audit_log(
-        self, channel: Channel | None = None, address: str | None = None, limit: int = 100
-    ) -> list[AuditEntry]:
-        """Newest first; one address's, or everyone's."""
-        ...
-
-    async def consents(self, channel: Channel, address: str, scope: str | None = None) -> list[Consent]: ...
-
-    async def record_decisions(
-        self,
-        decisions: Sequence[Decision],
-        replace: bool = False,
-        *,
-        outbox: Sequence[OutboxMessage] = (),
-        sends: Sequence[SendClaim] = (),
-        durable: bool = True,
-    ) -> None:
-        """In one transaction, with the texts the outbox provider took and the sends to count (uncapped
-        ones: capped ones were counted by `claim_sends`); `replace` makes a replay harmless. Not
-        `durable`: committed to the log without waiting for the disk (safe from a gateway crash, not
-        from a power cut)."""
-        ...
-
-    async def decisions(
-        self, limit: int = 100, query: DecisionQuery | None = None, before_id: str | None = None
-    ) -> list[Decision]:
-        """Newest first; `before_id` continues a page (ids grow with time, so rows written meanwhile never
-        shift a page)."""
-        ...
-
-    async def decision(self, decision_id: str) -> Decision | None: ...
-
-    def iter_decisions(
-        self, query: DecisionQuery | None = None, batch: int = 1000
-    ) -> AsyncIterator[Decision]:
-        """Every matching decision, newest first, read in batches: flat memory for any number."""
-        ...
-
-    async def summary(self, since: datetime | None = None, sender: str | None = None) -> list[SummaryRow]:
-        """Counts per day, sender, channel, verdict and violation code."""
-        ...
-
-    async def record_send(
-        self, channel: Channel, address: str, sender: str, category: Category, at: datetime
-    ) -> None: ...
-
-    async def claim_sends(self, claims: Sequence[SendClaim]) -> list[ClaimResult]:
-        """In one write transaction, in order: count each claim's recent marketing sends against its caps
-        and record it if there is room. Atomic across processes and instances: no two claims both take
-        the last place under a cap."""
-        ...
-
-    async def release_send(self, send_id: int) -> None:
-        """Un-count a claimed send whose text did not go out (the provider failed)."""
-        ...
-
-    async def outbox(self, limit: int = 100) -> list[OutboxMessage]: ...
-
-    async def add_deferred(self, text: DeferredText) -> None:
-        """Durably."""
-        ...
-
-    async def claim_deferred(self, at: datetime, limit: int) -> list[DeferredText]:
-        """Take up to `limit` pending texts due by `at`, marking them `sending`; each is taken once, by
-        one process of one instance."""
-        ...
-
-    async def finish_deferred(
-        self, text_id: str, state: str, error: str = "", send_at: datetime | None = None
-    ) -> None:
-        """Set a deferred text's state; `pending` with a new `send_at` holds it again."""
-        ...
-
-    async def deferred(self, state: str | None = None, limit: int = 100) -> list[DeferredText]: ...
-
-    async def next_deferred_at(self) -> datetime | None:
-        """When the earliest pending text is due."""
-        ...
-
-    async def forget(
-        self, channel: Channel, address: str, at: datetime, audit: AuditEntry | None = None
-    ) -> Erasure:
-        """Erasure: the address's personal data out of every table (decisions keep the hash, excerpts and
-        bodies go), suppressions kept but hashed, and an `erased` suppression so it stays blocked; then
-        the old page images are overwritten, so no copy of the address is left in the database file."""
-        ...
-
-    async def purge_before(self, before: datetime) -> int:
-        """Retention: delete decisions (and sent outbox texts, finished held texts) older than `before`."""
-        ...
-
-    async def schema_version(self) -> int: ...
-
-    async def close(self) -> None: ...

@@ -79,7 +79,7 @@ def consents(channel: Channel, address: str, scope: str | None) -> Query:
 
 
 def audit_log(channel: Channel | None, address: str | None, limit: int) -> Query:
-    sql, args = f"SELECT {AUDIT_COLS} FROM audit WHERE true", []
+    sql, args = f"SELECT {AUDIT_COLS} FROM audit WHERE true", list[object]()
     if address is not None:
         sql, args = _filtered(
             sql, args, address_hash=address_hash(address), channel=channel.value if channel else None

@@ -2,26 +2,24 @@
 
 Created and migrated on open (PRAGMA user_version is the schema version). Addresses are looked up by
 their SHA-256, so a hashed (erased) suppression blocks exactly like a plain one. This module holds the
-connection, the facts read and the suppression list and consent ledger; the write path, the decision log
-and the SMS tables are in sqlite_writer.py, sqlite_log.py and sqlite_sms.py, the schema in sqlite_schema.py.
+facts read, the suppression list, the consent ledger and the audit trail; the file itself (connections,
+migrations, the write path) is sqlite_writer.py, the decision log sqlite_log.py, the SMS tables
+sqlite_sms.py (parts the store holds), the schema sqlite_schema.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
 from itertools import islice
-from pathlib import Path
-
-import sqlite_utils
 
 from ..addresses import address_hash
 from ..model import Channel, Consent, RecipientFacts, Suppression
 from . import queries
 from .base import AuditEntry, ImportResult, StoreError, to_text
+from .interface import StoreParts
 from .rows import (
     AUDIT_COLS,
     CONSENT_COLS,
@@ -33,10 +31,10 @@ from .rows import (
     suppression_of,
     suppression_row,
 )
-from .sqlite_log import DecisionLogTables
-from .sqlite_schema import MIGRATIONS, SCHEMA_VERSION, sqlite_path
-from .sqlite_sms import SmsTables
-from .sqlite_writer import Writes
+from .sqlite_log import SqliteDecisionLog
+from .sqlite_schema import SCHEMA_VERSION, sqlite_path
+from .sqlite_sms import SqliteTexts
+from .sqlite_writer import SqliteFile
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore", "sqlite_path"]
 
@@ -63,64 +61,28 @@ def _facts_sql(count: int, with_sends: bool) -> str:
     return sql
 
 
-class SqliteStore(Writes, DecisionLogTables, SmsTables):
+class SqliteStore(StoreParts):
+    """The lists here; the decision log and the SMS tables in parts of their own on the same file."""
+
     def __init__(self, path: str) -> None:
         self.path = path
-        self._thread_connections()
-        self._upkeep: asyncio.Task | None = None
-        self._write_lock: asyncio.Lock | None = None
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
-            self.db = sqlite_utils.Database(self._conn)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.execute("PRAGMA cache_size=-65536")  # 64 MiB of pages: indexes of millions of entries
-            self._conn.execute("PRAGMA mmap_size=268435456")  # reads straight from the OS page cache
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open SQLite database {path}: {exc}") from exc
+        self.db = SqliteFile(path)
+        self.log = SqliteDecisionLog(self.db)
+        self.texts = SqliteTexts(self.db)
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:
         return cls(sqlite_path(url))
 
-    def _migrate(self) -> None:
-        """Bring the schema up to date; safe when several processes open a new database at once (the
-        version is read again under the write lock)."""
-        while True:
-            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"database schema version {version} is newer than this gateway ({SCHEMA_VERSION})"
-                )
-            if version == SCHEMA_VERSION:
-                return
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                if self._conn.execute("PRAGMA user_version").fetchone()[0] == version:
-                    MIGRATIONS[version](self.db)
-                    self._conn.execute(f"PRAGMA user_version={version + 1}")
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
-
-    def _run(self, sql: str, params: Sequence = ()) -> sqlite3.Cursor:
-        try:
-            return self._conn.execute(sql, params)
-        except sqlite3.Error as exc:
-            raise StoreError(str(exc)) from exc
-
     async def schema_version(self) -> int:
-        return self._run("PRAGMA user_version").fetchone()[0]
+        return self.db.schema_version()
 
     async def close(self) -> None:
-        await self._close_thread_connections()
-        self._conn.close()
+        await self.db.close()
+
+    async def index_search_text(self) -> int:
+        """Everything written so far into the search index, now (tests, and a process that writes no more)."""
+        return await self.db.index_search_text()
 
     async def facts(
         self, channel: Channel, sender: str, addresses: Sequence[str], at: datetime, history_hours: int = 0
@@ -133,7 +95,7 @@ class SqliteStore(Writes, DecisionLogTables, SmsTables):
         def rows():
             for start in range(0, len(hashes), _BATCH):
                 chunk = hashes[start : start + _BATCH]
-                yield from self._conn.execute(
+                yield from self.db.conn.execute(
                     _facts_sql(len(chunk), since is not None), (channel.value, sender, since or "", *chunk)
                 )
 
@@ -166,7 +128,7 @@ class SqliteStore(Writes, DecisionLogTables, SmsTables):
         """One statement, and with `audit` its audit entry in the same transaction if it changed anything:
         (rows changed, last row id)."""
         if audit is None:
-            cur = self._run(sql, args)
+            cur = self.db.run(sql, args)
             return cur.rowcount, cur.lastrowid
 
         def work(conn: sqlite3.Connection) -> tuple[int, int | None]:
@@ -175,10 +137,10 @@ class SqliteStore(Writes, DecisionLogTables, SmsTables):
                 conn.execute(f"INSERT INTO audit ({AUDIT_COLS}) VALUES (?,?,?,?,?,?,?,?)", audit_row(audit))
             return cur.rowcount, cur.lastrowid
 
-        return await self._writing(work)
+        return await self.db.write(work)
 
     async def add_audit(self, entry: AuditEntry) -> None:
-        await self._writing(
+        await self.db.write(
             lambda conn: conn.execute(
                 f"INSERT INTO audit ({AUDIT_COLS}) VALUES (?,?,?,?,?,?,?,?)", audit_row(entry)
             )
@@ -187,12 +149,12 @@ class SqliteStore(Writes, DecisionLogTables, SmsTables):
     async def audit_log(
         self, channel: Channel | None = None, address: str | None = None, limit: int = 100
     ) -> list[AuditEntry]:
-        return [audit_of(row) for row in self._run(*queries.audit_log(channel, address, limit))]
+        return [audit_of(row) for row in self.db.run(*queries.audit_log(channel, address, limit))]
 
     async def suppressions(
         self, channel: Channel | None = None, scope: str | None = None, address: str | None = None
     ) -> AsyncIterator[Suppression]:
-        cursor = self._run(*queries.list_suppressions(channel, scope, address))
+        cursor = self.db.run(*queries.list_suppressions(channel, scope, address))
         while rows := cursor.fetchmany(1000):
             for row in rows:
                 yield suppression_of(row)
@@ -204,11 +166,11 @@ class SqliteStore(Writes, DecisionLogTables, SmsTables):
         sql = f"INSERT OR IGNORE INTO suppressions ({SUPPRESSION_COLS}) VALUES (?,?,?,?,?,?,?,?)"
         try:
             while batch := list(islice(stream, _IMPORT_BATCH)):
-                with self._conn:
-                    self._conn.execute("BEGIN")
-                    before = self._conn.total_changes
-                    self._conn.executemany(sql, batch)
-                    inserted = self._conn.total_changes - before
+                with self.db.conn:
+                    self.db.conn.execute("BEGIN")
+                    before = self.db.conn.total_changes
+                    self.db.conn.executemany(sql, batch)
+                    inserted = self.db.conn.total_changes - before
                 added += inserted
                 skipped += len(batch) - inserted
         except sqlite3.Error as exc:
@@ -217,6 +179,7 @@ class SqliteStore(Writes, DecisionLogTables, SmsTables):
 
     async def add_consent(self, consent: Consent, audit: AuditEntry | None = None) -> int:
         _, cid = await self._change(*queries.add_consent(consent), audit)
+        assert cid is not None, "an insert has a row id"
         return cid
 
     async def revoke_consents(
@@ -225,4 +188,4 @@ class SqliteStore(Writes, DecisionLogTables, SmsTables):
         return (await self._change(*queries.revoke_consents(channel, address, scope, at), audit))[0]
 
     async def consents(self, channel: Channel, address: str, scope: str | None = None) -> list[Consent]:
-        return [consent_of(r) for r in self._run(*queries.consents(channel, address, scope))]
+        return [consent_of(r) for r in self.db.run(*queries.consents(channel, address, scope))]

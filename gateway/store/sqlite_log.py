@@ -14,7 +14,6 @@ from . import queries
 from .base import (
     TEXT_LIKE,
     AuditEntry,
-    DecisionPages,
     DecisionQuery,
     Erasure,
     OutboxMessage,
@@ -25,8 +24,10 @@ from .base import (
     like_pattern,
     to_text,
 )
+from .interface import DecisionPages
 from .rows import AUDIT_COLS, OUTBOX_COLS, SUPPRESSION_COLS, audit_row, outbox_row, send_row
 from .sqlite_schema import INSERT_SEND
+from .sqlite_writer import SqliteFile
 
 _PURGE_BATCH = 5000
 _INDEXED_HITS = 20_000  # more matches than this: reading the log newest first finds a page sooner
@@ -35,8 +36,11 @@ _INDEXED_HITS = 20_000  # more matches than this: reading the log newest first f
 _QUICK = 64  # decisions a write may carry to be committed on the event loop (a group of messages')
 
 
-class DecisionLogTables(DecisionPages):
-    """Part of `SqliteStore` (needs `path`, `_run` and `_writing`)."""
+class SqliteDecisionLog(DecisionPages):
+    """The decision log's part of `SqliteStore`, on the file it shares with the other parts."""
+
+    def __init__(self, db: SqliteFile) -> None:
+        self.db = db
 
     async def record_decisions(
         self,
@@ -69,7 +73,7 @@ class DecisionLogTables(DecisionPages):
 
         # texts for the outbox commit with their sync (synchronous=FULL): a failed sync then leaves none
         # of them behind for the outbox to send while the client hears of a failure
-        await self._writing(work, durable=durable or bool(outbox), quick=not texts and len(values) <= _QUICK)
+        await self.db.write(work, durable=durable or bool(outbox), quick=not texts and len(values) <= _QUICK)
 
     async def decisions(
         self, limit: int = 100, query: DecisionQuery | None = None, before_id: str | None = None
@@ -78,7 +82,7 @@ class DecisionLogTables(DecisionPages):
         if before_id is not None:
             where += " AND id < ?"
             args.append(before_id)
-        cur = self._run(f"SELECT * FROM decisions WHERE {where} ORDER BY id DESC LIMIT ?", (*args, limit))
+        cur = self.db.run(f"SELECT * FROM decisions WHERE {where} ORDER BY id DESC LIMIT ?", (*args, limit))
         names = [c[0] for c in cur.description]
         return [decision_from_row(dict(zip(names, row))) for row in cur]
 
@@ -90,7 +94,7 @@ class DecisionLogTables(DecisionPages):
         if len(text) < 3:
             return None
         phrase = '"' + text.replace('"', '""') + '"'
-        hits = self._run(
+        hits = self.db.run(
             "SELECT count(*) FROM (SELECT 1 FROM decisions_text WHERE decisions_text MATCH ? LIMIT ?)",
             (phrase, _INDEXED_HITS),
         ).fetchone()[0]
@@ -107,12 +111,12 @@ class DecisionLogTables(DecisionPages):
         )
 
     async def decision(self, decision_id: str) -> Decision | None:
-        cur = self._run("SELECT * FROM decisions WHERE id = ?", (decision_id,))
+        cur = self.db.run("SELECT * FROM decisions WHERE id = ?", (decision_id,))
         row = cur.fetchone()
         return decision_from_row(dict(zip([c[0] for c in cur.description], row))) if row else None
 
     async def summary(self, since: datetime | None = None, sender: str | None = None) -> list[SummaryRow]:
-        return [SummaryRow(*row) for row in self._run(*queries.summary(since, sender))]
+        return [SummaryRow(*row) for row in self.db.run(*queries.summary(since, sender))]
 
     async def forget(
         self, channel: Channel, address: str, at: datetime, audit: AuditEntry | None = None
@@ -182,8 +186,8 @@ class DecisionLogTables(DecisionPages):
                 conn.execute(f"INSERT INTO audit ({AUDIT_COLS}) VALUES (?,?,?,?,?,?,?,?)", audit_row(audit))
             return Erasure(len(rows), suppressed, consents, outbox, held)
 
-        result = await self._writing(work)
-        await self._truncate_wal()
+        result = await self.db.write(work)
+        await self.db.truncate_wal()
         return result
 
     async def purge_before(self, before: datetime) -> int:
@@ -204,7 +208,7 @@ class DecisionLogTables(DecisionPages):
             conn.execute("DELETE FROM audit WHERE at < ?", (cutoff,))
 
         gone = 0  # in batches: the first purge of a big log must not hold the write lock for long
-        while (done := await self._writing(batch)) > 0:
+        while (done := await self.db.write(batch)) > 0:
             gone += done
-        await self._writing(rest)
+        await self.db.write(rest)
         return gone  # sends stay: hashes only, and caps may look back further than retention

@@ -13,7 +13,7 @@ from .rows import SEND_COLS
 
 
 def _v1(db: sqlite_utils.Database) -> None:
-    db["suppressions"].create(
+    db.table("suppressions").create(
         {
             "id": int,
             "channel": str,
@@ -28,9 +28,9 @@ def _v1(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"channel", "address_hash", "scope", "reason", "created_at"},
     )
-    db["suppressions"].create_index(["channel", "address_hash", "scope", "reason"], unique=True)
-    db["suppressions"].create_index(["scope", "channel"])
-    db["consents"].create(
+    db.table("suppressions").create_index(["channel", "address_hash", "scope", "reason"], unique=True)
+    db.table("suppressions").create_index(["scope", "channel"])
+    db.table("consents").create(
         {
             "id": int,
             "channel": str,
@@ -47,8 +47,8 @@ def _v1(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"channel", "address_hash", "scope", "level", "obtained_at"},
     )
-    db["consents"].create_index(["channel", "address_hash", "scope"])
-    db["decisions"].create(
+    db.table("consents").create_index(["channel", "address_hash", "scope"])
+    db.table("decisions").create(
         {
             "id": str,
             "at": str,
@@ -67,11 +67,11 @@ def _v1(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"at", "channel", "sender", "recipient", "verdict"},
     )
-    db["decisions"].create_index(["at"])
-    db["decisions"].create_index(["verdict", "at"])
-    db["decisions"].create_index(["sender", "at"])
-    db["decisions"].create_index(["recipient_hash"])
-    db["sends"].create(
+    db.table("decisions").create_index(["at"])
+    db.table("decisions").create_index(["verdict", "at"])
+    db.table("decisions").create_index(["sender", "at"])
+    db.table("decisions").create_index(["recipient_hash"])
+    db.table("sends").create(
         {
             "id": int,
             "channel": str,
@@ -83,12 +83,12 @@ def _v1(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"channel", "address_hash", "scope", "category", "sent_at"},
     )
-    db["sends"].create_index(["channel", "address_hash", "scope", "sent_at"])
+    db.table("sends").create_index(["channel", "address_hash", "scope", "sent_at"])
 
 
 def _v2(db: sqlite_utils.Database) -> None:
     """The SMS door: texts the outbox provider took, and texts held for later."""
-    db["outbox"].create(
+    db.table("outbox").create(
         {
             "id": str,
             "at": str,
@@ -102,8 +102,8 @@ def _v2(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"at", "sender", "recipient", "body", "category"},
     )
-    db["outbox"].create_index(["at"])
-    db["deferred"].create(
+    db.table("outbox").create_index(["at"])
+    db.table("deferred").create(
         {
             "id": str,
             "created_at": str,
@@ -124,7 +124,7 @@ def _v2(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"created_at", "send_at", "sender", "recipient", "body", "category", "state"},
     )
-    db["deferred"].create_index(["state", "send_at"])
+    db.table("deferred").create_index(["state", "send_at"])
 
 
 # One row per decision and violation code ('' for none), counted as decisions are written and deleted.
@@ -172,7 +172,7 @@ def _v3(db: sqlite_utils.Database) -> None:
         CREATE TRIGGER decisions_counted_changed AFTER UPDATE OF at, sender, channel, verdict, violations ON decisions
             BEGIN {_COUNT_DOWN} {_COUNT_UP} END;
     """)
-    db["audit"].create(
+    db.table("audit").create(
         {
             "id": int,
             "at": str,
@@ -187,8 +187,8 @@ def _v3(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"at", "actor", "action", "channel", "address_hash", "scope"},
     )
-    db["audit"].create_index(["address_hash", "at"])
-    db["audit"].create_index(["at"])
+    db.table("audit").create_index(["address_hash", "at"])
+    db.table("audit").create_index(["at"])
 
 
 _INDEXED = "(SELECT upto FROM decisions_text_upto)"

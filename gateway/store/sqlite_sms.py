@@ -13,15 +13,19 @@ from . import queries
 from .base import ClaimResult, DeferredText, OutboxMessage, SendClaim, from_text, to_text
 from .rows import DEFERRED_COLS, deferred_of
 from .sqlite_schema import INSERT_SEND
+from .sqlite_writer import SqliteFile
 
 
-class SmsTables:
-    """Part of `SqliteStore` (needs `_run` and `_writing`)."""
+class SqliteTexts:
+    """The SMS door's tables, part of `SqliteStore`, on the file it shares with the other parts."""
+
+    def __init__(self, db: SqliteFile) -> None:
+        self.db = db
 
     async def record_send(
         self, channel: Channel, address: str, sender: str, category: Category, at: datetime
     ) -> None:
-        self._run(INSERT_SEND, (channel.value, address_hash(address), sender, category.value, to_text(at)))
+        self.db.run(INSERT_SEND, (channel.value, address_hash(address), sender, category.value, to_text(at)))
 
     async def claim_sends(self, claims: Sequence[SendClaim]) -> list[ClaimResult]:
         def work(conn: sqlite3.Connection) -> list[ClaimResult]:
@@ -54,10 +58,10 @@ class SmsTables:
                 results.append(ClaimResult(cur.lastrowid))
             return results
 
-        return await self._writing(work, durable=False)
+        return await self.db.write(work, durable=False)
 
     async def release_send(self, send_id: int) -> None:
-        await self._writing(
+        await self.db.write(
             lambda conn: conn.execute("DELETE FROM sends WHERE id = ?", (send_id,)), durable=False
         )
 
@@ -66,7 +70,7 @@ class SmsTables:
             OutboxMessage(
                 r[0], from_text(r[1]), r[2], r[3], r[4], r[5], Category(r[6]), json.loads(r[7] or "{}")
             )
-            for r in self._run(
+            for r in self.db.run(
                 "SELECT id, at, sender, recipient, from_number, body, category, fields "
                 "FROM outbox ORDER BY at DESC, id DESC LIMIT ?",
                 (limit,),
@@ -91,7 +95,7 @@ class SmsTables:
             text.last_error,
             to_text(text.claimed_at),
         )
-        await self._writing(
+        await self.db.write(
             lambda conn: conn.execute(
                 f"INSERT INTO deferred ({DEFERRED_COLS}) VALUES ({','.join('?' * 15)})", row
             )
@@ -121,17 +125,17 @@ class SmsTables:
                 )
             ]
 
-        return await self._writing(work)
+        return await self.db.write(work)
 
     async def finish_deferred(
         self, text_id: str, state: str, error: str = "", send_at: datetime | None = None
     ) -> None:
         sql, args = queries.finish_deferred(text_id, state, error, send_at)
-        await self._writing(lambda conn: conn.execute(sql, args))
+        await self.db.write(lambda conn: conn.execute(sql, args))
 
     async def deferred(self, state: str | None = None, limit: int = 100) -> list[DeferredText]:
-        return [deferred_of(r) for r in self._run(*queries.list_deferred(state, limit))]
+        return [deferred_of(r) for r in self.db.run(*queries.list_deferred(state, limit))]
 
     async def next_deferred_at(self) -> datetime | None:
-        row = self._run("SELECT MIN(send_at) FROM deferred WHERE state = 'pending'").fetchone()
+        row = self.db.run("SELECT MIN(send_at) FROM deferred WHERE state = 'pending'").fetchone()
         return from_text(row[0]) if row else None

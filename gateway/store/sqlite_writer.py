@@ -1,5 +1,6 @@
-"""Writing to the SQLite file: one write transaction at a time, off the event loop when it waits for the
-disk, with fast polling for another process's write lock; WAL checkpoints in the background."""
+"""The SQLite file: its connections, its schema brought up to date on open, and writing to it: one write
+transaction at a time, off the event loop when it waits for the disk, with fast polling for another
+process's write lock; WAL checkpoints and the search index filled in the background."""
 
 from __future__ import annotations
 
@@ -9,10 +10,14 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
+import sqlite_utils
+
 from .base import StoreError
+from .sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 
 log = logging.getLogger("gateway.store")
 
@@ -134,26 +139,83 @@ def _fdatasync(path: str) -> None:
         os.close(fd)
 
 
-class Writes:
-    """The write path of `SqliteStore` (needs its `path`, `_conn`, `_write_lock` and `_upkeep`; sets up
-    `_writer` and `_upkeeper` in `_thread_connections`)."""
+class SqliteFile:
+    """One SQLite file in WAL mode: the reading connection (`conn`, `run`), the write path (`write`), the
+    schema brought up to date on open, and the background upkeep. The store's parts share one."""
 
-    def _thread_connections(self) -> None:
+    def __init__(self, path: str) -> None:
+        self.path = path
         self._commits = self._synced = 0  # commits waiting for `_wal_synced`, and how many are synced
         self._sync: asyncio.Future | None = None
         self._writer = ThreadConnection(self._open_writer)
         self._upkeeper = ThreadConnection(
             lambda: sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=0)
         )
+        self._upkeep: asyncio.Task | None = None
+        self._write_lock: asyncio.Lock | None = None
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=FULL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self.conn.execute("PRAGMA cache_size=-65536")  # 64 MiB of pages: indexes of millions of entries
+            self.conn.execute("PRAGMA mmap_size=268435456")  # reads straight from the OS page cache
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open SQLite database {path}: {exc}") from exc
+
+    def _migrate(self) -> None:
+        """Bring the schema up to date; safe when several processes open a new database at once (the
+        version is read again under the write lock)."""
+        db = sqlite_utils.Database(self.conn)
+        while True:
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"database schema version {version} is newer than this gateway ({SCHEMA_VERSION})"
+                )
+            if version == SCHEMA_VERSION:
+                return
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                if self.conn.execute("PRAGMA user_version").fetchone()[0] == version:
+                    MIGRATIONS[version](db)
+                    self.conn.execute(f"PRAGMA user_version={version + 1}")
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+
+    def run(self, sql: str, params: Sequence = ()) -> sqlite3.Cursor:
+        """A statement on the reading connection (reads, and writes that need no transaction of their own)."""
+        try:
+            return self.conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+
+    def schema_version(self) -> int:
+        return self.run("PRAGMA user_version").fetchone()[0]
+
+    async def close(self) -> None:
+        await self._close_thread_connections()
+        self.conn.close()
 
     async def _close_thread_connections(self) -> None:
         """After the jobs running in worker threads have ended: the upkeep stops between two batches."""
         if self._upkeep is not None:
             self._upkeep.cancel()
         self._writer.closing = self._upkeeper.closing = True
-        await asyncio.to_thread(lambda: (self._writer.close(), self._upkeeper.close()))
 
-    async def _writing(
+        def close_both() -> None:
+            self._writer.close()
+            self._upkeeper.close()
+
+        await asyncio.to_thread(close_both)
+
+    async def write(
         self, work: Callable[[sqlite3.Connection], object], durable: bool = True, quick: bool = False
     ):
         """`work(connection)` in one write transaction. Not `durable`: committed without waiting for the
@@ -169,11 +231,11 @@ class Writes:
         if self._writer.closing:
             raise StoreError("the store is closed")
         if self.path == ":memory:":
-            return _transaction(self._conn, work, durable)
+            return _transaction(self.conn, work, durable)
         if self._write_lock is None:
             self._write_lock = asyncio.Lock()
         if self._upkeep is None:  # a serving process: checkpoints and indexing move out of the commits
-            self._conn.execute("PRAGMA wal_autocheckpoint=0")
+            self.conn.execute("PRAGMA wal_autocheckpoint=0")
             self._upkeep = asyncio.get_running_loop().create_task(self._upkeep_now_and_then())
         if (quick or not durable) and not self._write_lock.locked():
             done, result = self._here(work)
@@ -192,13 +254,13 @@ class Writes:
     def _here(self, work: Callable[[sqlite3.Connection], object]) -> tuple[bool, object]:
         """(True, result) once committed on the reading connection without a sync; (False, None) when
         another process holds the write lock (nothing done)."""
-        self._conn.execute("PRAGMA busy_timeout=0")
+        self.conn.execute("PRAGMA busy_timeout=0")
         try:
-            return True, _transaction(self._conn, work, durable=False)
+            return True, _transaction(self.conn, work, durable=False)
         except _Busy:
             return False, None
         finally:
-            self._conn.execute("PRAGMA busy_timeout=10000")
+            self.conn.execute("PRAGMA busy_timeout=10000")
 
     async def _wal_synced(self) -> None:
         """Returns once every commit made so far is on the disk. In WAL mode a commit only appends to the
@@ -252,7 +314,7 @@ class Writes:
             conn = (
                 sqlite3.connect(self.path, isolation_level=None, timeout=0)
                 if self.path != ":memory:"
-                else self._conn
+                else self.conn
             )
             try:
                 total = 0
@@ -260,7 +322,7 @@ class Writes:
                     total += done
                 return total
             finally:
-                if conn is not self._conn:
+                if conn is not self.conn:
                     conn.close()
 
         return await asyncio.to_thread(run) if self.path != ":memory:" else run()
@@ -271,7 +333,7 @@ class Writes:
         conn.execute("PRAGMA wal_autocheckpoint=0")
         return conn
 
-    async def _truncate_wal(self) -> None:
+    async def truncate_wal(self) -> None:
         """Copy the WAL into the database and empty it: the WAL still holds the pages as they were."""
 
         def truncate() -> None:
