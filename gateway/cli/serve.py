@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 
 from .. import config as config_module
-from ..server import ServeError, serve_forever
 from ..tokens import TokenSecretError
 from .common import UsageError, add_config_option
 
@@ -20,6 +19,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..server import ServeError, serve_forever  # the server stack (aiohttp, aiosmtpd) only for serve
+
     config = config_module.load(args.config)
     try:
         return serve_forever(config)

@@ -20,23 +20,26 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from ..addresses import normalize_email
 from ..config import Config
 from ..content.mime import parse_email
-from ..decisions import DecisionLog
 from ..lists import Lists
 from ..model import Category, Channel, Decision, RecipientFacts, Verdict, Violation
 from ..pipeline import EmailResult, Pipeline
 from ..policy import ordered
 from ..policy.disposition import Fate
 from ..store import Store, StoreError, new_id
-from ..tokens import TokenSigner
 from .inbound import read_inbound
 from .mailboxes import Mailbox, own_mailbox
 from .outgoing import list_unsubscribe_headers, received, rewrite
-from .signing import DkimSigners
 from .upstream import Relay, Transaction, UpstreamRefused, UpstreamUnavailable
+
+if TYPE_CHECKING:  # what delivery needs, imported where it is made (gateway serve): checks start fast
+    from ..decisions import DecisionLog
+    from ..tokens import TokenSigner
+    from .signing import DkimSigners
 
 log = logging.getLogger("gateway.mail")
 
