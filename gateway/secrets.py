@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import os
 import re
-from pathlib import Path
 
 _FORMAT = re.compile(r"scrypt\$(\d{1,2})\$(\d{1,2})\$(\d{1,2})\$([A-Za-z0-9+/=]{16,})\$([A-Za-z0-9+/=]{32,})")
 _LOG_N, _R, _P = 14, 8, 1
@@ -37,16 +36,3 @@ def verify_secret(secret: str, stored_hash: str) -> bool:
         secret.encode(), salt=salt, n=2**log_n, r=r, p=p, dklen=len(expected), maxmem=256 * 1024 * 1024
     )
     return hmac.compare_digest(key, expected)
-
-
-def read_secret(env: str | None = None, file: str | None = None) -> str | None:
-    """A secret from the environment variable `env`, else from `file` (first line); None when neither has it."""
-    if env and os.environ.get(env):
-        return os.environ[env]
-    if file:
-        try:
-            text = Path(file).read_text(encoding="utf-8").strip()
-        except OSError:
-            return None
-        return text.splitlines()[0] if text else None
-    return None

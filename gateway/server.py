@@ -313,7 +313,7 @@ def tune_gc() -> None:
     """Each message allocates thousands of short-lived containers, nearly all freed by reference counting:
     the cycle collector looks at the young ones every 20,000 allocations rather than every 700, and
     never at what start-up built (modules, configuration, compiled rules), which lives as long as the
-    process. A serving process spent about 3% of its CPU in collections without this."""
+    process (docs/performance.md has what collections cost a serving process without this)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)

@@ -56,6 +56,17 @@ listen = "127.0.0.1:{http}"
 )
 
 
+def shipped_config(tmp: Path, smtp_port: int, http_port: int) -> str:
+    """config/gateway.toml as shipped, listening on these ports, with its database, outbox and state in
+    `tmp` (for gateways started in the test's own process)."""
+    text = (REPO / "config" / "gateway.toml").read_text()
+    text = text.replace('listen = "127.0.0.1:2525"', f'listen = "127.0.0.1:{smtp_port}"')
+    text = text.replace('listen = "127.0.0.1:8025"', f'listen = "127.0.0.1:{http_port}"')
+    text = text.replace("sqlite:///var/gateway.db", f"sqlite:///{tmp}/g.db")
+    text = text.replace("maildir:var/outbox", f"maildir:{tmp}/outbox")
+    return text.replace("[gateway]", f'[gateway]\nstate_dir = "{tmp}/state"', 1)
+
+
 def config_copy(source: Path, tmp: Path, name: str = "gateway.toml") -> Path:
     """The config at `source`, with its database moved into `tmp`."""
     text = source.read_text()

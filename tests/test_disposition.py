@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from helpers import REPO, run_cli
+from helpers import ACME_SENDER, REPO, run_cli
 from servers import GatewayProcess, free_port, wait_until
 
 from gateway.store.sqlite import SqliteStore
@@ -37,14 +37,7 @@ upstream = "maildir:{tmp}/outbox"
 [http]
 listen = "127.0.0.1:{http}"
 
-[[sender]]
-name = "acme"
-brand = "Demo Outfitters"
-physical_address = "123 Main St, Suite 4, Springfield, IL 62701"
-from_domains = ["news.demo.example"]
-smtp_username = "acme"
-smtp_password_env = "ACME_SMTP_PASSWORD"
-api_key_env = "ACME_API_KEY"
+""" + ACME_SENDER + """api_key_env = "ACME_API_KEY"
 sms_from = ["+15005550006"]
 """
 READER, NUMBER = "reader@example.com", "+12125550123"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 
-from helpers import REPO
+from helpers import shipped_config
 from servers import free_port
 
 from gateway import config as config_module
@@ -43,12 +43,7 @@ async def _replies(reader: asyncio.StreamReader, count: int) -> list[bytes]:
 
 async def test_pipelined_recipients_are_read_in_one_batch(tmp_path):
     port = free_port()
-    text = (REPO / "config" / "gateway.toml").read_text()
-    text = text.replace('listen = "127.0.0.1:2525"', f'listen = "127.0.0.1:{port}"')
-    text = text.replace('listen = "127.0.0.1:8025"', f'listen = "127.0.0.1:{free_port()}"')
-    text = text.replace("sqlite:///var/gateway.db", f"sqlite:///{tmp_path}/g.db")
-    text = text.replace("maildir:var/outbox", f"maildir:{tmp_path}/outbox")
-    text = text.replace("[gateway]", f'[gateway]\nstate_dir = "{tmp_path}/state"', 1)
+    text = shipped_config(tmp_path, port, free_port())
     text = text.replace('category = "marketing"', 'category = "transactional"', 1)  # several recipients
     (tmp_path / "g.toml").write_text(text)
     gateway = Gateway(config_module.load(str(tmp_path / "g.toml")))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiosmtplib
 import pytest
-from helpers import REPO
+from helpers import shipped_config
 from servers import free_port
 
 from gateway import config as config_module
@@ -30,13 +30,7 @@ class BrokenStore:
 
 async def test_store_down_means_451_and_nothing_relayed(tmp_path, monkeypatch):
     port = free_port()
-    text = (REPO / "config" / "gateway.toml").read_text()
-    text = text.replace('listen = "127.0.0.1:2525"', f'listen = "127.0.0.1:{port}"')
-    text = text.replace('listen = "127.0.0.1:8025"', f'listen = "127.0.0.1:{free_port()}"')
-    text = text.replace("sqlite:///var/gateway.db", f"sqlite:///{tmp_path}/g.db")
-    text = text.replace("maildir:var/outbox", f"maildir:{tmp_path}/outbox")
-    text = text.replace("[gateway]", f'[gateway]\nstate_dir = "{tmp_path}/state"', 1)
-    (tmp_path / "g.toml").write_text(text)
+    (tmp_path / "g.toml").write_text(shipped_config(tmp_path, port, free_port()))
     config = config_module.load(str(tmp_path / "g.toml"))
     gateway = Gateway(config)
     gateway.mail.pipeline.store = BrokenStore(gateway.store)

@@ -195,7 +195,7 @@ class EmailEngine:
                 return STORE_DOWN
         found = self.pipeline.envelope(sender, facts, now)
         if self.config.disposition(sender).fate(found) is Fate.REFUSE:
-            self._record_soon(tx, recipient, settings.category, Verdict.REJECTED, found)
+            self._record_soon(self._decision(tx, recipient, settings.category, Verdict.REJECTED, found))
             return Action(550, f"5.7.1 <{address}> rejected: {_why(found)}")
         if tx.upstream is None:
             try:
@@ -212,7 +212,9 @@ class EmailEngine:
             tx.upstream = None
             return UPSTREAM_DOWN
         if not reply.ok:
-            self._record_soon(tx, recipient, settings.category, Verdict.FAILED, (), upstream=reply.line())
+            self._record_soon(
+                self._decision(tx, recipient, settings.category, Verdict.FAILED, (), upstream=reply.line())
+            )
             return Action(reply.code, reply.text)
         tx.facts[recipient] = facts
         tx.noted[recipient] = found
@@ -276,7 +278,9 @@ class EmailEngine:
         fate = self.config.disposition(sender).fate(found)
         if fate is Fate.REFUSE:
             for recipient in tx.accepted:
-                self._record_soon(tx, recipient, category, Verdict.REJECTED, found, excerpt, size)
+                self._record_soon(
+                    self._decision(tx, recipient, category, Verdict.REJECTED, found, excerpt, size)
+                )
             return Action(550, "5.7.1 Rejected: " + "; ".join(f"{v.code}: {v.message}" for v in found))
 
         monitored = found if fate is Fate.MONITOR else ()
@@ -287,14 +291,19 @@ class EmailEngine:
             log.warning("upstream unavailable at DATA: %s", exc)
             tx.upstream = None
             for recipient in tx.accepted:
+                failed = f"unavailable: {exc}"
                 self._record_soon(
-                    tx, recipient, category, Verdict.FAILED, found, excerpt, size, f"unavailable: {exc}"
+                    self._decision(tx, recipient, category, Verdict.FAILED, found, excerpt, size, failed)
                 )
             return UPSTREAM_DOWN
         tx.upstream = None  # finished by the upstream's answer, whatever it was
         if not reply.ok:
             for recipient in tx.accepted:
-                self._record_soon(tx, recipient, category, Verdict.FAILED, found, excerpt, size, reply.line())
+                self._record_soon(
+                    self._decision(
+                        tx, recipient, category, Verdict.FAILED, found, excerpt, size, reply.line()
+                    )
+                )
             return Action(reply.code, reply.text)
         verdict = Verdict.MONITORED if fate is Fate.MONITOR else Verdict.RELAYED
         decisions = [
@@ -375,18 +384,6 @@ class EmailEngine:
             upstream,
         )
 
-    def _record_soon(
-        self,
-        tx: MailTransaction,
-        recipient: str,
-        category: Category,
-        verdict: Verdict,
-        violations: Sequence[Violation],
-        excerpt: str = "",
-        size: int = 0,
-        upstream: str = "",
-    ) -> None:
+    def _record_soon(self, decision: Decision) -> None:
         """Refusals and failures acknowledge nothing: written with the next batch, nobody waits."""
-        self.delivery.decisions.record_soon(
-            [self._decision(tx, recipient, category, verdict, violations, excerpt, size, upstream)]
-        )
+        self.delivery.decisions.record_soon([decision])

@@ -111,7 +111,6 @@ class OutboxProvider:
     decision (one commit: stored and decided together, or neither), so `send` itself writes nothing."""
 
     name = "outbox"
-    ACCOUNT = "AC" + "0" * 32
 
     def __init__(self, store: Store | None = None) -> None:
         self.store = store

@@ -166,8 +166,8 @@ class PostgresPool:
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """The pool's reset on release: nothing beyond asyncpg's own rollback of an unfinished transaction. The
     gateway keeps no session state (its settings are SET LOCAL, its advisory locks transaction-scoped), so
-    the default RESET ALL / UNLISTEN / CLOSE ALL round trip after every use would buy nothing (it cost 0.15
-    ms of server CPU per text). A connection that failed in use is closed by `_conn` instead: that round
+    the default RESET ALL / UNLISTEN / CLOSE ALL round trip after every use would buy nothing but server
+    CPU per text. A connection that failed in use is closed by `connection` instead: that round
     trip was also what found a connection the server had dropped."""
 
 

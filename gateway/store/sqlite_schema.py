@@ -196,8 +196,8 @@ _INDEXED = "(SELECT upto FROM decisions_text_upto)"
 
 def _v4(db: sqlite_utils.Database) -> None:
     """The search index filled in the background instead of by each insert's trigger: indexing a decision's
-    text as it was written cost a third of the SMS door's throughput (each commit added an index segment,
-    under the write lock both processes share). `decisions_text_upto` says up to which rowid the index is
+    text as it was written slowed every commit (each added an index segment, under the write lock both
+    processes share; docs/performance.md has the figures). `decisions_text_upto` says up to which rowid the index is
     filled (`sqlite_writer.index_batch`, a quarter second behind); searches read the rows above it
     directly. Deletions and erasures still take indexed rows out at once; a new row whose rowid is not
     above the mark (SQLite reuses the highest rowid after it is deleted) is indexed at once."""

@@ -97,7 +97,7 @@ def _transaction(
             conn.execute("PRAGMA synchronous=FULL")
 
 
-_INDEX_BATCH = 50  # decisions put into the search index per transaction (about 2 ms of write lock)
+_INDEX_BATCH = 50  # decisions put into the search index per transaction (a short hold of the write lock)
 
 
 def index_batch(conn: sqlite3.Connection, limit: int = _INDEX_BATCH) -> int:
@@ -223,8 +223,8 @@ class SqliteFile:
 
         The event loop never waits for the disk: an fsync can take anything from half a millisecond to a
         few hundred on a busy disk. A `quick` write (a message's few decisions) and one that waits for
-        no disk are committed right here, on the reading connection, without a sync (about 0.1 ms, and
-        a write from another connection would empty its page cache); a durable one then waits for an
+        no disk are committed right here, on the reading connection, without a sync (a write from
+        another connection would empty its page cache); a durable one then waits for an
         fdatasync of the WAL in a worker thread (`_wal_synced`). Big writes (imports, erasure,
         retention), and any write while another process holds the write lock, run in the worker
         thread on a connection of its own, with synchronous=FULL."""
