@@ -53,7 +53,7 @@ class Pipeline:
         return await self.store.facts(Channel.EMAIL, sender, recipients, at)
 
     def envelope(self, sender: str, facts: RecipientFacts, at: datetime) -> tuple[Violation, ...]:
-        """The recipient rules alone, as the SMTP door asks them at RCPT TO (the message's category is
+        """The recipient rules alone, as the email engine asks them at RCPT TO (the message's category is
         the sender's until its content is read)."""
         settings = self.config.sender(sender).settings
         return envelope_violations(Channel.EMAIL, facts, settings.category, settings, self.config.policy, at)

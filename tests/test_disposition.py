@@ -22,7 +22,8 @@ ENV = {
     "ACME_API_KEY": "acme-api-key-0123456789",
     "GATEWAY_TOKEN_SECRET": "test-token-secret-0123456789",
 }
-CONFIG = """
+CONFIG = (
+    """
 [gateway]
 mode = "monitor"
 monitor_refuses = {refuses}
@@ -37,9 +38,12 @@ upstream = "maildir:{tmp}/outbox"
 [http]
 listen = "127.0.0.1:{http}"
 
-""" + ACME_SENDER + """api_key_env = "ACME_API_KEY"
+"""
+    + ACME_SENDER
+    + """api_key_env = "ACME_API_KEY"
 sms_from = ["+15005550006"]
 """
+)
 READER, NUMBER = "reader@example.com", "+12125550123"
 TEXT = "Demo Outfitters: 20% off all jackets today. Reply STOP to opt out."
 

@@ -29,19 +29,36 @@ CONSENTS = [
     ((PERSON, "acme", "express", LONG), False),
     ((PERSON, "acme", "express", "bell \x07 in it"), False),
 ]
-# (address, scope, reason) of a suppression to lift (one with reason stop in scope acme exists)
+# (address, scope, reason, note) of a suppression to lift (one with reason stop in scope acme exists);
+# an empty reason or note is one not given
 LIFTS = [
-    ((PERSON, "acme", "stop"), True),
-    ((PERSON, "acme", "erased"), False),  # an erasure is never lifted by hand
-    ((PERSON, "acme", "teleported"), False),
-    ((PERSON, "nobody", "stop"), False),
-    (("not-an-address", "acme", "stop"), False),
+    ((PERSON, "acme", "stop", "asked in writing"), True),
+    ((PERSON, "acme", "stop", ""), True),  # a note is welcome, not required
+    (
+        (PERSON, "acme", "", "asked in writing"),
+        True,
+    ),  # no reason: every entry in that scope (an erasure never)
+    ((PERSON, "acme", "stop", "x" * 501), False),
+    ((PERSON, "acme", "erased", "asked in writing"), False),  # an erasure is never lifted by hand
+    ((PERSON, "acme", "teleported", "asked in writing"), False),
+    ((PERSON, "nobody", "stop", "asked in writing"), False),
+    (("not-an-address", "acme", "stop", "asked in writing"), False),
 ]
+# (address, scope, note)
 REVOKES = [
-    ((PERSON, "acme"), True),
-    ((PERSON, "nobody"), False),
-    (("12345", "acme"), False),
+    ((PERSON, "acme", "by phone"), True),
+    ((PERSON, "acme", ""), True),
+    ((PERSON, "nobody", "by phone"), False),
+    (("12345", "acme", "by phone"), False),
 ]
+
+
+def _given(**values: str) -> dict[str, str]:
+    return {name: value for name, value in values.items() if value}
+
+
+def _flags(**values: str) -> list[str]:
+    return [arg for name, value in _given(**values).items() for arg in (f"--{name}", value)]
 
 
 def _scope_flags(scope: str) -> list[str]:
@@ -107,11 +124,12 @@ def test_recording_consent_is_accepted_and_refused_alike_by_every_door(gw):
 
 def test_lifting_a_suppression_is_accepted_and_refused_alike_by_every_door(gw):
     doors = Doors(gw)
-    for (address, scope, reason), accepted in LIFTS:
+    for (address, scope, reason, note), accepted in LIFTS:
         results = []
         for door in ("cli", "api", "console"):
             suppress(gw.db, PERSON, Reason.STOP, scope="acme")
             if door == "cli":
+                flags = _flags(reason=reason, note=note)
                 results.append(
                     doors.cli(
                         "suppress",
@@ -120,45 +138,57 @@ def test_lifting_a_suppression_is_accepted_and_refused_alike_by_every_door(gw):
                         "--channel",
                         _channel(address),
                         *_scope_flags(scope),
-                        "--reason",
-                        reason,
-                        "--note",
-                        "asked in writing",
+                        *flags,
                     )
                 )
             elif door == "api":
-                query = urllib.parse.urlencode({"scope": scope, "reason": reason, "note": "asked in writing"})
+                query = urllib.parse.urlencode(_given(scope=scope, reason=reason, note=note))
                 results.append(doors.api("DELETE", f"/v1/suppressions/{urllib.parse.quote(address)}?{query}"))
             else:
-                results.append(
-                    doors.console(
-                        "remove-suppression",
-                        {"address": address, "scope": scope, "reason": reason, "note": "asked in writing"},
-                    )
-                )
-        assert results == [accepted] * 3, (address, scope, reason, results)
+                form = {"address": address, "scope": scope, "reason": reason, "note": note}
+                results.append(doors.console("remove-suppression", form))
+        assert results == [accepted] * 3, (address, scope, reason, note[:20], results)
 
 
 def test_revoking_consent_is_accepted_and_refused_alike_by_every_door(gw):
     doors = Doors(gw)
-    for (address, scope), accepted in REVOKES:
+    for (address, scope, note), accepted in REVOKES:
         results = []
         for door in ("cli", "api", "console"):
             assert doors.api("POST", "/v1/consents", {"address": PERSON, "scope": "acme", "level": "express"})
             if door == "cli":
+                flags = _flags(note=note)
                 results.append(
                     doors.cli(
-                        "consent", "revoke", address, "--channel", _channel(address), *_scope_flags(scope)
+                        "consent",
+                        "revoke",
+                        address,
+                        "--channel",
+                        _channel(address),
+                        *_scope_flags(scope),
+                        *flags,
                     )
                 )
             elif door == "api":
-                query = urllib.parse.urlencode({"scope": scope, "note": "by phone"})
+                query = urllib.parse.urlencode(_given(scope=scope, note=note))
                 results.append(doors.api("DELETE", f"/v1/consents/{urllib.parse.quote(address)}?{query}"))
             else:
-                results.append(
-                    doors.console("revoke-consent", {"address": address, "scope": scope, "note": "by phone"})
-                )
+                form = {"address": address, "scope": scope, "note": note}
+                results.append(doors.console("revoke-consent", form))
         assert results == [accepted] * 3, (address, scope, results)
+
+
+def test_revoking_with_no_scope_named_revokes_in_every_scope_on_the_cli_and_the_api(gw):
+    doors = Doors(gw)
+    for revoke in (
+        lambda: doors.cli("consent", "revoke", PERSON, "--channel", "sms"),
+        lambda: doors.api("DELETE", f"/v1/consents/{urllib.parse.quote(PERSON)}"),
+    ):
+        for scope in ("acme", "global"):
+            assert doors.api("POST", "/v1/consents", {"address": PERSON, "scope": scope, "level": "express"})
+        assert revoke()
+        status, answer = call(gw, "GET", f"/v1/consents?address={urllib.parse.quote(PERSON)}")
+        assert status == 200 and all(c["revoked_at"] for c in answer["consents"])
 
 
 def test_every_change_is_audited_with_the_door_that_made_it(gw):

@@ -274,7 +274,8 @@ def make_routes(ctx, app: web.Application):
             done=DONE.get(request.query.get("done", "")),
             csrf=csrf_token(ctx.signer, request["ops"]),
             scopes=[GLOBAL_SCOPE, *senders],
-            levels=[level.label for level in ConsentLevel if level != ConsentLevel.NONE],
+            # `none` last: a refusal recorded (unticked on an order form), not a level to pick by default
+            levels=[level.label for level in (*sorted(ConsentLevel, reverse=True)[:-1], ConsentLevel.NONE)],
             permanent=PERMANENT_REASONS,
         )
 

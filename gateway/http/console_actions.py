@@ -40,14 +40,6 @@ def make_action_routes(ctx, app: web.Application, guarded) -> None:
             raise Refused("This form has expired or did not come from the console. Open the page again.", 403)
         return form
 
-    def why(form, name: str, what: str) -> str:
-        """The console's sign-in is a shared ops key that names no person: a change made from it says why,
-        for the audit trail (the lists service checks the text like any other)."""
-        text = " ".join(str(form.get(name, "")).split())
-        if not text:
-            raise Refused(f"Say {what}: it goes into the audit trail.")
-        return text
-
     def back(address: str, done: str) -> web.HTTPSeeOther:
         return web.HTTPSeeOther("/ops/lookup?" + urlencode({"address": address, "done": done}))
 
@@ -72,14 +64,13 @@ def make_action_routes(ctx, app: web.Application, guarded) -> None:
 
     async def remove_suppression(actor: str, form):
         channel, address = address_of(form)
-        note = why(form, "note", "why it is removed")
         removed = await lists.lift(
             actor,
             address,
             channel=channel,
             scope=str(form.get("scope", "")),
             reason=str(form.get("reason", "")),
-            note=note,
+            note=form.get("note"),
         )
         return address, removed, "removed"
 
@@ -98,9 +89,8 @@ def make_action_routes(ctx, app: web.Application, guarded) -> None:
 
     async def revoke_consent(actor: str, form):
         channel, address = address_of(form)
-        note = why(form, "note", "why it is revoked")
         count = await lists.revoke_consent(
-            actor, address, channel=channel, scope=str(form.get("scope", "")), note=note
+            actor, address, channel=channel, scope=str(form.get("scope", "")), note=form.get("note")
         )
         return address, count, "revoked"
 

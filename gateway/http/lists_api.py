@@ -9,7 +9,8 @@ audits it (`api ops`, `api sender NAME`) whichever door it came through.
     POST   /v1/consents              {"address", "level", "channel"?, "scope"?, "source"?, "evidence"?,
                                       "obtained_at"?, "expires_at"?}
     GET    /v1/consents              ?address=&channel=&scope=
-    DELETE /v1/consents/{address}    ?channel=&scope=&note=   (revokes what is recorded; the ledger keeps it)
+    DELETE /v1/consents/{address}    ?channel=&scope=&note=   (revokes what is recorded, in every scope when
+                                      an ops key names none; the ledger keeps it)
 
 An ops key works in any scope (default `global`); a sender's key only in its own sender's scope, which is
 then the default. Refusals of the lists service are 400 (409 for an erasure, which is permanent).
@@ -193,12 +194,14 @@ def add_routes(app: web.Application, ctx) -> None:
         me = await caller(request)
         q = request.query
         channel, address = checks.address(request.match_info["address"], q.get("channel"))
-        scope = me.scope(q.get("scope"))
+        # no scope named: every scope for an ops key, as `gateway consent revoke` without --sender
+        scope = None if me.who == OPS and "scope" not in q else me.scope(q.get("scope"))
         revoked = await lists.revoke_consent(
             me.actor, address, channel=channel, scope=scope, note=q.get("note")
         )
         if not revoked:
-            raise ApiError(404, "NOT_FOUND", f"no consent in force for {address} in scope {scope}")
+            where = f"scope {scope}" if scope else "any scope"
+            raise ApiError(404, "NOT_FOUND", f"no consent in force for {address} in {where}")
         return web.json_response(
             {"revoked": revoked, "channel": channel.value, "address": address, "scope": scope}
         )

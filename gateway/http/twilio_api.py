@@ -24,7 +24,8 @@ from .errors import ApiError, twilio_error_body
 from .fields import check_text, parse_category, parse_send_at
 from .sms_api import failure_error, violations_json
 
-# The Messages fields of Twilio's API (../shared/twilio, CreateMessageRequest), passed on as given.
+# The Messages fields of Twilio's API (CreateMessageRequest in its OpenAPI description, a copy of which is
+# tests/twilio/messages_v2010.openapi.json), passed on as given.
 TWILIO_FIELDS = frozenset(
     (
         "To",

@@ -111,12 +111,19 @@ def text(value: object, name: str, limit: int, *, lines: bool = False) -> str:
         return ""
     if not isinstance(value, str):
         raise ListsError("BAD_REQUEST", f"{name} must be text")
-    value = value.strip() if lines else " ".join(value.split())
+    value = value.replace("\r\n", "\n").replace("\r", "\n").strip() if lines else " ".join(value.split())
     if len(value) > limit:
         raise ListsError("BAD_REQUEST", f"{name} has {len(value)} characters; at most {limit}")
     if _CONTROL.search(value) or (not lines and "\n" in value):
         raise ListsError("BAD_REQUEST", f"{name} has control characters")
     return value
+
+
+def cleaned(value: str, limit: int) -> str:
+    """Text a machine made from what a stranger sent (the Status line of a bounce report, the words of a
+    STOP text): on one line, without control characters, cut to `limit`. Never refused: the opt-out it
+    describes must not be lost over its wording."""
+    return _CONTROL.sub("", " ".join(value.split()))[:limit]
 
 
 def when(value: object, name: str) -> datetime | None:

@@ -2,8 +2,9 @@
 command line, the HTTP API, the ops console, an import, or the opt-out loop (one-click unsubscribe, mail
 to the gateway's own addresses, STOP and START texts). Each change is checked here (checks.py), made,
 and audited in the same transaction, naming who made it (`actor`: "cli alice", "api ops", "console
-192.0.2.7", "one-click", "sms reply", ...). The doors only read their protocol's input, decide who may
-ask (an ops key, a sender's own scope), and word the answer.
+192.0.2.7", "one-click", "sms reply", ...); an import, written in batches, is audited by one entry once
+they are in. The doors only read their protocol's input, decide who may ask (an ops key, a sender's own
+scope), and word the answer.
 """
 
 from __future__ import annotations
@@ -234,7 +235,7 @@ class Lists:
             ahash = address_hash(normalized)
         else:
             chosen, normalized, ahash = request.channel, None, checks.hashed_address(request.hash)
-        source = checks.text(request.source, "source", checks.MAX_SOURCE)
+        source = checks.cleaned(request.source, checks.MAX_SOURCE)
         entry = Suppression(chosen, ahash, normalized, where, request.reason, source, now)
         audit = AuditEntry(
             actor, "suppression.add", chosen, normalized, where, f"reason {request.reason.value}", now, ahash
@@ -242,8 +243,16 @@ class Lists:
         return await self.store.add_suppression(entry, audit)
 
     async def opt_outs(self, actor: str, requests: Iterable[OptOut]) -> list[bool]:
+        """Several opt-outs (a bounce report names many recipients): each that names a valid address is
+        taken; one that does not is logged and left out, and does not stop the others."""
         now = datetime.now(UTC)
-        return [await self.opt_out(actor, request, now) for request in requests]
+        added = []
+        for request in requests:
+            try:
+                added.append(await self.opt_out(actor, request, now))
+            except ListsError as exc:
+                log.warning("%s: an opt-out left out: %s", actor, exc.message)
+        return added
 
     async def opt_back_in(
         self, actor: str, channel: Channel, address: str, scope: str, reason: Reason

@@ -102,10 +102,27 @@ class MailTransaction:
     facts: dict[str, RecipientFacts] = field(default_factory=dict)  # read for recipients named so far
     noted: dict[str, tuple[Violation, ...]] = field(default_factory=dict)  # monitor mode: let through
     accepted: list[str] = field(default_factory=list)
+    lost: bool = False  # the upstream transaction went away: what it had accepted is gone with it
 
 
-def _why(violations: Sequence[Violation]) -> str:
-    return "; ".join(f"{v.code} ({v.message})" for v in violations)
+REPLY_TEXT = 500  # RFC 5321 4.5.3.1.5: a reply line is 512 octets with its code and CRLF
+
+
+def _fitted(prefix: str, found: Sequence[tuple[str, str]], form: str) -> str:
+    """A refusal naming every code, each followed by its reason (`form`, e.g. ": %s"), the reasons cut
+    short as much as it takes for the line to fit in an SMTP reply."""
+    lines = [prefix + "; ".join(code + form % why for code, why in found)]
+    for room in (200, 120, 60, 30, 0):
+        if len(lines[-1].encode()) <= REPLY_TEXT:
+            break
+        lines.append(
+            prefix
+            + "; ".join(
+                code + (form % (why if len(why) <= room else why[: max(room - 3, 0)] + "...") if room else "")
+                for code, why in found
+            )
+        )
+    return lines[-1]
 
 
 @dataclass(frozen=True)
@@ -126,10 +143,6 @@ class EmailEngine:
         self.config = config
         self.pipeline = Pipeline(config, store)
         self._delivery = delivery
-
-    @property
-    def store(self) -> Store:
-        return self.pipeline.store
 
     @property
     def delivery(self) -> Delivery:
@@ -157,6 +170,8 @@ class EmailEngine:
         sender = tx.client.sender
         if sender is None or sender not in self.config.senders:
             return
+        if self._one_recipient_per_message(self.config.senders[sender].settings.category):
+            return  # only the first is taken: the rest are asked to come again in transactions of their own
         wanted = list(
             dict.fromkeys(
                 a
@@ -182,6 +197,8 @@ class EmailEngine:
         if sender is None:
             return NEED_AUTH
         settings = self.config.sender(sender).settings
+        if tx.lost:  # the recipients accepted so far are no longer upstream: the client sends it all again
+            return UPSTREAM_DOWN
         if tx.accepted and self._one_recipient_per_message(settings.category):
             return ONE_RECIPIENT
         recipient = normalize_email(address)
@@ -196,7 +213,9 @@ class EmailEngine:
         found = self.pipeline.envelope(sender, facts, now)
         if self.config.disposition(sender).fate(found) is Fate.REFUSE:
             self._record_soon(self._decision(tx, recipient, settings.category, Verdict.REJECTED, found))
-            return Action(550, f"5.7.1 <{address}> rejected: {_why(found)}")
+            return Action(
+                550, _fitted(f"5.7.1 <{address}> rejected: ", [(v.code, v.message) for v in found], " (%s)")
+            )
         if tx.upstream is None:
             try:
                 tx.upstream = await self.delivery.relay.begin(tx.mail_from, tx.options)
@@ -209,7 +228,7 @@ class EmailEngine:
             reply = await tx.upstream.add_recipient(address, options)
         except UpstreamUnavailable as exc:
             log.warning("upstream unavailable at RCPT: %s", exc)
-            tx.upstream = None
+            tx.upstream, tx.lost = None, True
             return UPSTREAM_DOWN
         if not reply.ok:
             self._record_soon(
@@ -267,7 +286,7 @@ class EmailEngine:
     async def _deliver(self, tx: MailTransaction, raw: bytes) -> Action:
         sender = tx.client.sender
         upstream = tx.upstream
-        if sender is None or upstream is None:  # the upstream went away at an earlier RCPT
+        if sender is None or upstream is None or tx.lost:  # the upstream went away at an earlier RCPT
             return UPSTREAM_DOWN
         now = datetime.now(UTC)
         content = parse_email(raw)
@@ -281,7 +300,7 @@ class EmailEngine:
                 self._record_soon(
                     self._decision(tx, recipient, category, Verdict.REJECTED, found, excerpt, size)
                 )
-            return Action(550, "5.7.1 Rejected: " + "; ".join(f"{v.code}: {v.message}" for v in found))
+            return Action(550, _fitted("5.7.1 Rejected: ", [(v.code, v.message) for v in found], ": %s"))
 
         monitored = found if fate is Fate.MONITOR else ()
         outgoing = await self._outgoing(tx, raw, category, content.list_unsubscribe is None, monitored, now)

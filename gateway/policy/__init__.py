@@ -72,7 +72,7 @@ def envelope_violations(
     policy: Policy,
     at: datetime,
 ) -> tuple[Violation, ...]:
-    """The recipient rules alone, as an SMTP door runs them at RCPT TO."""
+    """The recipient rules alone, as the email engine asks them at RCPT TO."""
     return recipient_violations(recipient, RecipientCheck(channel, category, sender, policy, at))
 
 

@@ -3,9 +3,9 @@
 Neither library offers a public way to do what the gateway needs on the hot path (see protocol.py and
 relay.py for why each is used): aiosmtpd's per-connection set-up, its read buffer (pipelined commands,
 DATA read in large chunks) and its internal hooks; aiosmtplib's command lock and raw reply reader (DATA
-written as the client sent it). pyproject.toml pins both libraries below their next major version for
-this reason, and tests/test_private.py fails, naming the part, when an installed version no longer has
-one of them. `missing()` gives the same list, and `gateway serve` refuses to start without them.
+written as the client sent it). pyproject.toml pins both libraries below releases they were not checked
+on for this reason, and tests/test_layering.py fails, naming the part, when an installed version no
+longer has one of them. `missing()` gives that list, and `gateway serve` refuses to start without them.
 """
 
 from __future__ import annotations

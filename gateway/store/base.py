@@ -1,8 +1,6 @@
-"""The store interface every engine implements, and the conversions they share.
-
-Async throughout so that a networked engine (PostgreSQL) fits behind it; the embedded SQLite engine
-answers from the calling thread, its queries being a few microseconds each.
-"""
+"""What both store engines share: the values they take and give (imports, claims, held texts, audit
+entries, decision filters), the text form of times, the ids, and the decision's row. The interface
+itself is interface.py."""
 
 from __future__ import annotations
 
@@ -100,7 +98,8 @@ class Erasure:
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
     """A change to the suppression list or the consent ledger, and who (or what) made it; written in the
-    same transaction as the change (gateway/lists/service.py makes every one)."""
+    same transaction as the change, but for an import, whose batches are audited by one entry after them
+    (gateway/lists/service.py makes every one)."""
 
     actor: str  # "console 192.0.2.7", "cli alice", "api ops", "one-click", "sms reply"
     action: str  # suppression.add | suppression.remove | suppression.import | consent.add | consent.revoke | erasure

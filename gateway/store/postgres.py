@@ -27,8 +27,8 @@ from .postgres_pool import PostgresPool, numbered, rowcount
 from .postgres_schema import SCHEMA_VERSION
 from .postgres_sms import PostgresTexts
 from .rows import (
-    AUDIT_COLS,
     CONSENT_COLS,
+    INSERT_AUDIT,
     SUPPRESSION_COLS,
     audit_of,
     audit_row,
@@ -97,9 +97,7 @@ class PostgresStore(StoreParts):
             else:
                 new_id, changed = None, rowcount(await conn.execute(numbered(sql), *args))
             if audit is not None and changed:
-                await conn.execute(
-                    numbered(f"INSERT INTO audit ({AUDIT_COLS}) VALUES (?,?,?,?,?,?,?,?)"), *audit_row(audit)
-                )
+                await conn.execute(numbered(INSERT_AUDIT), *audit_row(audit))
             return changed, new_id
 
     async def add_suppression(self, entry: Suppression, audit: AuditEntry | None = None) -> bool:
@@ -167,9 +165,7 @@ class PostgresStore(StoreParts):
 
     async def add_audit(self, entry: AuditEntry) -> None:
         async with self.db.transaction() as conn:
-            await conn.execute(
-                numbered(f"INSERT INTO audit ({AUDIT_COLS}) VALUES (?,?,?,?,?,?,?,?)"), *audit_row(entry)
-            )
+            await conn.execute(numbered(INSERT_AUDIT), *audit_row(entry))
 
     async def audit_log(
         self, channel: Channel | None = None, address: str | None = None, limit: int = 100

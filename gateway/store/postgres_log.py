@@ -24,9 +24,9 @@ from .base import (
     to_text,
 )
 from .interface import DecisionPages
-from .postgres_pool import PostgresPool, rowcount
+from .postgres_pool import PostgresPool, numbered, rowcount
 from .rows import (
-    AUDIT_COLS,
+    INSERT_AUDIT,
     OUTBOX_COLS,
     SEND_COLS,
     SUPPRESSION_COLS,
@@ -218,9 +218,7 @@ class PostgresDecisionLog(DecisionPages):
                 )
             )
             if audit is not None:
-                await conn.execute(
-                    f"INSERT INTO audit ({AUDIT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)", *audit_row(audit)
-                )
+                await conn.execute(numbered(INSERT_AUDIT), *audit_row(audit))
         return Erasure(len(rows), suppressed, consents, outbox, held)
 
     async def purge_before(self, before: datetime) -> int:

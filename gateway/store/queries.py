@@ -24,7 +24,8 @@ def _filtered(sql: str, args: list, **conditions) -> Query:
 
 def remove_suppressions(channel: Channel, address: str, scope: str | None, reason: str | None) -> Query:
     return _filtered(
-        "DELETE FROM suppressions WHERE channel = ? AND address_hash = ?",
+        # an erasure is never lifted, whatever a caller checked before (one may land in between)
+        "DELETE FROM suppressions WHERE channel = ? AND address_hash = ? AND reason <> 'erased'",
         [channel.value, address_hash(address)],
         scope=scope,
         reason=reason,

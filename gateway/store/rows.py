@@ -67,6 +67,7 @@ CONSENT_COLS = (
 
 
 AUDIT_COLS = "at, actor, action, channel, address_hash, address, scope, detail"
+INSERT_AUDIT = f"INSERT INTO audit ({AUDIT_COLS}) VALUES (?,?,?,?,?,?,?,?)"  # with `audit_row`
 
 
 def audit_row(a: AuditEntry) -> tuple:

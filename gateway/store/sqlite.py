@@ -21,8 +21,8 @@ from . import queries
 from .base import AuditEntry, ImportResult, StoreError, to_text
 from .interface import StoreParts
 from .rows import (
-    AUDIT_COLS,
     CONSENT_COLS,
+    INSERT_AUDIT,
     SUPPRESSION_COLS,
     audit_of,
     audit_row,
@@ -134,17 +134,13 @@ class SqliteStore(StoreParts):
         def work(conn: sqlite3.Connection) -> tuple[int, int | None]:
             cur = conn.execute(sql, args)
             if cur.rowcount > 0:
-                conn.execute(f"INSERT INTO audit ({AUDIT_COLS}) VALUES (?,?,?,?,?,?,?,?)", audit_row(audit))
+                conn.execute(INSERT_AUDIT, audit_row(audit))
             return cur.rowcount, cur.lastrowid
 
         return await self.db.write(work)
 
     async def add_audit(self, entry: AuditEntry) -> None:
-        await self.db.write(
-            lambda conn: conn.execute(
-                f"INSERT INTO audit ({AUDIT_COLS}) VALUES (?,?,?,?,?,?,?,?)", audit_row(entry)
-            )
-        )
+        await self.db.write(lambda conn: conn.execute(INSERT_AUDIT, audit_row(entry)))
 
     async def audit_log(
         self, channel: Channel | None = None, address: str | None = None, limit: int = 100

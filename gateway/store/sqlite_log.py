@@ -25,7 +25,7 @@ from .base import (
     to_text,
 )
 from .interface import DecisionPages
-from .rows import AUDIT_COLS, OUTBOX_COLS, SUPPRESSION_COLS, audit_row, outbox_row, send_row
+from .rows import INSERT_AUDIT, OUTBOX_COLS, SUPPRESSION_COLS, audit_row, outbox_row, send_row
 from .sqlite_schema import INSERT_SEND
 from .sqlite_writer import SqliteFile
 
@@ -183,7 +183,7 @@ class SqliteDecisionLog(DecisionPages):
                 (masked, ahash),
             ).rowcount
             if audit is not None:
-                conn.execute(f"INSERT INTO audit ({AUDIT_COLS}) VALUES (?,?,?,?,?,?,?,?)", audit_row(audit))
+                conn.execute(INSERT_AUDIT, audit_row(audit))
             return Erasure(len(rows), suppressed, consents, outbox, held)
 
         result = await self.db.write(work)

@@ -1,0 +1,117 @@
+"""The configuration as the rest of the gateway reads it: plain frozen values, made by `gateway.config.parse`
+from TOML (every key checked there)."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from ..model import Mode
+from ..policy.disposition import ALWAYS_REFUSED, Disposition
+from ..policy.settings import Policy, SenderSettings
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    listen: tuple[str, int] = ("127.0.0.1", 2525)
+    upstream: str = "maildir:var/outbox"
+    trusted_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    trusted_sender: str | None = None
+    add_list_unsubscribe: bool = True
+    hostname: str = "localhost"
+    max_message_size: int = 25 * 1024 * 1024
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    allow_plaintext_auth: bool | None = None  # None: only on loopback
+    upstream_password_env: str | None = None
+    upstream_timeout: float = 30.0
+    upstream_pool_size: int = 20
+    upstream_verify_tls: bool = True
+    unsubscribe_address: str | None = None
+    bounce_address: str | None = None
+    workers: int = 1
+    drain_seconds: float = 30.0
+
+    @property
+    def plaintext_auth(self) -> bool:
+        """Whether AUTH may be used before STARTTLS."""
+        return self.listens_on_loopback if self.allow_plaintext_auth is None else self.allow_plaintext_auth
+
+    @property
+    def listens_on_loopback(self) -> bool:
+        host = self.listen[0]
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+
+@dataclass(frozen=True)
+class SmsConfig:
+    provider: str = "outbox"  # or "twilio"
+    account_sid: str | None = None  # the gateway's own Twilio account (the provider's, not a sender's)
+    account_sid_env: str = "TWILIO_ACCOUNT_SID"
+    auth_token_env: str = "TWILIO_AUTH_TOKEN"
+    base_url: str = "https://api.twilio.com"
+    timeout: float = 10.0
+    retry_after: int = 30  # seconds a client is told to wait when the provider fails
+    inbound_url: str | None = None  # the webhook URL Twilio signs; default: public_url + the path
+
+
+@dataclass(frozen=True)
+class Sender:
+    settings: SenderSettings
+    smtp_username: str | None = None
+    smtp_password_env: str | None = None
+    smtp_password_hash: str | None = None
+    api_key_env: str | None = None
+    api_key_hash: str | None = None
+    sms_from: tuple[str, ...] = ()
+    twilio_account_sid: str | None = None
+    messaging_service_sid: str | None = None
+    defer_quiet_hours: bool = False
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None  # default: the first of from_domains
+    dkim_key_file: str | None = None  # PEM private key (a file: keys never live in this config)
+    dkim_key_env: str | None = None  # or the PEM itself in this environment variable
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    mode: Mode = Mode.ENFORCE
+    monitor_refuses: frozenset[str] = ALWAYS_REFUSED  # codes refused even in monitor mode
+    database: str = "sqlite:///var/gateway.db"
+    public_url: str = "http://127.0.0.1:8025"
+    token_secret_env: str = "GATEWAY_TOKEN_SECRET"
+    token_secret_file: str | None = None
+    state_dir: str = "var"
+    retention_days: int | None = None  # decisions older than this are deleted; None: kept
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    http_listen: tuple[str, int] = ("127.0.0.1", 8025)
+    sms: SmsConfig = field(default_factory=SmsConfig)
+    ops_api_key_env: str | None = "GATEWAY_OPS_KEY"
+    ops_api_key_hash: str | None = None
+    policy: Policy = field(default_factory=Policy)
+    senders: dict[str, Sender] = field(default_factory=dict)
+
+    def sender(self, name: str) -> Sender:
+        try:
+            return self.senders[name]
+        except KeyError:
+            known = ", ".join(self.senders) or "none configured"
+            raise KeyError(f"unknown sender {name!r} (known: {known})") from None
+
+    def mode_for(self, sender: str) -> Mode:
+        own = self.senders[sender].settings.mode if sender in self.senders else None
+        return own or self.mode
+
+    def disposition(self, sender: str) -> Disposition:
+        """What becomes of this sender's messages that break a rule (the same for mail and texts)."""
+        return Disposition(self.mode_for(sender), self.monitor_refuses)
