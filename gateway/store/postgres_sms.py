@@ -13,7 +13,7 @@ from ..model import Category, Channel
 from . import queries
 from .base import ClaimResult, DeferredText, OutboxMessage, SendClaim, from_text, to_text
 from .postgres_pool import PostgresPool
-from .rows import DEFERRED_COLS, SEND_COLS, deferred_of
+from .rows import DEFERRED_COLS, INSERT_DEFERRED, SEND_COLS, deferred_of, deferred_row
 
 INSERT_SEND = f"INSERT INTO sends ({SEND_COLS}) VALUES ($1, $2, $3, $4, $5) RETURNING id"
 
@@ -93,24 +93,7 @@ class PostgresTexts:
         ]
 
     async def add_deferred(self, text: DeferredText) -> None:
-        await self.db.execute(
-            f"INSERT INTO deferred ({DEFERRED_COLS}) VALUES ({','.join('?' * 15)})",
-            text.id,
-            to_text(text.created_at),
-            to_text(text.send_at),
-            text.sender,
-            text.recipient,
-            address_hash(text.recipient),
-            text.from_number,
-            text.body,
-            text.category.value,
-            json.dumps(text.fields),
-            text.api,
-            text.state,
-            text.attempts,
-            text.last_error,
-            to_text(text.claimed_at),
-        )
+        await self.db.execute(INSERT_DEFERRED, *deferred_row(text))
 
     async def claim_deferred(self, at: datetime, limit: int) -> list[DeferredText]:
         """SKIP LOCKED: instances polling at once each take different texts, none waits for another."""

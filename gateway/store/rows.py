@@ -104,6 +104,32 @@ DEFERRED_COLS = (
 )
 
 
+INSERT_DEFERRED = (
+    f"INSERT INTO deferred ({DEFERRED_COLS}) VALUES ({','.join('?' * 15)})"  # with `deferred_row`
+)
+
+
+def deferred_row(text: DeferredText) -> tuple:
+    """In DEFERRED_COLS order."""
+    return (
+        text.id,
+        to_text(text.created_at),
+        to_text(text.send_at),
+        text.sender,
+        text.recipient,
+        address_hash(text.recipient),
+        text.from_number,
+        text.body,
+        text.category.value,
+        json.dumps(text.fields),
+        text.api,
+        text.state,
+        text.attempts,
+        text.last_error,
+        to_text(text.claimed_at),
+    )
+
+
 def deferred_of(r: Sequence) -> DeferredText:
     return DeferredText(
         id=r[0],

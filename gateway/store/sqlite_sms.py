@@ -11,7 +11,7 @@ from ..addresses import address_hash
 from ..model import Category, Channel
 from . import queries
 from .base import ClaimResult, DeferredText, OutboxMessage, SendClaim, from_text, to_text
-from .rows import DEFERRED_COLS, deferred_of
+from .rows import DEFERRED_COLS, INSERT_DEFERRED, deferred_of, deferred_row
 from .sqlite_schema import INSERT_SEND
 from .sqlite_writer import SqliteFile
 
@@ -78,28 +78,8 @@ class SqliteTexts:
         ]
 
     async def add_deferred(self, text: DeferredText) -> None:
-        row = (
-            text.id,
-            to_text(text.created_at),
-            to_text(text.send_at),
-            text.sender,
-            text.recipient,
-            address_hash(text.recipient),
-            text.from_number,
-            text.body,
-            text.category.value,
-            json.dumps(text.fields),
-            text.api,
-            text.state,
-            text.attempts,
-            text.last_error,
-            to_text(text.claimed_at),
-        )
-        await self.db.write(
-            lambda conn: conn.execute(
-                f"INSERT INTO deferred ({DEFERRED_COLS}) VALUES ({','.join('?' * 15)})", row
-            )
-        )
+        row = deferred_row(text)
+        await self.db.write(lambda conn: conn.execute(INSERT_DEFERRED, row))
 
     async def claim_deferred(self, at: datetime, limit: int) -> list[DeferredText]:
         def work(conn: sqlite3.Connection) -> list[DeferredText]:
