@@ -91,6 +91,21 @@ def test_an_upstream_lost_mid_transaction_takes_the_recipients_it_had_with_it(tm
     assert delivered == [] and relayed == []
 
 
+def test_an_upstream_lost_before_anything_was_accepted_is_opened_again_for_the_next_recipient(tmp_path):
+    async def go():
+        relay = FlakyRelay("a@example.com")
+        engine, store, decisions = _engine(tmp_path, relay)
+        _, tx = engine.mail(Client(sender="demo", authenticated=True), "orders@news.demo.example", [])
+        answers = [(await engine.recipient(tx, a, [])).code for a in ("a@example.com", "b@example.com")]
+        data = await engine.message(tx, SAMPLE)
+        await decisions.flush()
+        await store.close()
+        return answers, data, relay.delivered
+
+    answers, data, delivered = asyncio.run(go())
+    assert answers == [451, 250] and data.code == 250 and delivered == [["b@example.com"]]
+
+
 def test_a_malformed_report_to_the_bounce_address_keeps_its_valid_opt_outs(tmp_path):
     """A DSN whose Status line runs on for hundreds of characters (anyone can send one) is still taken:
     the bounce is recorded, its source text cut to size, and the sender gets 250, not an error forever."""

@@ -56,10 +56,7 @@ def add_suppress_parser(commands: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     add = _address_action(sub, "add", "suppress an address (default scope: global)")
-    # `erased` is not among them: an erasure is made by `gateway forget`, which also deletes the data
-    add.add_argument(
-        "--reason", choices=[r for r in _REASONS if r != Reason.ERASED.value], default=Reason.MANUAL.value
-    )
+    add.add_argument("--reason", choices=_REASONS, default=Reason.MANUAL.value)  # erased: refused, saying why
     add.add_argument("--source", default="cli")
     add.add_argument("--expires", metavar="ISO8601", help="lift the suppression by itself at this time")
     add.set_defaults(run=suppress_add)

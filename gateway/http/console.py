@@ -274,8 +274,8 @@ def make_routes(ctx, app: web.Application):
             done=DONE.get(request.query.get("done", "")),
             csrf=csrf_token(ctx.signer, request["ops"]),
             scopes=[GLOBAL_SCOPE, *senders],
-            # `none` last: a refusal recorded (unticked on an order form), not a level to pick by default
-            levels=[level.label for level in (*sorted(ConsentLevel, reverse=True)[:-1], ConsentLevel.NONE)],
+            # weakest first, `none` (a refusal recorded, e.g. unticked on an order form) last; none chosen ahead
+            levels=[level.label for level in (*sorted(ConsentLevel)[1:], ConsentLevel.NONE)],
             permanent=PERMANENT_REASONS,
         )
 

@@ -228,7 +228,7 @@ class EmailEngine:
             reply = await tx.upstream.add_recipient(address, options)
         except UpstreamUnavailable as exc:
             log.warning("upstream unavailable at RCPT: %s", exc)
-            tx.upstream, tx.lost = None, True
+            tx.upstream, tx.lost = None, bool(tx.accepted)  # nothing accepted yet: nothing lost
             return UPSTREAM_DOWN
         if not reply.ok:
             self._record_soon(

@@ -24,9 +24,10 @@ MAX_REPLY = 512  # RFC 5321 4.5.3.1.5: a reply line, code and CRLF included
 
 def reply(action: Action) -> str:
     """The engine's action as one reply line: whitespace (a quoted subject's line breaks) made single
-    spaces, and cut to the length RFC 5321 allows."""
+    spaces, and cut to the octets RFC 5321 allows (the engine keeps its refusals within them already)."""
     line = " ".join(action.line().split())
-    return line if len(line) <= MAX_REPLY - 2 else line[: MAX_REPLY - 5] + "..."
+    raw = line.encode()
+    return line if len(raw) <= MAX_REPLY - 2 else raw[: MAX_REPLY - 5].decode(errors="ignore") + "..."
 
 
 class GatewayHandler:
