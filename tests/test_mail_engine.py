@@ -13,7 +13,8 @@ from servers import free_port
 from gateway import config as config_module
 from gateway.decisions import DecisionLog
 from gateway.lists import Lists
-from gateway.mail.engine import REPLY_TEXT, Client, Delivery, EmailEngine, _fitted
+from gateway.mail.actions import REPLY_TEXT, fitted
+from gateway.mail.engine import Client, Delivery, EmailEngine
 from gateway.mail.upstream import Reply, UpstreamUnavailable
 from gateway.model import Channel, Reason
 from gateway.store.sqlite import SqliteStore
@@ -136,9 +137,9 @@ def test_a_malformed_report_to_the_bounce_address_keeps_its_valid_opt_outs(tmp_p
 
 def test_a_refusal_names_every_code_and_fits_in_an_smtp_reply():
     found = [(f"CODE_{i}", "a reason that goes on " * 30) for i in range(8)]
-    line = _fitted("5.7.1 Rejected: ", found, ": %s")
+    line = fitted("5.7.1 Rejected: ", found, ": %s")
     assert len(line.encode()) <= REPLY_TEXT and all(f"CODE_{i}" in line for i in range(8))
     short = [("SUPPRESSED", "opted out 2026-05-01 via unsubscribe")]
-    assert _fitted("5.7.1 <a@b.example> rejected: ", short, " (%s)") == (
+    assert fitted("5.7.1 <a@b.example> rejected: ", short, " (%s)") == (
         "5.7.1 <a@b.example> rejected: SUPPRESSED (opted out 2026-05-01 via unsubscribe)"
     )

@@ -31,6 +31,17 @@ from ..pipeline import EmailResult, Pipeline
 from ..policy import ordered
 from ..policy.disposition import Fate
 from ..store import Store, StoreError, new_id
+from .actions import (
+    MAIL_OK,
+    NEED_AUTH,
+    ONE_RECIPIENT,
+    OWN_ADDRESSES_ALONE,
+    RCPT_OK,
+    STORE_DOWN,
+    UPSTREAM_DOWN,
+    Action,
+    fitted,
+)
 from .inbound import read_inbound
 from .mailboxes import Mailbox, own_mailbox
 from .outgoing import list_unsubscribe_headers, received, rewrite
@@ -44,39 +55,6 @@ if TYPE_CHECKING:  # what delivery needs, imported where it is made (gateway ser
 log = logging.getLogger("gateway.mail")
 
 _ENHANCED = re.compile(r"^\d\.\d{1,3}\.\d{1,3}\s+")
-
-
-@dataclass(frozen=True, slots=True)
-class Action:
-    """What the door answers: an SMTP reply code and its text (enhanced status code first). 2xx accepts,
-    4xx defers (the client tries again later), 5xx refuses."""
-
-    code: int
-    text: str
-
-    @property
-    def accepted(self) -> bool:
-        return 200 <= self.code < 300
-
-    def line(self) -> str:
-        return f"{self.code} {self.text}"
-
-
-MAIL_OK = Action(250, "2.1.0 OK")
-RCPT_OK = Action(250, "2.1.5 OK")
-STORE_DOWN = Action(451, "4.3.0 Compliance store unavailable, try again later")
-UPSTREAM_DOWN = Action(451, "4.4.1 Upstream unavailable, try again later")
-NEED_AUTH = Action(530, "5.7.0 Authentication required")
-OWN_ADDRESSES_ALONE = Action(
-    452,
-    "4.5.3 Mail to the gateway's own addresses goes in a transaction of its own: send the other recipients "
-    "in another",
-)
-ONE_RECIPIENT = Action(
-    452,
-    "4.5.3 One recipient per message for marketing mail (each gets its own unsubscribe link): send the "
-    "others in another transaction",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,26 +81,6 @@ class MailTransaction:
     noted: dict[str, tuple[Violation, ...]] = field(default_factory=dict)  # monitor mode: let through
     accepted: list[str] = field(default_factory=list)
     lost: bool = False  # the upstream transaction went away: what it had accepted is gone with it
-
-
-REPLY_TEXT = 500  # RFC 5321 4.5.3.1.5: a reply line is 512 octets with its code and CRLF
-
-
-def _fitted(prefix: str, found: Sequence[tuple[str, str]], form: str) -> str:
-    """A refusal naming every code, each followed by its reason (`form`, e.g. ": %s"), the reasons cut
-    short as much as it takes for the line to fit in an SMTP reply."""
-    lines = [prefix + "; ".join(code + form % why for code, why in found)]
-    for room in (200, 120, 60, 30, 0):
-        if len(lines[-1].encode()) <= REPLY_TEXT:
-            break
-        lines.append(
-            prefix
-            + "; ".join(
-                code + (form % (why if len(why) <= room else why[: max(room - 3, 0)] + "...") if room else "")
-                for code, why in found
-            )
-        )
-    return lines[-1]
 
 
 @dataclass(frozen=True)
@@ -214,7 +172,7 @@ class EmailEngine:
         if self.config.disposition(sender).fate(found) is Fate.REFUSE:
             self._record_soon(self._decision(tx, recipient, settings.category, Verdict.REJECTED, found))
             return Action(
-                550, _fitted(f"5.7.1 <{address}> rejected: ", [(v.code, v.message) for v in found], " (%s)")
+                550, fitted(f"5.7.1 <{address}> rejected: ", [(v.code, v.message) for v in found], " (%s)")
             )
         if tx.upstream is None:
             try:
@@ -300,7 +258,7 @@ class EmailEngine:
                 self._record_soon(
                     self._decision(tx, recipient, category, Verdict.REJECTED, found, excerpt, size)
                 )
-            return Action(550, _fitted("5.7.1 Rejected: ", [(v.code, v.message) for v in found], ": %s"))
+            return Action(550, fitted("5.7.1 Rejected: ", [(v.code, v.message) for v in found], ": %s"))
 
         monitored = found if fate is Fate.MONITOR else ()
         outgoing = await self._outgoing(tx, raw, category, content.list_unsubscribe is None, monitored, now)

@@ -12,7 +12,8 @@ import logging
 import time
 
 from ..config import Config
-from ..mail.engine import Action, Client, EmailEngine, MailTransaction
+from ..mail.actions import Action
+from ..mail.engine import Client, EmailEngine, MailTransaction
 from .private import pipelined_recipients
 
 log = logging.getLogger("gateway.smtp")
