@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from ..content.mime import Unparseable
 from ..mail.engine import EmailEngine
 from ..model import Category
 from ..pipeline import Pipeline
@@ -84,7 +85,10 @@ async def run(args: argparse.Namespace) -> int:
             evaluation = result.evaluation
         else:
             raw = _read_message(args.file)
-            email_result = await EmailEngine(config, store).check(args.sender, raw, at, args.to)
+            try:
+                email_result = await EmailEngine(config, store).check(args.sender, raw, at, args.to)
+            except Unparseable as exc:
+                raise UsageError(f"{args.file}: the message cannot be parsed: {exc}") from None
             if not email_result.message.recipients:
                 raise UsageError(f"{args.file}: no recipients in To or Cc (give --to ADDRESS)")
             evaluation = email_result.evaluation

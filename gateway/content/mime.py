@@ -1,8 +1,14 @@
 """RFC 5322 / MIME bytes to `EmailContent`: the headers rules need and what a reader sees.
 
-Built on the stdlib `email` package. Nothing here raises on bad input: undecodable headers, unknown
-or lying charsets, broken base64 and truncated multiparts degrade to the best readable text, and what
-went wrong is listed in `EmailContent.defects`.
+Built on the stdlib `email` package. Undecodable headers, unknown or lying charsets, broken base64 and
+truncated multiparts degrade to the best readable text, and what went wrong is listed in
+`EmailContent.defects`. A message that cannot be read at all raises `Unparseable`, with what is wrong: it
+cannot be judged, so the gateway refuses it (554 5.6.0) rather than relay it. So do messages past these
+limits, which keep a hostile message from costing more than a real one:
+
+- MAX_MULTIPARTS multipart containers (boundary declarations) in the whole message, whatever their nesting;
+- MAX_HEADER_FIELDS header fields in the message's own header block;
+- the readable parts shown are at most _MAX_PARTS (the rest are left unread and listed as a defect).
 """
 
 from __future__ import annotations
@@ -23,6 +29,15 @@ EXPLICIT_HEADER = "X-Gateway-Sexually-Explicit"
 _TRUE = {"1", "yes", "true", "on"}
 _URL = re.compile(r"""(?:https?://|www\.)[^\s<>"'()\[\]{}]+|mailto:[^\s<>"'()\[\]{}]+""", re.IGNORECASE)
 _MAX_PARTS = 200
+MAX_MULTIPARTS = 100
+MAX_HEADER_FIELDS = 1000
+_BOUNDARY = re.compile(rb"boundary\s*=", re.IGNORECASE)
+_FIELD_START = re.compile(rb"(?:\A|\n)[^ \t\r\n]")
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+
+
+class Unparseable(ValueError):
+    """A message that cannot be read, so cannot be judged; the text says what is wrong with it."""
 
 
 def decode_header(value: str | None) -> str:
@@ -279,6 +294,27 @@ def _fast_shown(
 
 
 def parse_email(raw: bytes) -> EmailContent:
+    """What a reader of the message sees, and the headers the rules need; `Unparseable` when it cannot be
+    read or is past a limit (the module's docstring)."""
+    multiparts = len(_BOUNDARY.findall(raw))
+    if multiparts > MAX_MULTIPARTS:
+        raise Unparseable(
+            f"{multiparts} multipart containers, more than the {MAX_MULTIPARTS} the gateway reads"
+        )
+    end = _HEAD_END.search(raw)
+    head = raw if end is None else raw[: end.start()]
+    fields = len(_FIELD_START.findall(head))
+    if fields > MAX_HEADER_FIELDS:
+        raise Unparseable(f"{fields} header fields, more than the {MAX_HEADER_FIELDS} the gateway reads")
+    try:
+        return _parse_email(raw)
+    except RecursionError:
+        raise Unparseable("its structure is nested too deep to read") from None
+    except Exception as exc:  # anything else the stdlib parser or a decoder raised on hostile bytes
+        raise Unparseable(f"{type(exc).__name__}: {exc}"[:200]) from None
+
+
+def _parse_email(raw: bytes) -> EmailContent:
     split = _split_head(raw)
     defects: list[str] = []
     shown = None

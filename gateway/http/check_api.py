@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from ..content.mime import Unparseable
 from ..credentials import OPS
 from ..pipeline import Pipeline
 from .auth import bearer
@@ -31,7 +32,10 @@ def make_handler(ctx):
         if request.content_type in _EMAIL_TYPES:
             raw = await _message(request)
             recipients = request.query.getall("to", []) or None
-            result = await ctx.mail.check(sender, raw, at, recipients)
+            try:
+                result = await ctx.mail.check(sender, raw, at, recipients)
+            except Unparseable as exc:
+                raise ApiError(400, "UNPARSEABLE", f"the message cannot be parsed: {exc}") from None
             if not result.message.recipients:
                 raise ApiError(400, "NO_RECIPIENTS", "the message has no To or Cc: name recipients with ?to=")
             evaluation, channel, recipients = result.evaluation, "email", list(result.message.recipients)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from ..addresses import normalize_email
 from ..config import Config
-from ..content.mime import parse_email
+from ..content.mime import Unparseable, parse_email
 from ..lists import Lists
 from ..model import Category, Channel, Decision, RecipientFacts, Verdict, Violation
 from ..pipeline import EmailResult, Pipeline
@@ -32,6 +32,8 @@ from ..policy import ordered
 from ..policy.disposition import Fate
 from ..store import Store, StoreError, new_id
 from .actions import (
+    BAD_RECIPIENT,
+    BAD_SENDER,
     MAIL_OK,
     NEED_AUTH,
     ONE_RECIPIENT,
@@ -55,6 +57,7 @@ if TYPE_CHECKING:  # what delivery needs, imported where it is made (gateway ser
 log = logging.getLogger("gateway.mail")
 
 _ENHANCED = re.compile(r"^\d\.\d{1,3}\.\d{1,3}\s+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # in an address, even quoted: refused before the upstream sees it
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +121,12 @@ class EmailEngine:
 
     # -- the stages of a transaction ---------------------------------------------------------------------
 
-    def mail(self, client: Client, mail_from: str, options: Sequence[str]) -> tuple[Action, MailTransaction]:
+    def mail(
+        self, client: Client, mail_from: str, options: Sequence[str]
+    ) -> tuple[Action, MailTransaction | None]:
+        """A transaction, or a refusal (None) for a sender address no mail system should pass on."""
+        if _CONTROL.search(mail_from):
+            return BAD_SENDER, None
         return MAIL_OK, MailTransaction(client, mail_from, tuple(options))
 
     async def expect(self, tx: MailTransaction, addresses: Sequence[str]) -> None:
@@ -145,6 +153,8 @@ class EmailEngine:
             log.debug("facts for pipelined recipients not read ahead: %s", exc)
 
     async def recipient(self, tx: MailTransaction, address: str, options: Sequence[str]) -> Action:
+        if _CONTROL.search(address):
+            return BAD_RECIPIENT
         mailbox = own_mailbox(self.config, address)
         if mailbox is not None or tx.inbound:
             if mailbox is None or tx.accepted:
@@ -247,7 +257,16 @@ class EmailEngine:
         if sender is None or upstream is None or tx.lost:  # the upstream went away at an earlier RCPT
             return UPSTREAM_DOWN
         now = datetime.now(UTC)
-        content = parse_email(raw)
+        try:
+            content = parse_email(raw)
+        except Unparseable as exc:  # it cannot be judged, so it does not go: a refusal, not an error
+            why = f"message cannot be parsed: {exc}"
+            category = self.config.sender(sender).settings.category
+            for recipient in tx.accepted:
+                self._record_soon(
+                    self._decision(tx, recipient, category, Verdict.REJECTED, (), "", len(raw), why)
+                )
+            return Action(554, "5.6.0 " + why[:400])
         evaluation = self.pipeline.judge_email(sender, content, tx.accepted, tx.facts, now).evaluation
         noted = [v for recipient in tx.accepted for v in tx.noted.get(recipient, ())]
         found = ordered([*evaluation.violations, *noted], tx.accepted)

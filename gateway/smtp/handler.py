@@ -114,6 +114,8 @@ class GatewayHandler:
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         await self._end(session)
         action, session.gateway = self.engine.mail(self._client(session), address, mail_options)
+        if session.gateway is None:
+            return reply(action)
         self.open_transactions += 1
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)

@@ -65,9 +65,12 @@ class SmtpTransaction:
             return await call
         except aiosmtplib.SMTPResponseException as exc:
             return Reply(exc.code, exc.message)
-        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
-            await self._finish(broken=True)
+        except Exception as exc:  # a lost or slow upstream, or anything aiosmtplib raises on odd input
+            await self._finish(broken=True)  # the connection's state is unknown: closed, its slot freed
             raise UpstreamUnavailable(str(exc) or type(exc).__name__) from None
+        except BaseException:  # cancelled (the client left mid-command): its reply may still be on the way
+            await self._finish(broken=True)
+            raise
 
     async def add_recipient(self, address: str, options: Sequence[str]) -> Reply:
         reply = await self._guard(envelope_command(self.client, b"RCPT", b"TO:", address, options))
@@ -86,7 +89,7 @@ class SmtpTransaction:
             return
         try:
             await self.client.rset()
-        except (TimeoutError, aiosmtplib.SMTPException, OSError):
+        except Exception:  # whatever went wrong, the slot is freed and the connection not reused
             await self._finish(broken=True)
             return
         await self._finish(broken=False)
@@ -189,12 +192,17 @@ class SmtpRelay:
                 if client is not None:
                     self.release(client, broken=False)
                 raise UpstreamRefused(Reply(exc.code, exc.message)) from None
-            except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
+            except Exception as exc:  # unreachable, slow, or anything aiosmtplib raises on odd input
                 if client is not None:
                     client.close()
                 if attempt == 1 or not isinstance(exc, (aiosmtplib.SMTPServerDisconnected, ConnectionError)):
-                    self._slots.release()
+                    self._slots.release()  # never kept by a transaction that did not begin
                     raise UpstreamUnavailable(str(exc) or type(exc).__name__) from None
+            except BaseException:  # cancelled while connecting or at MAIL FROM
+                if client is not None:
+                    client.close()
+                self._slots.release()
+                raise
         raise AssertionError("unreachable")
 
     def _take_idle(self) -> aiosmtplib.SMTP | None:
