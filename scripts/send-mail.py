@@ -21,8 +21,8 @@ def main() -> int:
     parser.add_argument("--password", default="demo-smtp-password")
     parser.add_argument("--sender", default="news@news.demo.example", help="the envelope sender")
     args = parser.parse_args()
-    with open(args.file, "rb") as f:
-        message = f.read()
+    with open(args.file, "rb") as f:  # a file's lines end in LF; on the wire they end in CRLF
+        message = f.read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     try:
         with smtplib.SMTP(args.host, args.port, timeout=60) as smtp:
             smtp.login(args.user, args.password)

@@ -59,14 +59,14 @@ def wait_until(predicate, timeout: float = 10.0) -> None:
 
 
 class Sink:
-    """tests/smtp_sink.py in its own process."""
+    """tests/smtp_sink.py (or another upstream of the tests writing the same files) in its own process."""
 
-    def __init__(self, out: Path, port: int | None = None, *extra: str) -> None:
+    def __init__(self, out: Path, port: int | None = None, *extra: str, script: str = "smtp_sink.py") -> None:
         self.out, self.port = out, port or free_port()
         self.proc = subprocess.Popen(
             [
                 PYTHON,
-                str(REPO / "tests" / "smtp_sink.py"),
+                str(REPO / "tests" / script),
                 "--port",
                 str(self.port),
                 "--dir",

@@ -1,16 +1,23 @@
 """The SMTP door against input meant to hurt it, on real sockets, in front of a real upstream process: a
 transaction that cannot go on ends with a definite reply and gives its upstream connection back, so the
-next sender is served at once (issue 19, point 1)."""
+next sender is served at once; no bare CR or LF reaches an upstream, so one that ends DATA on them
+(tests/lenient_smtp.py) cannot be handed a second, never-judged message."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import socket
 import time
 
 import pytest
+from servers import Sink
 from test_smtp import PASSWORD, SAMPLE, Setup
 
+from gateway.mail import lineends
+from gateway.smtp.relay import SmtpRelay, UpstreamSettings
+
+RECEIPT = SAMPLE.replace(b"Advertisement: ", b"Your order: ")  # from acme-tx: transactional
 POOL = 2  # upstream connections: a leak of two would stall every later message
 
 
@@ -78,9 +85,8 @@ def gw(tmp_path):
 
 def test_transactions_that_cannot_go_on_give_their_upstream_connection_back(gw):
     client = Raw(gw.port)
-    receipt = SAMPLE.replace(b"Advertisement: ", b"Your order: ")
     for _ in range(POOL * 3):
-        code, text = client.message(b'"a\rb"@news.demo.example', receipt)
+        code, text = client.message(b'"a\rb"@news.demo.example', RECEIPT)
         assert (code, text[:5]) == (501, b"5.1.7"), text
         code, text = client.message(b"orders@news.demo.example", NUL_CHARSET)
         assert (code, text[:5]) == (554, b"5.6.0") and b"cannot be parsed" in text, text
@@ -89,7 +95,7 @@ def test_transactions_that_cannot_go_on_give_their_upstream_connection_back(gw):
         code, text = client.command(b'RCPT TO:<"x\x7fy"@example.com>')
         assert code in (501, 503), text
     started = time.monotonic()
-    code, text = client.message(b"orders@news.demo.example", receipt)
+    code, text = client.message(b"orders@news.demo.example", RECEIPT)
     assert code == 250, text
     assert time.monotonic() - started < 3  # at once: no slot was left behind (upstream_timeout is 5 s)
     client.close()
@@ -106,3 +112,72 @@ def test_gateway_check_of_the_same_files_is_bad_input_not_an_internal_error(gw, 
         (tmp_path / name).write_bytes(data)
         code, _, err = run_cli("check", "--config", str(gw.config), "--sender", "acme", str(tmp_path / name))
         assert code == 2 and "cannot be parsed" in err and "internal error" not in err, err
+
+
+# Line ends an upstream may take for one, around the dot that would end DATA there (RFC 5321 allows only
+# CRLF.CRLF); with what follows them in an attack: a second message, to a recipient the gateway refuses.
+BARE_ENDS = [b"\n.\n", b"\r.\r", b"\r.\n", b"\n.\r", b"\r\n.\r", b"\r\n.\n", b"\r.\r\n", b"\n.\r\n", b"\n"]
+SMUGGLED = (
+    b"MAIL FROM:<ceo@news.demo.example>\r\nRCPT TO:<victim@example.com>\r\nDATA\r\n"
+    b"From: CEO <ceo@news.demo.example>\r\nTo: victim@example.com\r\nSubject: smuggled\r\n\r\nwire the money"
+)
+
+
+@pytest.fixture(params=["refuse", "normalize"])
+def lenient(tmp_path, request):
+    setup = Setup(tmp_path, smtp_extra=f'bare_newlines = "{request.param}"', start_sink=False)
+    setup.sink = Sink(tmp_path / "lenient", setup.upstream_port, script="lenient_smtp.py")
+    setup.mode = request.param
+    yield setup
+    setup.close()
+
+
+def test_no_bare_line_end_reaches_an_upstream_that_would_end_data_on_it(lenient):
+    client = Raw(lenient.port)
+    for end in BARE_ENDS:
+        code, text = client.message(b"orders@news.demo.example", RECEIPT + end + SMUGGLED)
+        if lenient.mode == "refuse":
+            assert (code, text[:5]) == (554, b"5.5.2") and b"bare CR or LF" in text, text
+        else:
+            assert code == 250, text
+    assert client.message(b"orders@news.demo.example", RECEIPT)[0] == 250  # the session goes on
+    client.close()
+    delivered = lenient.sink.messages()
+    assert len(delivered) == (1 if lenient.mode == "refuse" else len(BARE_ENDS) + 1)
+    for envelope, data in delivered:  # one message each, the envelope the gateway judged
+        assert (envelope["mail_from"], envelope["rcpt_tos"]) == (
+            "orders@news.demo.example",
+            ["reader@example.com"],
+        )
+        assert not lineends.has_bare(data)
+    if lenient.mode == "refuse":
+        refused = [d for d in lenient.decisions(len(BARE_ENDS) + 1) if d.verdict.value == "rejected"]
+        assert len(refused) == len(BARE_ENDS) and all("bare CR or LF" in d.upstream for d in refused)
+
+
+async def _relay_through(port: int, data: bytes) -> None:
+    relay = SmtpRelay(
+        UpstreamSettings.from_url(
+            f"smtp://127.0.0.1:{port}", password=None, timeout=5, pool_size=1, local_hostname="gw.example"
+        )
+    )
+    tx = await relay.begin("orders@news.demo.example", ())
+    assert (await tx.add_recipient("reader@example.com", ())).ok
+    assert (await tx.send(data)).ok
+    await relay.close()
+
+
+def test_the_relay_itself_sends_nothing_but_crlf_whatever_it_is_given(tmp_path):
+    """Below the engine: bytes handed straight to the relay with every bare variant still arrive as one
+    message, its lines ended by CRLF, its dots stuffed."""
+    sink = Sink(tmp_path / "lenient", None, script="lenient_smtp.py")
+    try:
+        for end in BARE_ENDS:
+            asyncio.run(_relay_through(sink.port, RECEIPT + end + SMUGGLED + b"\r\n.\r\n..\r\n"))
+        delivered = sink.messages()
+    finally:
+        sink.stop()
+    assert len(delivered) == len(BARE_ENDS)
+    for envelope, data in delivered:
+        assert envelope["rcpt_tos"] == ["reader@example.com"] and not lineends.has_bare(data)
+        assert data.endswith(b"wire the money\r\n.\r\n..\r\n")  # the dots as they were, unstuffed

@@ -250,6 +250,7 @@ def parse(data: dict, file: str) -> Config:
         bounce_address=sm.take("bounce_address", _mailbox, None),
         workers=sm.take("workers", _integer(1, 64), 1),
         drain_seconds=float(sm.take("drain_seconds", _integer(0, 3600), 30)),
+        bare_newlines=sm.take("bare_newlines", _choice_str(("refuse", "normalize")), "refuse"),
     )
     sm.done()
     if bool(smtp.tls_cert) != bool(smtp.tls_key):

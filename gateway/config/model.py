@@ -31,6 +31,7 @@ class SmtpConfig:
     bounce_address: str | None = None
     workers: int = 1
     drain_seconds: float = 30.0
+    bare_newlines: str = "refuse"  # or "normalize": bare CR / LF in DATA made CRLF before judging
 
     @property
     def plaintext_auth(self) -> bool:

@@ -45,6 +45,12 @@ ONE_RECIPIENT = Action(
 REPLY_TEXT = 500  # RFC 5321 4.5.3.1.5: a reply line is 512 octets with its code and CRLF
 
 
+def cut(text: str) -> str:
+    """A reply's text within the octets of a reply line, cut at a character, "..." where it was cut."""
+    raw = text.encode()
+    return text if len(raw) <= REPLY_TEXT else raw[: REPLY_TEXT - 3].decode(errors="ignore") + "..."
+
+
 def fitted(prefix: str, found: Sequence[tuple[str, str]], form: str) -> str:
     """A refusal naming every code, each followed by its reason (`form`, e.g. ": %s"), the reasons cut
     short as much as it takes for the line to fit in an SMTP reply."""

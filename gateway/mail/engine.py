@@ -31,6 +31,7 @@ from ..pipeline import EmailResult, Pipeline
 from ..policy import ordered
 from ..policy.disposition import Fate
 from ..store import Store, StoreError, new_id
+from . import lineends
 from .actions import (
     BAD_RECIPIENT,
     BAD_SENDER,
@@ -42,6 +43,7 @@ from .actions import (
     STORE_DOWN,
     UPSTREAM_DOWN,
     Action,
+    cut,
     fitted,
 )
 from .inbound import read_inbound
@@ -257,16 +259,14 @@ class EmailEngine:
         if sender is None or upstream is None or tx.lost:  # the upstream went away at an earlier RCPT
             return UPSTREAM_DOWN
         now = datetime.now(UTC)
+        if lineends.has_bare(raw):  # what a lenient upstream could take for the end of DATA: smuggling
+            if self.config.smtp.bare_newlines == "refuse":
+                return self._unjudged(tx, sender, len(raw), Action(554, "5.5.2 Refused: " + lineends.REFUSAL))
+            raw = lineends.crlf(raw)  # judged as it will go
         try:
             content = parse_email(raw)
         except Unparseable as exc:  # it cannot be judged, so it does not go: a refusal, not an error
-            why = f"message cannot be parsed: {exc}"
-            category = self.config.sender(sender).settings.category
-            for recipient in tx.accepted:
-                self._record_soon(
-                    self._decision(tx, recipient, category, Verdict.REJECTED, (), "", len(raw), why)
-                )
-            return Action(554, "5.6.0 " + why[:400])
+            return self._unjudged(tx, sender, len(raw), Action(554, f"5.6.0 message cannot be parsed: {exc}"))
         evaluation = self.pipeline.judge_email(sender, content, tx.accepted, tx.facts, now).evaluation
         noted = [v for recipient in tx.accepted for v in tx.noted.get(recipient, ())]
         found = ordered([*evaluation.violations, *noted], tx.accepted)
@@ -352,6 +352,16 @@ class EmailEngine:
         return outgoing
 
     # -- decisions ---------------------------------------------------------------------------------------
+
+    def _unjudged(self, tx: MailTransaction, sender: str, size: int, refusal: Action) -> Action:
+        """A message refused before any rule could read it: a rejected decision for each recipient, its
+        reason the refusal's text, and the refusal (within a reply line's octets)."""
+        refusal = Action(refusal.code, cut(refusal.text))
+        category = self.config.sender(sender).settings.category
+        why = _ENHANCED.sub("", refusal.text, count=1)
+        for recipient in tx.accepted:
+            self._record_soon(self._decision(tx, recipient, category, Verdict.REJECTED, (), "", size, why))
+        return refusal
 
     def _decision(
         self,

@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
+from ..mail import lineends
 from ..mail.upstream import Reply, Transaction, UpstreamRefused, UpstreamUnavailable
 from . import dots
 from .private import command_protocol
@@ -77,6 +78,7 @@ class SmtpTransaction:
         return reply if isinstance(reply, Reply) else Reply(reply.code, reply.message)
 
     async def send(self, data: bytes) -> Reply:
+        data = lineends.crlf(data)  # nothing but CRLF line ends, so only the dot-stuffed end ends DATA
         reply = await self._guard(send_data(self.client, data, self.relay.settings.timeout))
         if isinstance(reply, Reply):  # refused: the connection stays usable after RSET
             await self.abort()
