@@ -38,6 +38,7 @@ from .sms.providers import twilio_credentials
 from .smtp import dots, private
 from .smtp.auth import Authenticator
 from .smtp.handler import GatewayHandler
+from .smtp.limits import SessionLimits
 from .smtp.protocol import GatewaySMTP
 from .smtp.relay import SmtpRelay, UpstreamSettings
 from .store import Store, StoreError, open_store
@@ -162,7 +163,7 @@ class Gateway:
         self._retention: asyncio.Task | None = None
 
     def _protocol(self) -> GatewaySMTP:
-        protocol = GatewaySMTP(self.handler, **self._smtp_options)
+        protocol = GatewaySMTP(self.handler, limits=self._limits, **self._smtp_options)
         self.connections.add(protocol)
         return protocol
 
@@ -180,8 +181,9 @@ class Gateway:
             "auth_require_tls": not smtp.plaintext_auth,
             "authenticator": self._authenticator,
             "auth_exclude_mechanism": [],
-            "timeout": 300,
+            "ident": smtp.banner,
         }
+        self._limits = SessionLimits.from_config(smtp)  # one count of connections for this process
         host, port = self.config.smtp.listen
         try:
             self.server = await asyncio.get_running_loop().create_server(
@@ -226,10 +228,7 @@ class Gateway:
         while self.handler.open_transactions > 0 and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.05)
         for protocol in list(self.connections):
-            transport = protocol.transport
-            if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
-                transport.write(b"421 4.3.2 Service shutting down, try again later\r\n")
-                transport.close()
+            protocol.close_with("4.3.2 Service shutting down, try again later")
         await self.sms.close()
         await self.provider.close()
         await self.decisions.flush()

@@ -5,6 +5,7 @@ Ready means the port accepts connections; nothing sleeps on a guess.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -123,3 +124,58 @@ class GatewayProcess:
     def output(self) -> str:
         self.log.flush()
         return Path(self.log.name).read_text()
+
+
+class RawClient:
+    """An SMTP client that writes exactly the bytes it is given (smtplib would mend them)."""
+
+    def __init__(
+        self,
+        port: int,
+        login: tuple[str, str] | None = None,
+        source: str | None = None,
+        ehlo: bytes = b"client.example",
+    ) -> None:
+        self.sock = socket.create_connection(
+            ("127.0.0.1", port), timeout=30, source_address=(source, 0) if source else None
+        )
+        self.file = self.sock.makefile("rb")
+        self.greeting = self.reply()
+        if self.greeting[0] != 220:
+            return
+        self.command(b"EHLO " + ehlo)
+        if login:
+            plain = base64.b64encode(b"\0" + login[0].encode() + b"\0" + login[1].encode())
+            assert self.command(b"AUTH PLAIN " + plain)[0] == 235
+
+    def reply(self) -> tuple[int, bytes]:
+        """(code, text) of the next reply; (0, b"") when the gateway has closed the connection."""
+        while True:
+            line = self.file.readline()
+            if not line:
+                return 0, b""
+            if line[3:4] != b"-":
+                return int(line[:3]), line[4:].strip()
+
+    def command(self, line: bytes) -> tuple[int, bytes]:
+        self.sock.sendall(line + b"\r\n")
+        return self.reply()
+
+    def message(
+        self, mail_from: bytes, data: bytes, recipients: tuple[bytes, ...] = (b"reader@example.com",)
+    ) -> tuple[int, bytes]:
+        code, text = self.command(b"MAIL FROM:<" + mail_from + b">")
+        if code != 250:
+            return code, text
+        for recipient in recipients:
+            assert self.command(b"RCPT TO:<" + recipient + b">")[0] == 250
+        assert self.command(b"DATA")[0] == 354
+        self.sock.sendall(data.replace(b"\r\n.", b"\r\n..") + b"\r\n.\r\n")
+        return self.reply()
+
+    def close(self) -> None:
+        try:
+            self.command(b"QUIT")
+        except OSError:
+            pass
+        self.sock.close()

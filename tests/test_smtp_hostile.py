@@ -6,12 +6,10 @@ next sender is served at once; no bare CR or LF reaches an upstream, so one that
 from __future__ import annotations
 
 import asyncio
-import base64
-import socket
 import time
 
 import pytest
-from servers import Sink
+from servers import RawClient, Sink
 from test_smtp import PASSWORD, SAMPLE, Setup
 
 from gateway.mail import lineends
@@ -40,42 +38,6 @@ NUL_CHARSET = (
 )
 
 
-class Raw:
-    """An SMTP client that writes exactly the bytes it is given."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        self.file = self.sock.makefile("rb")
-        assert self.reply()[0] == 220
-        self.command(b"EHLO client.example")
-        login = base64.b64encode(b"\0acme-tx\0" + PASSWORD.encode())
-        assert self.command(b"AUTH PLAIN " + login)[0] == 235
-
-    def reply(self) -> tuple[int, bytes]:
-        while True:
-            line = self.file.readline()
-            assert line, "connection closed"
-            if line[3:4] != b"-":
-                return int(line[:3]), line[4:].strip()
-
-    def command(self, line: bytes) -> tuple[int, bytes]:
-        self.sock.sendall(line + b"\r\n")
-        return self.reply()
-
-    def message(self, mail_from: bytes, data: bytes) -> tuple[int, bytes]:
-        code, text = self.command(b"MAIL FROM:<" + mail_from + b">")
-        if code != 250:
-            return code, text
-        assert self.command(b"RCPT TO:<reader@example.com>")[0] == 250
-        assert self.command(b"DATA")[0] == 354
-        self.sock.sendall(data.replace(b"\r\n.", b"\r\n..") + b"\r\n.\r\n")
-        return self.reply()
-
-    def close(self) -> None:
-        self.command(b"QUIT")
-        self.sock.close()
-
-
 @pytest.fixture
 def gw(tmp_path):
     setup = Setup(tmp_path, smtp_extra=f"upstream_pool_size = {POOL}")
@@ -84,7 +46,7 @@ def gw(tmp_path):
 
 
 def test_transactions_that_cannot_go_on_give_their_upstream_connection_back(gw):
-    client = Raw(gw.port)
+    client = RawClient(gw.port, login=("acme-tx", PASSWORD))
     for _ in range(POOL * 3):
         code, text = client.message(b'"a\rb"@news.demo.example', RECEIPT)
         assert (code, text[:5]) == (501, b"5.1.7"), text
@@ -133,7 +95,7 @@ def lenient(tmp_path, request):
 
 
 def test_no_bare_line_end_reaches_an_upstream_that_would_end_data_on_it(lenient):
-    client = Raw(lenient.port)
+    client = RawClient(lenient.port, login=("acme-tx", PASSWORD))
     for end in BARE_ENDS:
         code, text = client.message(b"orders@news.demo.example", RECEIPT + end + SMUGGLED)
         if lenient.mode == "refuse":

@@ -31,6 +31,7 @@ from .checks import (
     ConfigError,
     _account_sid,
     _area_code,
+    _banner,
     _boolean,
     _choice,
     _choice_str,
@@ -251,6 +252,16 @@ def parse(data: dict, file: str) -> Config:
         workers=sm.take("workers", _integer(1, 64), 1),
         drain_seconds=float(sm.take("drain_seconds", _integer(0, 3600), 30)),
         bare_newlines=sm.take("bare_newlines", _choice_str(("refuse", "normalize")), "refuse"),
+        banner=sm.take("banner", _banner, "ESMTP compliance gateway"),
+        max_connections=sm.take("max_connections", _integer(1, 1_000_000), 1000),
+        max_connections_per_client=sm.take("max_connections_per_client", _integer(1, 1_000_000), 100),
+        session_timeout=float(sm.take("session_timeout", _integer(1, 86_400), 3600)),
+        max_commands=sm.take("max_commands", _integer(10, 10_000_000), 10_000),
+        idle_timeout=float(sm.take("idle_timeout", _integer(1, 3600), 300)),
+        data_timeout=float(sm.take("data_timeout", _integer(1, 86_400), 600)),
+        data_idle_timeout=float(sm.take("data_idle_timeout", _integer(1, 3600), 120)),
+        max_recipients=sm.take("max_recipients", _integer(100, 1_000_000), 1000),
+        upstream_hold_timeout=float(sm.take("upstream_hold_timeout", _integer(1, 3600), 10)),
     )
     sm.done()
     if bool(smtp.tls_cert) != bool(smtp.tls_key):

@@ -325,3 +325,10 @@ def _choice_str(options: tuple[str, ...]) -> Check:
         return value
 
     return check
+
+
+def _banner(value: Any) -> str:
+    text = _nonempty(value)
+    if len(text) > 200 or not all(" " <= c <= "~" for c in text):
+        raise _Invalid("printable ASCII on one line, at most 200 characters")
+    return text

@@ -32,6 +32,18 @@ class SmtpConfig:
     workers: int = 1
     drain_seconds: float = 30.0
     bare_newlines: str = "refuse"  # or "normalize": bare CR / LF in DATA made CRLF before judging
+    banner: str = "ESMTP compliance gateway"  # the greeting's text after the host name
+    # limits on what one client may use (docs/smtp.md#limits); connections per worker process are these
+    # divided by `workers`, rounded up
+    max_connections: int = 1000
+    max_connections_per_client: int = 100
+    session_timeout: float = 3600.0  # a whole session, seconds
+    max_commands: int = 10_000  # per session
+    idle_timeout: float = 300.0  # waiting for a command; NOOP, RSET, HELP, VRFY and EXPN do not reset it
+    data_timeout: float = 600.0  # a whole DATA section
+    data_idle_timeout: float = 120.0  # no DATA bytes for this long
+    max_recipients: int = 1000  # per message
+    upstream_hold_timeout: float = 10.0  # a pooled upstream connection held for a slow client
 
     @property
     def plaintext_auth(self) -> bool:

@@ -46,6 +46,7 @@ from .actions import (
     cut,
     fitted,
 )
+from .holding import held
 from .inbound import read_inbound
 from .mailboxes import Mailbox, own_mailbox
 from .outgoing import list_unsubscribe_headers, received, rewrite
@@ -188,7 +189,9 @@ class EmailEngine:
             )
         if tx.upstream is None:
             try:
-                tx.upstream = await self.delivery.relay.begin(tx.mail_from, tx.options)
+                tx.upstream = await held(
+                    self.delivery.relay, tx.mail_from, tx.options, self.config.smtp.upstream_hold_timeout
+                )
             except UpstreamUnavailable as exc:
                 log.warning("upstream unavailable at MAIL: %s", exc)
                 return UPSTREAM_DOWN

@@ -13,6 +13,7 @@ one token cannot speak for several people; a reply there is matched by its From 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -83,6 +84,9 @@ def list_unsubscribe_headers(
     ]
 
 
+_HELO_UNSAFE = re.compile(r"[^\x21-\x7e]")
+
+
 def received(
     *,
     helo: str | None,
@@ -95,6 +99,7 @@ def received(
     now: datetime,
 ) -> str:
     """The Received field (RFC 5321 4.4) the gateway adds: who handed the message over, and when."""
+    helo = _HELO_UNSAFE.sub("?", helo[:255]) if helo else None  # a field of one line, whatever was said
     proto = "ESMTP" + ("S" if tls else "") + ("A" if authenticated else "")
     target = f"\r\n\tfor <{recipients[0]}>" if len(recipients) == 1 else ""
     return (

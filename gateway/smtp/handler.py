@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import re
 import time
 
 from ..config import Config
 from ..mail.actions import Action
 from ..mail.engine import Client, EmailEngine, MailTransaction
+from .limits import TOO_MANY_RECIPIENTS
 from .private import pipelined_recipients
 
 log = logging.getLogger("gateway.smtp")
@@ -21,6 +23,9 @@ log = logging.getLogger("gateway.smtp")
 NEED_MAIL = "503 5.5.1 Error: need MAIL command"
 NEED_RCPT = "503 5.5.1 Error: need RCPT command"
 MAX_REPLY = 512  # RFC 5321 4.5.3.1.5: a reply line, code and CRLF included
+# EHLO/HELO names a domain or an address literal (RFC 5321 4.1.4); printable, one word, at most 255
+_HELO_NAME = re.compile(r"[\x21-\x7e]{1,255}")
+BAD_HELO = "501 5.5.2 Syntax: EHLO hostname (a domain or an address literal, printable, one word)"
 
 
 def reply(action: Action) -> str:
@@ -108,8 +113,16 @@ class GatewayHandler:
     # -- hooks ---------------------------------------------------------------------------------------------
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        if not _HELO_NAME.fullmatch(hostname):
+            return [BAD_HELO]  # and no host name: MAIL still needs a good EHLO
         session.host_name = hostname
         return [*responses[:-1], "250-PIPELINING", "250-ENHANCEDSTATUSCODES", responses[-1]]
+
+    async def handle_HELO(self, server, session, envelope, hostname):
+        if not _HELO_NAME.fullmatch(hostname):
+            return BAD_HELO
+        session.host_name = hostname
+        return f"250 {server.hostname}"
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         await self._end(session)
@@ -129,6 +142,8 @@ class GatewayHandler:
         tx: MailTransaction | None = getattr(session, "gateway", None)
         if tx is None:
             return NEED_MAIL
+        if len(envelope.rcpt_tos) >= self.config.smtp.max_recipients:
+            return TOO_MANY_RECIPIENTS
         if not envelope.rcpt_tos:  # the first RCPT: the facts of every recipient already sent, at once
             ahead = pipelined_recipients(server)
             if ahead:

@@ -6,11 +6,15 @@ takes are named in private.py).
 - Replies aiosmtpd words without enhanced status codes get them (552 5.3.4 for size).
 - A reply is one write, not one per line, and pipelined commands' replies go out together.
 - Each connection tells the handler when it goes away, so an open upstream transaction is rolled back.
+- Limits (limits.py): connections in all and per client, session time, commands per session, idle time
+  (which NOOP and the like do not reset), DATA time in all and without a byte; each with a 421 that says
+  which, before the connection is closed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from collections.abc import Mapping
@@ -18,7 +22,8 @@ from typing import ClassVar
 
 from aiosmtpd.smtp import SMTP, syntax
 
-from . import dots
+from . import dots, limits
+from .limits import SessionLimits
 from .private import PER_CONNECTION, input_buffer, push_back
 
 log = logging.getLogger("gateway.smtp")
@@ -41,6 +46,9 @@ _PLAIN_ANGLE_ADDR = re.compile(
 )
 
 
+_NOT_ACTIVITY = frozenset({"NOOP", "RSET", "HELP", "VRFY", "EXPN"})  # they do not reset the idle clock
+
+
 class _BoundOnUse(Mapping):
     """The command methods of one connection, bound when a command asks for one: binding the twenty-odd
     of them up front cost every connection, most of which use six."""
@@ -51,10 +59,13 @@ class _BoundOnUse(Mapping):
         self._owner, self._functions = owner, functions
 
     def __getitem__(self, name: str):
-        return self._functions[name].__get__(self._owner)
+        return self._owner._limited(name, self._functions[name].__get__(self._owner))
 
     def __iter__(self):
         return iter(self._functions)
+
+    def items(self):  # HELP's list of commands: not a command each
+        return [(name, function.__get__(self._owner)) for name, function in self._functions.items()]
 
     def __len__(self) -> int:
         return len(self._functions)
@@ -69,12 +80,19 @@ class GatewaySMTP(SMTP):
     """
 
     _templates: ClassVar[dict[int, tuple[dict, dict, dict]]] = {}
+    # the state of a session's limits, set when it is admitted (_handle_client)
+    _admitted: str | None = None  # the client address it is counted under
+    _started = 0.0
+    _active_at = 0.0  # when the last command that does something came
+    _commands = 0
 
-    def __init__(self, handler, **kwargs) -> None:
+    def __init__(self, handler, *, limits: SessionLimits, **kwargs) -> None:
         template = self._templates.get(id(handler))
         if template is None:
-            super().__init__(handler, **kwargs)
+            super().__init__(handler, timeout=limits.idle, **kwargs)
             self._remember_as_template(handler)
+            self._smtp_methods = _BoundOnUse(self, self._templates[id(handler)][2])  # type: ignore[assignment]
+            self.limits = limits
             return
         settings, auth, commands = template
         asyncio.StreamReaderProtocol.__init__(
@@ -90,6 +108,7 @@ class GatewaySMTP(SMTP):
             for name, (attr, fn) in auth.items()
         }
         self._smtp_methods = _BoundOnUse(self, commands)  # type: ignore[assignment]  # read as a Mapping
+        self.limits = limits
 
     def _remember_as_template(self, handler) -> None:
         probe = asyncio.StreamReaderProtocol.__new__(asyncio.StreamReaderProtocol)
@@ -137,10 +156,71 @@ class GatewaySMTP(SMTP):
         await self._writer.drain()
 
     def connection_lost(self, error: Exception | None) -> None:
+        if self._admitted is not None:
+            self.limits.connections.leave(self._admitted)
+            self._admitted = None
         closed = getattr(self.event_handler, "connection_closed", None)
         if closed is not None and self.session is not None:
             closed(self.session)
         super().connection_lost(error)
+
+    # -- limits --------------------------------------------------------------------------------------------
+
+    async def _handle_client(self) -> None:
+        host = self.session.peer[0] if self.session is not None and self.session.peer else ""
+        refusal = self.limits.connections.admit(host)
+        if refusal is not None:
+            log.warning("%s refused: %s", host, refusal)
+            self.close_with(refusal)
+            return
+        self._admitted = host
+        self._started = self._active_at = self.loop.time()
+        await super()._handle_client()
+
+    def close_with(self, text: str) -> None:
+        """421 and the connection closed (the handler is told, and rolls back an open transaction)."""
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            # (uvloop's transports are not asyncio.WriteTransport subclasses, but write all the same)
+            transport.write(f"421 {text}\r\n".encode())  # type: ignore[attr-defined]
+            transport.close()
+
+    def _limited(self, name: str, method):
+        """The command's method, as aiosmtpd is about to run it; in its stead, past a limit, a 421 and the
+        end of the session. QUIT always goes."""
+        if name == "QUIT":
+            return method
+        self._commands += 1
+        if self._commands > self.limits.commands:
+            return self._ending(method, limits.TOO_MANY_COMMANDS)
+        now = self.loop.time()
+        if now - self._started > self.limits.session:
+            return self._ending(method, limits.TOO_LONG)
+        if name in _NOT_ACTIVITY:
+            return self._idling(method)
+        self._active_at = now
+        return method
+
+    def _ending(self, method, text: str):
+        @functools.wraps(method)  # HELP reads a method's docstring
+        async def over(arg: str | None) -> None:
+            log.warning("%r: %s", self.session.peer if self.session else None, text)
+            self.close_with(text)
+
+        return over
+
+    def _idling(self, method):
+        @functools.wraps(method)
+        async def idling(arg: str | None) -> None:
+            # aiosmtpd has just restarted the idle clock for this command: it runs on from the last one
+            self._reset_timeout(max(self._active_at + self.limits.idle - self.loop.time(), 0.001))
+            await method(arg)
+
+        return idling
+
+    def _timeout_cb(self) -> None:
+        log.info("%r: %s", self.session.peer if self.session else None, limits.TIMEOUT)
+        self.close_with(limits.TIMEOUT)
 
     async def _read_data(self) -> tuple[bytes | None, bool]:
         """(message bytes, too big) for a DATA section; None when the connection went away.
@@ -153,10 +233,12 @@ class GatewaySMTP(SMTP):
         buf = bytearray(b"\r\n")  # the CRLF that ended the DATA command: a first line "." ends the message
         scanned = 0
         too_big = False
+        deadline = self.loop.time() + self.limits.data  # the whole section, however it trickles in
         while (end := dots.find_end(buf, max(scanned - 4, 0))) < 0:
             if too_big:  # past the limit: keep only the bytes the terminator could straddle
                 del buf[:-4]
             scanned = len(buf)
+            self._reset_timeout(max(min(self.limits.data_idle, deadline - self.loop.time()), 0.001))
             try:
                 chunk = await reader.read(262_144)
             except (asyncio.CancelledError, ConnectionError):
@@ -166,6 +248,7 @@ class GatewaySMTP(SMTP):
             buf += chunk
             if limit and len(buf) - 2 > limit:
                 too_big = True
+        self._reset_timeout()  # the idle clock again, for what comes after the message
         rest = bytes(buf[end + len(dots.END) :])
         if rest:
             push_back(self, rest)  # pipelined commands that followed the dot
