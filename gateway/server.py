@@ -43,6 +43,7 @@ from .smtp.protocol import GatewaySMTP
 from .smtp.relay import SmtpRelay, UpstreamSettings
 from .store import Store, StoreError, open_store
 from .tokens import TokenSigner
+from .workers import StateInUse, hold_state_dir, supervise
 
 log = logging.getLogger("gateway")
 
@@ -161,6 +162,7 @@ class Gateway:
         self.connections: weakref.WeakSet[GatewaySMTP] = weakref.WeakSet()
         self.server: asyncio.Server | None = None
         self._retention: asyncio.Task | None = None
+        self._snapshots: asyncio.Task | None = None
 
     def _protocol(self) -> GatewaySMTP:
         protocol = GatewaySMTP(self.handler, limits=self._limits, **self._smtp_options)
@@ -201,6 +203,8 @@ class Gateway:
             host, port = self.config.http_listen
             raise ServeError(f"cannot listen for HTTP on {host}:{port}: {exc.strerror or exc}") from None
         self.held.start()
+        if self.metrics.directory is not None:  # several workers: each one's counts where the others read
+            self._snapshots = asyncio.get_running_loop().create_task(self.metrics.snapshots())
         if self.config.retention_days:
             purging = self._purge_now_and_then(self.config.retention_days)
             self._retention = asyncio.get_running_loop().create_task(purging)
@@ -218,8 +222,9 @@ class Gateway:
             await asyncio.sleep(every)
 
     async def stop(self) -> None:
-        if self._retention is not None:
-            self._retention.cancel()
+        for task in (self._retention, self._snapshots):
+            if task is not None:
+                task.cancel()
         if self.server is not None:
             self.server.close()
         await self.http.stop()  # no new requests; those in flight finish
@@ -234,6 +239,7 @@ class Gateway:
         await self.decisions.flush()
         await self.relay.close()
         await self.store.close()
+        self.metrics.snapshot()  # the last counts stay in the sum the other workers report
 
 
 async def serve(config: Config, *, reuse_port: bool = False) -> None:
@@ -341,6 +347,10 @@ def serve_forever(config: Config) -> int:
     except (ValueError, DkimError) as exc:
         raise ServeError(str(exc) if isinstance(exc, DkimError) else f"{config.path}: {exc}") from None
     workers = config.smtp.workers
+    try:
+        hold_state_dir(config.state_dir)  # before anything of the state is read: journals, metrics
+    except StateInUse as exc:
+        raise ServeError(str(exc)) from None
     prepare_metrics(config.state_dir, workers)
     TokenSigner.from_config(
         config.token_secret_env,  # created once here, not raced for by the workers
@@ -351,35 +361,19 @@ def serve_forever(config: Config) -> int:
     if workers == 1:
         run(serve(config))
         return 0
-    children = []
-    for _ in range(workers):
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                run(serve(config, reuse_port=True))
-            except BaseException as exc:  # report and leave: the parent stops the others
-                print(f"gateway: worker {os.getpid()} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-                code = 1
-            finally:
-                os._exit(code)
-        children.append(pid)
+    return supervise(
+        workers, lambda: run(serve(config, reuse_port=True)), lambda pid: asyncio.run(settle(config, pid))
+    )
 
-    def forward(signum, _frame):
-        for child in children:
-            try:
-                os.kill(child, signum)
-            except ProcessLookupError:
-                pass
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    status = 0
-    remaining = set(children)
-    while remaining:
-        pid, code = os.wait()
-        remaining.discard(pid)
-        if os.waitstatus_to_exitcode(code) != 0 and status == 0:
-            status = 1
-            forward(signal.SIGTERM, None)  # one worker down: stop the rest rather than serve half
-    return status
+async def settle(config: Config, pid: int) -> None:
+    """What a worker that died left behind, put right by the parent before another takes its place: its
+    journaled decisions into the store."""
+    store = open_store(config.database)
+    try:
+        journal = Path(config.state_dir) / f"decisions-{pid}.journal"
+        if journal.exists():
+            count = await DecisionLog(store, journal).replay_journal()
+            log.info("moved %d journaled decisions of worker %d into the store", count, pid)
+    finally:
+        await store.close()

@@ -330,3 +330,44 @@ def test_python_dash_m_and_help():
     assert proc.returncode == 0 and "check" in proc.stdout and "suppress" in proc.stdout
     proc = gw()
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_arguments_that_are_not_utf8_are_bad_input(cfg, tmp_path):
+    """A shell passes bytes; Python hands those that are not UTF-8 on as lone surrogates."""
+    not_utf8 = b"a\xff@example.com".decode("utf-8", "surrogateescape")
+    for args in (
+        ("suppress", "add", not_utf8, "--channel", "email", "--global", "--config", cfg),
+        (
+            "check",
+            "--sms",
+            "--sender",
+            "demo",
+            "--to",
+            "+15005550006",
+            "--body",
+            "hi \udcff",
+            "--config",
+            cfg,
+        ),
+    ):
+        code, _, err = run_cli(*args)
+        assert code == 2 and "is not UTF-8 text" in err and "internal error" not in err, err
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "suppress",
+            "add",
+            b"b\xfe@example.com",
+            "--channel",
+            "email",
+            "--global",
+            "--config",
+            cfg,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert proc.returncode == 2 and "is not UTF-8 text" in proc.stderr, proc.stderr

@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
+        for arg in sys.argv[1:] if argv is None else argv:
+            if any("\ud800" <= c <= "\udfff" for c in arg):  # bytes that were not UTF-8 (surrogateescape)
+                shown = arg.encode("utf-8", "replace").decode()
+                raise UsageError(f"argument {shown!r} is not UTF-8 text")
         args = build_parser().parse_args(argv)
         if hasattr(args, "run_sync"):
             return args.run_sync(args)

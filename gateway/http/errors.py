@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 from aiohttp import web
@@ -90,11 +91,29 @@ def _from_http(exc: web.HTTPException) -> ApiError:
     return ApiError(status, _BY_STATUS.get(status, f"HTTP_{status}"), message, headers=headers)
 
 
+_UNREADABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unreadable(value: str) -> bool:
+    """A NUL or a lone surrogate: not text any store, provider or reader should be handed."""
+    return _UNREADABLE.search(value) is not None
+
+
+def _check_address(request: web.Request) -> None:
+    """The path's parts and the query, decoded, hold no NUL or lone surrogate (no store takes them)."""
+    for text in (*request.match_info.values(), *request.query.keys(), *request.query.values()):
+        if unreadable(text):
+            raise ApiError(
+                400, "BAD_REQUEST", "the path or query holds a NUL or a character that is not text"
+            )
+
+
 def make_middleware(metrics, retry_after: int):
     @web.middleware
     async def middleware(request: web.Request, handler) -> web.StreamResponse:
         start = time.perf_counter()
         try:
+            _check_address(request)
             response = await handler(request)
         except ApiError as exc:
             response = error_response(request, exc)

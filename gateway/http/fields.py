@@ -12,7 +12,7 @@ from aiohttp import web
 from ..config import Sender
 from ..model import Category
 from ..sms import MAX_BODY
-from .errors import ApiError
+from .errors import ApiError, unreadable
 
 MAX_SCHEDULE = timedelta(days=35)  # as far ahead as Twilio schedules
 _CATEGORIES = {c.value: c for c in Category}
@@ -84,6 +84,18 @@ def parse_send_at(value: object, now: datetime) -> datetime | None:
     return at  # parse_time answers in UTC already
 
 
+def _strings(data: object):
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield key
+            yield from _strings(value)
+    elif isinstance(data, list):
+        for value in data:
+            yield from _strings(value)
+
+
 async def read_json(request: web.Request) -> dict:
     if request.content_type != "application/json":
         raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "send JSON (Content-Type: application/json)")
@@ -96,4 +108,8 @@ async def read_json(request: web.Request) -> dict:
         raise ApiError(400, "BAD_REQUEST", f"request body is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ApiError(400, "BAD_REQUEST", "request body must be a JSON object")
+    if any(unreadable(text) for text in _strings(data)):  # JSON's \u escapes can spell either
+        raise ApiError(
+            400, "BAD_REQUEST", "a string in the request holds a NUL or a lone surrogate (\\ud800-\\udfff)"
+        )
     return data

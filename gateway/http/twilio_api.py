@@ -20,7 +20,7 @@ from ..policy.codes import twilio_code
 from ..sms import SmsOutcome, SmsRequest
 from ..sms.providers import message_json
 from .auth import twilio_basic
-from .errors import ApiError, twilio_error_body
+from .errors import ApiError, twilio_error_body, unreadable
 from .fields import check_text, parse_category, parse_send_at
 from .sms_api import failure_error, violations_json
 
@@ -105,6 +105,8 @@ async def read_form(request: web.Request) -> dict[str, str]:
             raise ApiError(400, "BAD_REQUEST", f"field {key!r} is too long", twilio_code=79100)
         if key in form:
             raise ApiError(400, "BAD_REQUEST", f"field {key!r} given twice", twilio_code=79100)
+        if unreadable(key) or unreadable(value):
+            raise ApiError(400, "BAD_REQUEST", f"field {key[:40]!r} holds a NUL", twilio_code=79100)
         form[key] = value
     return form
 
