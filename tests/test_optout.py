@@ -358,3 +358,53 @@ def test_forget_over_http_needs_an_ops_key(gw):
         assert got == status, body
     assert body["channel"] == "email" and body["erased"] is True
     assert refused_next(gw, "someone@example.com")
+
+
+def big_dsn(count: int) -> bytes:
+    recipients = "".join(
+        f"Final-Recipient: rfc822; gone{i}@example.com\nAction: failed\nStatus: 5.1.1\n\n"
+        for i in range(count)
+    )
+    return (
+        DSN.decode()
+        .replace(
+            "Final-Recipient: rfc822; gone@example.com",
+            recipients + "Final-Recipient: rfc822; gone@example.com",
+            1,
+        )
+        .encode()
+    )
+
+
+def test_a_report_naming_two_thousand_addresses_does_not_stall_the_gateway(gw):
+    """The opt-outs of one report go in one transaction, off the event loop, while /healthz answers."""
+    import threading
+    import time
+
+    latencies: list[float] = []
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            started = time.perf_counter()
+            with urllib.request.urlopen(f"http://127.0.0.1:{gw.http}/healthz", timeout=30) as r:
+                assert r.status == 200
+            latencies.append(time.perf_counter() - started)
+            time.sleep(0.005)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    time.sleep(0.3)
+    try:
+        started = time.perf_counter()
+        assert deliver_unauthenticated(gw, "bounces@localhost", big_dsn(2000))[0] == 250
+        taken = time.perf_counter() - started
+        time.sleep(0.3)
+    finally:
+        done.set()
+        poller.join()
+    assert len(gw.suppressions()) == 2001  # and every one of them durable before the 250
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99)]
+    print(f"report taken in {taken:.2f} s; healthz p99 {p99 * 1000:.1f} ms over {len(latencies)} requests")
+    assert len(latencies) > 20 and p99 < 0.05, (len(latencies), p99, latencies[-5:])

@@ -24,7 +24,7 @@ from gateway.model import (
     Violation,
 )
 from gateway.store import StoreError, new_id, open_store, sqlite_writer
-from gateway.store.base import OutboxMessage
+from gateway.store.base import AuditEntry, OutboxMessage
 from gateway.store.sqlite import SCHEMA_VERSION, SqliteStore
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -132,6 +132,29 @@ def test_scopes_global_and_other_senders(store):
     ]
     sms = run(store.facts(Channel.SMS, "acme", ["a@example.com"], T0))
     assert sms["a@example.com"].suppressions == ()
+
+
+def test_many_suppressions_in_one_transaction_each_with_its_audit_entry_when_new(store):
+    run(store.add_suppression(supp("old@example.com")))
+    entries = [
+        (
+            supp(f"n{i}@example.com"),
+            AuditEntry("test", "suppression.add", Channel.EMAIL, f"n{i}@example.com", "acme", "", T0),
+        )
+        for i in range(300)
+    ]
+    entries.append(
+        (
+            supp("old@example.com"),
+            AuditEntry("test", "suppression.add", Channel.EMAIL, "old@example.com", "acme", "", T0),
+        )
+    )
+    added = run(store.add_suppressions(entries))
+    assert added == [True] * 300 + [False]
+    facts = run(store.facts(Channel.EMAIL, "acme", ["n0@example.com", "n299@example.com"], T0))
+    assert all(len(f.suppressions) == 1 for f in facts.values())
+    audit = run(store.audit_log(Channel.EMAIL, limit=1000))
+    assert len(audit) == 300 and "old@example.com" not in {a.address for a in audit}
 
 
 def test_hashed_entries_block_like_plain_ones(store):

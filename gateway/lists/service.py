@@ -9,6 +9,7 @@ scope), and word the answer.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from ..addresses import address_hash
 from ..model import GLOBAL_SCOPE, Channel, Consent, Reason, Suppression
 from ..store import Store
 from ..store.base import AuditEntry, ImportResult
+from ..store.group import GroupCommit
 from . import checks
 from .checks import ListsError
 from .csvfile import ImportDefaults, read_suppressions
@@ -40,6 +42,9 @@ class OptOut:
 
 class Lists:
     def __init__(self, store: Store, senders: Collection[str]) -> None:
+        self._optouts: GroupCommit[tuple[Suppression, AuditEntry | None], bool] = GroupCommit(
+            store.add_suppressions
+        )
         self.store = store
         self.senders = frozenset(senders)
 
@@ -228,6 +233,26 @@ class Lists:
 
     async def opt_out(self, actor: str, request: OptOut, now: datetime | None = None) -> bool:
         """An opt-out the gateway received: suppressed at once. Whether it was new."""
+        return (await self._optouts.submit_many([self._opt_out_entry(actor, request, now)]))[0]
+
+    async def opt_outs(self, actor: str, requests: Iterable[OptOut]) -> list[bool]:
+        """Several opt-outs (a bounce report names many recipients): each that names a valid address is
+        taken; one that does not is logged and left out, and does not stop the others. All of them go in
+        one transaction, with whatever other opt-outs arrive meanwhile (a group commit, off the event loop)."""
+        now = datetime.now(UTC)
+        entries = []
+        for n, request in enumerate(requests, 1):
+            try:
+                entries.append(self._opt_out_entry(actor, request, now))
+            except ListsError as exc:
+                log.warning("%s: an opt-out left out: %s", actor, exc.message)
+            if n % 200 == 0:
+                await asyncio.sleep(0)  # thousands of addresses checked: others' requests between
+        return await self._optouts.submit_many(entries) if entries else []
+
+    def _opt_out_entry(
+        self, actor: str, request: OptOut, now: datetime | None
+    ) -> tuple[Suppression, AuditEntry]:
         now = now or datetime.now(UTC)
         where = request.scope if request.scope in self.senders else GLOBAL_SCOPE
         if request.address is not None:
@@ -240,19 +265,7 @@ class Lists:
         audit = AuditEntry(
             actor, "suppression.add", chosen, normalized, where, f"reason {request.reason.value}", now, ahash
         )
-        return await self.store.add_suppression(entry, audit)
-
-    async def opt_outs(self, actor: str, requests: Iterable[OptOut]) -> list[bool]:
-        """Several opt-outs (a bounce report names many recipients): each that names a valid address is
-        taken; one that does not is logged and left out, and does not stop the others."""
-        now = datetime.now(UTC)
-        added = []
-        for request in requests:
-            try:
-                added.append(await self.opt_out(actor, request, now))
-            except ListsError as exc:
-                log.warning("%s: an opt-out left out: %s", actor, exc.message)
-        return added
+        return entry, audit
 
     async def opt_back_in(
         self, actor: str, channel: Channel, address: str, scope: str, reason: Reason

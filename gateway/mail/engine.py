@@ -15,6 +15,7 @@ Store unreachable: 451 4.3.0. Upstream unreachable or slow: 451 4.4.1.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Sequence
@@ -242,7 +243,9 @@ class EmailEngine:
         """Mail to the gateway's own addresses: read for opt-outs, bounces and complaints, stored, never
         relayed. Accepted only once what it asked for is in the store."""
         try:
-            found = read_inbound(raw, tx.inbound, self.config, self.delivery.signer)
+            found = await asyncio.to_thread(  # a report may name thousands: read off the event loop
+                read_inbound, raw, tx.inbound, self.config, self.delivery.signer
+            )
         except Exception:  # malformed beyond what the stdlib parser forgives: keep it out of the store
             log.warning("inbound mail from %s could not be read", tx.mail_from, exc_info=True)
             return Action(250, "2.0.0 Received")

@@ -29,6 +29,20 @@ class GroupCommit(Generic[T, R]):
         self._kick()
         return await future
 
+    async def submit_many(self, items: Sequence[T]) -> list[R]:
+        """Several items, in the same batch (or batches), each with its result; the first failure raised."""
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[R]] = []
+        for item in items:
+            futures.append(loop.create_future())
+            self._pending.append((item, futures[-1]))
+        self._kick()
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return results  # type: ignore[return-value]  # no exception among them
+
     def submit_nowait(self, item: T) -> None:
         """Written with the next batch; nobody waits (what fails is the write function's to report)."""
         self._pending.append((item, None))

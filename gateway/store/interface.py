@@ -43,6 +43,11 @@ class ListsPart(Protocol):
         for every method below that takes one)."""
         ...
 
+    async def add_suppressions(self, entries: Sequence[tuple[Suppression, AuditEntry | None]]) -> list[bool]:
+        """Many at once, in one transaction (one disk flush): for each, whether it was new; the audit
+        entry of each new one with it."""
+        ...
+
     async def remove_suppressions(
         self,
         channel: Channel,

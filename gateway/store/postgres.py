@@ -109,6 +109,20 @@ class PostgresStore(StoreParts):
         )
         return added == 1
 
+    async def add_suppressions(self, entries: Sequence[tuple[Suppression, AuditEntry | None]]) -> list[bool]:
+        sql = numbered(
+            f"INSERT INTO suppressions ({SUPPRESSION_COLS}) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING "
+            "RETURNING id"
+        )
+        added = []
+        async with self.db.transaction() as conn:
+            for entry, audit in entries:
+                new = await conn.fetchval(sql, *self._suppression_row(entry)) is not None
+                if new and audit is not None:
+                    await conn.execute(numbered(INSERT_AUDIT), *audit_row(audit))
+                added.append(new)
+        return added
+
     async def remove_suppressions(
         self,
         channel: Channel,

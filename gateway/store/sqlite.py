@@ -40,6 +40,7 @@ __all__ = ["SCHEMA_VERSION", "SqliteStore", "sqlite_path"]
 
 _BATCH = 500  # addresses per IN (...) query
 _IMPORT_BATCH = 20_000
+_INSERT_SUPPRESSION = f"INSERT OR IGNORE INTO suppressions ({SUPPRESSION_COLS}) VALUES (?,?,?,?,?,?,?,?)"
 
 
 @lru_cache(maxsize=64)
@@ -108,11 +109,25 @@ class SqliteStore(StoreParts):
 
     async def add_suppression(self, entry: Suppression, audit: AuditEntry | None = None) -> bool:
         added, _ = await self._change(
-            f"INSERT OR IGNORE INTO suppressions ({SUPPRESSION_COLS}) VALUES (?,?,?,?,?,?,?,?)",
+            _INSERT_SUPPRESSION,
             self._suppression_row(entry),
             audit,
         )
         return added == 1
+
+    async def add_suppressions(self, entries: Sequence[tuple[Suppression, AuditEntry | None]]) -> list[bool]:
+        rows = [(self._suppression_row(entry), audit) for entry, audit in entries]
+
+        def work(conn: sqlite3.Connection) -> list[bool]:
+            added = []
+            for row, audit in rows:
+                new = conn.execute(_INSERT_SUPPRESSION, row).rowcount == 1
+                if new and audit is not None:
+                    conn.execute(INSERT_AUDIT, audit_row(audit))
+                added.append(new)
+            return added
+
+        return await self.db.write(work)  # durable, in the writer thread: the loop never waits for it
 
     async def remove_suppressions(
         self,
@@ -159,7 +174,7 @@ class SqliteStore(StoreParts):
         added = skipped = 0
         valid = queries.ImportRows(rows, self._suppression_row)
         stream = iter(valid)
-        sql = f"INSERT OR IGNORE INTO suppressions ({SUPPRESSION_COLS}) VALUES (?,?,?,?,?,?,?,?)"
+        sql = _INSERT_SUPPRESSION
         try:
             while batch := list(islice(stream, _IMPORT_BATCH)):
                 with self.db.conn:
