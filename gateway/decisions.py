@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .model import Decision
+from .model import Decision, Verdict
 from .store import Store, StoreError
 from .store.base import OutboxMessage, SendClaim, decision_from_row, decision_row
 from .store.group import GroupCommit
@@ -123,8 +123,15 @@ class DecisionLog:
         if not self.journal.exists():
             return 0
         rows = _journal_rows(self.journal.read_text(encoding="utf-8").splitlines())
-        if rows:
-            await self.store.record_decisions([decision_from_row(r) for r in rows], replace=True)
+        latest = {r["id"]: r for r in rows}  # an intent, then its outcome: the last line of an id is it
+        decisions = [decision_from_row(r) for r in latest.values()]
+        intents = [d for d in decisions if d.verdict is Verdict.RELAYING]
+        outcomes = [d for d in decisions if d.verdict is not Verdict.RELAYING]
+        for intent in intents:  # an outcome the store already has is never taken back to an intent
+            if await self.store.decision(intent.id) is None:
+                outcomes.append(intent)
+        if outcomes:
+            await self.store.record_decisions(outcomes, replace=True)
         self.journal.unlink()
         return len(rows)
 

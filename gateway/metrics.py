@@ -17,7 +17,7 @@ import shutil
 from collections import defaultdict
 from pathlib import Path
 
-from .model import Decision
+from .model import Decision, Verdict
 
 log = logging.getLogger("gateway.metrics")
 
@@ -74,6 +74,8 @@ class Metrics:
         )
 
     def decided(self, decision: Decision) -> None:
+        if decision.verdict is Verdict.RELAYING:  # an intent: its outcome is counted when it comes
+            return
         channel = decision.channel.value
         self.decisions.labels(channel, decision.verdict.value).inc()
         for code in dict.fromkeys(v.code for v in decision.violations):

@@ -63,6 +63,8 @@ class Verdict(enum.StrEnum):
     DEFERRED = "deferred"
     FAILED = "failed"
     MONITORED = "monitored"
+    UNKNOWN = "unknown"  # the gateway stopped while the upstream had the message: it may have gone
+    RELAYING = "relaying"  # the intent, written before the upstream's final dot; replaced by the outcome
 
 
 class Mode(enum.StrEnum):
@@ -163,6 +165,7 @@ class EmailContent:
     declared_explicit: bool
     size: int
     defects: tuple[str, ...] = ()
+    message_id: str = ""  # the Message-ID's id-left@id-right, without angle brackets; "" when none
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,3 +198,4 @@ class Decision:
     size: int = 0
     upstream: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    message_id: str = ""  # email: the message's Message-ID (for retries of what was relayed)

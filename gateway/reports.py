@@ -20,6 +20,7 @@ CSV_COLUMNS = [
     "excerpt",
     "size",
     "upstream",
+    "message_id",
 ]
 _RELATIVE = re.compile(r"(\d{1,5})([mhdw])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -46,6 +47,7 @@ def decision_json(d: Decision) -> dict:
         "excerpt": d.excerpt,
         "size": d.size,
         "upstream": d.upstream,
+        "message_id": d.message_id,
     }
 
 
@@ -62,4 +64,5 @@ def csv_row(d: Decision) -> list:
         d.excerpt,
         d.size,
         d.upstream,
+        d.message_id,
     ]

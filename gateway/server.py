@@ -20,6 +20,7 @@ import weakref
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from . import recovery
 from .config import Config
 from .content import scan
 from .credentials import Credentials
@@ -27,10 +28,13 @@ from .decisions import DecisionLog
 from .http import HttpContext, HttpDoor
 from .lists import Lists
 from .mail.engine import Delivery, EmailEngine
+from .mail.reserve import DiskReserve
+from .mail.sending import Safekeeping
 from .mail.signing import DkimError, DkimSigners
 from .mail.upstream import MaildirRelay, Relay
 from .metrics import Metrics
 from .metrics import prepare as prepare_metrics
+from .recovery import SETTLE_EVERY, RecoveryError, settle_stale_intents, settle_worker
 from .secrets import verify_secret
 from .sms import SmsService, make_provider
 from .sms.held import HeldTexts
@@ -41,7 +45,8 @@ from .smtp.handler import GatewayHandler
 from .smtp.limits import SessionLimits
 from .smtp.protocol import GatewaySMTP
 from .smtp.relay import SmtpRelay, UpstreamSettings
-from .store import Store, StoreError, open_store
+from .store import StoreError, open_store
+from .store.sqlite_schema import sqlite_path
 from .tokens import TokenSigner
 from .workers import StateInUse, hold_state_dir, supervise
 
@@ -115,6 +120,16 @@ def tls_context(config: Config) -> ssl.SSLContext | None:
     return context
 
 
+def recording_dirs(config: Config) -> list[str]:
+    """Where decisions are written: state_dir (journals), and the SQLite file's directory."""
+    found = [config.state_dir]
+    if config.database.startswith("sqlite:///"):
+        path = sqlite_path(config.database)
+        if path != ":memory:":
+            found.append(os.path.dirname(os.path.abspath(path)))
+    return found
+
+
 class Gateway:
     """Everything one serving process holds: store, decision log, relay, listeners."""
 
@@ -136,8 +151,11 @@ class Gateway:
         except DkimError as exc:
             raise ServeError(str(exc)) from None
         self.lists = Lists(self.store, config.senders)
+        keeping = Safekeeping(DiskReserve(recording_dirs(config), config.disk_reserve_mb))
         self.mail = EmailEngine(
-            config, self.store, Delivery(self.relay, self.decisions, self.signer, self.lists, dkim_signers)
+            config,
+            self.store,
+            Delivery(self.relay, self.decisions, self.signer, self.lists, dkim_signers, keeping),
         )
         self.handler = GatewayHandler(config, self.mail, self.metrics)
         self.credentials = Credentials(config)
@@ -163,6 +181,7 @@ class Gateway:
         self.server: asyncio.Server | None = None
         self._retention: asyncio.Task | None = None
         self._snapshots: asyncio.Task | None = None
+        self._settling: asyncio.Task | None = None
 
     def _protocol(self) -> GatewaySMTP:
         protocol = GatewaySMTP(self.handler, limits=self._limits, **self._smtp_options)
@@ -203,11 +222,21 @@ class Gateway:
             host, port = self.config.http_listen
             raise ServeError(f"cannot listen for HTTP on {host}:{port}: {exc.strerror or exc}") from None
         self.held.start()
+        self._settling = asyncio.get_running_loop().create_task(self._settle_now_and_then())
         if self.metrics.directory is not None:  # several workers: each one's counts where the others read
             self._snapshots = asyncio.get_running_loop().create_task(self.metrics.snapshots())
         if self.config.retention_days:
             purging = self._purge_now_and_then(self.config.retention_days)
             self._retention = asyncio.get_running_loop().create_task(purging)
+
+    async def _settle_now_and_then(self) -> None:
+        """Intents older than any live relay can be (their process died) read `unknown` (recovery.py)."""
+        while True:
+            await asyncio.sleep(SETTLE_EVERY)
+            try:
+                await settle_stale_intents(self.store, self.config)
+            except StoreError as exc:
+                log.debug("intents not settled now: %s", exc)
 
     async def _purge_now_and_then(self, days: int, every: float = 3600.0) -> None:
         """gateway.retention_days: decisions older than that are deleted, at start and every hour."""
@@ -222,7 +251,7 @@ class Gateway:
             await asyncio.sleep(every)
 
     async def stop(self) -> None:
-        for task in (self._retention, self._snapshots):
+        for task in (self._retention, self._snapshots, self._settling):
             if task is not None:
                 task.cancel()
         if self.server is not None:
@@ -236,6 +265,7 @@ class Gateway:
             protocol.close_with("4.3.2 Service shutting down, try again later")
         await self.sms.close()
         await self.provider.close()
+        await self.mail.sending.flush()
         await self.decisions.flush()
         await self.relay.close()
         await self.store.close()
@@ -288,30 +318,13 @@ def run(main) -> None:
 
 
 async def prepare_store(config: Config) -> None:
-    """Reach the store, create and migrate it, once, before any worker starts: an unreachable database or
-    one from a newer gateway is a start-up error, not a stream of 451s."""
-    store = None
+    """recovery.prepare_store, its failures a reason not to start."""
     try:
-        store = open_store(config.database)
-        await store.schema_version()
-        await replay_journals(store, Path(config.state_dir))
+        await recovery.prepare_store(config)
     except StoreError as exc:
         raise ServeError(f"{config.path}: gateway.database: {exc}") from None
-    finally:
-        if store is not None:
-            await store.close()
-
-
-async def replay_journals(store: Store, state_dir: Path) -> None:
-    """Decisions journaled by an earlier run (its processes' journals) go into the store, once, before the
-    workers start; a running process moves its own journal as soon as the store answers again."""
-    for journal in sorted(state_dir.glob("decisions-*.journal")):
-        try:
-            count = await DecisionLog(store, journal).replay_journal()
-        except (OSError, ValueError) as exc:
-            raise ServeError(f"cannot read the decision journal {journal}: {exc}") from None
-        if count:
-            log.info("moved %d journaled decisions from %s into the store", count, journal.name)
+    except RecoveryError as exc:
+        raise ServeError(str(exc)) from None
 
 
 def tune_gc() -> None:
@@ -362,18 +375,7 @@ def serve_forever(config: Config) -> int:
         run(serve(config))
         return 0
     return supervise(
-        workers, lambda: run(serve(config, reuse_port=True)), lambda pid: asyncio.run(settle(config, pid))
+        workers,
+        lambda: run(serve(config, reuse_port=True)),
+        lambda pid: asyncio.run(settle_worker(config, pid)),
     )
-
-
-async def settle(config: Config, pid: int) -> None:
-    """What a worker that died left behind, put right by the parent before another takes its place: its
-    journaled decisions into the store."""
-    store = open_store(config.database)
-    try:
-        journal = Path(config.state_dir) / f"decisions-{pid}.journal"
-        if journal.exists():
-            count = await DecisionLog(store, journal).replay_journal()
-            log.info("moved %d journaled decisions of worker %d into the store", count, pid)
-    finally:
-        await store.close()

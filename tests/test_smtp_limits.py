@@ -216,8 +216,9 @@ def test_the_limits_do_not_cut_off_an_ordinary_client(made, tmp_path):
     """Defaults: a session sending 50 messages over one connection, as bulk senders do."""
     gw = made(tmp_path)
     client = RawClient(gw.port, login=TX)
-    for _ in range(50):
-        assert client.message(b"orders@news.demo.example", RECEIPT)[0] == 250
+    for i in range(50):
+        message = RECEIPT.replace(b"<spring-2026@", b"<spring-2026-%d@" % i)  # 50 messages, not retries
+        assert client.message(b"orders@news.demo.example", message)[0] == 250
     client.close()
     assert len(gw.sink.messages()) == 50
 

@@ -229,6 +229,7 @@ def parse(data: dict, file: str) -> Config:
     token_secret_file = g.take("token_secret_file", _nonempty, None)
     state_dir = g.take("state_dir", _nonempty, "var")
     retention_days = g.take("retention_days", _integer(1, 36_500), None)
+    disk_reserve_mb = g.take("disk_reserve_mb", _integer(0, 1_000_000), 64)
     g.done()
 
     sm = root.table("smtp")
@@ -262,6 +263,7 @@ def parse(data: dict, file: str) -> Config:
         data_idle_timeout=float(sm.take("data_idle_timeout", _integer(1, 3600), 120)),
         max_recipients=sm.take("max_recipients", _integer(100, 1_000_000), 1000),
         upstream_hold_timeout=float(sm.take("upstream_hold_timeout", _integer(1, 3600), 10)),
+        retry_window_hours=sm.take("retry_window_hours", _integer(0, 24 * 30), 24),
     )
     sm.done()
     if bool(smtp.tls_cert) != bool(smtp.tls_key):
@@ -325,6 +327,7 @@ def parse(data: dict, file: str) -> Config:
         token_secret_file=token_secret_file,
         state_dir=state_dir,
         retention_days=retention_days,
+        disk_reserve_mb=disk_reserve_mb,
         smtp=smtp,
         http_listen=http_listen,
         sms=sms,

@@ -44,6 +44,7 @@ class SmtpConfig:
     data_idle_timeout: float = 120.0  # no DATA bytes for this long
     max_recipients: int = 1000  # per message
     upstream_hold_timeout: float = 10.0  # a pooled upstream connection held for a slow client
+    retry_window_hours: int = 24  # a message (by Message-ID) relayed within it is not relayed again; 0: off
 
     @property
     def plaintext_auth(self) -> bool:
@@ -106,6 +107,7 @@ class Config:
     token_secret_file: str | None = None
     state_dir: str = "var"
     retention_days: int | None = None  # decisions older than this are deleted; None: kept
+    disk_reserve_mb: int = 64  # under this free in state_dir or the SQLite file's directory: no relaying
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     http_listen: tuple[str, int] = ("127.0.0.1", 8025)
     sms: SmsConfig = field(default_factory=SmsConfig)

@@ -293,6 +293,19 @@ def _fast_shown(
     return _pick(ctype, children, lambda child: _fast_shown(child[0], child[1], defects, budget, depth + 1))
 
 
+_MSG_ID = re.compile(r"<([^<>\s]{1,250})>")
+
+
+def message_id(value: str) -> str:
+    """The id in a Message-ID field (RFC 5322 3.6.4), without its angle brackets; "" when there is none
+    (a bare id without brackets is taken as it is, if it is one word)."""
+    m = _MSG_ID.search(value)
+    if m:
+        return m.group(1)
+    value = value.strip()
+    return value if 0 < len(value) <= 250 and not any(c.isspace() for c in value) else ""
+
+
 def parse_email(raw: bytes) -> EmailContent:
     """What a reader of the message sees, and the headers the rules need; `Unparseable` when it cannot be
     read or is past a limit (the module's docstring)."""
@@ -357,4 +370,5 @@ def _parse_email(raw: bytes) -> EmailContent:
         declared_explicit=_as_text(_first(fields, EXPLICIT_HEADER.lower())).strip().lower() in _TRUE,
         size=len(raw),
         defects=tuple(defects),
+        message_id=message_id(_as_text(_first(fields, "message-id"))),
     )

@@ -51,6 +51,7 @@ from .holding import held
 from .inbound import read_inbound
 from .mailboxes import Mailbox, own_mailbox
 from .outgoing import list_unsubscribe_headers, received, rewrite
+from .sending import Safekeeping, Sending
 from .upstream import Relay, Transaction, UpstreamRefused, UpstreamUnavailable
 
 if TYPE_CHECKING:  # what delivery needs, imported where it is made (gateway serve): checks start fast
@@ -88,6 +89,7 @@ class MailTransaction:
     noted: dict[str, tuple[Violation, ...]] = field(default_factory=dict)  # monitor mode: let through
     accepted: list[str] = field(default_factory=list)
     lost: bool = False  # the upstream transaction went away: what it had accepted is gone with it
+    message_id: str = ""  # the message's, once DATA is read
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ class Delivery:
     signer: TokenSigner  # unsubscribe tokens, in List-Unsubscribe and read back from mail to the gateway
     lists: Lists  # where the opt-outs in mail to the gateway's own addresses go
     dkim: DkimSigners | None = None
+    keeping: Safekeeping = field(default_factory=Safekeeping)  # intents, disk reserve (none in tests)
 
 
 class EmailEngine:
@@ -108,6 +111,13 @@ class EmailEngine:
         self.config = config
         self.pipeline = Pipeline(config, store)
         self._delivery = delivery
+        self._sending = Sending(config, store, delivery.decisions, delivery.keeping) if delivery else None
+
+    @property
+    def sending(self) -> Sending:
+        if self._sending is None:
+            raise RuntimeError("this email engine judges only: it was made without a relay")
+        return self._sending
 
     @property
     def delivery(self) -> Delivery:
@@ -273,6 +283,7 @@ class EmailEngine:
             content = parse_email(raw)
         except Unparseable as exc:  # it cannot be judged, so it does not go: a refusal, not an error
             return self._unjudged(tx, sender, len(raw), Action(554, f"5.6.0 message cannot be parsed: {exc}"))
+        tx.message_id = content.message_id
         evaluation = self.pipeline.judge_email(sender, content, tx.accepted, tx.facts, now).evaluation
         noted = [v for recipient in tx.accepted for v in tx.noted.get(recipient, ())]
         found = ordered([*evaluation.violations, *noted], tx.accepted)
@@ -287,33 +298,12 @@ class EmailEngine:
 
         monitored = found if fate is Fate.MONITOR else ()
         outgoing = await self._outgoing(tx, raw, category, content.list_unsubscribe is None, monitored, now)
-        try:
-            reply = await upstream.send(outgoing)
-        except UpstreamUnavailable as exc:
-            log.warning("upstream unavailable at DATA: %s", exc)
-            tx.upstream = None
-            for recipient in tx.accepted:
-                failed = f"unavailable: {exc}"
-                self._record_soon(
-                    self._decision(tx, recipient, category, Verdict.FAILED, found, excerpt, size, failed)
-                )
-            return UPSTREAM_DOWN
-        tx.upstream = None  # finished by the upstream's answer, whatever it was
-        if not reply.ok:
-            for recipient in tx.accepted:
-                self._record_soon(
-                    self._decision(
-                        tx, recipient, category, Verdict.FAILED, found, excerpt, size, reply.line()
-                    )
-                )
-            return Action(reply.code, reply.text)
         verdict = Verdict.MONITORED if fate is Fate.MONITOR else Verdict.RELAYED
-        decisions = [
-            self._decision(tx, r, category, verdict, found, excerpt, size, reply.line(), now)
-            for r in tx.accepted
+        intended = [
+            self._decision(tx, r, category, verdict, found, excerpt, size, "", now) for r in tx.accepted
         ]
-        await self.delivery.decisions.record(decisions)  # durable before the client hears 250
-        return Action(250, f"2.0.0 Accepted upstream: {_ENHANCED.sub('', reply.text, count=1)}")
+        tx.upstream = None  # the sending finishes it, whatever happens
+        return await self.sending.send(upstream, outgoing, intended, now)
 
     async def _outgoing(
         self,
@@ -394,6 +384,7 @@ class EmailEngine:
             excerpt,
             size,
             upstream,
+            message_id=tx.message_id,
         )
 
     def _record_soon(self, decision: Decision) -> None:

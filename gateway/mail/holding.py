@@ -17,6 +17,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Sequence
 
+from ..addresses import normalize_email
 from .upstream import Relay, Reply, Transaction, UpstreamRefused, UpstreamUnavailable
 
 log = logging.getLogger("gateway.mail")
@@ -60,6 +61,12 @@ class Held:
         tx, self._tx = self._tx, None
         if tx is not None:
             await tx.abort()
+
+    async def narrow(self, keep: set[str]) -> None:
+        """Only the recipients in `keep` (normalized addresses) from now on: the transaction so far is
+        rolled back, and begun anew with them when it is next needed (`send`)."""
+        self.recipients = [(a, o) for a, o in self.recipients if normalize_email(a) in keep]
+        await self.abort()
 
     # -- holding and letting go ----------------------------------------------------------------------------
 

@@ -265,6 +265,7 @@ def decision_row(d: Decision, recipient_hash: str) -> dict:
         "excerpt": d.excerpt,
         "size": d.size,
         "upstream": d.upstream,
+        "message_id": d.message_id,
     }
 
 
@@ -286,4 +287,5 @@ def decision_from_row(row: dict) -> Decision:
         excerpt=row["excerpt"] or "",
         size=row["size"] or 0,
         upstream=row["upstream"] or "",
+        message_id=row.get("message_id") or "",  # (absent from journals written before version 5)
     )

@@ -111,6 +111,18 @@ class DecisionLogPart(Protocol):
 
     async def decision(self, decision_id: str) -> Decision | None: ...
 
+    async def settle_intents(self, before: datetime, upstream: str) -> int:
+        """Decisions still `relaying` from before `before` become `unknown`, with `upstream` as their
+        upstream answer: how many."""
+        ...
+
+    async def relayed(
+        self, sender: str, message_id: str, recipients: Sequence[str], since: datetime
+    ) -> set[str]:
+        """The recipients the sender's message (by Message-ID) was relayed to since `since`: a client's
+        retry of what already went upstream."""
+        ...
+
     def iter_decisions(
         self, query: DecisionQuery | None = None, batch: int = 1000
     ) -> AsyncIterator[Decision]:
@@ -229,6 +241,14 @@ class StoreParts:
 
     async def decision(self, decision_id: str) -> Decision | None:
         return await self.log.decision(decision_id)
+
+    async def relayed(
+        self, sender: str, message_id: str, recipients: Sequence[str], since: datetime
+    ) -> set[str]:
+        return await self.log.relayed(sender, message_id, recipients, since)
+
+    async def settle_intents(self, before: datetime, upstream: str) -> int:
+        return await self.log.settle_intents(before, upstream)
 
     def iter_decisions(
         self, query: DecisionQuery | None = None, batch: int = 1000

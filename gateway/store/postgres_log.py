@@ -51,6 +51,7 @@ DECISION_COLS = (
     "excerpt",
     "size",
     "upstream",
+    "message_id",
 )
 # what record_decisions writes: each table's columns (in its row tuple's order) and the non-text ones' types
 _WRITTEN = {
@@ -140,6 +141,17 @@ class PostgresDecisionLog(DecisionPages):
     async def decision(self, decision_id: str) -> Decision | None:
         rows = await self.db.fetch("SELECT * FROM decisions WHERE id = ?", decision_id)
         return decision_from_row(dict(rows[0])) if rows else None
+
+    async def relayed(
+        self, sender: str, message_id: str, recipients: Sequence[str], since: datetime
+    ) -> set[str]:
+        sql, args = queries.relayed(sender, message_id, list(recipients), since)
+        return {row[0] for row in await self.db.fetch(sql, *args)}
+
+    async def settle_intents(self, before: datetime, upstream: str) -> int:
+        sql, args = queries.settle_intents(before, upstream)
+        async with self.db.transaction() as conn:
+            return rowcount(await conn.execute(numbered(sql), *args))
 
     async def summary(self, since: datetime | None = None, sender: str | None = None) -> list[SummaryRow]:
         sql, args = queries.summary(since, sender)

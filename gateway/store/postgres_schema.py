@@ -106,5 +106,11 @@ CREATE INDEX IF NOT EXISTS decisions_text ON decisions
 # (its pending list), so nothing changes here; the version numbers stay in step.
 _V4 = "SELECT 1"
 
-MIGRATIONS = [_V1, _V2, _V3, _V4]
+# Version 5: each email decision's Message-ID, for retries of what was relayed (gateway/mail/retries.py).
+_V5 = """
+ALTER TABLE decisions ADD COLUMN message_id text NOT NULL DEFAULT '';
+CREATE INDEX decisions_message ON decisions (sender, message_id) WHERE message_id <> '';
+"""
+
+MIGRATIONS = [_V1, _V2, _V3, _V4, _V5]
 SCHEMA_VERSION = len(MIGRATIONS)

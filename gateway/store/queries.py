@@ -133,3 +133,20 @@ class ImportRows:
                     self.errors.append(item)
                 continue
             yield self._to_row(item)
+
+
+def relayed(sender: str, message_id: str, recipients: list[str], since: datetime) -> Query:
+    """Which of these recipients the sender's message `message_id` was relayed to since then."""
+    marks = ", ".join("?" * len(recipients))
+    return (
+        "SELECT DISTINCT recipient FROM decisions WHERE sender = ? AND message_id = ? AND channel = 'email' "
+        f"AND verdict IN ('relayed', 'monitored') AND at >= ? AND recipient IN ({marks})",
+        [sender, message_id, to_text(since), *recipients],
+    )
+
+
+def settle_intents(before: datetime, upstream: str) -> Query:
+    return (
+        "UPDATE decisions SET verdict = 'unknown', upstream = ? WHERE verdict = 'relaying' AND at < ?",
+        [upstream, to_text(before)],
+    )

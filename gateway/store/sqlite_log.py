@@ -57,13 +57,15 @@ class SqliteDecisionLog(DecisionPages):
         rows = [decision_row(d, address_hash(d.recipient)) for d in decisions]
         columns = list(rows[0]) if rows else []
         sql = f"INSERT INTO decisions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        if replace:  # an upsert: its UPDATE triggers move the counts and the index from the old row
+            sql += " ON CONFLICT (id) DO UPDATE SET " + ", ".join(
+                f"{c} = excluded.{c}" for c in columns if c != "id"
+            )
         values = [tuple(r[c] for c in columns) for r in rows]
         texts = [outbox_row(m) for m in outbox]
         counted = [send_row(c) for c in sends]
 
         def work(conn: sqlite3.Connection) -> None:
-            if replace:  # a plain DELETE, so the triggers take the old row out of the counts and the index
-                conn.executemany("DELETE FROM decisions WHERE id = ?", [(r["id"],) for r in rows])
             if values:
                 conn.executemany(sql, values)
             if texts:
@@ -114,6 +116,15 @@ class SqliteDecisionLog(DecisionPages):
         cur = self.db.run("SELECT * FROM decisions WHERE id = ?", (decision_id,))
         row = cur.fetchone()
         return decision_from_row(dict(zip([c[0] for c in cur.description], row))) if row else None
+
+    async def relayed(
+        self, sender: str, message_id: str, recipients: Sequence[str], since: datetime
+    ) -> set[str]:
+        return {row[0] for row in self.db.run(*queries.relayed(sender, message_id, list(recipients), since))}
+
+    async def settle_intents(self, before: datetime, upstream: str) -> int:
+        sql, args = queries.settle_intents(before, upstream)
+        return await self.db.write(lambda conn: conn.execute(sql, args).rowcount)
 
     async def summary(self, since: datetime | None = None, sender: str | None = None) -> list[SummaryRow]:
         return [SummaryRow(*row) for row in self.db.run(*queries.summary(since, sender))]

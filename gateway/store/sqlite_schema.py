@@ -218,7 +218,16 @@ def _v4(db: sqlite_utils.Database) -> None:
     """)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
+def _v5(db: sqlite_utils.Database) -> None:
+    """Each email decision's Message-ID, so that a client's retry of a message already relayed is known
+    (the index serves exactly that question; most rows have none to index)."""
+    db.executescript("""
+        ALTER TABLE decisions ADD COLUMN message_id TEXT NOT NULL DEFAULT '';
+        CREATE INDEX decisions_message ON decisions (sender, message_id) WHERE message_id <> '';
+    """)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,0 +1,167 @@
+"""The last step of a message the rules let through: relaying it so that the log always knows what went.
+
+In order, for one message and its accepted recipients:
+
+1. the disk reserve (`gateway.disk_reserve_mb`, reserve.py): below it, 451 before anything is relayed;
+2. retries (`smtp.retry_window_hours`): recipients the sender's message (same Message-ID) was already
+   relayed to within the window are not sent it again; when that is all of them, the client hears 250
+   without a second delivery; a message without a Message-ID cannot be told from a new one and goes;
+3. the intent: each recipient's decision, verdict `relaying`, durable (in the store, or the journal when
+   the store is down) before the upstream's final dot. If it cannot be written, 451, nothing relayed.
+4. the upstream's answer, then the decision replaced by the outcome (`relayed`, `failed`...), committed
+   before the client hears 250. That commit need not wait for its own disk flush: the intent already
+   is on the disk, and the next commit's flush carries it (a process crash loses nothing; a power cut
+   may leave the intent, which then reads `unknown`). An outcome that cannot be written even to the
+   journal (a disk that filled meanwhile) does not turn an accepted message into a 451, which would
+   make the client send it again: the client hears 250 and the outcome is tried again every few seconds.
+
+A process that dies between 3 and 4 leaves intents: `settle_intents` turns them into verdict `unknown`
+(the upstream may or may not have the message) at the next start, and every few minutes for intents
+older than any live relay can be. So no message reaches the upstream without a decision in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from ..config import Config
+from ..decisions import DecisionLog
+from ..model import Decision, Verdict
+from ..store import Store, StoreError
+from .actions import UPSTREAM_DOWN, Action
+from .holding import Held
+from .reserve import DiskReserve
+from .upstream import Transaction, UpstreamUnavailable
+
+log = logging.getLogger("gateway.mail")
+
+STORAGE_LOW = Action(451, "4.3.1 Gateway storage low, try again later")
+_ENHANCED = re.compile(r"^\d\.\d{1,3}\.\d{1,3}\s+")
+_RETRY_SECONDS = 5.0
+
+
+UNKNOWN_OUTCOME = "outcome unknown: the gateway stopped while the upstream had the message"
+
+
+@dataclass(frozen=True)
+class Safekeeping:
+    """What makes relaying safe beyond the decision log: the disk reserve of this process."""
+
+    reserve: DiskReserve | None = None
+
+
+class Sending:
+    def __init__(self, config: Config, store: Store, decisions: DecisionLog, keeping: Safekeeping) -> None:
+        self.config, self.store, self.decisions, self.keeping = config, store, decisions, keeping
+        self.window = timedelta(hours=config.smtp.retry_window_hours)
+        self._unwritten: list[Decision] = []
+        self._retrying: asyncio.Task | None = None
+
+    async def send(
+        self, upstream: Transaction, outgoing: bytes, intended: Sequence[Decision], now: datetime
+    ) -> Action:
+        """`intended`: the message's decisions if the upstream takes it (one per recipient, ids fixed)."""
+        low = self.keeping.reserve.low() if self.keeping.reserve else None
+        if low:
+            log.error("not relaying: %s", low)
+            await upstream.abort()
+            self._failed_soon(intended, f"not relayed: {low}")
+            return STORAGE_LOW
+        intended = await self._not_yet_relayed(upstream, intended, now)
+        if not intended:
+            await upstream.abort()
+            return Action(250, "2.0.0 Already relayed (a retry of the same Message-ID): not sent again")
+        try:
+            await self.decisions.record([replace(d, verdict=Verdict.RELAYING) for d in intended])
+        except (StoreError, OSError) as exc:  # neither the store nor the journal can take it
+            log.error("not relaying: the intent cannot be written: %s", exc)
+            await upstream.abort()
+            return STORAGE_LOW
+        try:
+            reply = await upstream.send(outgoing)
+        except UpstreamUnavailable as exc:
+            log.warning("upstream unavailable at DATA: %s", exc)
+            await self._settled(
+                [replace(d, verdict=Verdict.FAILED, upstream=f"unavailable: {exc}") for d in intended]
+            )
+            return UPSTREAM_DOWN
+        if not reply.ok:
+            await self._settled([replace(d, verdict=Verdict.FAILED, upstream=reply.line()) for d in intended])
+            return Action(reply.code, reply.text)
+        await self._settled([replace(d, upstream=reply.line()) for d in intended])
+        return Action(250, f"2.0.0 Accepted upstream: {_ENHANCED.sub('', reply.text, count=1)}")
+
+    async def _not_yet_relayed(
+        self, upstream: Transaction, intended: Sequence[Decision], now: datetime
+    ) -> Sequence[Decision]:
+        """The recipients this message has not been relayed to within the window (all, without a
+        Message-ID); the upstream transaction narrowed to them."""
+        message_id = intended[0].message_id if intended else ""
+        if not message_id or not self.window:
+            return intended
+        try:
+            done = await self.store.relayed(
+                intended[0].sender, message_id, [d.recipient for d in intended], now - self.window
+            )
+        except StoreError as exc:  # cannot tell: it goes (a duplicate is better than a loss)
+            log.warning("retries not looked up (store unavailable): %s", exc)
+            return intended
+        if not done:
+            return intended
+        log.info("message <%s> already relayed to %d of its recipients: not again", message_id, len(done))
+        left = [d for d in intended if d.recipient not in done]
+        if left and isinstance(upstream, Held):
+            await upstream.narrow({d.recipient for d in left})
+        elif left:  # an upstream that cannot drop recipients: the whole message goes again
+            return intended
+        return left
+
+    async def _settled(self, decisions: list[Decision]) -> None:
+        """Each intent replaced by its outcome; if even the journal cannot take them, tried again later."""
+        try:
+            await self.decisions.record(decisions, replace=True, durable=False)
+        except (StoreError, OSError) as exc:
+            log.error("%d outcome(s) not written yet, tried again soon: %s", len(decisions), exc)
+            self._unwritten.extend(decisions)
+            if self._retrying is None or self._retrying.done():
+                self._retrying = asyncio.get_running_loop().create_task(self._write_later())
+
+    async def _write_later(self) -> None:
+        while self._unwritten:
+            await asyncio.sleep(_RETRY_SECONDS)
+            batch, self._unwritten = self._unwritten, []
+            try:
+                await self.decisions.record(batch, replace=True)
+            except (StoreError, OSError) as exc:
+                self._unwritten = batch + self._unwritten
+                log.warning("%d outcome(s) still not written: %s", len(self._unwritten), exc)
+                continue
+            log.info("%d outcome(s) written at last", len(batch))
+
+    def _failed_soon(self, intended: Sequence[Decision], why: str) -> None:
+        self.decisions.record_soon([replace(d, verdict=Verdict.FAILED, upstream=why) for d in intended])
+
+    async def flush(self) -> None:
+        """At a stop: one last try for outcomes not written yet (their intents read `unknown` otherwise)."""
+        if self._retrying is not None:
+            self._retrying.cancel()
+        if self._unwritten:
+            try:
+                await self.decisions.record(self._unwritten, replace=True)
+            except (StoreError, OSError) as exc:
+                log.error(
+                    "%d outcome(s) left as intents (they will read unknown): %s", len(self._unwritten), exc
+                )
+
+
+async def settle_intents(store: Store, older_than: datetime) -> int:
+    """Intents (verdict `relaying`) made before `older_than`, whose process is gone, as verdict `unknown`."""
+    count = await store.settle_intents(older_than, UNKNOWN_OUTCOME)
+    if count:
+        log.warning("%d message(s) relayed or not when a gateway process stopped: decisions 'unknown'", count)
+    return count
