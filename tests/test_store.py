@@ -370,3 +370,51 @@ def test_import_streams_and_counts(store):
     result = run(store.import_suppressions(rows()))
     assert (result.added, result.skipped, result.rejected) == (50_000, 1, 1)
     assert result.errors == ("line 50002: not an address",)
+
+
+def test_retries_and_intents_are_answered_alike_by_both_engines(store):
+    from dataclasses import replace as changed
+
+    from gateway.model import Category, Decision, Verdict
+
+    def d(did, recipient, verdict, message_id="m1@x", at=T0):
+        return Decision(
+            did,
+            at,
+            Channel.EMAIL,
+            "acme",
+            recipient,
+            Category.MARKETING,
+            Verdict(verdict),
+            message_id=message_id,
+        )
+
+    run(
+        store.record_decisions(
+            [
+                d("0001", "a@example.com", "relayed"),
+                d("0002", "b@example.com", "failed"),
+                d("0003", "c@example.com", "relayed", at=T0 - timedelta(days=3)),
+                d("0004", "e@example.com", "relaying", at=T0 - timedelta(minutes=10)),
+                d("0005", "f@example.com", "relaying"),
+            ]
+        )
+    )
+    since = T0 - timedelta(days=1)
+    asked = ["a@example.com", "b@example.com", "c@example.com", "z@example.com"]
+    assert run(store.relayed("acme", "m1@x", asked, since)) == {"a@example.com"}
+    assert run(store.relayed("acme", "other@x", asked, since)) == set()
+    assert run(store.relayed("other", "m1@x", asked, since)) == set()
+    assert run(store.settle_intents(T0 - timedelta(minutes=5), "outcome unknown")) == 1
+    run(
+        store.record_decisions(
+            [changed(d("0005", "f@example.com", "relayed"), upstream="250 ok")], replace=True
+        )
+    )
+    found = {x.id: (x.verdict.value, x.upstream, x.message_id) for x in run(store.decisions(10))}
+    assert found["0004"] == ("unknown", "outcome unknown", "m1@x")
+    assert found["0005"] == ("relayed", "250 ok", "m1@x")
+    counts: dict = {}
+    for r in run(store.summary()):
+        counts[r.verdict] = counts.get(r.verdict, 0) + r.count
+    assert counts == {"relayed": 3, "failed": 1, "unknown": 1}  # the intents counted out again
