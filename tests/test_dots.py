@@ -59,11 +59,15 @@ data = st.lists(st.sampled_from(PIECES), max_size=40).map(b"".join)
 @example(data=b"\r\n.\r", start=0)
 @example(data=b"..\r\n..", start=0)
 @example(data=b"\n.", start=0)
+@example(data=b"\n", start=0)
+@example(data=b"\r", start=0)
+@example(data=b"a\r\n\r", start=0)
 def test_the_same_as_the_bytes_methods(data, start):
     assert dots.stuff(data) == REF["stuff"](data)
     assert dots.unstuff(data) == REF["unstuff"](data)
     assert dots.find_end(data, start) == REF["find_end"](data, start)
     assert dots.find_end(bytearray(data), start) == REF["find_end"](data, start)
+    assert dots.has_bare(data) is REF["has_bare"](data)
 
 
 @compiled

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import re
 
+from ..smtp import dots
+
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 
 REFUSAL = "bare CR or LF in the message: every line must end in CRLF (RFC 5321 2.3.8)"
 
 
 def has_bare(data: bytes) -> bool:
-    """Whether a CR or an LF stands anywhere but in a CRLF pair (three counts: no copy of the message)."""
-    pairs = data.count(b"\r\n")
-    return data.count(b"\r") != pairs or data.count(b"\n") != pairs
+    """Whether a CR or an LF stands anywhere but in a CRLF pair (one memchr pass in C: smtp/_dots.c)."""
+    return dots.has_bare(data)
 
 
 def crlf(data: bytes) -> bytes:

@@ -130,10 +130,34 @@ unstuff(PyObject *self, PyObject *data)
     return rewritten(data, stuffed_dot_after_crlf, -1);
 }
 
+/* has_bare(data): whether a '\r' or a '\n' stands anywhere but in a "\r\n" pair (dots.py: three counts) */
+static PyObject *
+has_bare(PyObject *self, PyObject *data)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    const char *s = view.buf;
+    Py_ssize_t n = view.len, pairs = 0, crs = 0;
+    int bare = 0;
+    for (Py_ssize_t j = next_newline(s, 0, n); j >= 0; j = next_newline(s, j + 1, n)) {
+        if (j == 0 || s[j - 1] != '\r') {
+            bare = 1;
+            break;
+        }
+        pairs++;
+    }
+    for (const char *p = s, *end = s + n; !bare && (p = memchr(p, '\r', (size_t)(end - p))) != NULL; p++)
+        crs++;
+    PyBuffer_Release(&view);
+    return PyBool_FromLong(bare || crs != pairs);
+}
+
 static PyMethodDef methods[] = {
     {"find_end", (PyCFunction)(void (*)(void))find_end, METH_FASTCALL, "buffer.find(b'\\r\\n.\\r\\n', start)"},
     {"stuff", stuff, METH_O, "data.replace(b'\\n.', b'\\n..')"},
     {"unstuff", unstuff, METH_O, "data.replace(b'\\r\\n..', b'\\r\\n.')"},
+    {"has_bare", has_bare, METH_O, "a CR or LF outside a CRLF pair"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -28,7 +28,13 @@ def stuff(data: bytes) -> bytes:
     return data.replace(b"\n.", b"\n..")
 
 
-REFERENCE = {"find_end": find_end, "unstuff": unstuff, "stuff": stuff}
+def has_bare(data: bytes) -> bool:
+    """Whether a CR or an LF stands anywhere but in a CRLF pair (three counts, no copy)."""
+    pairs = data.count(b"\r\n")
+    return data.count(b"\r") != pairs or data.count(b"\n") != pairs
+
+
+REFERENCE = {"find_end": find_end, "unstuff": unstuff, "stuff": stuff, "has_bare": has_bare}
 
 try:
     if not WANTED:
@@ -38,4 +44,4 @@ except ImportError:
     COMPILED = False
 else:
     COMPILED = True
-    find_end, unstuff, stuff = _dots.find_end, _dots.unstuff, _dots.stuff
+    find_end, unstuff, stuff, has_bare = _dots.find_end, _dots.unstuff, _dots.stuff, _dots.has_bare
