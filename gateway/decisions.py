@@ -65,6 +65,7 @@ class DecisionLog:
     async def _write(self, batch: list[_Entry]) -> list[StoreError | None]:
         results: list[StoreError | None] = [None] * len(batch)
         journal: list[Decision] = []
+        journaled: list[int] = []  # the entries that go to the journal
         for replace in (False, True):
             entries = [(i, e) for i, e in enumerate(batch) if e.replace is replace]
             if not entries:
@@ -83,10 +84,16 @@ class DecisionLog:
                         results[i] = exc  # nothing of it was stored: the caller reports a failure
                     else:
                         journal.extend(e.decisions)
+                        journaled.append(i)
         if journal:
             log.error("store unavailable, %d decisions journaled", len(journal))
-            await asyncio.to_thread(self._journal, journal)  # an OSError here reaches every waiter
-            self._journaled = True
+            try:
+                await asyncio.to_thread(self._journal, journal)
+                self._journaled = True
+            except OSError as exc:  # those entries' waiters hear it; the others' are in the store
+                unjournaled = StoreError(f"store unavailable, and the journal cannot be written: {exc}")
+                for i in journaled:
+                    results[i] = unjournaled
         elif self._journaled:  # the store took this batch: it answers again
             await self._move_journal()
         if self.on_record is not None:

@@ -199,3 +199,4 @@ class Decision:
     upstream: str = ""
     extra: dict[str, str] = field(default_factory=dict)
     message_id: str = ""  # email: the message's Message-ID (for retries of what was relayed)
+    digest: str = ""  # email: of its subject and body, so a reused Message-ID is not taken for a retry

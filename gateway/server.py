@@ -48,7 +48,7 @@ from .smtp.relay import SmtpRelay, UpstreamSettings
 from .store import StoreError, open_store
 from .store.sqlite_schema import sqlite_path
 from .tokens import TokenSigner
-from .workers import StateInUse, hold_state_dir, supervise
+from .workers import StateInUse, hold_sqlite_file, hold_state_dir, supervise
 
 log = logging.getLogger("gateway")
 
@@ -362,6 +362,8 @@ def serve_forever(config: Config) -> int:
     workers = config.smtp.workers
     try:
         hold_state_dir(config.state_dir)  # before anything of the state is read: journals, metrics
+        if config.database.startswith("sqlite:///") and sqlite_path(config.database) != ":memory:":
+            hold_sqlite_file(os.path.abspath(sqlite_path(config.database)))
     except StateInUse as exc:
         raise ServeError(str(exc)) from None
     prepare_metrics(config.state_dir, workers)

@@ -1,9 +1,10 @@
 """One gateway per state directory, and its worker processes kept serving.
 
 - `hold_state_dir` takes an exclusive lock on `<state_dir>/gateway.lock` for as long as the gateway
-  runs (the workers inherit it). A second `gateway serve` of the same state refuses to start: two
-  gateways would share the decision journals and, with `smtp.workers` > 1, bind the same ports through
-  SO_REUSEPORT and both serve.
+  runs (the workers inherit it), and `hold_sqlite_file` one on `<database>.serving`. A second `gateway
+  serve` of the same state or the same SQLite file refuses to start: two gateways would share the
+  decision journals, settle each other's intents and, with `smtp.workers` > 1, bind the same ports
+  through SO_REUSEPORT and both serve.
 - `supervise` forks `smtp.workers` processes and, when one dies (a crash, a signal, the kernel's OOM
   killer), settles what it left (`settle`: its journaled decisions into the store, its unfinished relays
   as outcome "unknown") and starts another in its place; the others serve on meanwhile. Workers dying
@@ -38,7 +39,17 @@ def hold_state_dir(state_dir: str) -> int:
     """The lock's file descriptor, kept open (and so locked) until the process and its workers exit."""
     directory = Path(state_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "gateway.lock"
+    return hold(directory / "gateway.lock", f"from state_dir {state_dir}")
+
+
+def hold_sqlite_file(path: str) -> int:
+    """The same for an SQLite database: one gateway writes to it (two would settle each other's intents
+    and race for its write lock), whatever their state_dirs."""
+    return hold(Path(path + ".serving"), f"with the database {path}")
+
+
+def hold(path: Path, what: str) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -49,8 +60,8 @@ def hold_state_dir(state_dir: str) -> int:
         holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
         os.close(fd)
         raise StateInUse(
-            f"another gateway (pid {holder}) is already serving from state_dir {state_dir}: stop it first, "
-            "or give this one a state_dir (and ports) of its own"
+            f"another gateway (pid {holder}) is already serving {what}: stop it first, "
+            "or give this one a state_dir, a database and ports of its own"
         ) from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -79,6 +90,9 @@ def supervise(workers: int, serve: Callable[[], None], settle: Callable[[int], N
 
     def spawn() -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)  # no signal reaches `forward` in a new child
+        if stopping:  # asked to stop while starting them: no more
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
+            return
         pid = os.fork()
         if pid == 0:
             code = 0

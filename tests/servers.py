@@ -178,4 +178,5 @@ class RawClient:
             self.command(b"QUIT")
         except OSError:
             pass
+        self.file.close()  # (its reference keeps the socket open otherwise)
         self.sock.close()

@@ -1,7 +1,7 @@
 """An upstream SMTP server for the tests, in its own process: records every message it accepts.
 
     python tests/smtp_sink.py --port 2600 --dir OUT [--refuse-rcpt TEXT] [--data-reply "451 4.3.0 later"]
-        [--delay SECONDS]
+        [--delay SECONDS] [--rset-delay SECONDS]
 
 Each accepted message becomes OUT/<n>.eml (the bytes as received) and OUT/<n>.json (envelope).
 """
@@ -20,9 +20,17 @@ from aiosmtpd.smtp import SMTP, AuthResult
 
 
 class Sink:
-    def __init__(self, out: Path, refuse: str | None, data_reply: str | None, delay: float) -> None:
+    def __init__(
+        self, out: Path, refuse: str | None, data_reply: str | None, delay: float, rset_delay: float = 0.0
+    ) -> None:
         self.out, self.refuse, self.data_reply, self.delay = out, refuse, data_reply, delay
+        self.rset_delay = rset_delay
         self.count = 0
+
+    async def handle_RSET(self, server, session, envelope):
+        if self.rset_delay:
+            await asyncio.sleep(self.rset_delay)
+        return "250 2.0.0 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.refuse and self.refuse in address:
@@ -61,6 +69,7 @@ async def main() -> None:
     p.add_argument("--refuse-rcpt")
     p.add_argument("--data-reply")
     p.add_argument("--delay", type=float, default=0.0)
+    p.add_argument("--rset-delay", type=float, default=0.0, help="seconds before answering RSET")
     p.add_argument("--tls-cert")
     p.add_argument("--tls-key")
     p.add_argument("--auth", help="USER:PASSWORD that clients must log in with (over STARTTLS)")
@@ -78,7 +87,7 @@ async def main() -> None:
 
     out = Path(args.dir)
     out.mkdir(parents=True, exist_ok=True)
-    sink = Sink(out, args.refuse_rcpt, args.data_reply, args.delay)
+    sink = Sink(out, args.refuse_rcpt, args.data_reply, args.delay, args.rset_delay)
     loop = asyncio.get_running_loop()
     starttls = tls if not args.implicit_tls else None
     server = await loop.create_server(

@@ -175,7 +175,7 @@ def test_a_retry_of_a_relayed_message_is_acknowledged_without_a_second_delivery(
         assert client.message(b"orders@news.demo.example", first)[0] == 250
         assert client.message(b"orders@news.demo.example", first) == (
             250,
-            b"2.0.0 Already relayed (a retry of the same Message-ID): not sent again",
+            b"2.0.0 Already relayed (a retry of the same message): not sent again",
         )
         # the same message to the one it went to and to another: only the other gets it
         code, _ = client.message(

@@ -6,10 +6,12 @@ next sender is served at once; no bare CR or LF reaches an upstream, so one that
 from __future__ import annotations
 
 import asyncio
+import socket
+import ssl
 import time
 
 import pytest
-from servers import RawClient, Sink
+from servers import RawClient, Sink, wait_until
 from test_smtp import PASSWORD, SAMPLE, Setup
 
 from gateway.mail import lineends
@@ -144,3 +146,159 @@ def test_the_relay_itself_sends_nothing_but_crlf_whatever_it_is_given(tmp_path):
     for envelope, data in delivered:
         assert envelope["rcpt_tos"] == ["reader@example.com"] and not lineends.has_bare(data)
         assert data.endswith(b"wire the money\r\n.\r\n..\r\n")  # the dots as they were, unstuffed
+
+
+# -- found by review: each reproduced before its fix ------------------------------------------------------
+
+
+def test_a_client_gone_while_the_upstream_answers_rset_does_not_keep_the_slot(tmp_path):
+    gw = Setup(tmp_path, smtp_extra="upstream_pool_size = 1", sink_args=("--rset-delay", "2"))
+    try:
+        client = RawClient(gw.port, login=("acme-tx", PASSWORD))
+        assert client.command(b"MAIL FROM:<orders@news.demo.example>")[0] == 250
+        assert client.command(b"RCPT TO:<a@example.com>")[0] == 250  # the only upstream connection
+        client.sock.sendall(b"RSET\r\n")  # the gateway sends RSET upstream, which takes 2 s ...
+        time.sleep(0.3)
+        client.sock.shutdown(socket.SHUT_RDWR)  # ... and the client is gone meanwhile
+        client.file.close()
+        client.sock.close()
+        other = RawClient(gw.port, login=("acme-tx", PASSWORD))
+        started = time.monotonic()
+        assert other.message(b"orders@news.demo.example", RECEIPT)[0] == 250
+        assert time.monotonic() - started < 4.5  # not the 5 s upstream_timeout of a pool with no slot
+        for _ in range(3):  # and for good
+            assert (
+                other.message(b"orders@news.demo.example", RECEIPT.replace(b"<spring", b"<s%d" % _))[0] == 250
+            )
+        other.close()
+    finally:
+        gw.close()
+
+
+def test_bytes_that_are_not_utf8_in_an_address_are_refused_and_the_store_goes_on(gw):
+    client = RawClient(gw.port, login=("acme-tx", PASSWORD))
+    assert client.command(b"MAIL FROM:<orders@news.demo.example>")[0] == 250
+    for address in (b"x\xff@nodot", b"r\xe9ader@example.com", b"\xc3(@example.com"):
+        code, text = client.command(b"RCPT TO:<" + address + b">")
+        assert code == 501 and b"not UTF-8" in text, text
+    assert client.command(b"RSET")[0] == 250
+    assert client.command(b"MAIL FROM:<o\xffrders@news.demo.example>")[0] == 501
+    for n in range(3):  # every later message still gets its decision written
+        assert client.message(b"orders@news.demo.example", RECEIPT.replace(b"<spring", b"<u%d" % n))[0] == 250
+    client.close()
+    assert len([d for d in gw.decisions(3) if d.verdict.value == "relayed"]) == 3
+
+
+def test_a_client_gone_after_its_final_dot_still_gets_its_outcome_recorded(tmp_path):
+    gw = Setup(tmp_path, sink_args=("--delay", "1.5"))
+    try:
+        client = RawClient(gw.port, login=("acme-tx", PASSWORD))
+        assert client.command(b"MAIL FROM:<orders@news.demo.example>")[0] == 250
+        assert client.command(b"RCPT TO:<reader@example.com>")[0] == 250
+        assert client.command(b"DATA")[0] == 354
+        client.sock.sendall(RECEIPT.replace(b"\r\n.", b"\r\n..") + b"\r\n.\r\n")
+        time.sleep(0.3)
+        client.sock.shutdown(socket.SHUT_RDWR)  # no answer heard: it will send the message again
+        client.file.close()
+        client.sock.close()
+        again = RawClient(gw.port, login=("acme-tx", PASSWORD))
+        code, text = again.message(b"orders@news.demo.example", RECEIPT)  # while the first is in flight
+        assert (code, text) == (451, b"4.3.0 The same message is being relayed right now, try again later")
+        wait_until(lambda: [d.verdict.value for d in gw.decisions()] == ["relayed"], timeout=10)
+        code, text = again.message(b"orders@news.demo.example", RECEIPT)  # later: the upstream has it
+        assert (code, text) == (250, b"2.0.0 Already relayed (a retry of the same message): not sent again")
+        again.close()
+        assert len(gw.sink.messages()) == 1
+    finally:
+        gw.close()
+
+
+def test_a_reused_message_id_on_another_message_is_not_taken_for_a_retry(gw):
+    client = RawClient(gw.port, login=("acme-tx", PASSWORD))
+    assert client.message(b"orders@news.demo.example", RECEIPT)[0] == 250
+    other = RECEIPT.replace(b"Your order: ", b"Your refund: ")  # the tool reused the Message-ID
+    assert client.message(b"orders@news.demo.example", other)[0] == 250
+    retry = RECEIPT.replace(b"Date: ", b"X-Resent: yes\r\nDate: ")  # headers made anew, same message
+    assert client.message(b"orders@news.demo.example", retry)[1].startswith(b"2.0.0 Already relayed")
+    client.close()
+    assert len(gw.sink.messages()) == 2
+
+
+def test_a_421_at_a_limit_does_not_swallow_the_250_held_for_pipelining(tmp_path):
+    gw = Setup(tmp_path, smtp_extra="max_commands = 10")
+    try:
+        client = RawClient(gw.port, login=("acme-tx", PASSWORD))  # EHLO, AUTH: 2
+        for _ in range(5):
+            assert client.command(b"NOOP")[0] == 250  # 7
+        assert client.command(b"MAIL FROM:<orders@news.demo.example>")[0] == 250  # 8
+        assert client.command(b"RCPT TO:<reader@example.com>")[0] == 250  # 9
+        assert client.command(b"DATA")[0] == 354  # 10
+        # the message and the 11th command in one write: its 250 is held for the RSET's reply
+        client.sock.sendall(RECEIPT.replace(b"\r\n.", b"\r\n..") + b"\r\n.\r\nRSET\r\n")
+        assert client.reply()[0] == 250  # the message's, not swallowed
+        assert client.reply() == (421, b"4.7.0 Too many commands in one session, closing")
+        assert len(gw.sink.messages()) == 1
+    finally:
+        gw.close()
+
+
+def test_a_long_data_section_is_activity_for_the_idle_clock(tmp_path):
+    gw = Setup(tmp_path, smtp_extra="idle_timeout = 2")
+    try:
+        client = RawClient(gw.port, login=("acme-tx", PASSWORD))
+        assert client.command(b"MAIL FROM:<orders@news.demo.example>")[0] == 250
+        assert client.command(b"RCPT TO:<reader@example.com>")[0] == 250
+        assert client.command(b"DATA")[0] == 354
+        body = RECEIPT.replace(b"\r\n.", b"\r\n..") + b"\r\n.\r\n"
+        for i in range(0, len(body), len(body) // 6 + 1):  # six pieces over 3 s: longer than idle_timeout
+            client.sock.sendall(body[i : i + len(body) // 6 + 1])
+            time.sleep(0.5)
+        assert client.reply()[0] == 250
+        assert client.command(b"RSET")[0] == 250  # not a 421: the DATA just ended
+        assert client.command(b"NOOP")[0] == 250
+        client.close()
+    finally:
+        gw.close()
+
+
+def test_starttls_in_the_middle_of_a_transaction_gives_its_upstream_slot_back(tmp_path):
+    import subprocess as sp
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    sp.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    gw = Setup(tmp_path, smtp_extra=f'upstream_pool_size = 1\ntls_cert = "{cert}"\ntls_key = "{key}"')
+    try:
+        client = RawClient(gw.port, login=("acme-tx", PASSWORD))
+        assert client.command(b"MAIL FROM:<orders@news.demo.example>")[0] == 250
+        assert client.command(b"RCPT TO:<a@example.com>")[0] == 250  # the only upstream connection
+        assert client.command(b"STARTTLS")[0] == 220
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        tls = context.wrap_socket(client.sock, server_hostname="localhost")  # and then it just waits
+        other = RawClient(gw.port, login=("acme-tx", PASSWORD))
+        started = time.monotonic()
+        assert other.message(b"orders@news.demo.example", RECEIPT)[0] == 250
+        assert time.monotonic() - started < 4  # the slot came back at STARTTLS, not at upstream_timeout
+        other.close()
+        tls.close()
+    finally:
+        gw.close()

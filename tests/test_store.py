@@ -377,7 +377,7 @@ def test_retries_and_intents_are_answered_alike_by_both_engines(store):
 
     from gateway.model import Category, Decision, Verdict
 
-    def d(did, recipient, verdict, message_id="m1@x", at=T0):
+    def d(did, recipient, verdict, message_id="m1@x", at=T0, digest="d1"):
         return Decision(
             did,
             at,
@@ -387,6 +387,7 @@ def test_retries_and_intents_are_answered_alike_by_both_engines(store):
             Category.MARKETING,
             Verdict(verdict),
             message_id=message_id,
+            digest=digest,
         )
 
     run(
@@ -397,14 +398,26 @@ def test_retries_and_intents_are_answered_alike_by_both_engines(store):
                 d("0003", "c@example.com", "relayed", at=T0 - timedelta(days=3)),
                 d("0004", "e@example.com", "relaying", at=T0 - timedelta(minutes=10)),
                 d("0005", "f@example.com", "relaying"),
+                d("0006", "g@example.com", "relayed", digest="d2"),
             ]
         )
     )
     since = T0 - timedelta(days=1)
-    asked = ["a@example.com", "b@example.com", "c@example.com", "z@example.com"]
-    assert run(store.relayed("acme", "m1@x", asked, since)) == {"a@example.com"}
-    assert run(store.relayed("acme", "other@x", asked, since)) == set()
-    assert run(store.relayed("other", "m1@x", asked, since)) == set()
+    asked = [
+        "a@example.com",
+        "b@example.com",
+        "c@example.com",
+        "f@example.com",
+        "g@example.com",
+        "z@example.com",
+    ]
+    assert run(store.relayed("acme", "m1@x", "d1", asked, since)) == {
+        "a@example.com": "relayed",
+        "f@example.com": "relaying",
+    }
+    assert run(store.relayed("acme", "m1@x", "d2", asked, since)) == {"g@example.com": "relayed"}
+    assert run(store.relayed("acme", "other@x", "d1", asked, since)) == {}
+    assert run(store.relayed("other", "m1@x", "d1", asked, since)) == {}
     assert run(store.settle_intents(T0 - timedelta(minutes=5), "outcome unknown")) == 1
     run(
         store.record_decisions(
@@ -417,4 +430,24 @@ def test_retries_and_intents_are_answered_alike_by_both_engines(store):
     counts: dict = {}
     for r in run(store.summary()):
         counts[r.verdict] = counts.get(r.verdict, 0) + r.count
-    assert counts == {"relayed": 3, "failed": 1, "unknown": 1}  # the intents counted out again
+    assert counts == {"relayed": 4, "failed": 1, "unknown": 1}  # the intents counted out again
+
+
+def test_text_no_store_takes_is_made_storable_in_a_decision(store):
+    from gateway.model import Category, Decision, Verdict
+
+    odd = Decision(
+        "0009",
+        T0,
+        Channel.EMAIL,
+        "acme",
+        "a@example.com",
+        Category.MARKETING,
+        Verdict.REJECTED,
+        excerpt="Sale\x00 \udcff now",
+        upstream="550 x\x00",
+        message_id="id\x00@x",
+    )
+    run(store.record_decisions([odd]))
+    (back,) = run(store.decisions(10))
+    assert (back.excerpt, back.upstream, back.message_id) == ("Sale \ufffd now", "550 x", "id@x")

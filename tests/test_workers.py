@@ -139,3 +139,25 @@ def _alive(pid: int) -> bool:
             return f.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_a_second_serve_with_another_state_dir_but_the_same_sqlite_file_refuses(tmp_path):
+    setup = Setup(tmp_path)
+    try:
+        other = tmp_path / "other.toml"
+        other.write_text(
+            setup.config.read_text()
+            .replace(f'state_dir = "{tmp_path}/state"', f'state_dir = "{tmp_path}/state2"')
+            .replace(f"127.0.0.1:{setup.port}", "127.0.0.1:1")
+        )
+        second = subprocess.run(
+            [sys.executable, "-m", "gateway", "serve", "--config", str(other)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(REPO), **ENV},
+        )
+        assert second.returncode == 2 and "with the database" in second.stderr, second.stderr
+    finally:
+        assert setup.close() == 0

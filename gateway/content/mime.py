@@ -293,7 +293,7 @@ def _fast_shown(
     return _pick(ctype, children, lambda child: _fast_shown(child[0], child[1], defects, budget, depth + 1))
 
 
-_MSG_ID = re.compile(r"<([^<>\s]{1,250})>")
+_MSG_ID = re.compile(r"<([^<>\s\x00-\x1f\x7f\ud800-\udfff]{1,250})>")
 
 
 def message_id(value: str) -> str:
@@ -303,7 +303,7 @@ def message_id(value: str) -> str:
     if m:
         return m.group(1)
     value = value.strip()
-    return value if 0 < len(value) <= 250 and not any(c.isspace() for c in value) else ""
+    return value if 0 < len(value) <= 250 and value.isprintable() and " " not in value else ""
 
 
 def parse_email(raw: bytes) -> EmailContent:

@@ -24,8 +24,10 @@ class Action:
 
 
 MAIL_OK = Action(250, "2.1.0 OK")
-BAD_SENDER = Action(501, "5.1.7 Bad sender address syntax: control characters")
-BAD_RECIPIENT = Action(501, "5.1.3 Bad recipient address syntax: control characters")
+BAD_SENDER = Action(501, "5.1.7 Bad sender address syntax: control characters or bytes that are not UTF-8")
+BAD_RECIPIENT = Action(
+    501, "5.1.3 Bad recipient address syntax: control characters or bytes that are not UTF-8"
+)
 RCPT_OK = Action(250, "2.1.5 OK")
 STORE_DOWN = Action(451, "4.3.0 Compliance store unavailable, try again later")
 UPSTREAM_DOWN = Action(451, "4.4.1 Upstream unavailable, try again later")

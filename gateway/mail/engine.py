@@ -51,7 +51,7 @@ from .holding import held
 from .inbound import read_inbound
 from .mailboxes import Mailbox, own_mailbox
 from .outgoing import list_unsubscribe_headers, received, rewrite
-from .sending import Safekeeping, Sending
+from .sending import Safekeeping, Sending, digest
 from .upstream import Relay, Transaction, UpstreamRefused, UpstreamUnavailable
 
 if TYPE_CHECKING:  # what delivery needs, imported where it is made (gateway serve): checks start fast
@@ -62,7 +62,9 @@ if TYPE_CHECKING:  # what delivery needs, imported where it is made (gateway ser
 log = logging.getLogger("gateway.mail")
 
 _ENHANCED = re.compile(r"^\d\.\d{1,3}\.\d{1,3}\s+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # in an address, even quoted: refused before the upstream sees it
+# in an address, even quoted: refused before the upstream sees it; so are bytes that were not UTF-8
+# (aiosmtpd hands them on as lone surrogates, which no store and no upstream can take)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,7 @@ class MailTransaction:
     accepted: list[str] = field(default_factory=list)
     lost: bool = False  # the upstream transaction went away: what it had accepted is gone with it
     message_id: str = ""  # the message's, once DATA is read
+    digest: str = ""  # of its subject and body (`digest`)
 
 
 @dataclass(frozen=True)
@@ -283,7 +286,7 @@ class EmailEngine:
             content = parse_email(raw)
         except Unparseable as exc:  # it cannot be judged, so it does not go: a refusal, not an error
             return self._unjudged(tx, sender, len(raw), Action(554, f"5.6.0 message cannot be parsed: {exc}"))
-        tx.message_id = content.message_id
+        tx.message_id, tx.digest = content.message_id, digest(content.subject, raw)
         evaluation = self.pipeline.judge_email(sender, content, tx.accepted, tx.facts, now).evaluation
         noted = [v for recipient in tx.accepted for v in tx.noted.get(recipient, ())]
         found = ordered([*evaluation.violations, *noted], tx.accepted)
@@ -385,6 +388,7 @@ class EmailEngine:
             size,
             upstream,
             message_id=tx.message_id,
+            digest=tx.digest,
         )
 
     def _record_soon(self, decision: Decision) -> None:

@@ -23,6 +23,7 @@ older than any live relay can be. So no message reaches the upstream without a d
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 from collections.abc import Sequence
@@ -41,6 +42,8 @@ from .upstream import Transaction, UpstreamUnavailable
 log = logging.getLogger("gateway.mail")
 
 STORAGE_LOW = Action(451, "4.3.1 Gateway storage low, try again later")
+ALREADY_RELAYED = Action(250, "2.0.0 Already relayed (a retry of the same message): not sent again")
+IN_FLIGHT = Action(451, "4.3.0 The same message is being relayed right now, try again later")
 _ENHANCED = re.compile(r"^\d\.\d{1,3}\.\d{1,3}\s+")
 _RETRY_SECONDS = 5.0
 
@@ -61,6 +64,7 @@ class Sending:
         self.window = timedelta(hours=config.smtp.retry_window_hours)
         self._unwritten: list[Decision] = []
         self._retrying: asyncio.Task | None = None
+        self._relaying: set[asyncio.Future[Action]] = set()  # relays past their intent, seen through
 
     async def send(
         self, upstream: Transaction, outgoing: bytes, intended: Sequence[Decision], now: datetime
@@ -72,16 +76,29 @@ class Sending:
             await upstream.abort()
             self._failed_soon(intended, f"not relayed: {low}")
             return STORAGE_LOW
-        intended = await self._not_yet_relayed(upstream, intended, now)
+        try:
+            intended = await self._not_yet_relayed(upstream, intended, now)
+        except _InFlight:
+            await upstream.abort()
+            return IN_FLIGHT
         if not intended:
             await upstream.abort()
-            return Action(250, "2.0.0 Already relayed (a retry of the same Message-ID): not sent again")
+            return ALREADY_RELAYED
         try:
             await self.decisions.record([replace(d, verdict=Verdict.RELAYING) for d in intended])
         except (StoreError, OSError) as exc:  # neither the store nor the journal can take it
             log.error("not relaying: the intent cannot be written: %s", exc)
             await upstream.abort()
             return STORAGE_LOW
+        # From here the message may reach the upstream: it is seen through to its outcome even if the
+        # client goes away or the session times out meanwhile (shielded; a stop waits for it).
+        relaying = asyncio.ensure_future(self._relay(upstream, outgoing, intended))
+        self._relaying.add(relaying)
+        relaying.add_done_callback(self._relaying.discard)
+        relaying.add_done_callback(_seen_through)
+        return await asyncio.shield(relaying)
+
+    async def _relay(self, upstream: Transaction, outgoing: bytes, intended: Sequence[Decision]) -> Action:
         try:
             reply = await upstream.send(outgoing)
         except UpstreamUnavailable as exc:
@@ -100,21 +117,30 @@ class Sending:
         self, upstream: Transaction, intended: Sequence[Decision], now: datetime
     ) -> Sequence[Decision]:
         """The recipients this message has not been relayed to within the window (all, without a
-        Message-ID); the upstream transaction narrowed to them."""
-        message_id = intended[0].message_id if intended else ""
-        if not message_id or not self.window:
+        Message-ID); the upstream transaction narrowed to them. _InFlight when it is being relayed to one
+        of them right now (an earlier attempt still waits for the upstream, or died and is not settled)."""
+        first = intended[0] if intended else None
+        if first is None or not first.message_id or not self.window:
             return intended
         try:
-            done = await self.store.relayed(
-                intended[0].sender, message_id, [d.recipient for d in intended], now - self.window
+            seen = await self.store.relayed(
+                first.sender,
+                first.message_id,
+                first.digest,
+                [d.recipient for d in intended],
+                now - self.window,
             )
         except StoreError as exc:  # cannot tell: it goes (a duplicate is better than a loss)
             log.warning("retries not looked up (store unavailable): %s", exc)
             return intended
-        if not done:
+        if Verdict.RELAYING.value in seen.values():
+            raise _InFlight
+        if not seen:
             return intended
-        log.info("message <%s> already relayed to %d of its recipients: not again", message_id, len(done))
-        left = [d for d in intended if d.recipient not in done]
+        log.info(
+            "message <%s> already relayed to %d of its recipients: not again", first.message_id, len(seen)
+        )
+        left = [d for d in intended if d.recipient not in seen]
         if left and isinstance(upstream, Held):
             await upstream.narrow({d.recipient for d in left})
         elif left:  # an upstream that cannot drop recipients: the whole message goes again
@@ -125,7 +151,7 @@ class Sending:
         """Each intent replaced by its outcome; if even the journal cannot take them, tried again later."""
         try:
             await self.decisions.record(decisions, replace=True, durable=False)
-        except (StoreError, OSError) as exc:
+        except Exception as exc:  # the upstream has answered: never a reason to answer 451 (a resend)
             log.error("%d outcome(s) not written yet, tried again soon: %s", len(decisions), exc)
             self._unwritten.extend(decisions)
             if self._retrying is None or self._retrying.done():
@@ -137,7 +163,7 @@ class Sending:
             batch, self._unwritten = self._unwritten, []
             try:
                 await self.decisions.record(batch, replace=True)
-            except (StoreError, OSError) as exc:
+            except Exception as exc:
                 self._unwritten = batch + self._unwritten
                 log.warning("%d outcome(s) still not written: %s", len(self._unwritten), exc)
                 continue
@@ -146,8 +172,11 @@ class Sending:
     def _failed_soon(self, intended: Sequence[Decision], why: str) -> None:
         self.decisions.record_soon([replace(d, verdict=Verdict.FAILED, upstream=why) for d in intended])
 
-    async def flush(self) -> None:
-        """At a stop: one last try for outcomes not written yet (their intents read `unknown` otherwise)."""
+    async def flush(self, wait: float = 60.0) -> None:
+        """At a stop: relays past their intent seen through (up to `wait` seconds), and one last try for
+        outcomes not written yet (their intents read `unknown` otherwise)."""
+        if self._relaying:
+            await asyncio.wait(list(self._relaying), timeout=wait)
         if self._retrying is not None:
             self._retrying.cancel()
         if self._unwritten:
@@ -157,6 +186,24 @@ class Sending:
                 log.error(
                     "%d outcome(s) left as intents (they will read unknown): %s", len(self._unwritten), exc
                 )
+
+
+def digest(subject: str, raw: bytes) -> str:
+    """What tells a client's retry (the same message sent again) from another message that reuses its
+    Message-ID: its subject and body, hashed (headers such as Date may be made anew for a retry)."""
+    h = hashlib.sha256(subject.encode("utf-8", "replace") + b"\0")
+    end = raw.find(b"\r\n\r\n")
+    h.update(memoryview(raw)[end + 4 :] if end >= 0 else b"")
+    return h.hexdigest()[:32]
+
+
+class _InFlight(Exception):
+    """The message is being relayed to one of its recipients right now."""
+
+
+def _seen_through(relaying: asyncio.Future) -> None:
+    if not relaying.cancelled() and relaying.exception() is not None:  # retrieved: logged, not lost
+        log.error("relaying ended in an error", exc_info=relaying.exception())
 
 
 async def settle_intents(store: Store, older_than: datetime) -> int:

@@ -155,6 +155,14 @@ class GatewaySMTP(SMTP):
         self._writer.write(line)
         await self._writer.drain()
 
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        before = self.session
+        super().connection_made(transport)
+        if before is not None and self.session is not before:  # STARTTLS: the client starts over (RFC
+            closed = getattr(self.event_handler, "connection_closed", None)  # 3207 4.2), so does its
+            if closed is not None:  # transaction: the one open is rolled back, its upstream slot freed
+                closed(before)
+
     def connection_lost(self, error: Exception | None) -> None:
         if self._admitted is not None:
             self.limits.connections.leave(self._admitted)
@@ -181,8 +189,10 @@ class GatewaySMTP(SMTP):
         """421 and the connection closed (the handler is told, and rolls back an open transaction)."""
         transport = self.transport
         if transport is not None and not transport.is_closing():
+            # replies held for pipelining go first (a 250 for a message relayed must reach the client);
             # (uvloop's transports are not asyncio.WriteTransport subclasses, but write all the same)
-            transport.write(f"421 {text}\r\n".encode())  # type: ignore[attr-defined]
+            held, self._held = self._held, b""
+            transport.write(held + f"421 {text}\r\n".encode())  # type: ignore[attr-defined]
             transport.close()
 
     def _limited(self, name: str, method):
@@ -249,6 +259,7 @@ class GatewaySMTP(SMTP):
             if limit and len(buf) - 2 > limit:
                 too_big = True
         self._reset_timeout()  # the idle clock again, for what comes after the message
+        self._active_at = self.loop.time()
         rest = bytes(buf[end + len(dots.END) :])
         if rest:
             push_back(self, rest)  # pipelined commands that followed the dot

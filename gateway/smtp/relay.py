@@ -91,8 +91,10 @@ class SmtpTransaction:
             return
         try:
             await self.client.rset()
-        except Exception:  # whatever went wrong, the slot is freed and the connection not reused
+        except BaseException as exc:  # whatever went wrong (cancelled too), the slot is freed, not reused
             await self._finish(broken=True)
+            if not isinstance(exc, Exception):
+                raise
             return
         await self._finish(broken=False)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -250,6 +251,19 @@ def new_id() -> str:
     return _IDS.next()
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """Text any store takes: PostgreSQL refuses NUL in text, neither engine can encode a lone surrogate
+    (what a subject's undecodable bytes may leave): NUL dropped, a surrogate made U+FFFD."""
+    return (
+        _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
+        if _UNSTORABLE.search(text)
+        else text
+    )
+
+
 def decision_row(d: Decision, recipient_hash: str) -> dict:
     return {
         "id": d.id,
@@ -262,10 +276,11 @@ def decision_row(d: Decision, recipient_hash: str) -> dict:
         "verdict": d.verdict.value,
         "codes": " ".join(dict.fromkeys(v.code for v in d.violations)),
         "violations": json.dumps([v.as_dict() for v in d.violations]),
-        "excerpt": d.excerpt,
+        "excerpt": storable(d.excerpt),
         "size": d.size,
-        "upstream": d.upstream,
-        "message_id": d.message_id,
+        "upstream": storable(d.upstream),
+        "message_id": storable(d.message_id),
+        "digest": d.digest,
     }
 
 
@@ -288,4 +303,5 @@ def decision_from_row(row: dict) -> Decision:
         size=row["size"] or 0,
         upstream=row["upstream"] or "",
         message_id=row.get("message_id") or "",  # (absent from journals written before version 5)
+        digest=row.get("digest") or "",
     )

@@ -117,10 +117,10 @@ class DecisionLogPart(Protocol):
         ...
 
     async def relayed(
-        self, sender: str, message_id: str, recipients: Sequence[str], since: datetime
-    ) -> set[str]:
-        """The recipients the sender's message (by Message-ID) was relayed to since `since`: a client's
-        retry of what already went upstream."""
+        self, sender: str, message_id: str, digest: str, recipients: Sequence[str], since: datetime
+    ) -> dict[str, str]:
+        """The recipients the sender's message (by Message-ID and digest) was relayed to since `since`, or
+        is being relayed to, with that verdict: a client's retry of what already went upstream."""
         ...
 
     def iter_decisions(
@@ -243,9 +243,9 @@ class StoreParts:
         return await self.log.decision(decision_id)
 
     async def relayed(
-        self, sender: str, message_id: str, recipients: Sequence[str], since: datetime
-    ) -> set[str]:
-        return await self.log.relayed(sender, message_id, recipients, since)
+        self, sender: str, message_id: str, digest: str, recipients: Sequence[str], since: datetime
+    ) -> dict[str, str]:
+        return await self.log.relayed(sender, message_id, digest, recipients, since)
 
     async def settle_intents(self, before: datetime, upstream: str) -> int:
         return await self.log.settle_intents(before, upstream)

@@ -52,6 +52,7 @@ DECISION_COLS = (
     "size",
     "upstream",
     "message_id",
+    "digest",
 )
 # what record_decisions writes: each table's columns (in its row tuple's order) and the non-text ones' types
 _WRITTEN = {
@@ -143,10 +144,10 @@ class PostgresDecisionLog(DecisionPages):
         return decision_from_row(dict(rows[0])) if rows else None
 
     async def relayed(
-        self, sender: str, message_id: str, recipients: Sequence[str], since: datetime
-    ) -> set[str]:
-        sql, args = queries.relayed(sender, message_id, list(recipients), since)
-        return {row[0] for row in await self.db.fetch(sql, *args)}
+        self, sender: str, message_id: str, digest: str, recipients: Sequence[str], since: datetime
+    ) -> dict[str, str]:
+        sql, args = queries.relayed(sender, message_id, digest, list(recipients), since)
+        return queries.by_recipient(await self.db.fetch(sql, *args))
 
     async def settle_intents(self, before: datetime, upstream: str) -> int:
         sql, args = queries.settle_intents(before, upstream)

@@ -109,6 +109,7 @@ _V4 = "SELECT 1"
 # Version 5: each email decision's Message-ID, for retries of what was relayed (gateway/mail/retries.py).
 _V5 = """
 ALTER TABLE decisions ADD COLUMN message_id text NOT NULL DEFAULT '';
+ALTER TABLE decisions ADD COLUMN digest text NOT NULL DEFAULT '';
 CREATE INDEX decisions_message ON decisions (sender, message_id) WHERE message_id <> '';
 """
 

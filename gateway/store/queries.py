@@ -135,13 +135,15 @@ class ImportRows:
             yield self._to_row(item)
 
 
-def relayed(sender: str, message_id: str, recipients: list[str], since: datetime) -> Query:
-    """Which of these recipients the sender's message `message_id` was relayed to since then."""
+def relayed(sender: str, message_id: str, digest: str, recipients: list[str], since: datetime) -> Query:
+    """Which of these recipients the sender's message (Message-ID and digest) was relayed to since then,
+    or is being relayed to: (recipient, verdict) rows."""
     marks = ", ".join("?" * len(recipients))
     return (
-        "SELECT DISTINCT recipient FROM decisions WHERE sender = ? AND message_id = ? AND channel = 'email' "
-        f"AND verdict IN ('relayed', 'monitored') AND at >= ? AND recipient IN ({marks})",
-        [sender, message_id, to_text(since), *recipients],
+        "SELECT recipient, verdict FROM decisions WHERE sender = ? AND message_id = ? AND digest = ? "
+        f"AND channel = 'email' AND verdict IN ('relayed', 'monitored', 'relaying') AND at >= ? "
+        f"AND recipient IN ({marks})",
+        [sender, message_id, digest, to_text(since), *recipients],
     )
 
 
@@ -150,3 +152,12 @@ def settle_intents(before: datetime, upstream: str) -> Query:
         "UPDATE decisions SET verdict = 'unknown', upstream = ? WHERE verdict = 'relaying' AND at < ?",
         [upstream, to_text(before)],
     )
+
+
+def by_recipient(rows) -> dict[str, str]:
+    """`relayed`'s rows: each recipient with its verdict, one being relayed right now before any other."""
+    found: dict[str, str] = {}
+    for recipient, verdict in rows:
+        if found.get(recipient) != "relaying":
+            found[recipient] = verdict
+    return found

@@ -118,9 +118,10 @@ class SqliteDecisionLog(DecisionPages):
         return decision_from_row(dict(zip([c[0] for c in cur.description], row))) if row else None
 
     async def relayed(
-        self, sender: str, message_id: str, recipients: Sequence[str], since: datetime
-    ) -> set[str]:
-        return {row[0] for row in self.db.run(*queries.relayed(sender, message_id, list(recipients), since))}
+        self, sender: str, message_id: str, digest: str, recipients: Sequence[str], since: datetime
+    ) -> dict[str, str]:
+        sql, args = queries.relayed(sender, message_id, digest, list(recipients), since)
+        return queries.by_recipient(self.db.run(sql, args))
 
     async def settle_intents(self, before: datetime, upstream: str) -> int:
         sql, args = queries.settle_intents(before, upstream)

@@ -219,10 +219,11 @@ def _v4(db: sqlite_utils.Database) -> None:
 
 
 def _v5(db: sqlite_utils.Database) -> None:
-    """Each email decision's Message-ID, so that a client's retry of a message already relayed is known
-    (the index serves exactly that question; most rows have none to index)."""
+    """Each email decision's Message-ID and a digest of its subject and body, so that a client's retry of
+    a message already relayed is known (the index serves exactly that question; most rows have none)."""
     db.executescript("""
         ALTER TABLE decisions ADD COLUMN message_id TEXT NOT NULL DEFAULT '';
+        ALTER TABLE decisions ADD COLUMN digest TEXT NOT NULL DEFAULT '';
         CREATE INDEX decisions_message ON decisions (sender, message_id) WHERE message_id <> '';
     """)
 

@@ -92,6 +92,10 @@ def _transaction(
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise StoreError(str(exc)) from exc
+    except BaseException:  # not SQLite's (a value it cannot bind): nothing of it stays, the lock is let go
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
     finally:
         if not durable:
             conn.execute("PRAGMA synchronous=FULL")
