@@ -259,7 +259,9 @@ def test_a_version_2_database_is_brought_up_to_date(tmp_path):
     from gateway.store.base import decision_row
 
     rows = [decision_row(d, address_hash(d.recipient)) for d in old]
-    db["decisions"].insert_all([{k: v for k, v in r.items() if k not in ("message_id", "digest")} for r in rows])  # (v5)
+    db["decisions"].insert_all(
+        [{k: v for k, v in r.items() if k not in ("message_id", "digest")} for r in rows]
+    )  # (v5)
     db.conn.close()
     store = SqliteStore(str(path))
     try:
