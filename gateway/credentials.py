@@ -3,8 +3,13 @@
 A credential decides the sender; a client never picks another. Secrets are checked against a scrypt
 hash or an environment variable (constant-time). scrypt costs tens of milliseconds by design, so:
 a successful check is remembered as a keyed digest (never the secret itself), a failed one is
-remembered for a minute (a client retrying a wrong key does not pay again), and the HTTP door runs
-the scrypt itself in a thread, never on the event loop.
+remembered for a minute (a client retrying a wrong key does not pay again), and the scrypt runs in a
+thread, at most half the cores at once, never on the event loop.
+
+Guessing is limited (`throttle.py`): each failure is answered after a growing delay, and too many block
+the client address or the user name for a while (`Blocked`). A user name that does not exist costs what
+one that does costs (one scrypt, against a hash made for the purpose), so the time of an answer does not
+tell which names exist.
 """
 
 from __future__ import annotations
@@ -12,13 +17,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import time
 from collections.abc import Callable
 
 from .config import Config, Sender
-from .secrets import verify_secret
+from .secrets import hash_secret, verify_secret
+from .throttle import Blocked, Limits, Throttle
+
+log = logging.getLogger("gateway.auth")
+__all__ = ["OPS", "Blocked", "Credentials"]
 
 OPS = "\0ops"  # the name a valid ops key stands for
 _FAILED_TTL = 60.0
@@ -35,7 +45,15 @@ def _matches(secret: bytes, env: str | None, stored_hash: str | None) -> bool:
 
 
 class Credentials:
-    def __init__(self, config: Config) -> None:
+    def __init__(
+        self,
+        config: Config,
+        limits: Limits | None = None,
+        on_failure: Callable[[str, bool], None] | None = None,
+    ) -> None:
+        self.throttle = Throttle(limits or config.auth_limits)
+        self._on_failure = on_failure  # (door, blocked): the metrics
+        self._decoy: str | None = None  # a hash no secret matches: what an unknown name is checked against
         senders = list(config.senders.values())
         self._by_username = {s.smtp_username: s for s in senders if s.smtp_username}
         self._by_account = {s.twilio_account_sid: s for s in senders if s.twilio_account_sid}
@@ -64,15 +82,35 @@ class Credentials:
             table.clear()
         table[digest] = name if name is not None else time.monotonic()
 
-    def _check(self, digest: bytes, verify: Callable[[], str | None]) -> str | None:
-        known = self._remembered(digest)
-        if known is False:
-            return None
-        if isinstance(known, str):
-            return known
-        name = verify()
-        self._remember(digest, name)
-        return name
+    def _uniform(self, secret: bytes, env: str | None, stored_hash: str | None) -> bool:
+        """`_matches` at the cost of one scrypt whatever the credential is kept as (or if there is none)."""
+        if stored_hash:
+            return verify_secret(secret.decode("utf-8", "replace"), stored_hash)
+        if self._decoy is None:
+            self._decoy = hash_secret(secrets.token_urlsafe(16))
+        verify_secret(secret.decode("utf-8", "replace"), self._decoy)
+        return _matches(secret, env, None)
+
+    async def _guarded(
+        self, door: str, client: str | None, user: str | None, digest: bytes, verify: Callable[[], str | None]
+    ) -> str | None:
+        """A check under the guessing limits: Blocked at once when blocked; a failure answered late."""
+        self.throttle.check(client, user)
+        name = await self._check_async(digest, verify)
+        if name is not None:
+            self.throttle.succeeded(client)
+            return name
+        delay, blocked = self.throttle.failed(client, user)
+        log.warning("auth failure: door=%s client=%s user=%r", door, client or "unknown", user)
+        if blocked:
+            log.warning(
+                "auth blocked: door=%s client=%s user=%r for %g minutes",
+                door, client or "unknown", user, self.throttle.limits.block_minutes,
+            )  # fmt: skip
+        if self._on_failure is not None:
+            self._on_failure(door, blocked)
+        await asyncio.sleep(delay)
+        return None
 
     async def _check_async(self, digest: bytes, verify: Callable[[], str | None]) -> str | None:
         known = self._remembered(digest)
@@ -91,21 +129,20 @@ class Credentials:
 
     # -- the doors' questions ------------------------------------------------------------------------
 
-    def smtp_login(self, username: str, password: bytes) -> str | None:
-        """The sender whose SMTP login this is, or None (synchronous: aiosmtpd's AUTH hook is)."""
+    async def smtp_login(self, username: str, password: bytes, client: str | None = None) -> str | None:
+        """The sender whose SMTP login this is, or None; Blocked when the client or name is."""
         sender = self._by_username.get(username)
-        if sender is None:
-            return None
-        return self._check(
-            self._digest("smtp", username, password),
-            lambda: (
-                sender.name
-                if _matches(password, sender.smtp_password_env, sender.smtp_password_hash)
-                else None
-            ),
-        )
 
-    async def api_key(self, key: str) -> str | None:
+        def verify() -> str | None:
+            if sender is None:
+                self._uniform(password, None, None)
+                return None
+            ok = self._uniform(password, sender.smtp_password_env, sender.smtp_password_hash)
+            return sender.name if ok else None
+
+        return await self._guarded("smtp", client, username, self._digest("smtp", username, password), verify)
+
+    async def api_key(self, key: str, client: str | None = None, door: str = "http") -> str | None:
         """The sender an API key (Bearer) belongs to, or OPS for an ops key, or None."""
         secret = key.encode()
 
@@ -116,16 +153,19 @@ class Credentials:
                 (s.name for s in self._with_keys if _matches(secret, s.api_key_env, s.api_key_hash)), None
             )
 
-        return await self._check_async(self._digest("key", "", secret), verify)
+        return await self._guarded(door, client, None, self._digest("key", "", secret), verify)
 
-    async def twilio_basic(self, account_sid: str, key: str) -> Sender | None:
+    async def twilio_basic(self, account_sid: str, key: str, client: str | None = None) -> Sender | None:
         """The sender whose `twilio_account_sid` and API key these are, or None."""
         sender = self._by_account.get(account_sid)
-        if sender is None:
-            return None
         secret = key.encode()
-        name = await self._check_async(
-            self._digest("twilio", account_sid, secret),
-            lambda: sender.name if _matches(secret, sender.api_key_env, sender.api_key_hash) else None,
-        )
+
+        def verify() -> str | None:
+            if sender is None:
+                self._uniform(secret, None, None)
+                return None
+            return sender.name if self._uniform(secret, sender.api_key_env, sender.api_key_hash) else None
+
+        digest = self._digest("twilio", account_sid, secret)
+        name = await self._guarded("twilio", client, account_sid, digest, verify)
         return sender if name is not None else None

@@ -73,6 +73,16 @@ class Metrics:
             registry=registry,
         )
 
+        self.auth_failures = Counter(
+            "gateway_auth_failures",
+            "Failed credential checks (SMTP AUTH, API keys, console sign-in), and those that set off a block",
+            ["door", "blocked"],
+            registry=registry,
+        )
+
+    def auth_failed(self, door: str, blocked: bool) -> None:
+        self.auth_failures.labels(door, "yes" if blocked else "no").inc()
+
     def decided(self, decision: Decision) -> None:
         if decision.verdict is Verdict.RELAYING:  # an intent: its outcome is counted when it comes
             return

@@ -40,7 +40,7 @@ from .sms import SmsService, make_provider
 from .sms.held import HeldTexts
 from .sms.providers import twilio_credentials
 from .smtp import dots, private
-from .smtp.auth import Authenticator
+from .smtp.auth import Collector
 from .smtp.handler import GatewayHandler
 from .smtp.limits import SessionLimits
 from .smtp.protocol import GatewaySMTP
@@ -157,8 +157,8 @@ class Gateway:
             self.store,
             Delivery(self.relay, self.decisions, self.signer, self.lists, dkim_signers, keeping),
         )
-        self.handler = GatewayHandler(config, self.mail, self.metrics)
-        self.credentials = Credentials(config)
+        self.credentials = Credentials(config, on_failure=self.metrics.auth_failed)
+        self.handler = GatewayHandler(config, self.mail, self.credentials, self.metrics)
         try:
             self.provider = make_provider(config, self.store)
         except ValueError as exc:
@@ -190,7 +190,7 @@ class Gateway:
 
     async def start(self, *, reuse_port: bool = False) -> None:
         self._tls = tls_context(self.config)
-        self._authenticator = Authenticator(self.credentials)
+        self._authenticator = Collector()
         smtp = self.config.smtp
         self._smtp_options = {  # the same for every connection: worked out once
             "hostname": smtp.hostname,

@@ -83,6 +83,17 @@ class TokenSigner:
         signed = purpose.encode() + b"\0" + payload
         return payload if any(hmac.compare_digest(mac, self._mac(s, signed)) for s in self._secrets) else None
 
+    def tag(self, purpose: str, payload: bytes, size: int = 8) -> bytes:
+        """A short MAC of `payload` for one purpose (a return path's), by the newest secret."""
+        return self._mac(self._secrets[0], purpose.encode() + b"\0" + payload)[:size]
+
+    def tag_valid(self, purpose: str, payload: bytes, tag: bytes) -> bool:
+        """Whether `tag` is `payload`'s for this purpose under a current or earlier secret."""
+        signed = purpose.encode() + b"\0" + payload
+        return len(tag) >= 8 and any(
+            hmac.compare_digest(tag, self._mac(s, signed)[: len(tag)]) for s in self._secrets
+        )
+
     def _mac(self, secret: bytes, payload: bytes) -> bytes:
         return hmac.digest(secret, payload, "sha256")[:_MAC_BYTES]
 

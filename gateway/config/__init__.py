@@ -27,6 +27,7 @@ from ..policy.settings import (
     Window,
 )
 from ..policy.states import DEFAULT_STATE_RULES
+from ..throttle import Limits
 from .checks import (
     ConfigError,
     _account_sid,
@@ -50,6 +51,7 @@ from .checks import (
     _list_of,
     _listen,
     _mailbox,
+    _nameserver,
     _nonempty,
     _regex,
     _secret_hash,
@@ -264,6 +266,9 @@ def parse(data: dict, file: str) -> Config:
         max_recipients=sm.take("max_recipients", _integer(100, 1_000_000), 1000),
         upstream_hold_timeout=float(sm.take("upstream_hold_timeout", _integer(1, 3600), 10)),
         retry_window_hours=sm.take("retry_window_hours", _integer(0, 24 * 30), 24),
+        bounce_domain=sm.take("bounce_domain", _domain_or_localhost, None),
+        dns_resolver=sm.take("dns_resolver", _nameserver, None),
+        trust_unauthenticated_opt_outs=sm.take("trust_unauthenticated_opt_outs", _boolean, False),
     )
     sm.done()
     if bool(smtp.tls_cert) != bool(smtp.tls_key):
@@ -300,6 +305,15 @@ def parse(data: dict, file: str) -> Config:
     if not ops_env and not ops_hash:
         ops_env = "GATEWAY_OPS_KEY"
 
+    a = root.table("auth")
+    auth_limits = Limits(
+        failure_delay=a.take("failure_delay_ms", _integer(0, 60_000), 250) / 1000,
+        max_failure_delay=a.take("max_failure_delay_ms", _integer(0, 600_000), 4000) / 1000,
+        block_after=a.take("block_after", _integer(1, 1_000_000), 10),
+        block_after_per_user=a.take("block_after_per_user", _integer(1, 1_000_000), 30),
+        block_minutes=float(a.take("block_minutes", _integer(1, 10_080), 15)),
+    )
+    a.done()
     policy = _policy(root.table("policy"), smtp.add_list_unsubscribe)
     senders = [
         _sender(_Section(file, f"sender[{i + 1}]", raw))
@@ -333,6 +347,7 @@ def parse(data: dict, file: str) -> Config:
         sms=sms,
         ops_api_key_env=ops_env,
         ops_api_key_hash=ops_hash,
+        auth_limits=auth_limits,
         policy=policy,
         senders={s.name: s for s in senders},
     )

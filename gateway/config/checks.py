@@ -174,6 +174,16 @@ def _days(value: Any) -> frozenset[int]:
     return frozenset(days)
 
 
+def _nameserver(value: Any) -> tuple[str, int]:
+    """A DNS server to ask: an IP address and port (a resolver is not looked up by name)."""
+    host, port = _listen(value)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise _Invalid(f"{host!r} is not an IP address (a DNS server is named by its address)") from None
+    return host, port
+
+
 def _listen(value: Any) -> tuple[str, int]:
     text = _string(value)
     m = re.fullmatch(r"\[([0-9a-fA-F:.]+)\]:(\d+)|([^:\[\]]+):(\d+)", text)

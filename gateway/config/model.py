@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from ..model import Mode
 from ..policy.disposition import ALWAYS_REFUSED, Disposition
 from ..policy.settings import Policy, SenderSettings
+from ..throttle import Limits
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,10 @@ class SmtpConfig:
     max_recipients: int = 1000  # per message
     upstream_hold_timeout: float = 10.0  # a pooled upstream connection held for a slow client
     retry_window_hours: int = 24  # a message (by Message-ID) relayed within it is not relayed again; 0: off
+    # mail to the gateway's own addresses (docs/optouts.md)
+    bounce_domain: str | None = None  # set: marketing mail leaves with a signed per-recipient return path
+    dns_resolver: tuple[str, int] | None = None  # for DKIM and SPF; None: the system's resolver
+    trust_unauthenticated_opt_outs: bool = False  # an unsubscribe mail whose From is not authenticated
 
     @property
     def plaintext_auth(self) -> bool:
@@ -113,6 +118,7 @@ class Config:
     sms: SmsConfig = field(default_factory=SmsConfig)
     ops_api_key_env: str | None = "GATEWAY_OPS_KEY"
     ops_api_key_hash: str | None = None
+    auth_limits: Limits = field(default_factory=Limits)  # guessing credentials ([auth], throttle.py)
     policy: Policy = field(default_factory=Policy)
     senders: dict[str, Sender] = field(default_factory=dict)
 

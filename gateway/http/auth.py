@@ -4,16 +4,33 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from aiohttp import web
 
 from ..config import Sender
-from ..credentials import OPS, Credentials
+from ..credentials import OPS, Blocked, Credentials
 from .errors import ApiError
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="gateway"'}
 _BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="gateway"'}
 _MAX_KEY = 512
+T = TypeVar("T")
+
+
+async def guarded(check: Awaitable[T], twilio_code: int | None = None) -> T:
+    """A credential check; a client (or account) blocked for guessing gets 429 with Retry-After."""
+    try:
+        return await check
+    except Blocked as exc:
+        raise ApiError(
+            429,
+            "TOO_MANY_ATTEMPTS",
+            f"too many failed attempts: try again in {exc.retry_after} s",
+            twilio_code=twilio_code,
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
 
 
 async def bearer(request: web.Request, credentials: Credentials) -> str:
@@ -27,7 +44,7 @@ async def bearer(request: web.Request, credentials: Credentials) -> str:
         )
     if len(key) > _MAX_KEY or not key.isprintable():
         raise ApiError(401, "UNAUTHORIZED", "invalid API key", headers=_CHALLENGE)
-    who = await credentials.api_key(key)
+    who = await guarded(credentials.api_key(key, request.remote))
     if who is None:
         raise ApiError(401, "UNAUTHORIZED", "invalid API key", headers=_CHALLENGE)
     return who
@@ -64,7 +81,7 @@ async def twilio_basic(request: web.Request, credentials: Credentials, account_s
         raise ApiError(
             403, "FORBIDDEN", "the credentials are not for the account in the path", twilio_code=20003
         )
-    sender = await credentials.twilio_basic(user, key)
+    sender = await guarded(credentials.twilio_basic(user, key, request.remote), twilio_code=20429)
     if sender is None:
         raise ApiError(
             401,

@@ -25,13 +25,14 @@ from aiohttp import web
 from markupsafe import Markup
 
 from ..addresses import address_hash, channel_and_address
-from ..credentials import OPS
+from ..credentials import OPS, Blocked
 from ..lists import PERMANENT_REASONS
 from ..model import GLOBAL_SCOPE, Channel, ConsentLevel, Verdict
 from ..policy.codes import REGISTRY, explain
 from ..reports import parse_when
 from ..store.base import DecisionQuery
 from . import chart
+from .auth import guarded
 
 HERE = Path(__file__).parent
 COOKIE = "gw_ops"
@@ -59,7 +60,12 @@ DONE = {
     "recorded": "Consent recorded.",
     "revoked": "Consent revoked.",
     "unchanged": "Nothing matched: nothing was changed.",
+    "confirmed": "Request confirmed: the address is unsubscribed.",
 }
+UNVERIFIED = (
+    "request.unverified",
+    "report.unverified",
+)  # opt-out mail that changed nothing (mail/optouts.py)
 
 
 def session_cookie(signer, now: float | None = None) -> str:
@@ -89,7 +95,11 @@ async def ops_credential(request: web.Request, ctx) -> str | None:
             key = None
     elif scheme.lower() == "bearer":
         key = value.strip()
-    if key and len(key) <= 512 and await ctx.credentials.api_key(key) == OPS:
+    if (
+        key
+        and len(key) <= 512
+        and await guarded(ctx.credentials.api_key(key, request.remote, "console")) == OPS
+    ):
         return header
     return None
 
@@ -130,7 +140,21 @@ def make_routes(ctx, app: web.Application):
     async def login(request: web.Request) -> web.Response:
         form = await request.post()
         key = str(form.get("key", ""))
-        if not key or len(key) > 512 or await ctx.credentials.api_key(key) != OPS:
+        try:
+            who = (
+                await ctx.credentials.api_key(key, request.remote, "console") if 0 < len(key) <= 512 else None
+            )
+        except Blocked as exc:
+            response = page(
+                "login.html",
+                status=429,
+                title="Sign in",
+                signed_in=False,
+                error=f"Too many failed attempts: try again in {exc.retry_after} seconds.",
+            )
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
+        if who != OPS:
             return page(
                 "login.html", status=401, title="Sign in", signed_in=False, error="That is not an ops key."
             )
@@ -279,6 +303,17 @@ def make_routes(ctx, app: web.Application):
             permanent=PERMANENT_REASONS,
         )
 
+    async def optouts(request: web.Request) -> web.Response:
+        """Opt-out mail nothing vouched for: requests to confirm, and reports that changed nothing."""
+        entries = await ctx.store.audit_log(limit=200, actions=UNVERIFIED)
+        return page(
+            "optouts.html",
+            title="Opt-out mail not verified",
+            signed_in=True,
+            entries=entries,
+            csrf=csrf_token(ctx.signer, request["ops"]),
+        )
+
     static = {"console.css": "text/css", "favicon.svg": "image/svg+xml"}
 
     async def asset(request: web.Request) -> web.Response:
@@ -297,5 +332,6 @@ def make_routes(ctx, app: web.Application):
     app.router.add_get("/ops/", guarded(listing))
     app.router.add_get("/ops/decisions/{id}", guarded(detail))
     app.router.add_get("/ops/lookup", guarded(lookup))
+    app.router.add_get("/ops/optouts", guarded(optouts))
     app.router.add_get("/ops/static/{name}", asset)
     return guarded

@@ -10,7 +10,8 @@ from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 
-from ..lists import ListsError, checks
+from ..lists import ListsError, OptOut, checks
+from ..model import Channel, Reason
 from .console import csrf_valid, page
 
 
@@ -94,6 +95,16 @@ def make_action_routes(ctx, app: web.Application, guarded) -> None:
         )
         return address, count, "revoked"
 
+    async def confirm_request(actor: str, form):
+        """A person's opt-out by mail that nothing authenticated, confirmed by ops (mail/optouts.py)."""
+        _, address = address_of(form)
+        source = "request by mail, confirmed in the console"
+        request = OptOut(
+            Channel.EMAIL, lists.scope(form.get("scope", "")), Reason.UNSUBSCRIBE, source, address
+        )
+        return address, await lists.opt_out(actor, request), "confirmed"
+
     app.router.add_post("/ops/actions/remove-suppression", action(remove_suppression))
+    app.router.add_post("/ops/actions/confirm-request", action(confirm_request))
     app.router.add_post("/ops/actions/record-consent", action(record_consent))
     app.router.add_post("/ops/actions/revoke-consent", action(revoke_consent))

@@ -267,6 +267,21 @@ class Lists:
         )
         return entry, audit
 
+    async def note_unverified(
+        self, actor: str, action: str, detail: str, address: str | None = None, scope: str = GLOBAL_SCOPE
+    ) -> None:
+        """An opt-out signal that changed nothing because nothing vouched for it (`report.unverified`), or
+        a person's request kept for review (`request.unverified`: the console can confirm it). The address,
+        when one is kept, is normalized and hashed, so that erasure finds it."""
+        normalized, ahash = None, ""
+        if address is not None:
+            _, normalized = checks.address(address, Channel.EMAIL)
+            ahash = address_hash(normalized)
+        where = scope if scope in self.senders else GLOBAL_SCOPE
+        detail = checks.cleaned(detail, checks.MAX_SOURCE)
+        entry = AuditEntry(actor, action, Channel.EMAIL, normalized, where, detail, datetime.now(UTC), ahash)
+        await self.store.add_audit(entry)
+
     async def opt_back_in(
         self, actor: str, channel: Channel, address: str, scope: str, reason: Reason
     ) -> int:

@@ -15,11 +15,10 @@ Store unreachable: 451 4.3.0. Upstream unreachable or slow: 451 4.4.1.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -48,8 +47,9 @@ from .actions import (
     fitted,
 )
 from .holding import held
-from .inbound import read_inbound
-from .mailboxes import Mailbox, own_mailbox
+from .mailboxes import Mailbox, own_mailbox, return_path
+from .optouts import OptOutDesk
+from .optouts import Sender as OptOutSender
 from .outgoing import list_unsubscribe_headers, received, rewrite
 from .sending import Safekeeping, Sending, digest
 from .upstream import Relay, Transaction, UpstreamRefused, UpstreamUnavailable
@@ -93,6 +93,7 @@ class MailTransaction:
     lost: bool = False  # the upstream transaction went away: what it had accepted is gone with it
     message_id: str = ""  # the message's, once DATA is read
     digest: str = ""  # of its subject and body (`digest`)
+    relay_id: str | None = None  # the id its relayed decision will have (named by a VERP return path)
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class EmailEngine:
         self.pipeline = Pipeline(config, store)
         self._delivery = delivery
         self._sending = Sending(config, store, delivery.decisions, delivery.keeping) if delivery else None
+        self.optouts = OptOutDesk(config, store, delivery.lists, delivery.signer) if delivery else None
 
     @property
     def sending(self) -> Sending:
@@ -202,9 +204,13 @@ class EmailEngine:
                 550, fitted(f"5.7.1 <{address}> rejected: ", [(v.code, v.message) for v in found], " (%s)")
             )
         if tx.upstream is None:
+            mail_from = tx.mail_from
+            if self._one_recipient_per_message(settings.category) and tx.mail_from:
+                tx.relay_id = new_id()  # the decision's id, named by its own return path (VERP)
+                mail_from = return_path(self.delivery.signer, self.config, tx.relay_id) or mail_from
             try:
                 tx.upstream = await held(
-                    self.delivery.relay, tx.mail_from, tx.options, self.config.smtp.upstream_hold_timeout
+                    self.delivery.relay, mail_from, tx.options, self.config.smtp.upstream_hold_timeout
                 )
             except UpstreamUnavailable as exc:
                 log.warning("upstream unavailable at MAIL: %s", exc)
@@ -253,24 +259,11 @@ class EmailEngine:
         return category is Category.MARKETING and self.config.smtp.add_list_unsubscribe
 
     async def _take_inbound(self, tx: MailTransaction, raw: bytes) -> Action:
-        """Mail to the gateway's own addresses: read for opt-outs, bounces and complaints, stored, never
-        relayed. Accepted only once what it asked for is in the store."""
-        try:
-            found = await asyncio.to_thread(  # a report may name thousands: read off the event loop
-                read_inbound, raw, tx.inbound, self.config, self.delivery.signer
-            )
-        except Exception:  # malformed beyond what the stdlib parser forgives: keep it out of the store
-            log.warning("inbound mail from %s could not be read", tx.mail_from, exc_info=True)
-            return Action(250, "2.0.0 Received")
-        try:
-            mailboxes = sorted({kind for kind, _ in tx.inbound})  # "bounce", "unsubscribe"
-            actor = "mail to the " + " and ".join(mailboxes) + " address"
-            added = await self.delivery.lists.opt_outs(actor, found.opt_outs)
-        except StoreError as exc:
-            log.error("store unavailable for inbound mail: %s", exc)
-            return STORE_DOWN
-        log.info("inbound %s: %d opt-out(s), %d new", found.kind, len(added), sum(added))
-        return Action(250, f"2.0.0 Received: {found.kind}")
+        """Mail to the gateway's own addresses: read for opt-outs, bounces and complaints, judged by what
+        the gateway issued, stored, never relayed. Accepted only once what it asked for is in the store."""
+        client = tx.client
+        assert self.optouts is not None
+        return await self.optouts.take(OptOutSender(tx.mail_from, client.peer, client.helo), tx.inbound, raw)
 
     async def _deliver(self, tx: MailTransaction, raw: bytes) -> Action:
         sender = tx.client.sender
@@ -305,6 +298,8 @@ class EmailEngine:
         intended = [
             self._decision(tx, r, category, verdict, found, excerpt, size, "", now) for r in tx.accepted
         ]
+        if tx.relay_id is not None and len(intended) == 1:
+            intended = [replace(intended[0], id=tx.relay_id)]
         tx.upstream = None  # the sending finishes it, whatever happens
         return await self.sending.send(upstream, outgoing, intended, now)
 

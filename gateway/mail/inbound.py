@@ -1,20 +1,20 @@
-"""Mail to the gateway's own addresses: what opt-out, bounce or complaint it carries.
+"""Mail to the gateway's own addresses: what it says, before anything is believed.
 
-The SMTP door takes such mail without AUTH and relays it nowhere. What it means:
+The SMTP door takes such mail without AUTH, so everything in it may be forged. `read_inbound` is pure
+(bytes in, a `Report` out); `gateway/mail/optouts.py` decides what of it to believe, by what the
+gateway itself issued:
 
-- a DSN (RFC 3464, `multipart/report; report-type=delivery-status`): every recipient whose `Action` is
-  `failed` with a permanent `5.x.x` status is suppressed as `bounce`, in every scope (the address does
-  not work); delays and transient failures change nothing;
-- an ARF complaint (RFC 5965, `report-type=feedback-report`): the complaining recipient is suppressed
-  as `complaint`, for the sender whose unsubscribe token the reported message carries, else everywhere;
-- any other message to the unsubscribe address (RFC 2369 `mailto:`, or a person writing): its sender is
-  unsubscribed; a token in the subject (the gateway's `mailto:` puts one there) names the recipient and
-  the sender exactly, and a `+sender` tag on the address (`unsubscribe+acme@...`) names the sender;
-- a reply to the bounce address whose subject or first line asks to stop ("unsubscribe", "remove me",
-  "stop", ...) unsubscribes its sender too; anything else there is read and dropped.
+- a DSN (RFC 3464, `multipart/report; report-type=delivery-status`): whether it reports a permanent
+  failure (`Action: failed`, a `5.x.x` status), the addresses it names, and the returned headers'
+  references (the gateway's signed List-Unsubscribe tokens, the returned message's Message-ID);
+- an ARF report (RFC 5965, `report-type=feedback-report`): its Feedback-Type (`abuse` and `fraud` are
+  complaints; `not-spam` and the rest are not), the complaining recipient when not redacted, and the
+  reported message's references, including the per-recipient return path (`Return-Path`);
+- any other message to the unsubscribe address (RFC 2369 `mailto:`, or a person writing), or a reply to
+  the bounce address whose subject or first line asks to stop: its From address and the token the
+  gateway's `mailto:` puts in the subject.
 
-`read_inbound` is pure: bytes in, opt-outs out. The engine has the lists service store them before the door
-answers 250.
+The bounce address's `+tag` says which of the gateway's return paths the mail came back to (`returnpath.py`).
 """
 
 from __future__ import annotations
@@ -26,21 +26,35 @@ import re
 from dataclasses import dataclass
 from email.message import Message
 
-from ..addresses import address_hash, is_valid_email, normalize_email
-from ..config import Config
-from ..lists import OptOut
-from ..model import GLOBAL_SCOPE, Channel, Reason
+from ..addresses import is_valid_email, normalize_email
+from ..content.mime import message_id
+from ..model import Channel
 from ..policy.replies import mail_asks_to_stop
-from ..tokens import TokenSigner
+from ..tokens import TokenSigner, Unsubscribe
 from .mailboxes import Mailbox
 
 _TOKEN = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{60,300}(?![A-Za-z0-9_-])")
+_STATUS = re.compile(r"[245]\.\d{1,3}\.\d{1,3}")  # RFC 3463: only this much of a Status line is kept
+_MAX_NAMED = 10_000  # addresses read from one report; the rest are counted, not kept
+_MAX_REFERENCES = 20
+COMPLAINT_TYPES = frozenset({"abuse", "fraud"})
 
 
 @dataclass(frozen=True)
-class Inbound:
-    kind: str  # unsubscribe, reply, bounce, complaint, ignored
-    opt_outs: tuple[OptOut, ...] = ()
+class Report:
+    """What one message to the gateway's own addresses claims, none of it verified yet."""
+
+    kind: str  # bounce, complaint, not-a-complaint, unsubscribe, reply, ignored
+    mailboxes: tuple[Mailbox, ...] = ()
+    failed: tuple[tuple[str, str], ...] = ()  # DSN: (address, status) reported failed permanently
+    named: int = 0  # how many addresses the report names in all
+    permanent: bool = False  # DSN: some recipient failed permanently
+    complainant: str | None = None  # ARF: Original-Rcpt-To / Removal-Recipient; None when redacted
+    feedback_type: str = ""
+    tokens: tuple[Unsubscribe, ...] = ()  # the gateway's signed tokens found in returned headers or subject
+    return_paths: tuple[str, ...] = ()  # returned headers' Return-Path addresses (may be the gateway's VERP)
+    message_ids: tuple[str, ...] = ()  # the returned or reported message's Message-ID
+    from_address: str | None = None  # unsubscribe / reply: the From address
 
 
 def _report_type(msg: Message) -> str | None:
@@ -63,7 +77,7 @@ def _decoded(part: Message, charset: str = "utf-8") -> str:
     return raw.decode(charset, "replace") if isinstance(raw, bytes) else ""
 
 
-def _address_field(value: str | None) -> str | None:
+def _address_field(value: object) -> str | None:
     """`rfc822; user@example.com` (DSN and ARF fields) to a normalized address."""
     if not value:
         return None
@@ -72,62 +86,79 @@ def _address_field(value: str | None) -> str | None:
     return address if is_valid_email(address) else None
 
 
-def _token_scope(signer: TokenSigner, text: str, channel: Channel = Channel.EMAIL):
-    for candidate in _TOKEN.findall(text or ""):
-        found = signer.read(candidate)
-        if found is not None and found.channel is channel:
-            return found
-    return None
-
-
-def _scope(config: Config, tag: str | None) -> str:
-    return tag if tag and tag in config.senders else GLOBAL_SCOPE
-
-
-def _entry(address: str, scope: str, reason: Reason, source: str) -> OptOut:
-    return OptOut(Channel.EMAIL, scope, reason, source, address=address)
-
-
-def _dsn(msg: Message) -> Inbound:
+def _tokens(signer: TokenSigner, text: str) -> tuple[Unsubscribe, ...]:
     found = []
+    for candidate in _TOKEN.findall(text or "")[:_MAX_REFERENCES]:
+        token = signer.read(candidate)
+        if token is not None and token.channel is Channel.EMAIL and token not in found:
+            found.append(token)
+    return tuple(found)
+
+
+def _returned(msg: Message, signer: TokenSigner) -> dict:
+    """References in the returned or reported message's headers (message/rfc822 or text/rfc822-headers)."""
+    tokens: list[Unsubscribe] = []
+    return_paths: list[str] = []
+    message_ids: list[str] = []
+    for part in msg.walk():
+        if part.get_content_type() not in ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers"):
+            continue
+        original = next(iter(_messages(part)), None) or email.message_from_string(_decoded(part))
+        headers = "\n".join(f"{k}: {v}" for k, v in original.items()[:500])
+        tokens += [t for t in _tokens(signer, headers) if t not in tokens]
+        for value in original.get_all("Return-Path", [])[:_MAX_REFERENCES]:
+            if (address := _address_field(value)) and address not in return_paths:
+                return_paths.append(address)
+        for value in original.get_all("Message-ID", [])[:_MAX_REFERENCES]:
+            mid = message_id(str(value))  # as the decisions keep it
+            if mid and mid not in message_ids:
+                message_ids.append(mid)
+    return {
+        "tokens": tuple(tokens[:_MAX_REFERENCES]),
+        "return_paths": tuple(return_paths[:_MAX_REFERENCES]),
+        "message_ids": tuple(message_ids[:_MAX_REFERENCES]),
+    }
+
+
+def _dsn(msg: Message, signer: TokenSigner, mailboxes: tuple[Mailbox, ...]) -> Report:
+    failed: list[tuple[str, str]] = []
+    named = 0
+    permanent = False
     for part in msg.walk():
         if part.get_content_type() != "message/delivery-status":
             continue
         for block in _messages(part)[1:]:  # the first block is about the message, the rest one per recipient
             action = str(block.get("Action", "")).strip().lower()
-            status = str(block.get("Status", "")).strip()
+            status = _STATUS.match(str(block.get("Status", "")).strip())
             address = _address_field(block.get("Final-Recipient")) or _address_field(
                 block.get("Original-Recipient")
             )
-            if action == "failed" and status.startswith("5") and address:
-                found.append(_entry(address, GLOBAL_SCOPE, Reason.BOUNCE, f"dsn {status}"))
-    return Inbound("bounce", tuple(found))
+            named += address is not None
+            if action == "failed" and status is not None and status.group().startswith("5"):
+                permanent = True
+                if address and len(failed) < _MAX_NAMED:
+                    failed.append((address, status.group()))
+    returned = _returned(msg, signer)
+    return Report("bounce", mailboxes, tuple(failed), named, permanent, **returned)
 
 
-def _complaint(msg: Message, signer: TokenSigner) -> Inbound:
-    address, original_headers = None, ""
+def _arf(msg: Message, signer: TokenSigner, mailboxes: tuple[Mailbox, ...]) -> Report:
+    complainant, feedback_type = None, ""
     for part in msg.walk():
-        ctype = part.get_content_type()
-        if ctype == "message/feedback-report":
-            fields = next(iter(_messages(part)), part)
-            address = (
-                _address_field(fields.get("Original-Rcpt-To"))
-                or _address_field(fields.get("Removal-Recipient"))
-                or address
+        if part.get_content_type() == "message/feedback-report":
+            fields = next(iter(_messages(part)), None)
+            if fields is None:  # some senders of reports do not parse as header blocks
+                fields = email.message_from_string(_decoded(part))
+            feedback_type = str(fields.get("Feedback-Type", "")).strip().lower()[:40]
+            complainant = _address_field(fields.get("Original-Rcpt-To")) or _address_field(
+                fields.get("Removal-Recipient")
             )
-        elif ctype in ("message/rfc822", "text/rfc822-headers"):
-            original = next(iter(_messages(part)), None) or email.message_from_string(_decoded(part))
-            original_headers = "\n".join(f"{k}: {v}" for k, v in original.items())
-            if address is None:
-                tos = email.utils.getaddresses([str(v) for v in original.get_all("To", [])])
-                address = next(
-                    (normalize_email(a) for _, a in tos if is_valid_email(normalize_email(a))), None
-                )
-    if address is None:
-        return Inbound("complaint")
-    token = _token_scope(signer, original_headers)
-    scope = token.scope if token is not None and token.address_hash == address_hash(address) else GLOBAL_SCOPE
-    return Inbound("complaint", (_entry(address, scope, Reason.COMPLAINT, "arf complaint"),))
+    returned = _returned(msg, signer)
+    kind = "complaint" if feedback_type in COMPLAINT_TYPES or not feedback_type else "not-a-complaint"
+    return Report(
+        kind, mailboxes, named=int(complainant is not None), complainant=complainant,
+        feedback_type=feedback_type or "abuse", **returned,
+    )  # fmt: skip
 
 
 def _first_line(msg: Message) -> str:
@@ -141,39 +172,28 @@ def _first_line(msg: Message) -> str:
     return ""
 
 
-def read_inbound(raw: bytes, mailboxes: list[Mailbox], config: Config, signer: TokenSigner) -> Inbound:
-    """What one message to the gateway's own addresses means (`mailboxes`: from `own_mailbox`)."""
+def from_address(msg: Message) -> str | None:
+    senders = email.utils.getaddresses([str(v) for v in msg.get_all("From", [])])
+    return next((normalize_email(a) for _, a in senders if is_valid_email(normalize_email(a))), None)
+
+
+def read_inbound(raw: bytes, mailboxes: list[Mailbox], signer: TokenSigner) -> Report:
+    """What one message to the gateway's own addresses claims (`mailboxes`: from `own_mailbox`)."""
     msg = email.message_from_bytes(raw)
+    named = tuple(mailboxes)
     report = _report_type(msg)
     if report == "delivery-status":
-        return _dsn(msg)
+        return _dsn(msg, signer, named)
     if report == "feedback-report":
-        return _complaint(msg, signer)
+        return _arf(msg, signer, named)
     subject = str(msg.get("Subject", ""))
-    token = _token_scope(signer, subject)
-    senders = email.utils.getaddresses([str(v) for v in msg.get_all("From", [])])
-    from_address = next((normalize_email(a) for _, a in senders if is_valid_email(normalize_email(a))), None)
-    to_unsubscribe = [tag for kind, tag in mailboxes if kind == "unsubscribe"]
-    if to_unsubscribe:
-        kind, reason_source = "unsubscribe", "mail to the unsubscribe address"
+    if any(kind == "unsubscribe" for kind, _ in mailboxes):
+        kind = "unsubscribe"
     elif mail_asks_to_stop(subject) or mail_asks_to_stop(_first_line(msg)):
-        kind, reason_source = "reply", "reply asking to stop"
+        kind = "reply"
     else:
-        return Inbound("ignored")
-    tag = next((t for t in to_unsubscribe if t), None) or next((t for _, t in mailboxes if t), None)
-    scope = token.scope if token is not None else _scope(config, tag)
-    found = []
-    if token is not None and (from_address is None or address_hash(from_address) != token.address_hash):
-        # the recipient the token was made for (its address is not in the token: stored hashed)
-        found.append(
-            OptOut(
-                Channel.EMAIL,
-                token.scope,
-                Reason.UNSUBSCRIBE,
-                reason_source + " (token)",
-                hash=token.address_hash,
-            )
-        )
-    if from_address is not None:
-        found.append(_entry(from_address, scope, Reason.UNSUBSCRIBE, reason_source))
-    return Inbound(kind, tuple(found))
+        return Report("ignored", named)
+    sender = from_address(msg)
+    return Report(
+        kind, named, named=int(sender is not None), tokens=_tokens(signer, subject), from_address=sender
+    )

@@ -13,8 +13,10 @@ import re
 import time
 
 from ..config import Config
+from ..credentials import Credentials
 from ..mail.actions import Action
 from ..mail.engine import Client, EmailEngine, MailTransaction
+from .auth import LoginMethods
 from .limits import TOO_MANY_RECIPIENTS
 from .private import pipelined_recipients
 
@@ -36,8 +38,9 @@ def reply(action: Action) -> str:
     return line if len(raw) <= MAX_REPLY - 2 else raw[: MAX_REPLY - 5].decode(errors="ignore") + "..."
 
 
-class GatewayHandler:
-    def __init__(self, config: Config, engine: EmailEngine, metrics=None) -> None:
+class GatewayHandler(LoginMethods):
+    def __init__(self, config: Config, engine: EmailEngine, credentials: Credentials, metrics=None) -> None:
+        self.credentials = credentials
         self.config = config
         self.engine = engine
         self.metrics = metrics

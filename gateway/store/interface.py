@@ -76,9 +76,13 @@ class ListsPart(Protocol):
         ...
 
     async def audit_log(
-        self, channel: Channel | None = None, address: str | None = None, limit: int = 100
+        self,
+        channel: Channel | None = None,
+        address: str | None = None,
+        limit: int = 100,
+        actions: Sequence[str] = (),
     ) -> list[AuditEntry]:
-        """Newest first; one address's, or everyone's."""
+        """Newest first; one address's, or everyone's; of these actions only, when named."""
         ...
 
     async def consents(self, channel: Channel, address: str, scope: str | None = None) -> list[Consent]: ...
@@ -110,6 +114,13 @@ class DecisionLogPart(Protocol):
         ...
 
     async def decision(self, decision_id: str) -> Decision | None: ...
+
+    async def sent_as(
+        self, senders: Sequence[str], message_id: str, since: datetime
+    ) -> list[tuple[str, str, str, str]]:
+        """(decision id, sender, recipient, recipient hash) for each recipient a message (by Message-ID, from
+        one of these senders) went upstream to since `since`: what a bounce or complaint may refer to."""
+        ...
 
     async def settle_intents(self, before: datetime, upstream: str) -> int:
         """Decisions still `relaying` from before `before` become `unknown`, with `upstream` as their
@@ -246,6 +257,11 @@ class StoreParts:
         self, sender: str, message_id: str, digest: str, recipients: Sequence[str], since: datetime
     ) -> dict[str, str]:
         return await self.log.relayed(sender, message_id, digest, recipients, since)
+
+    async def sent_as(
+        self, senders: Sequence[str], message_id: str, since: datetime
+    ) -> list[tuple[str, str, str, str]]:
+        return await self.log.sent_as(senders, message_id, since)
 
     async def settle_intents(self, before: datetime, upstream: str) -> int:
         return await self.log.settle_intents(before, upstream)

@@ -182,11 +182,15 @@ class PostgresStore(StoreParts):
             await conn.execute(numbered(INSERT_AUDIT), *audit_row(entry))
 
     async def audit_log(
-        self, channel: Channel | None = None, address: str | None = None, limit: int = 100
+        self,
+        channel: Channel | None = None,
+        address: str | None = None,
+        limit: int = 100,
+        actions: Sequence[str] = (),
     ) -> list[AuditEntry]:
         return [
             audit_of(tuple(r))
-            for r in await self.db.fetch(*_spread(queries.audit_log(channel, address, limit)))
+            for r in await self.db.fetch(*_spread(queries.audit_log(channel, address, limit, actions)))
         ]
 
 

@@ -149,6 +149,12 @@ class PostgresDecisionLog(DecisionPages):
         sql, args = queries.relayed(sender, message_id, digest, list(recipients), since)
         return queries.by_recipient(await self.db.fetch(sql, *args))
 
+    async def sent_as(
+        self, senders: Sequence[str], message_id: str, since: datetime
+    ) -> list[tuple[str, str, str, str]]:
+        sql, args = queries.sent_as(list(senders), message_id, since)
+        return [tuple(r) for r in await self.db.fetch(sql, *args)]
+
     async def settle_intents(self, before: datetime, upstream: str) -> int:
         sql, args = queries.settle_intents(before, upstream)
         async with self.db.transaction() as conn:

@@ -158,9 +158,13 @@ class SqliteStore(StoreParts):
         await self.db.write(lambda conn: conn.execute(INSERT_AUDIT, audit_row(entry)))
 
     async def audit_log(
-        self, channel: Channel | None = None, address: str | None = None, limit: int = 100
+        self,
+        channel: Channel | None = None,
+        address: str | None = None,
+        limit: int = 100,
+        actions: Sequence[str] = (),
     ) -> list[AuditEntry]:
-        return [audit_of(row) for row in self.db.run(*queries.audit_log(channel, address, limit))]
+        return [audit_of(row) for row in self.db.run(*queries.audit_log(channel, address, limit, actions))]
 
     async def suppressions(
         self, channel: Channel | None = None, scope: str | None = None, address: str | None = None

@@ -123,6 +123,11 @@ class SqliteDecisionLog(DecisionPages):
         sql, args = queries.relayed(sender, message_id, digest, list(recipients), since)
         return queries.by_recipient(self.db.run(sql, args))
 
+    async def sent_as(
+        self, senders: Sequence[str], message_id: str, since: datetime
+    ) -> list[tuple[str, str, str, str]]:
+        return [tuple(r) for r in self.db.run(*queries.sent_as(list(senders), message_id, since))]
+
     async def settle_intents(self, before: datetime, upstream: str) -> int:
         sql, args = queries.settle_intents(before, upstream)
         return await self.db.write(lambda conn: conn.execute(sql, args).rowcount)

@@ -1,0 +1,211 @@
+"""What of the mail to the gateway's own addresses to believe (docs/optouts.md).
+
+Anyone who reaches the SMTP port can write to these addresses, so nothing a report *says* suppresses
+anyone. An automated report (a DSN, an ARF complaint) is honoured only for recipients of a message the
+gateway relayed, found through what the gateway issued:
+
+- the per-recipient return path (`smtp.bounce_domain`, `mailboxes.return_path`): the report came back to
+  an address naming the decision; believed whatever the report's text says about recipients;
+- the gateway's signed List-Unsubscribe token in the returned headers: names the recipient and sender;
+- the returned message's Message-ID: names a message; only the recipients the report names (or, for a
+  complaint whose recipient is redacted, the one recipient the message had) are taken.
+
+Such an opt-out is in the referenced sender's scope: no report is global. A bounce says an address did not
+work for that sender's mail; a complaint objects to that sender's mail; CAN-SPAM's opt-out (15 U.S.C.
+7704(a)(4)) binds the sender the request was made to. Only erasure (`gateway forget`) and the operator
+make global entries.
+
+A person's mail to the unsubscribe address (or a reply asking to stop) counts for its From address when
+the From domain vouches for it (DKIM aligned, or SPF for an aligned return path: `authn.py`), or for the
+recipient a token in it names. Anything else changes nothing and is kept for review: a request for its
+From address the console can confirm (or every one, with `smtp.trust_unauthenticated_opt_outs`), a report
+as `report.unverified` in the audit trail, with how many addresses it named.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from ..addresses import address_hash
+from ..config import Config
+from ..lists import Lists, OptOut
+from ..model import GLOBAL_SCOPE, Channel, Reason
+from ..store import Store, StoreError
+from ..tokens import TokenSigner
+from .actions import STORE_DOWN, Action
+from .authn import Dns, from_authenticated
+from .inbound import Report, read_inbound
+from .mailboxes import Mailbox, own_mailbox, returned_to
+
+log = logging.getLogger("gateway.mail")
+
+REFERENCE_DAYS = 180  # a report about a message relayed longer ago than this is not matched
+_GONE = {"relayed", "monitored", "relaying", "unknown"}  # verdicts of a message that went (or may have)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One recipient of a message the gateway relayed, and how the report pointed at it."""
+
+    sender: str
+    recipient_hash: str
+    recipient: str | None  # None once erased
+    via: str  # "return path", "token", "message-id"
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who handed the mail over, as the SMTP door saw it."""
+
+    mail_from: str
+    peer: str | None
+    helo: str | None
+
+
+class OptOutDesk:
+    def __init__(self, config: Config, store: Store, lists: Lists, signer: TokenSigner) -> None:
+        self.config, self.store, self.lists, self.signer = config, store, lists, signer
+        self.dns = Dns(config.smtp.dns_resolver)
+
+    async def take(self, client: Sender, mailboxes: list[Mailbox], raw: bytes) -> Action:
+        """Mail to the gateway's own addresses, read, judged and stored; answered once stored."""
+        try:
+            report = await asyncio.to_thread(read_inbound, raw, mailboxes, self.signer)
+            vouched = None
+            if report.kind in ("unsubscribe", "reply") and report.from_address and not report.tokens:
+                domain = report.from_address.rpartition("@")[2]
+                vouched = await asyncio.to_thread(
+                    from_authenticated, raw, domain, client.mail_from, client.helo, client.peer, self.dns
+                )
+        except Exception:  # malformed beyond what the stdlib parser forgives: keep it out of the store
+            log.warning("inbound mail from %s could not be read", client.mail_from, exc_info=True)
+            return Action(250, "2.0.0 Received")
+        actor = "mail to the " + " and ".join(sorted({kind for kind, _ in mailboxes})) + " address"
+        try:
+            opt_outs, unverified = await self._judge(report, vouched, client)
+            added = await self.lists.opt_outs(actor, opt_outs) if opt_outs else []
+            for action, detail, address, scope in unverified:
+                await self.lists.note_unverified(actor, action, detail, address, scope)
+        except StoreError as exc:
+            log.error("store unavailable for inbound mail: %s", exc)
+            return STORE_DOWN
+        log.info(
+            "inbound %s from [%s]: %d opt-out(s), %d new, %d unverified",
+            report.kind, client.peer, len(added), sum(added), len(unverified),
+        )  # fmt: skip
+        if unverified and not opt_outs:
+            return Action(250, f"2.0.0 Received: {report.kind}, not verified: nothing changed")
+        return Action(250, f"2.0.0 Received: {report.kind}")
+
+    # -- judging -----------------------------------------------------------------------------------------
+
+    async def _judge(self, report: Report, vouched: str | None, client: Sender):
+        where = f"[{client.peer or 'unknown'}]"
+        if report.kind == "bounce":
+            return await self._bounce(report, where)
+        if report.kind == "complaint":
+            return await self._complaint(report, where)
+        if report.kind in ("unsubscribe", "reply"):
+            return await self._request(report, vouched, where)
+        if report.kind == "not-a-complaint":
+            log.info(
+                "feedback report %r from %s: not a complaint, nothing changed", report.feedback_type, where
+            )
+        return [], []
+
+    async def _bounce(self, report: Report, where: str):
+        if not report.permanent:
+            return [], []  # a delay or a transient failure: nothing to do
+        statuses = {address_hash(a): status for a, status in report.failed}
+        first = report.failed[0][1] if report.failed else "5.0.0"
+        taken = [
+            s for s in await self._referenced(report) if s.via != "message-id" or s.recipient_hash in statuses
+        ]
+        if not taken:
+            why = f"DSN from {where} naming {report.named} address(es): it refers to no message the gateway relayed"
+            return [], [("report.unverified", why, None, GLOBAL_SCOPE)]
+        return [
+            self._opt_out(s, Reason.BOUNCE, f"dsn {statuses.get(s.recipient_hash, first)} ({s.via})")
+            for s in taken
+        ], []
+
+    async def _complaint(self, report: Report, where: str):
+        sent = await self._referenced(report)
+        wanted = address_hash(report.complainant) if report.complainant else None
+        by_message = [s for s in sent if s.via == "message-id"]
+        # a return path or token names its recipient; a Message-ID only its message
+        taken = [s for s in sent if s.via != "message-id"]
+        taken += [s for s in by_message if s.recipient_hash == wanted]
+        if not taken and wanted is None and len(by_message) == 1:
+            taken = by_message  # redacted, but the message had one recipient
+        if not taken:
+            why = (
+                f"{report.feedback_type} report from {where}: it refers to no message the gateway relayed"
+                + ("" if wanted is None else " to the complaining recipient")
+            )
+            return [], [("report.unverified", why, None, GLOBAL_SCOPE)]
+        return [
+            self._opt_out(s, Reason.COMPLAINT, f"arf {report.feedback_type} ({s.via})") for s in taken
+        ], []
+
+    async def _request(self, report: Report, vouched: str | None, where: str):
+        kind = "mail to the unsubscribe address" if report.kind == "unsubscribe" else "reply asking to stop"
+        found = [
+            self._opt_out(s, Reason.UNSUBSCRIBE, f"{kind} ({s.via})") for s in await self._referenced(report)
+        ]
+        sender = report.from_address
+        if sender is None or any(o.hash == address_hash(sender) or o.address == sender for o in found):
+            return found, []
+        scope = next((o.scope for o in found), None) or self._tagged_scope(report)
+        if vouched is not None or self.config.smtp.trust_unauthenticated_opt_outs:
+            how = vouched or "trusted unauthenticated"
+            found.append(OptOut(Channel.EMAIL, scope, Reason.UNSUBSCRIBE, f"{kind} ({how})", address=sender))
+            return found, []
+        why = f"{kind} from {where}: its From address is not authenticated (no aligned DKIM or SPF pass)"
+        return found, [("request.unverified", why, sender, scope)]
+
+    def _tagged_scope(self, report: Report) -> str:
+        tag = next((t for kind, t in report.mailboxes if kind == "unsubscribe" and t), None)
+        return tag if tag in self.config.senders else GLOBAL_SCOPE
+
+    def _opt_out(self, sent: Sent, reason: Reason, source: str) -> OptOut:
+        if sent.recipient is not None:
+            return OptOut(Channel.EMAIL, sent.sender, reason, source, address=sent.recipient)
+        return OptOut(Channel.EMAIL, sent.sender, reason, source, hash=sent.recipient_hash)
+
+    async def _referenced(self, report: Report) -> list[Sent]:
+        """The relayed recipients the report points at, each once, through what the gateway issued."""
+        found: dict[tuple[str, str], Sent] = {}
+
+        def add(sent: Sent) -> None:
+            known = found.get((sent.sender, sent.recipient_hash))
+            if known is None:
+                found[(sent.sender, sent.recipient_hash)] = sent
+            elif known.recipient is None and sent.recipient is not None:  # the address, not just its hash
+                found[(sent.sender, sent.recipient_hash)] = Sent(
+                    sent.sender, sent.recipient_hash, sent.recipient, known.via
+                )
+
+        tags = [t for kind, t in report.mailboxes if kind == "bounce"]
+        for address in report.return_paths:
+            mailbox = own_mailbox(self.config, address)
+            if mailbox is not None and mailbox[0] == "bounce":
+                tags.append(mailbox[1])
+        for decision_id in {d for d in (returned_to(self.signer, t) for t in tags) if d}:
+            decision = await self.store.decision(decision_id)
+            if decision is not None and decision.channel is Channel.EMAIL and decision.verdict.value in _GONE:
+                recipient = None if decision.recipient.startswith("sha256:") else decision.recipient
+                ahash = decision.recipient[7:] if recipient is None else address_hash(recipient)
+                add(Sent(decision.sender, ahash, recipient, "return path"))
+        for token in report.tokens:
+            if token.scope in self.config.senders:
+                add(Sent(token.scope, token.address_hash, None, "token"))
+        since = datetime.now(UTC) - timedelta(days=REFERENCE_DAYS)
+        senders = list(self.config.senders)
+        for message_id in report.message_ids if senders else ():
+            for _, sender, recipient, ahash in await self.store.sent_as(senders, message_id, since):
+                add(Sent(sender, ahash, recipient, "message-id"))
+        return list(found.values())

@@ -1,0 +1,111 @@
+"""Who vouches for a From address (gateway/mail/authn.py): DKIM aligned with it, or SPF for an aligned
+return path, through a real resolver asking a DNS server on a loopback port."""
+
+from __future__ import annotations
+
+import dkim
+import pytest
+from dns_stub import DnsStub
+from helpers import REPO
+
+from gateway.mail.authn import Dns, aligned, dkim_domains, from_authenticated, spf
+
+KEYS = REPO / "tests" / "keys"
+PUBLIC = (KEYS / "dkim-test.pub.b64").read_text().strip()
+PRIVATE = (KEYS / "dkim-test.pem").read_bytes()
+MESSAGE = b"From: Reader <reader@mail.example.com>\r\nTo: unsubscribe@localhost\r\nSubject: unsubscribe\r\n\r\nplease\r\n"
+RECORDS = {
+    ("s1._domainkey.example.com", "TXT"): [f"v=DKIM1; k=rsa; p={PUBLIC}"],
+    ("example.com", "TXT"): ["v=spf1 ip4:192.0.2.0/24 include:_spf.example.com -all"],
+    ("_spf.example.com", "TXT"): ["v=spf1 ip6:2001:db8::/32 a:relay.example.com/28 ~all"],
+    ("relay.example.com", "A"): ["198.51.100.7"],
+    ("mx-only.example", "TXT"): ["v=spf1 mx -all"],
+    ("mx-only.example", "MX"): ["10 mx.mx-only.example"],
+    ("mx.mx-only.example", "A"): ["203.0.113.9"],
+    ("redirected.example", "TXT"): ["v=spf1 redirect=example.com"],
+    ("loop.example", "TXT"): ["v=spf1 include:loop.example -all"],
+    ("two.example", "TXT"): ["v=spf1 -all", "v=spf1 +all"],
+    ("macro.example", "TXT"): ["v=spf1 exists:%{i}.bl.example -all"],
+}
+
+
+@pytest.fixture(scope="module")
+def resolver():
+    with DnsStub(RECORDS) as stub:
+        yield Dns(("127.0.0.1", stub.port), timeout=2)
+
+
+def signed(message: bytes = MESSAGE, domain: bytes = b"example.com") -> bytes:
+    return dkim.sign(message, b"s1", domain, PRIVATE, include_headers=[b"from", b"to", b"subject"]) + message
+
+
+@pytest.mark.parametrize(
+    "ip, domain, result",
+    [
+        ("192.0.2.44", "example.com", "pass"),
+        ("203.0.113.1", "example.com", "fail"),
+        ("2001:db8::5", "example.com", "pass"),  # through include:
+        ("198.51.100.1", "example.com", "pass"),  # a:relay/28 covers .0-.15
+        ("198.51.100.77", "example.com", "fail"),
+        ("203.0.113.9", "mx-only.example", "pass"),
+        ("203.0.113.10", "mx-only.example", "fail"),
+        ("192.0.2.1", "redirected.example", "pass"),
+        ("192.0.2.1", "nothing.example", "none"),
+        ("192.0.2.1", "loop.example", "permerror"),
+        ("192.0.2.1", "two.example", "permerror"),
+        ("192.0.2.1", "macro.example", "fail"),  # a macro term is not evaluated: it does not match
+        ("::ffff:192.0.2.44", "example.com", "pass"),  # a mapped IPv4 peer
+        ("not-an-ip", "example.com", "permerror"),
+    ],
+)
+def test_spf_results(resolver, ip, domain, result):
+    assert spf(resolver, ip, domain) == result
+
+
+def test_spf_temporary_error_when_the_dns_does_not_answer():
+    silent = Dns(("127.0.0.1", 9), timeout=0.5)  # the discard port: nothing answers
+    assert spf(silent, "192.0.2.1", "example.com") == "temperror"
+
+
+def test_dkim_verified_and_aligned(resolver):
+    assert dkim_domains(signed(), resolver) == ["example.com"]
+    assert from_authenticated(signed(), "mail.example.com", "", None, None, resolver) == "dkim d=example.com"
+    tampered = signed().replace(b"please", b"please!")
+    assert dkim_domains(tampered, resolver) == []
+    assert from_authenticated(tampered, "mail.example.com", "", None, None, resolver) is None
+
+
+def test_dkim_of_another_domain_does_not_vouch(resolver):
+    other = MESSAGE.replace(b"mail.example.com", b"victim.example")
+    assert from_authenticated(signed(other), "victim.example", "", None, None, resolver) is None
+
+
+def test_spf_vouches_only_for_an_aligned_return_path(resolver):
+    assert from_authenticated(MESSAGE, "mail.example.com", "x@example.com", None, "192.0.2.9", resolver) == (
+        "spf example.com"
+    )
+    assert from_authenticated(MESSAGE, "victim.example", "x@example.com", None, "192.0.2.9", resolver) is None
+    assert (
+        from_authenticated(MESSAGE, "mail.example.com", "x@example.com", None, "203.0.113.1", resolver)
+        is None
+    )
+
+
+@pytest.mark.parametrize(
+    "a, b, result",
+    [
+        ("example.com", "example.com", True),
+        ("news.example.com", "example.com", True),
+        ("example.com", "news.example.com", True),
+        ("example.com", "badexample.com", False),
+        ("com", "example.com", False),  # a bare top-level domain aligns with nothing
+    ],
+)
+def test_alignment(a, b, result):
+    assert aligned(a, b) is result
+
+
+def test_garbage_is_not_verified(resolver):
+    assert dkim_domains(b"\x00\xff" * 100, resolver) == []
+    junk = b"DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=s1; b=AAAA; bh=BBBB; h=from\r\n" + MESSAGE
+    assert dkim_domains(junk, resolver) == []

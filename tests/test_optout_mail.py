@@ -1,0 +1,305 @@
+"""Mail to the gateway's own addresses, on real sockets: only what refers to a message the gateway relayed
+changes the suppression list (gateway/mail/optouts.py). Forged reports change nothing and are kept for
+review; real bounces and complaints, made from what the gateway actually sent to a test upstream, suppress
+exactly their recipient, in their sender's scope; a person's mail counts when their domain vouches for
+it (DKIM through a DNS server on a loopback port) or when ops confirm it in the console."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import smtplib
+import threading
+import time
+import urllib.request
+from email.utils import make_msgid
+
+import dkim
+import pytest
+from dns_stub import DnsStub
+from helpers import REPO
+from test_console import Browser, form_token
+from test_optout import (
+    ENV,
+    PASSWORD,
+    RECEIPT,
+    SAMPLE,
+    Setup,
+    big_dsn,
+    deliver_unauthenticated,
+    refused_next,
+)
+
+from gateway.store.sqlite import SqliteStore
+
+KEYS = REPO / "tests" / "keys"
+PUBLIC = (KEYS / "dkim-test.pub.b64").read_text().strip()
+PRIVATE = (KEYS / "dkim-test.pem").read_bytes()
+
+
+def audit(gw: Setup, *actions: str) -> list:
+    async def read():
+        store = SqliteStore(str(gw.tmp / "gateway.db"))
+        try:
+            return await store.audit_log(limit=1000, actions=actions)
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
+@pytest.fixture
+def dns():
+    with DnsStub({("s1._domainkey.example.com", "TXT"): [f"v=DKIM1; k=rsa; p={PUBLIC}"]}) as stub:
+        yield stub
+
+
+@pytest.fixture
+def gw(tmp_path, dns):
+    setup = Setup(tmp_path, f'dns_resolver = "127.0.0.1:{dns.port}"\n')
+    yield setup
+    setup.close()
+
+
+@pytest.fixture
+def verp(tmp_path, dns):
+    setup = Setup(tmp_path, f'dns_resolver = "127.0.0.1:{dns.port}"\nbounce_domain = "bounce.gw.example"\n')
+    yield setup
+    setup.close()
+
+
+def relayed(gw: Setup, to: str, user: str = "acme", message: bytes = SAMPLE) -> tuple[dict, bytes]:
+    """What the gateway sent the upstream for one message to `to`."""
+    before = len(gw.sink.messages())
+    message = message.replace(b"To: reader@example.com", f"To: {to}".encode())
+    message = re.sub(rb"(?im)^Message-ID:.*\r\n", b"", message)
+    message = f"Message-ID: {make_msgid(domain='news.demo.example')}\r\n".encode() + message
+    assert gw.send(user, message, to=to) == {}
+    found = gw.sink.messages()
+    assert len(found) == before + 1
+    return found[-1]
+
+
+def headers_of(data: bytes) -> str:
+    return data.split(b"\r\n\r\n", 1)[0].decode()
+
+
+def dsn(returned: str, *failed: tuple[str, str], to: str = "bounces@localhost") -> bytes:
+    blocks = "".join(
+        f"Final-Recipient: rfc822; {a}\r\nAction: failed\r\nStatus: {s}\r\n\r\n" for a, s in failed
+    )
+    return (
+        f"From: MAILER-DAEMON@mx.example.net\r\nTo: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n\r\n"
+        f"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n{blocks}"
+        + (f"--b\r\nContent-Type: text/rfc822-headers\r\n\r\n{returned}\r\n\r\n" if returned else "")
+        + "--b--\r\n"
+    ).encode()
+
+
+def arf(returned: str, recipient: str | None, feedback: str = "abuse") -> bytes:
+    rcpt = f"Original-Rcpt-To: <{recipient}>\r\n" if recipient else ""
+    return (
+        "From: feedback@isp.example\r\nTo: bounces@localhost\r\nSubject: complaint\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=feedback-report; boundary="f"\r\n\r\n'
+        "--f\r\nContent-Type: text/plain\r\n\r\nThis is an abuse report.\r\n"
+        f"--f\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: {feedback}\r\nUser-Agent: isp/1.0\r\n"
+        f"Version: 1\r\n{rcpt}\r\n"
+        f"--f\r\nContent-Type: text/rfc822-headers\r\n\r\n{returned}\r\n\r\n--f--\r\n"
+    ).encode()
+
+
+def suppressed(gw: Setup) -> list[tuple[str | None, str, str]]:
+    return sorted((s.address, s.reason.value, s.scope) for s in gw.suppressions())
+
+
+# -- reports that refer to nothing the gateway sent --------------------------------------------------------
+
+
+def test_a_forged_dsn_naming_two_thousand_addresses_changes_nothing_and_does_not_stall(gw):
+    latencies: list[float] = []
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            started = time.perf_counter()
+            with urllib.request.urlopen(f"http://127.0.0.1:{gw.http}/healthz", timeout=30) as r:
+                assert r.status == 200
+            latencies.append(time.perf_counter() - started)
+            time.sleep(0.005)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    time.sleep(0.3)
+    try:
+        code, text = deliver_unauthenticated(gw, "bounces@localhost", big_dsn(2000))
+        time.sleep(0.3)
+    finally:
+        done.set()
+        poller.join()
+    assert code == 250 and "not verified: nothing changed" in text
+    assert gw.suppressions() == []
+    (entry,) = audit(gw, "report.unverified")
+    assert "naming 2002 address(es)" in entry.detail and entry.address is None
+    latencies.sort()
+    assert len(latencies) > 20 and latencies[int(len(latencies) * 0.99)] < 0.05, latencies[-5:]
+
+
+def test_forged_complaints_and_a_not_spam_report_change_nothing(gw):
+    made_up = (
+        "From: news@news.demo.example\r\nTo: victim@example.com\r\nMessage-ID: <made-up@news.demo.example>"
+    )
+    assert deliver_unauthenticated(gw, "bounces@localhost", arf(made_up, "victim@example.com"))[0] == 250
+    _, data = relayed(gw, "fan@example.com")
+    headers = headers_of(data)
+    assert (
+        deliver_unauthenticated(gw, "bounces@localhost", arf(headers, "fan@example.com", "not-spam"))[0]
+        == 250
+    )
+    assert gw.suppressions() == [] and len(audit(gw, "report.unverified")) == 1
+    # a real message's headers do not let a report suppress anyone but that message's recipient
+    assert deliver_unauthenticated(gw, "bounces@localhost", arf(headers, "victim@example.com"))[0] == 250
+    assert suppressed(gw) == [("fan@example.com", "complaint", "acme")]
+
+
+# -- real reports, made from what the gateway sent ------------------------------------------------------------
+
+
+def test_a_real_bounce_suppresses_exactly_its_recipient_in_its_senders_scope(gw):
+    _, data = relayed(gw, "gone@example.com")
+    report = dsn(headers_of(data), ("gone@example.com", "5.1.1"), ("stranger@example.com", "5.1.1"))
+    assert deliver_unauthenticated(gw, "bounces@localhost", report) == (250, "2.0.0 Received: bounce")
+    assert suppressed(gw) == [("gone@example.com", "bounce", "acme")]
+    assert refused_next(gw, "gone@example.com")
+    assert not refused_next(gw, "stranger@example.com")
+    assert (
+        gw.send("acme-tx", RECEIPT.replace(b"reader@", b"gone@"), to="gone@example.com") == {}
+    )  # other sender
+
+
+def test_a_bounce_by_message_id_takes_only_the_recipients_it_names(gw):
+    """A transactional message to three people (no token in it): the report names one of them and a
+    stranger; only that one is suppressed."""
+    mid = make_msgid(domain="orders.demo.example")
+    receipt = RECEIPT.replace(b"Subject:", f"Message-ID: {mid}\r\nSubject:".encode())
+    people = ["a@example.com", "b@example.com", "c@example.com"]
+    with smtplib.SMTP("127.0.0.1", gw.smtp, timeout=30) as client:
+        client.login("acme-tx", PASSWORD)
+        assert client.sendmail("orders@news.demo.example", people, receipt) == {}
+    returned = f"From: orders@news.demo.example\r\nTo: a@example.com\r\nMessage-ID: {mid}"
+    report = dsn(returned, ("b@example.com", "5.1.1"), ("stranger@example.com", "5.1.1"))
+    assert deliver_unauthenticated(gw, "bounces@localhost", report)[0] == 250
+    assert suppressed(gw) == [("b@example.com", "bounce", "acme-tx")]
+
+
+def test_a_redacted_complaint_works_through_the_token(gw):
+    _, data = relayed(gw, "angry@example.com")
+    redacted = re.sub(r"(?m)^To: .*$", "To: redacted@redacted.invalid", headers_of(data))
+    assert deliver_unauthenticated(gw, "bounces@localhost", arf(redacted, None))[0] == 250
+    assert suppressed(gw) == [("angry@example.com", "complaint", "acme")]
+    assert refused_next(gw, "angry@example.com")
+
+
+def test_delays_change_nothing(gw):
+    _, data = relayed(gw, "busy@example.com")
+    report = dsn(headers_of(data), ("busy@example.com", "4.2.2"))
+    assert deliver_unauthenticated(gw, "bounces@localhost", report)[0] == 250
+    assert gw.suppressions() == [] and audit(gw, "report.unverified") == []
+
+
+# -- the per-recipient return path (smtp.bounce_domain) -----------------------------------------------------
+
+
+def test_with_a_bounce_domain_each_message_names_its_recipient_in_its_return_path(verp):
+    envelope, _ = relayed(verp, "gone@example.com")
+    return_path = envelope["mail_from"]
+    assert re.fullmatch(r"bounces\+[0-9a-f]{21}-[0-9a-f]{16}@bounce\.gw\.example", return_path), return_path
+    assert len(return_path.split("@")[0]) <= 64
+    # a bounce to it, saying nothing useful about the recipient (rewritten by a forwarder), is enough
+    report = dsn("", ("someone-else@forwarder.example", "5.1.1"), to=return_path)
+    assert deliver_unauthenticated(verp, return_path.upper(), report)[0] == 250  # case folded on the way
+    assert suppressed(verp) == [("gone@example.com", "bounce", "acme")]
+    # a return path with its MAC altered is not the gateway's
+    local, domain = return_path.split("@")
+    forged = local[:-1] + ("0" if local[-1] != "0" else "1") + "@" + domain
+    assert deliver_unauthenticated(verp, forged, dsn("", ("x@example.com", "5.1.1"), to=forged))[0] == 250
+    assert len(verp.suppressions()) == 1 and len(audit(verp, "report.unverified")) == 1
+
+
+def test_a_complaint_naming_the_return_path_works_when_everything_else_is_redacted(verp):
+    envelope, _ = relayed(verp, "angry@example.com")
+    returned = f"Return-Path: <{envelope['mail_from']}>\r\nFrom: news@news.demo.example\r\nTo: redacted"
+    assert deliver_unauthenticated(verp, "bounces@localhost", arf(returned, None))[0] == 250
+    assert suppressed(verp) == [("angry@example.com", "complaint", "acme")]
+
+
+def test_transactional_mail_keeps_the_clients_envelope_sender(verp):
+    with smtplib.SMTP("127.0.0.1", verp.smtp, timeout=30) as client:
+        client.login("acme-tx", PASSWORD)
+        assert client.sendmail("orders@news.demo.example", ["a@example.com", "b@example.com"], RECEIPT) == {}
+    ((envelope, _),) = verp.sink.messages()
+    assert envelope["mail_from"] == "orders@news.demo.example"
+
+
+# -- a person's own mail -------------------------------------------------------------------------------------
+
+
+def personal(sender: str, to: str, subject: str = "unsubscribe") -> bytes:
+    return f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\n\r\nPlease take me off.\r\n".encode()
+
+
+def signed(message: bytes) -> bytes:
+    return dkim.sign(message, b"s1", b"example.com", PRIVATE, include_headers=[b"from", b"subject"]) + message
+
+
+def test_an_unsubscribe_mail_signed_by_the_senders_domain_counts(gw):
+    mail = signed(personal("Reader <reader@example.com>", "unsubscribe+acme@localhost"))
+    assert deliver_unauthenticated(gw, "unsubscribe+acme@localhost", mail) == (
+        250,
+        "2.0.0 Received: unsubscribe",
+    )
+    assert suppressed(gw) == [("reader@example.com", "unsubscribe", "acme")]
+
+
+def test_unauthenticated_requests_are_kept_for_review_and_ops_confirm_them(gw):
+    forged = personal("victim@example.com", "unsubscribe@localhost")
+    code, text = deliver_unauthenticated(gw, "unsubscribe@localhost", forged)
+    assert code == 250 and "not verified" in text
+    tampered = signed(personal("Other <other@example.com>", "unsubscribe@localhost")).replace(
+        b"off.", b"off!"
+    )
+    assert deliver_unauthenticated(gw, "unsubscribe@localhost", tampered)[0] == 250
+    reply = personal("third@example.com", "bounces@localhost", "Re: spring sale")
+    reply = reply.replace(b"Please take me off.", b"Remove me")
+    assert deliver_unauthenticated(gw, "bounces@localhost", reply)[0] == 250
+    chatty = personal("fourth@example.com", "bounces@localhost", "Re: spring").replace(
+        b"Please take me off.", b"Nice!"
+    )
+    assert deliver_unauthenticated(gw, "bounces@localhost", chatty)[0] == 250
+    assert gw.suppressions() == []
+    requests = audit(gw, "request.unverified")
+    assert sorted(r.address for r in requests) == [
+        "other@example.com",
+        "third@example.com",
+        "victim@example.com",
+    ]
+
+    browser = Browser(f"http://127.0.0.1:{gw.http}")
+    assert browser.open("/ops/login", {"key": ENV["GATEWAY_OPS_KEY"]})[0] == 302
+    status, page, _ = browser.open("/ops/optouts")
+    assert status == 200 and "victim@example.com" in page and page.count(">Confirm</button>") == 3
+    form = {"csrf": form_token(page), "address": "third@example.com", "scope": "global"}
+    status, _, headers = browser.open("/ops/actions/confirm-request", form)
+    assert status == 303 and "done=confirmed" in headers["Location"]
+    assert suppressed(gw) == [("third@example.com", "unsubscribe", "global")]
+    assert refused_next(gw, "third@example.com") and not refused_next(gw, "victim@example.com")
+
+
+def test_an_operator_may_trust_unauthenticated_requests(tmp_path, dns):
+    gw = Setup(tmp_path, f'dns_resolver = "127.0.0.1:{dns.port}"\ntrust_unauthenticated_opt_outs = true\n')
+    try:
+        assert deliver_unauthenticated(gw, "unsubscribe@localhost", personal("p@example.com", "x"))[0] == 250
+        assert suppressed(gw) == [("p@example.com", "unsubscribe", "global")]
+    finally:
+        gw.close()
