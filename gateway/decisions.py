@@ -9,16 +9,20 @@ moved into the store once it answers again, or on the next start.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
+from .addresses import address_hash
 from .model import Decision, Verdict
 from .store import Store, StoreError
-from .store.base import OutboxMessage, SendClaim, decision_from_row, decision_row
+from .store.base import OutboxMessage, SendClaim, decision_from_row, decision_row, without
 from .store.group import GroupCommit
 
 log = logging.getLogger("gateway.decisions")
@@ -105,7 +109,7 @@ class DecisionLog:
 
     def _journal(self, decisions: Sequence[Decision]) -> None:
         self.journal.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.journal, "a", encoding="utf-8") as f:
+        with _locked(self.journal, "a") as f:
             f.writelines(json.dumps(decision_row(d, "")) + "\n" for d in decisions)
             f.flush()
             os.fsync(f.fileno())
@@ -131,6 +135,13 @@ class DecisionLog:
             return 0
         rows = _journal_rows(self.journal.read_text(encoding="utf-8").splitlines())
         latest = {r["id"]: r for r in rows}  # an intent, then its outcome: the last line of an id is it
+        hashes = {
+            address_hash(r["recipient"]) for r in latest.values() if not r["recipient"].startswith("sha256:")
+        }
+        gone = await self.store.erased(sorted(hashes)) if hashes else set()
+        for r in latest.values():  # erased while it waited here: it arrives erased (`erased_row`)
+            if not r["recipient"].startswith("sha256:") and address_hash(r["recipient"]) in gone:
+                r.update(erased_row(r, r["recipient"]))
         decisions = [decision_from_row(r) for r in latest.values()]
         intents = [d for d in decisions if d.verdict is Verdict.RELAYING]
         outcomes = [d for d in decisions if d.verdict is not Verdict.RELAYING]
@@ -144,6 +155,70 @@ class DecisionLog:
 
     async def flush(self) -> None:
         await self._group.flush()
+
+
+@contextmanager
+def _locked(path: Path, mode: str) -> Iterator[IO[str]]:
+    """The journal file open and locked (flock) against `scrub_journals` in another process; reopened if
+    that replaced the file while this waited for the lock."""
+    while True:
+        with open(path, mode, encoding="utf-8") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            try:
+                same = os.fstat(f.fileno()).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                yield f
+                return
+
+
+def erased_row(row: dict, address: str) -> dict:
+    """A journaled decision's row as erasure leaves a stored one: the recipient by hash, no excerpt, the
+    address out of its violations' messages and the upstream's answer."""
+    violations = json.loads(row.get("violations") or "[]")
+    for v in violations:
+        v.pop("recipient", None)
+        v["message"] = without(v.get("message") or "", address)
+    return {
+        "recipient": f"sha256:{address_hash(address)}",
+        "excerpt": "",
+        "violations": json.dumps(violations),
+        "upstream": without(row.get("upstream") or "", address),
+    }
+
+
+def scrub_journals(state_dir: Path, address: str) -> int:
+    """Erasure of the decisions still waiting in any process's journal (the store was busy when they were
+    made): each line naming `address` rewritten as `erased_row`, the file replaced whole (a temporary
+    file, fsynced, renamed over it) under the lock its writer takes. The number of lines rewritten."""
+    changed = 0
+    for journal in sorted(state_dir.glob("decisions-*.journal")):
+        try:
+            with _locked(journal, "r") as f:
+                lines = f.read().splitlines()
+                out = []
+                for line in lines:
+                    try:
+                        row = json.loads(line)
+                    except ValueError:
+                        out.append(line)  # a torn last line: replay drops it
+                        continue
+                    if isinstance(row, dict) and str(row.get("recipient", "")).lower() == address:
+                        row.update(erased_row(row, address))
+                        changed += 1
+                        line = json.dumps(row)
+                    out.append(line)
+                if changed:
+                    temporary = journal.with_name(journal.name + ".scrub")
+                    with open(temporary, "w", encoding="utf-8") as t:
+                        t.write("".join(line + "\n" for line in out))
+                        t.flush()
+                        os.fsync(t.fileno())
+                    os.replace(temporary, journal)
+        except FileNotFoundError:  # moved into the store meanwhile
+            continue
+    return changed
 
 
 def _journal_rows(lines: list[str]) -> list[dict]:

@@ -51,18 +51,30 @@ def decision_json(d: Decision) -> dict:
     }
 
 
+_FORMULA = re.compile(r"[=+\-@\t\r\n\uff1d\uff0b\uff0d\uff20]")  # what a spreadsheet may read as a formula
+_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")  # E.164 numbers, sizes: left as they are
+
+
+def cell(value: object) -> object:
+    """A CSV cell a spreadsheet will not run (CSV injection, OWASP): text that starts like a formula gets
+    a leading apostrophe, which spreadsheets show as text; plain numbers (+13055550123) stay as they are."""
+    if isinstance(value, str) and value and _FORMULA.match(value) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def csv_row(d: Decision) -> list:
     return [
         d.id,
         to_text(d.at),
         d.channel.value,
-        d.sender,
-        d.recipient,
+        cell(d.sender),
+        cell(d.recipient),
         d.category.value,
         d.verdict.value,
         " ".join(dict.fromkeys(v.code for v in d.violations)),
-        d.excerpt,
+        cell(d.excerpt),
         d.size,
-        d.upstream,
-        d.message_id,
+        cell(d.upstream),
+        cell(d.message_id),
     ]

@@ -25,7 +25,7 @@ from .config import Config
 from .content import scan
 from .credentials import Credentials
 from .decisions import DecisionLog
-from .http import HttpContext, HttpDoor
+from .http import HttpContext, HttpDoor, twilio_inbound
 from .lists import Lists
 from .mail.engine import Delivery, EmailEngine
 from .mail.reserve import DiskReserve
@@ -150,7 +150,7 @@ class Gateway:
             dkim_signers = DkimSigners(config)
         except DkimError as exc:
             raise ServeError(str(exc)) from None
-        self.lists = Lists(self.store, config.senders)
+        self.lists = Lists(self.store, config.senders, config.state_dir)
         keeping = Safekeeping(DiskReserve(recording_dirs(config), config.disk_reserve_mb))
         self.mail = EmailEngine(
             config,
@@ -235,6 +235,10 @@ class Gateway:
             await asyncio.sleep(SETTLE_EVERY)
             try:
                 await settle_stale_intents(self.store, self.config)
+                now = datetime.now(UTC)
+                await self.store.forget_seen(
+                    twilio_inbound.SEEN_KIND, now - timedelta(days=twilio_inbound.REPLAY_DAYS)
+                )
             except StoreError as exc:
                 log.debug("intents not settled now: %s", exc)
 

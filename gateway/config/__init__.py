@@ -177,6 +177,7 @@ def _sender(s: _Section) -> Sender:
         sms_from=s.take("sms_from", _list_of(_e164, unique=True), ()),
         twilio_account_sid=s.take("twilio_account_sid", _account_sid, None),
         messaging_service_sid=s.take("messaging_service_sid", _service_sid, None),
+        status_callback_hosts=s.take("status_callback_hosts", _list_of(_domain, unique=True), ()),
         defer_quiet_hours=s.take("defer_quiet_hours", _boolean, False),
         dkim_selector=s.take("dkim_selector", _dkim_selector, None),
         dkim_domain=s.take("dkim_domain", _domain, None),
@@ -232,6 +233,7 @@ def parse(data: dict, file: str) -> Config:
     state_dir = g.take("state_dir", _nonempty, "var")
     retention_days = g.take("retention_days", _integer(1, 36_500), None)
     disk_reserve_mb = g.take("disk_reserve_mb", _integer(0, 1_000_000), 64)
+    unsubscribe_link_days = g.take("unsubscribe_link_days", _integer(60, 36_500), 180)
     g.done()
 
     sm = root.table("smtp")
@@ -342,6 +344,7 @@ def parse(data: dict, file: str) -> Config:
         state_dir=state_dir,
         retention_days=retention_days,
         disk_reserve_mb=disk_reserve_mb,
+        unsubscribe_link_days=unsubscribe_link_days,
         smtp=smtp,
         http_listen=http_listen,
         sms=sms,

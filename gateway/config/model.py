@@ -90,6 +90,7 @@ class Sender:
     sms_from: tuple[str, ...] = ()
     twilio_account_sid: str | None = None
     messaging_service_sid: str | None = None
+    status_callback_hosts: tuple[str, ...] = ()  # hosts its StatusCallback URLs may name; () any public one
     defer_quiet_hours: bool = False
     dkim_selector: str | None = None
     dkim_domain: str | None = None  # default: the first of from_domains
@@ -112,6 +113,7 @@ class Config:
     token_secret_file: str | None = None
     state_dir: str = "var"
     retention_days: int | None = None  # decisions older than this are deleted; None: kept
+    unsubscribe_link_days: int = 180  # a token older than this asks the person to type their address
     disk_reserve_mb: int = 64  # under this free in state_dir or the SQLite file's directory: no relaying
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     http_listen: tuple[str, int] = ("127.0.0.1", 8025)

@@ -74,16 +74,28 @@ def session_cookie(signer, now: float | None = None) -> str:
     return signer.seal("ops-session", expires.to_bytes(8, "big") + secrets.token_bytes(8))
 
 
-def session_valid(signer, value: str | None) -> bool:
+SIGNED_OUT = "signed-out"  # the store's `seen` kind for sessions ended by Sign out
+
+
+def _session(signer, value: str | None) -> bytes | None:
+    """The session's nonce when the cookie is one the gateway sealed and it has not expired."""
     payload = signer.unseal("ops-session", value) if value else None
-    return payload is not None and len(payload) == 16 and int.from_bytes(payload[:8], "big") > time.time()
+    if payload is None or len(payload) != 16 or int.from_bytes(payload[:8], "big") <= time.time():
+        return None
+    return payload[8:]
+
+
+async def session_valid(ctx, value: str | None) -> bool:
+    """A sealed, unexpired session that was not signed out (on any instance: the store remembers)."""
+    nonce = _session(ctx.signer, value)
+    return nonce is not None and not await ctx.store.seen(SIGNED_OUT, nonce.hex())
 
 
 async def ops_credential(request: web.Request, ctx) -> str | None:
     """The credential that makes this request an ops one (a valid session cookie, or Basic ops:KEY, or
     Bearer KEY of an ops key), or None. Forms are bound to it (see `csrf_token`)."""
     cookie = request.cookies.get(COOKIE)
-    if session_valid(ctx.signer, cookie):
+    if await session_valid(ctx, cookie):
         return cookie
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
@@ -171,6 +183,9 @@ def make_routes(ctx, app: web.Application):
         raise response
 
     async def logout(request: web.Request) -> web.Response:
+        nonce = _session(ctx.signer, request.cookies.get(COOKIE))
+        if nonce is not None:  # the cookie stops working everywhere, not just in this browser
+            await ctx.store.first_time(SIGNED_OUT, nonce.hex(), datetime.now(UTC))
         response = web.HTTPFound("/ops/login")
         response.del_cookie(COOKIE, path="/")
         raise response

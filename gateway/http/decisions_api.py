@@ -34,7 +34,7 @@ def _when(text: str, name: str, now: datetime) -> datetime:
 
 async def _reader(request: web.Request, ctx) -> str | None:
     """None for an ops key or an ops console session (every sender), else the one sender this key may read."""
-    if session_valid(ctx.signer, request.cookies.get(COOKIE)):
+    if await session_valid(ctx, request.cookies.get(COOKIE)):
         return None
     who = await bearer(request, ctx.credentials)
     return None if who == OPS else who

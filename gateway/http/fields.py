@@ -4,8 +4,11 @@ ISO 8601 times, message categories, and the shape of an SMS request (to, body, f
 
 from __future__ import annotations
 
+import ipaddress
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -113,3 +116,55 @@ async def read_json(request: web.Request) -> dict:
             400, "BAD_REQUEST", "a string in the request holds a NUL or a lone surrogate (\\ud800-\\udfff)"
         )
     return data
+
+
+def check_twilio_fields(sender: Sender, form: Mapping[str, str], public_url: str) -> None:
+    """Twilio fields that name things of the gateway's Twilio account, which every sender shares: a sender
+    may name only its own messaging service, and status callbacks only to a public http(s) URL (on one of its
+    `status_callback_hosts` when it has them), never to the gateway itself. Twilio's error codes."""
+    service = form.get("MessagingServiceSid")
+    if service and service != sender.messaging_service_sid:
+        raise ApiError(
+            400,
+            "BAD_MESSAGING_SERVICE",
+            "MessagingServiceSid is not one of this account's",
+            twilio_code=21701,
+        )
+    if form.get("ApplicationSid"):
+        raise ApiError(
+            400,
+            "BAD_APPLICATION",
+            "ApplicationSid is not accepted here: use StatusCallback",
+            twilio_code=21609,
+        )
+    callback = form.get("StatusCallback")
+    if callback and not _callback_ok(callback, sender.status_callback_hosts, public_url):
+        raise ApiError(
+            400,
+            "BAD_STATUS_CALLBACK",
+            "StatusCallback must be an http(s) URL on a public host of this account's",
+            twilio_code=21609,
+        )
+
+
+def _callback_ok(url: str, hosts: tuple[str, ...], public_url: str) -> bool:
+    if len(url) > 2048 or not url.isprintable():
+        return False
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        parts.port  # noqa: B018 (raises ValueError for a bad port)
+    except ValueError:
+        return False
+    if parts.scheme not in ("https", "http") or not host or parts.username or parts.password:
+        return False
+    if host == (urlsplit(public_url).hostname or "").lower() or not _public_host(host):
+        return False
+    return not hosts or any(host == h or host.endswith("." + h) for h in hosts)
+
+
+def _public_host(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_global
+    except ValueError:
+        return "." in host and not host.endswith((".local", ".localhost", ".internal", ".invalid", ".test"))

@@ -21,7 +21,7 @@ from ..sms import SmsOutcome, SmsRequest
 from ..sms.providers import message_json
 from .auth import twilio_basic
 from .errors import ApiError, twilio_error_body, unreadable
-from .fields import check_text, parse_category, parse_send_at
+from .fields import check_text, check_twilio_fields, parse_category, parse_send_at
 from .sms_api import failure_error, violations_json
 
 # The Messages fields of Twilio's API (CreateMessageRequest in its OpenAPI description, a copy of which is
@@ -168,6 +168,7 @@ def make_handler(ctx):
             from_number,
             body_required=not form.get("MediaUrl") and not form.get("ContentSid"),
         )
+        check_twilio_fields(sender, form, ctx.config.public_url)
         category = parse_category(form.get("Category") or request.headers.get("X-Gateway-Category"))
         now = datetime.now(UTC)
         send_at = (

@@ -7,6 +7,12 @@ against the URL Twilio was given (`sms.inbound_url`, by default `gateway.public_
 a TLS-terminating proxy the URL the gateway sees is not the one Twilio signed) and every parameter
 received. A missing or wrong signature is a 403 and changes nothing.
 
+Each webhook acts once: its `MessageSid` is remembered for `REPLAY_DAYS` (in the store, so on every
+instance), and a webhook whose MessageSid was seen (a captured, correctly signed START replayed after the
+person texted STOP) changes nothing. Twilio's webhook carries no time of sending, so a person's keywords
+take effect in the order they arrive, each once. A START without a well-formed MessageSid changes nothing
+(Twilio always sends one); a STOP without one is still honoured (an opt-out is never refused).
+
 The answer is TwiML: after an opt-out, one confirmation text with no marketing in it (47 CFR
 64.1200(a)(12)); after START, the resubscription notice; after HELP, the help text; otherwise nothing.
 """
@@ -15,6 +21,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
 from aiohttp import web
@@ -28,6 +36,9 @@ from .errors import ApiError
 log = logging.getLogger("gateway.inbound")
 
 PATH = "/v1/webhooks/twilio/inbound"
+REPLAY_DAYS = 730  # how long a webhook's MessageSid is remembered (a replay older than this acts again)
+SEEN_KIND = "twilio-sid"
+_SID = re.compile(r"(?:SM|MM)[0-9a-f]{32}")
 
 
 def twiml(message: str | None = None) -> web.Response:
@@ -70,9 +81,17 @@ def make_handler(ctx):
         ):  # every parameter
             log.warning("inbound webhook with a bad signature from %s", request.remote)
             raise ApiError(403, "FORBIDDEN", "X-Twilio-Signature does not match")
-        return await act(str(form.get("From", "")), str(form.get("To", "")), str(form.get("Body", "")))
+        sid = str(form.get("MessageSid", ""))
+        sid = sid if _SID.fullmatch(sid) else ""
+        if sid and await ctx.store.seen(SEEN_KIND, sid):
+            log.warning("inbound webhook %s seen before (a replay?) from %s: ignored", sid, request.remote)
+            return twiml()
+        answer = await act(str(form.get("From", "")), str(form.get("To", "")), str(form.get("Body", "")), sid)
+        if sid:  # after it took effect: a failure before here is retried by Twilio and acts then
+            await ctx.store.first_time(SEEN_KIND, sid, datetime.now(UTC))
+        return answer
 
-    async def act(from_number: str, our_number: str, body: str) -> web.Response:
+    async def act(from_number: str, our_number: str, body: str, sid: str) -> web.Response:
         phone = phone_info(from_number.strip())
         if phone is None:
             return twiml()
@@ -94,7 +113,7 @@ def make_handler(ctx):
                 "Reply START to resubscribe."
             )
         if intent is Intent.START:
-            if sender is None:
+            if sender is None or not sid:
                 return twiml()
             lifted = await ctx.lists.opt_back_in("sms reply", Channel.SMS, number, sender.name, Reason.STOP)
             log.info("opt-in by START: %d stop entries lifted, scope %s", lifted, sender.name)

@@ -8,16 +8,24 @@ verify (forged, altered, signed with a secret no longer listed) is a 404 and cha
 
 The token holds only the SHA-256 of the address, so the suppression is stored hashed: it blocks like
 any other, and no readable address is needed, or written, to honor it.
+
+A token is good for `gateway.unsubscribe_link_days` after it was made (default 180: CAN-SPAM wants the
+mechanism working 30 days after sending, 15 U.S.C. 7704(a)(3)(A)(ii), CASL 60, s. 11(3)). After that
+the page (and a one-click POST, with 410) asks the person to type their address: when its hash is the
+token's, they are unsubscribed as before. Old links keep working for the people they were sent to;
+a token found in an old mailbox or a log stops being a switch anyone can pull.
 """
 
 from __future__ import annotations
 
 import html
 import logging
+import time
 from collections.abc import Mapping
 
 from aiohttp import web
 
+from ..addresses import address_hash, normalize_email
 from ..lists import Lists, OptOut
 from ..model import Reason
 from ..store import StoreError
@@ -62,6 +70,22 @@ def make_handlers(config, lists: Lists, signer: TokenSigner):
     def who(token: str) -> Unsubscribe | None:
         return signer.read(token) if len(token) <= _MAX_TOKEN else None
 
+    def expired(found: Unsubscribe) -> bool:
+        return time.time() - found.issued_at > config.unsubscribe_link_days * 86400
+
+    def ask_address(token: str, found: Unsubscribe, status: int = 200, note: str = "") -> web.Response:
+        name = html.escape(brand(found.scope))
+        return _page(
+            f"Unsubscribe from {brand(found.scope)}",
+            (f'<p class="error">{html.escape(note)}</p>\n' if note else "")
+            + f"<p>This link is older than {config.unsubscribe_link_days} days. To stop receiving marketing "
+            f"messages from {name}, type the address this message was sent to.</p>\n"
+            f'<form method="post" action="/unsubscribe/{html.escape(token)}">\n'
+            '<input type="email" name="address" required maxlength="320" autocomplete="email" aria-label="Your address">\n'
+            '<button type="submit">Unsubscribe</button>\n</form>',
+            status=status,
+        )
+
     def brand(scope: str) -> str:
         sender = config.senders.get(scope)
         return sender.settings.brand if sender else scope
@@ -71,6 +95,8 @@ def make_handlers(config, lists: Lists, signer: TokenSigner):
         found = who(token)
         if found is None:
             return _not_valid()
+        if expired(found):
+            return ask_address(token, found)
         name = html.escape(brand(found.scope))
         return _page(
             f"Unsubscribe from {brand(found.scope)}",
@@ -81,7 +107,8 @@ def make_handlers(config, lists: Lists, signer: TokenSigner):
         )
 
     async def unsubscribe(request: web.Request) -> web.Response:
-        found = who(request.match_info["token"])
+        token = request.match_info["token"]
+        found = who(token)
         if found is None:
             return _not_valid()
         form: Mapping[str, object]
@@ -89,14 +116,21 @@ def make_handlers(config, lists: Lists, signer: TokenSigner):
             form = await request.post()
         except (ValueError, UnicodeDecodeError):
             form = {}
-        if form.get("List-Unsubscribe") != "One-Click":
+        typed = form.get("address")
+        if isinstance(typed, str) and typed.strip():
+            if address_hash(normalize_email(typed.strip()[:320])) != found.address_hash:
+                return ask_address(token, found, 400, "That is not the address this message was sent to.")
+        elif expired(found):
+            return ask_address(token, found, 410 if form.get("List-Unsubscribe") == "One-Click" else 200)
+        elif form.get("List-Unsubscribe") != "One-Click":
             return _page(
                 "Not understood",
                 "<p>An unsubscribe request carries <code>List-Unsubscribe=One-Click"
                 "</code> (RFC 8058). Use the button on the page this link opens.</p>",
                 status=400,
             )
-        wanted = OptOut(found.channel, found.scope, Reason.UNSUBSCRIBE, "one-click", hash=found.address_hash)
+        how = "one-click" if not typed else "unsubscribe page, address confirmed"
+        wanted = OptOut(found.channel, found.scope, Reason.UNSUBSCRIBE, how, hash=found.address_hash)
         try:
             added = await lists.opt_out("one-click", wanted)
         except StoreError as exc:

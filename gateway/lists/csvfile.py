@@ -15,6 +15,7 @@ from typing import TextIO
 
 from ..addresses import address_hash
 from ..model import Channel, Reason, Suppression
+from ..reports import cell
 from ..store.base import to_text
 from . import checks
 from .checks import ListsError
@@ -115,7 +116,7 @@ def suppression_row(s: Suppression) -> tuple[str, ...]:
         s.address_hash,
         s.scope,
         s.reason.value,
-        s.source,
+        str(cell(s.source)),  # the words of a STOP text, say: never a formula in a spreadsheet
         to_text(s.created_at) or "",
         to_text(s.expires_at) or "",
     )

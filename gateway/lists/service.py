@@ -14,9 +14,11 @@ import logging
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TextIO
 
 from ..addresses import address_hash
+from ..decisions import scrub_journals
 from ..model import GLOBAL_SCOPE, Channel, Consent, Reason, Suppression
 from ..store import Store
 from ..store.base import AuditEntry, ImportResult
@@ -41,7 +43,8 @@ class OptOut:
 
 
 class Lists:
-    def __init__(self, store: Store, senders: Collection[str]) -> None:
+    def __init__(self, store: Store, senders: Collection[str], state_dir: str | Path | None = None) -> None:
+        self.state_dir = Path(state_dir) if state_dir is not None else None  # where decision journals wait
         self._optouts: GroupCommit[tuple[Suppression, AuditEntry | None], bool] = GroupCommit(
             store.add_suppressions
         )
@@ -219,6 +222,9 @@ class Lists:
         ahash = address_hash(normalized)
         audit = AuditEntry(actor, "erasure", chosen, None, GLOBAL_SCOPE, "", now, address_hash=ahash)
         done = await self.store.forget(chosen, normalized, now, audit)
+        journaled = 0
+        if self.state_dir is not None and self.state_dir.is_dir():  # decisions the store has not got yet
+            journaled = await asyncio.to_thread(scrub_journals, self.state_dir, normalized)
         return {
             "channel": chosen.value,
             "erased": True,
@@ -227,6 +233,7 @@ class Lists:
             "consents": done.consents,
             "outbox": done.outbox,
             "held_texts": done.held,
+            "journaled": journaled,
         }
 
     # -- the opt-out loop ----------------------------------------------------------------------------------

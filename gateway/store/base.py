@@ -305,3 +305,18 @@ def decision_from_row(row: dict) -> Decision:
         message_id=row.get("message_id") or "",  # (absent from journals written before version 5)
         digest=row.get("digest") or "",
     )
+
+
+# Free text that may quote an address someone asked to have erased (a note, the words of a STOP text, a
+# consent's evidence): erasure blanks it in the person's own rows and takes the address out of any other.
+FREE_TEXT = (
+    ("suppressions", "source"),
+    ("consents", "source"),
+    ("consents", "evidence"),
+    ("audit", "detail"),
+)
+
+
+def without(text: str, address: str) -> str:
+    """`text` with every occurrence of `address` (any case) made `[erased]`."""
+    return re.sub(re.escape(address), "[erased]", text, flags=re.IGNORECASE)

@@ -177,6 +177,30 @@ class PostgresStore(StoreParts):
             for r in await self.db.fetch(*_spread(queries.consents(channel, address, scope)))
         ]
 
+    async def erased(self, hashes: Sequence[str]) -> set[str]:
+        if not hashes:
+            return set()
+        sql, args = queries.erased(hashes)
+        return {row[0] for row in await self.db.fetch(sql, *args)}
+
+    async def first_time(self, kind: str, key: str, at: datetime) -> bool:
+        async with self.db.transaction() as conn:
+            status = await conn.execute(
+                "INSERT INTO seen (kind, key, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                kind,
+                key,
+                to_text(at),
+            )
+        return status.endswith(" 1")
+
+    async def seen(self, kind: str, key: str) -> bool:
+        return bool(await self.db.fetch("SELECT 1 FROM seen WHERE kind = ? AND key = ?", kind, key))
+
+    async def forget_seen(self, kind: str, before: datetime) -> int:
+        async with self.db.transaction() as conn:
+            status = await conn.execute("DELETE FROM seen WHERE kind = $1 AND at < $2", kind, to_text(before))
+        return int(status.split()[-1])
+
     async def add_audit(self, entry: AuditEntry) -> None:
         async with self.db.transaction() as conn:
             await conn.execute(numbered(INSERT_AUDIT), *audit_row(entry))

@@ -12,6 +12,7 @@ from ..addresses import address_hash
 from ..model import GLOBAL_SCOPE, Channel, Decision, Reason
 from . import queries
 from .base import (
+    FREE_TEXT,
     AuditEntry,
     DecisionQuery,
     Erasure,
@@ -22,6 +23,7 @@ from .base import (
     decision_row,
     like_pattern,
     to_text,
+    without,
 )
 from .interface import DecisionPages
 from .postgres_pool import PostgresPool, numbered, rowcount
@@ -192,7 +194,7 @@ class PostgresDecisionLog(DecisionPages):
                 )
             suppressed = rowcount(
                 await conn.execute(
-                    "UPDATE suppressions SET address = NULL WHERE channel = $1 AND address_hash = $2",
+                    "UPDATE suppressions SET address = NULL, source = '' WHERE channel = $1 AND address_hash = $2",
                     channel.value,
                     ahash,
                 )
@@ -211,16 +213,26 @@ class PostgresDecisionLog(DecisionPages):
             )
             consents = rowcount(
                 await conn.execute(
-                    "UPDATE consents SET address = NULL, evidence = '' WHERE channel = $1 AND address_hash = $2",
+                    "UPDATE consents SET address = NULL, evidence = '', source = '' "
+                    "WHERE channel = $1 AND address_hash = $2",
                     channel.value,
                     ahash,
                 )
             )
             await conn.execute(
-                "UPDATE audit SET address = NULL WHERE channel = $1 AND address_hash = $2",
+                "UPDATE audit SET address = NULL, detail = '' WHERE channel = $1 AND address_hash = $2",
                 channel.value,
                 ahash,
             )
+            for table, column in FREE_TEXT:  # the address quoted in anyone else's rows
+                found = await conn.fetch(
+                    f"SELECT id, {column} FROM {table} WHERE {column} ILIKE $1 ESCAPE '\\'",
+                    like_pattern(address),
+                )
+                for row_id, text in found:
+                    await conn.execute(
+                        f"UPDATE {table} SET {column} = $1 WHERE id = $2", without(text, address), row_id
+                    )
             outbox = rowcount(
                 await conn.execute(
                     "UPDATE outbox SET recipient = $1, body = '', fields = '{}' WHERE recipient = $2",

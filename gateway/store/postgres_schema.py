@@ -113,5 +113,11 @@ ALTER TABLE decisions ADD COLUMN digest text NOT NULL DEFAULT '';
 CREATE INDEX decisions_message ON decisions (sender, message_id) WHERE message_id <> '';
 """
 
-MIGRATIONS = [_V1, _V2, _V3, _V4, _V5]
+# Version 6: what must act once (webhooks' MessageSids, signed-out console sessions).
+_V6 = """
+CREATE TABLE seen (kind text NOT NULL, key text NOT NULL, at text NOT NULL, PRIMARY KEY (kind, key));
+CREATE INDEX seen_at ON seen (kind, at);
+"""
+
+MIGRATIONS = [_V1, _V2, _V3, _V4, _V5, _V6]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -177,3 +177,13 @@ def by_recipient(rows) -> dict[str, str]:
         if found.get(recipient) != "relaying":
             found[recipient] = verdict
     return found
+
+
+def erased(hashes: Sequence[str]) -> Query:
+    """Which of these address hashes an erasure covers."""
+    marks = ", ".join("?" * len(hashes))
+    return (
+        "SELECT DISTINCT address_hash FROM suppressions WHERE channel IN ('email', 'sms') AND reason = 'erased' "
+        f"AND address_hash IN ({marks})",
+        list(hashes),
+    )

@@ -154,6 +154,33 @@ class SqliteStore(StoreParts):
 
         return await self.db.write(work)
 
+    async def erased(self, hashes: Sequence[str]) -> set[str]:
+        return {row[0] for row in self.db.run(*queries.erased(hashes))} if hashes else set()
+
+    async def first_time(self, kind: str, key: str, at: datetime) -> bool:
+        return bool(
+            await self.db.write(
+                lambda conn: (
+                    conn.execute(
+                        "INSERT INTO seen (kind, key, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                        (kind, key, to_text(at)),
+                    ).rowcount
+                )
+            )
+        )
+
+    async def seen(self, kind: str, key: str) -> bool:
+        return (
+            self.db.run("SELECT 1 FROM seen WHERE kind = ? AND key = ?", (kind, key)).fetchone() is not None
+        )
+
+    async def forget_seen(self, kind: str, before: datetime) -> int:
+        return await self.db.write(
+            lambda conn: (
+                conn.execute("DELETE FROM seen WHERE kind = ? AND at < ?", (kind, to_text(before))).rowcount
+            )
+        )
+
     async def add_audit(self, entry: AuditEntry) -> None:
         await self.db.write(lambda conn: conn.execute(INSERT_AUDIT, audit_row(entry)))
 

@@ -12,6 +12,7 @@ from ..addresses import address_hash
 from ..model import GLOBAL_SCOPE, Channel, Decision, Reason
 from . import queries
 from .base import (
+    FREE_TEXT,
     TEXT_LIKE,
     AuditEntry,
     DecisionQuery,
@@ -23,6 +24,7 @@ from .base import (
     decision_row,
     like_pattern,
     to_text,
+    without,
 )
 from .interface import DecisionPages
 from .rows import INSERT_AUDIT, OUTBOX_COLS, SUPPRESSION_COLS, audit_row, outbox_row, send_row
@@ -166,7 +168,7 @@ class SqliteDecisionLog(DecisionPages):
                     (masked, json.dumps(found), scrub(upstream), did),
                 )
             suppressed = conn.execute(
-                "UPDATE suppressions SET address = NULL WHERE channel = ? AND address_hash = ?",
+                "UPDATE suppressions SET address = NULL, source = '' WHERE channel = ? AND address_hash = ?",
                 (channel.value, ahash),
             ).rowcount
             conn.execute(
@@ -183,7 +185,7 @@ class SqliteDecisionLog(DecisionPages):
                 ),
             )
             consents = conn.execute(
-                "UPDATE consents SET address = NULL, evidence = '' WHERE channel = ? AND address_hash = ?",
+                "UPDATE consents SET address = NULL, evidence = '', source = '' WHERE channel = ? AND address_hash = ?",
                 (channel.value, ahash),
             ).rowcount
             outbox = conn.execute(
@@ -191,9 +193,18 @@ class SqliteDecisionLog(DecisionPages):
                 (masked, address),
             ).rowcount
             conn.execute(
-                "UPDATE audit SET address = NULL WHERE channel = ? AND address_hash = ?",
+                "UPDATE audit SET address = NULL, detail = '' WHERE channel = ? AND address_hash = ?",
                 (channel.value, ahash),
             )
+            for table, column in FREE_TEXT:  # the address quoted in anyone else's rows
+                found = conn.execute(
+                    f"SELECT rowid, {column} FROM {table} WHERE {column} LIKE ? ESCAPE '\\'",
+                    (like_pattern(address),),
+                ).fetchall()
+                for rowid, text in found:
+                    conn.execute(
+                        f"UPDATE {table} SET {column} = ? WHERE rowid = ?", (without(text, address), rowid)
+                    )
             held = conn.execute(
                 "UPDATE deferred SET recipient = ?, body = '', fields = '{}', state = CASE WHEN state IN "
                 "('pending', 'sending') THEN 'erased' ELSE state END WHERE recipient_hash = ?",

@@ -228,7 +228,17 @@ def _v5(db: sqlite_utils.Database) -> None:
     """)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(db: sqlite_utils.Database) -> None:
+    """What must act once: each inbound webhook's MessageSid (a replayed one is ignored), each console
+    session signed out (its cookie no longer signs in). Rows go after their kind's window."""
+    db.executescript("""
+        CREATE TABLE seen (kind TEXT NOT NULL, key TEXT NOT NULL, at TEXT NOT NULL,
+            PRIMARY KEY (kind, key)) WITHOUT ROWID;
+        CREATE INDEX seen_at ON seen (kind, at);
+    """)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
