@@ -168,8 +168,10 @@ class OptOutDesk:
         return found, [("request.unverified", why, sender, scope)]
 
     def _tagged_scope(self, report: Report) -> str:
-        tag = next((t for kind, t in report.mailboxes if kind == "unsubscribe" and t), None)
-        return tag if tag in self.config.senders else GLOBAL_SCOPE
+        """`unsubscribe+acme@` (or `bounces+acme@`) names the sender; a VERP tag names a decision instead."""
+        tags = [t for kind, t in report.mailboxes if t and kind == "unsubscribe"]
+        tags += [t for kind, t in report.mailboxes if t and kind == "bounce"]
+        return next((t for t in tags if t in self.config.senders), GLOBAL_SCOPE)
 
     def _opt_out(self, sent: Sent, reason: Reason, source: str) -> OptOut:
         if sent.recipient is not None:
@@ -200,9 +202,8 @@ class OptOutDesk:
                 recipient = None if decision.recipient.startswith("sha256:") else decision.recipient
                 ahash = decision.recipient[7:] if recipient is None else address_hash(recipient)
                 add(Sent(decision.sender, ahash, recipient, "return path"))
-        for token in report.tokens:
-            if token.scope in self.config.senders:
-                add(Sent(token.scope, token.address_hash, None, "token"))
+        for token in report.tokens:  # a sender no longer configured: the lists service widens it to global
+            add(Sent(token.scope, token.address_hash, None, "token"))
         since = datetime.now(UTC) - timedelta(days=REFERENCE_DAYS)
         senders = list(self.config.senders)
         for message_id in report.message_ids if senders else ():
