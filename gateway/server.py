@@ -19,6 +19,8 @@ import sys
 import weakref
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from . import recovery
 from .config import Config
@@ -80,6 +82,18 @@ def check_exposure(config: Config) -> None:
             f"{config.path}: smtp.listen {smtp.listen[0]} is beyond loopback but no smtp.tls_cert is "
             "set: AUTH would cross the network in plain text (set tls_cert/tls_key, or "
             "allow_plaintext_auth = true behind a TLS-terminating proxy)"
+        )
+
+
+def warn_plain_links(config: Config) -> None:
+    """Unsubscribe links over http reach people only on this machine, and mailbox providers want https
+    for one-click (Gmail's and Yahoo's bulk-sender rules): said at start, once."""
+    url = urlsplit(config.public_url)
+    if url.scheme == "http" and not _loopback(url.hostname or ""):
+        log.warning(
+            "gateway.public_url %s is http: the unsubscribe links in relayed mail are not https, which Gmail "
+            "and Yahoo require for one-click unsubscribe; put the gateway behind https and set public_url",
+            config.public_url,
         )
 
 
@@ -179,6 +193,7 @@ class Gateway:
         )
         self.connections: weakref.WeakSet[GatewaySMTP] = weakref.WeakSet()
         self.server: asyncio.Server | None = None
+        self.smtps: asyncio.Server | None = None
         self._retention: asyncio.Task | None = None
         self._snapshots: asyncio.Task | None = None
         self._settling: asyncio.Task | None = None
@@ -188,11 +203,19 @@ class Gateway:
         self.connections.add(protocol)
         return protocol
 
+    def _smtps_protocol(self) -> GatewaySMTP:
+        """A connection to the implicit-TLS listener: encrypted from the first byte, so no STARTTLS, and
+        AUTH at once."""
+        options = {**self._smtp_options, "tls_context": None, "auth_require_tls": False}
+        protocol = GatewaySMTP(self.handler, limits=self._limits, implicit_tls=True, **options)
+        self.connections.add(protocol)
+        return protocol
+
     async def start(self, *, reuse_port: bool = False) -> None:
         self._tls = tls_context(self.config)
         self._authenticator = Collector()
         smtp = self.config.smtp
-        self._smtp_options = {  # the same for every connection: worked out once
+        self._smtp_options: dict[str, Any] = {  # the same for every connection: worked out once
             "hostname": smtp.hostname,
             "data_size_limit": smtp.max_message_size,
             "enable_SMTPUTF8": True,
@@ -215,6 +238,17 @@ class Gateway:
         log.info(
             "SMTP listening on %s:%d (upstream %s)", host, port, self.config.smtp.upstream.split("@")[-1]
         )
+        if smtp.smtps_listen is not None and self._tls is not None:
+            host, port = smtp.smtps_listen
+            try:
+                self.smtps = await asyncio.get_running_loop().create_server(
+                    self._smtps_protocol, host=host, port=port, ssl=self._tls, reuse_port=reuse_port or None,
+                    backlog=1024, ssl_handshake_timeout=30,
+                )  # fmt: skip
+            except OSError as exc:
+                self.server.close()
+                raise ServeError(f"cannot listen for SMTPS on {host}:{port}: {exc.strerror or exc}") from None
+            log.info("SMTPS (implicit TLS) listening on %s:%d", host, port)
         try:
             await self.http.start(reuse_port=reuse_port)
         except OSError as exc:
@@ -258,8 +292,9 @@ class Gateway:
         for task in (self._retention, self._snapshots, self._settling):
             if task is not None:
                 task.cancel()
-        if self.server is not None:
-            self.server.close()
+        for server in (self.server, self.smtps):
+            if server is not None:
+                server.close()
         await self.http.stop()  # no new requests; those in flight finish
         await self.held.stop()
         deadline = asyncio.get_running_loop().time() + self.config.smtp.drain_seconds
@@ -350,6 +385,7 @@ def serve_forever(config: Config) -> int:
     logging.getLogger("mail.log").addFilter(lambda r: "login_data is deprecated" not in r.getMessage())
     logging.getLogger("twilio").setLevel(logging.WARNING)  # its INFO lines carry numbers and message bodies
     check_exposure(config)
+    warn_plain_links(config)
     missing = private.missing()
     if missing:
         raise ServeError(

@@ -12,11 +12,25 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import signal
 import ssl
 from pathlib import Path
 
 from aiosmtpd.smtp import SMTP, AuthResult
+
+
+class SinkSMTP(SMTP):
+    """aiosmtpd offers AUTH but refuses its MAIL FROM parameter (RFC 4954 5) with 555; a real MTA that
+    offers AUTH takes it. Taken off here and recorded with the envelope's options, as it was written."""
+
+    async def smtp_MAIL(self, arg):
+        found = re.search(r"(?<!\S)AUTH=(\S+)", arg or "", re.IGNORECASE)
+        if found is not None:
+            arg = arg[: found.start()] + arg[found.end() :]
+        await super().smtp_MAIL(arg)
+        if found is not None and self.envelope is not None and self.envelope.mail_from:
+            self.envelope.mail_options.append("AUTH=" + found.group(1))
 
 
 class Sink:
@@ -91,7 +105,7 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     starttls = tls if not args.implicit_tls else None
     server = await loop.create_server(
-        lambda: SMTP(
+        lambda: SinkSMTP(
             sink,
             enable_SMTPUTF8=True,
             decode_data=False,

@@ -193,3 +193,61 @@ def test_relay_to_an_smtps_upstream(tmp_path, certificate):
     finally:
         sink.stop()
         gateway.stop()
+
+
+def test_a_client_that_aborts_the_tls_handshake_is_a_line_in_the_log_not_a_traceback(tmp_path, certificate):
+    import socket
+    import time
+
+    cert, key = certificate
+    port, sink, gateway = start(tmp_path, f'tls_cert = "{cert}"\ntls_key = "{key}"')
+    try:
+        for garbage in (b"", b"\x16\x03\x01\x00\x05hello", b"GET / HTTP/1.0\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                s.recv(1024)
+                s.sendall(b"EHLO x\r\n")
+                time.sleep(0.1)
+                s.recv(4096)
+                s.sendall(b"STARTTLS\r\n")
+                assert s.recv(1024).startswith(b"220")
+                s.sendall(garbage)  # then gone, mid-handshake
+        with smtplib.SMTP("127.0.0.1", port) as c:  # and the door goes on
+            assert c.ehlo()[0] == 250
+        time.sleep(0.5)
+    finally:
+        sink.stop()
+        assert gateway.stop() == 0
+    output = gateway.output()
+    assert "Traceback" not in output and "ERROR" not in output, output[-3000:]
+
+
+def test_an_implicit_tls_listener_for_clients_that_speak_smtps(tmp_path, certificate):
+    import socket
+    import time
+
+    cert, key = certificate
+    smtps = free_port()
+    port, sink, gateway = start(
+        tmp_path,
+        f'tls_cert = "{cert}"\ntls_key = "{key}"\nsmtps_listen = "127.0.0.1:{smtps}"\nallow_plaintext_auth = false',
+    )
+    try:
+        with smtplib.SMTP_SSL("127.0.0.1", smtps, context=unverified()) as c:
+            c.ehlo()
+            assert c.has_extn("auth") and not c.has_extn("starttls")  # encrypted already
+            c.login("acme-tx", PASSWORD)
+            assert c.sendmail("orders@news.demo.example", ["a@example.com"], RECEIPT) == {}
+        ((_, data),) = sink.messages()
+        assert b"with ESMTPSA" in data.split(b"\r\n\r\n", 1)[0]
+        for garbage in (b"", b"EHLO plain text\r\n"):  # not TLS at all, or gone mid-handshake
+            with socket.create_connection(("127.0.0.1", smtps), timeout=10) as s:
+                s.sendall(garbage)
+        time.sleep(0.5)
+        with smtplib.SMTP("127.0.0.1", port) as c:
+            assert c.ehlo()[0] == 250
+    finally:
+        sink.stop()
+        assert gateway.stop() == 0
+    output = gateway.output()
+    assert "SMTPS (implicit TLS) listening" in output
+    assert "Traceback" not in output and "ERROR" not in output, output[-3000:]

@@ -239,6 +239,7 @@ def parse(data: dict, file: str) -> Config:
     sm = root.table("smtp")
     smtp = SmtpConfig(
         listen=sm.take("listen", _listen, ("127.0.0.1", 2525)),
+        smtps_listen=sm.take("smtps_listen", _listen, None),
         upstream=sm.take("upstream", _upstream, "maildir:var/outbox"),
         trusted_networks=sm.take("trusted_networks", _list_of(_cidr), ()),
         trusted_sender=sm.take("trusted_sender", _sender_name, None),
@@ -277,6 +278,8 @@ def parse(data: dict, file: str) -> Config:
         raise ConfigError(
             file, "smtp.tls_key" if smtp.tls_cert else "smtp.tls_cert", "tls_cert and tls_key go together"
         )
+    if smtp.smtps_listen is not None and not smtp.tls_cert:
+        raise ConfigError(file, "smtp.smtps_listen", "needs smtp.tls_cert and smtp.tls_key: implicit TLS")
     if smtp.allow_plaintext_auth is False and not smtp.tls_cert:
         raise ConfigError(
             file, "smtp.allow_plaintext_auth", "false needs smtp.tls_cert: no client could AUTH"

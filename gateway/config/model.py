@@ -15,6 +15,7 @@ from ..throttle import Limits
 @dataclass(frozen=True)
 class SmtpConfig:
     listen: tuple[str, int] = ("127.0.0.1", 2525)
+    smtps_listen: tuple[str, int] | None = None  # implicit TLS (RFC 8314, port 465); needs tls_cert
     upstream: str = "maildir:var/outbox"
     trusted_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     trusted_sender: str | None = None

@@ -12,6 +12,8 @@ import logging
 import re
 import time
 
+from aiosmtpd.smtp import TLSSetupException
+
 from ..config import Config
 from ..credentials import Credentials
 from ..mail.actions import Action
@@ -27,6 +29,8 @@ NEED_RCPT = "503 5.5.1 Error: need RCPT command"
 MAX_REPLY = 512  # RFC 5321 4.5.3.1.5: a reply line, code and CRLF included
 # EHLO/HELO names a domain or an address literal (RFC 5321 4.1.4); printable, one word, at most 255
 _HELO_NAME = re.compile(r"[\x21-\x7e]{1,255}")
+# RFC 6531 3.4: a non-ASCII address travels only in a transaction that announced SMTPUTF8
+NEEDS_SMTPUTF8 = "553 5.6.7 Non-ASCII address without SMTPUTF8 on MAIL FROM (RFC 6531)"
 BAD_HELO = "501 5.5.2 Syntax: EHLO hostname (a domain or an address literal, printable, one word)"
 
 
@@ -110,6 +114,10 @@ class GatewayHandler(LoginMethods):
         if isinstance(error, (asyncio.IncompleteReadError, ConnectionError)):
             log.info("client connection lost: %s", type(error).__name__)
             return "421 4.4.2 Connection lost"
+        if isinstance(error, TLSSetupException):  # a client that gave up on (or garbled) the handshake
+            cause = error.__cause__
+            log.info("TLS handshake failed: %s", type(cause).__name__ if cause else "no reason given")
+            return "421 4.7.0 TLS handshake failed"
         log.exception("unexpected error in SMTP session")
         return "451 4.3.0 Internal error, try again later"
 
@@ -129,6 +137,11 @@ class GatewayHandler(LoginMethods):
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         await self._end(session)
+        if not address.isascii() and "SMTPUTF8" not in mail_options:
+            return NEEDS_SMTPUTF8
+        given = getattr(server, "mail_auth", None)  # RFC 4954 5: passed on only for a client that logged in
+        if given is not None:
+            mail_options = [*mail_options, f"AUTH={given if session.authenticated else '<>'}"]
         action, session.gateway = self.engine.mail(self._client(session), address, mail_options)
         if session.gateway is None:
             return reply(action)
@@ -147,6 +160,8 @@ class GatewayHandler(LoginMethods):
             return NEED_MAIL
         if len(envelope.rcpt_tos) >= self.config.smtp.max_recipients:
             return TOO_MANY_RECIPIENTS
+        if not address.isascii() and not envelope.smtp_utf8:
+            return NEEDS_SMTPUTF8
         if not envelope.rcpt_tos:  # the first RCPT: the facts of every recipient already sent, at once
             ahead = pipelined_recipients(server)
             if ahead:

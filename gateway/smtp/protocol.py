@@ -44,6 +44,8 @@ _PLAIN_ANGLE_ADDR = re.compile(
     r"@(?:[A-Za-z0-9-]|[^\x00-\x7f])+(?:\.(?:[A-Za-z0-9-]|[^\x00-\x7f])+)*)>(.*)",
     re.DOTALL,
 )
+_AUTH_PARAM = re.compile(r"(?<!\S)AUTH=(\S*)", re.IGNORECASE)  # a MAIL FROM parameter (RFC 4954 5)
+_XTEXT = re.compile(r"<>|(?:[\x21-\x2a\x2c-\x3c\x3e-\x7e]|\+[0-9A-Fa-f]{2}){1,500}")  # RFC 3461 4
 
 
 _NOT_ACTIVITY = frozenset({"NOOP", "RSET", "HELP", "VRFY", "EXPN"})  # they do not reset the idle clock
@@ -79,19 +81,20 @@ class GatewaySMTP(SMTP):
     bind their own methods and start from fresh per-connection state.
     """
 
-    _templates: ClassVar[dict[int, tuple[dict, dict, dict]]] = {}
+    _templates: ClassVar[dict[tuple[int, bool], tuple[dict, dict, dict]]] = {}
     # the state of a session's limits, set when it is admitted (_handle_client)
     _admitted: str | None = None  # the client address it is counted under
     _started = 0.0
     _active_at = 0.0  # when the last command that does something came
     _commands = 0
 
-    def __init__(self, handler, *, limits: SessionLimits, **kwargs) -> None:
-        template = self._templates.get(id(handler))
+    def __init__(self, handler, *, limits: SessionLimits, implicit_tls: bool = False, **kwargs) -> None:
+        key = (id(handler), implicit_tls)  # the smtps listener's connections have settings of their own
+        template = self._templates.get(key)
         if template is None:
             super().__init__(handler, timeout=limits.idle, **kwargs)
-            self._remember_as_template(handler)
-            self._smtp_methods = _BoundOnUse(self, self._templates[id(handler)][2])  # type: ignore[assignment]
+            self._remember_as_template(key)
+            self._smtp_methods = _BoundOnUse(self, self._templates[key][2])  # type: ignore[assignment]
             self.limits = limits
             return
         settings, auth, commands = template
@@ -110,7 +113,7 @@ class GatewaySMTP(SMTP):
         self._smtp_methods = _BoundOnUse(self, commands)  # type: ignore[assignment]  # read as a Mapping
         self.limits = limits
 
-    def _remember_as_template(self, handler) -> None:
+    def _remember_as_template(self, key: tuple[int, bool]) -> None:
         probe = asyncio.StreamReaderProtocol.__new__(asyncio.StreamReaderProtocol)
         asyncio.StreamReaderProtocol.__init__(
             probe,
@@ -125,7 +128,7 @@ class GatewaySMTP(SMTP):
             for name, attr in self._auth_methods.items()
         }
         commands = {name: method.__func__ for name, method in self._smtp_methods.items()}
-        self._templates[id(handler)] = (settings, auth, commands)
+        self._templates[key] = (settings, auth, commands)
 
     def _getaddr(self, arg: str):
         """aiosmtpd parses every MAIL and RCPT address with the full header parser, a cost per command
@@ -137,7 +140,24 @@ class GatewaySMTP(SMTP):
             return super()._getaddr(arg)
         return m.group(1), m.group(2).lstrip()
 
+    async def smtp_MAIL(self, arg: str) -> None:
+        """RFC 4954 5: `AUTH=<mailbox>` (or `AUTH=<>`) on MAIL FROM belongs to the AUTH extension offered in
+        EHLO; aiosmtpd refuses it with 555, so it is taken off here (case kept, as xtext is) and the
+        handler decides what goes upstream (`mail_auth`)."""
+        self.mail_auth = None
+        if self.session is not None:
+            close = (arg or "").find(">")
+            found = _AUTH_PARAM.search(arg or "", close + 1 if close >= 0 else 0)
+            if found is not None and self.session.extended_smtp:
+                if not _XTEXT.fullmatch(found.group(1)):
+                    await self.push("501 5.5.4 Syntax: AUTH=<> or AUTH=mailbox (RFC 4954, xtext)")
+                    return
+                self.mail_auth = found.group(1)
+                arg = arg[: found.start()] + arg[found.end() :]
+        await super().smtp_MAIL(arg)
+
     _held = b""  # replies that go out with the next one (assigned per connection)
+    mail_auth: str | None = None  # the last MAIL FROM's AUTH= parameter, as the client wrote it
 
     async def push(self, status):
         """One write per reply, not per line: the lines of a multi-line reply (EHLO's nine) go out together,
@@ -158,6 +178,10 @@ class GatewaySMTP(SMTP):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         before = self.session
         super().connection_made(transport)
+        if before is None and self.session is not None and transport.get_extra_info("ssl_object") is not None:
+            self.session.ssl = transport.get_extra_info("peercert") or {
+                "implicit": True
+            }  # smtps: TLS already
         if before is not None and self.session is not before:  # STARTTLS: the client starts over (RFC
             closed = getattr(self.event_handler, "connection_closed", None)  # 3207 4.2), so does its
             if closed is not None:  # transaction: the one open is rolled back, its upstream slot freed

@@ -111,6 +111,8 @@ async def envelope_command(
     address aiosmtpd has already parsed and checked. A reply other than 250/251 raises as theirs do."""
     if client.is_ehlo_or_helo_needed:
         await client.ehlo()
+    if not client.supports_extension("auth"):  # RFC 4954 5: AUTH= only to a server that offers AUTH
+        options = [o for o in options if not o.upper().startswith("AUTH=")]
     response = await client.execute_command(
         verb, prefix + b"<" + address.encode("utf-8") + b">", *(option.encode("ascii") for option in options)
     )

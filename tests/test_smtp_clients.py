@@ -1,0 +1,116 @@
+"""What real mailers and MTAs send that the gateway must take (issue 21): `AUTH=` on MAIL FROM (RFC 4954 5,
+sent by Postfix with smtp_send_dummy_mail_auth, curl --mail-auth, Exim relaying authenticated mail)."""
+
+from __future__ import annotations
+
+import base64
+import smtplib
+
+import pytest
+from helpers import MAIL_GATEWAY, REPO
+from servers import GatewayProcess, Sink, free_port
+
+PASSWORD = "clients-smtp-secret-1"
+SAMPLE = (REPO / "config" / "samples" / "newsletter.eml").read_bytes().replace(b"\n", b"\r\n")
+
+
+@pytest.fixture
+def gw(tmp_path):
+    smtp, http, upstream = free_port(), free_port(), free_port()
+    sink = Sink(tmp_path / "sink", upstream)
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        MAIL_GATEWAY.format(tmp=tmp_path, smtp=smtp, http=http, upstream=f"smtp://127.0.0.1:{upstream}")
+    )
+    gateway = GatewayProcess(config, http, tmp_path, {"ACME_SMTP_PASSWORD": PASSWORD})
+    yield smtp, sink
+    sink.stop()
+    assert gateway.stop() == 0, gateway.output()
+
+
+@pytest.mark.parametrize(
+    "param, upstream",
+    [
+        ("AUTH=<>", "AUTH=<>"),
+        ("AUTH=news+40news.demo.example", "AUTH=news+40news.demo.example"),  # logged in: passed on as written
+        ("auth=news+40news.demo.example", "AUTH=news+40news.demo.example"),
+    ],
+)
+def test_auth_on_mail_from_is_taken_and_passed_to_an_upstream_that_offers_auth(gw, param, upstream):
+    smtp, sink = gw
+    with smtplib.SMTP("127.0.0.1", smtp, timeout=30) as client:
+        client.login("acme", PASSWORD)
+        answer = client.mail("news@news.demo.example", [param, "BODY=8BITMIME"])
+        assert answer[0] == 250, answer
+        assert client.rcpt("reader@example.com")[0] == 250
+        assert client.data(SAMPLE)[0] == 250
+    ((envelope, _),) = sink.messages()
+    assert envelope["mail_from"] == "news@news.demo.example"
+    assert [o for o in envelope["mail_options"] if o.upper().startswith("AUTH=")] == [upstream]
+
+
+def test_a_malformed_auth_parameter_is_a_syntax_error(gw):
+    smtp, _ = gw
+    with smtplib.SMTP("127.0.0.1", smtp, timeout=30) as client:
+        client.login("acme", PASSWORD)
+        assert client.mail("news@news.demo.example", ["AUTH="])[0] == 501
+        assert client.mail("news@news.demo.example", ["AUTH=a=b"])[0] == 501
+        assert client.mail("news@news.demo.example", ["AUTH=<>"])[0] == 250
+
+
+def test_a_utf8_address_needs_smtputf8_on_mail_from(gw):
+    smtp, _ = gw
+
+    def command(client: smtplib.SMTP, line: str) -> int:
+        client.send(line.encode("utf-8") + b"\r\n")  # smtplib itself writes ASCII only
+        return client.getreply()[0]
+
+    with smtplib.SMTP("127.0.0.1", smtp, timeout=30) as client:
+        client.login("acme", PASSWORD)
+        assert client.mail("news@news.demo.example")[0] == 250
+        assert command(client, "RCPT TO:<jürgen@example.com>") == 553
+        client.rset()
+        assert command(client, "MAIL FROM:<nëws@news.demo.example>") == 553
+        assert command(client, "MAIL FROM:<news@news.demo.example> SMTPUTF8") == 250
+        assert command(client, "RCPT TO:<jürgen@example.com>") == 250
+
+
+def test_an_http_public_url_beyond_loopback_is_warned_about_at_start(tmp_path):
+    smtp, http, upstream = free_port(), free_port(), free_port()
+    config = tmp_path / "gateway.toml"
+    text = MAIL_GATEWAY.format(tmp=tmp_path, smtp=smtp, http=http, upstream=f"smtp://127.0.0.1:{upstream}")
+    config.write_text(
+        text.replace(f'public_url = "http://127.0.0.1:{http}"', 'public_url = "http://gw.example"')
+    )
+    gateway = GatewayProcess(config, http, tmp_path, {"ACME_SMTP_PASSWORD": PASSWORD})
+    assert gateway.stop() == 0
+    assert "gateway.public_url http://gw.example is http" in gateway.output()
+
+
+def test_a_refusal_quoting_a_long_subject_fits_in_one_reply_line(gw):
+    import socket
+
+    smtp, _ = gw
+    subject = "Re: " + "an offer you will like " * 60  # CANSPAM_DECEPTIVE_SUBJECT quotes it
+    message = SAMPLE.replace(b"Subject:", f"Subject: {subject}\r\nX-Old-Subject:".encode(), 1)
+    with socket.create_connection(("127.0.0.1", smtp), timeout=30) as s:
+        f = s.makefile("rb")
+        f.readline()
+
+        def say(line: bytes) -> list[bytes]:
+            s.sendall(line + b"\r\n")
+            lines = [f.readline()]
+            while lines[-1][3:4] == b"-":
+                lines.append(f.readline())
+            return lines
+
+        say(b"EHLO client.example")
+        say(b"AUTH PLAIN " + base64.b64encode(b"\0acme\0" + PASSWORD.encode()))
+        say(b"MAIL FROM:<news@news.demo.example>")
+        say(b"RCPT TO:<reader@example.com>")
+        assert say(b"DATA")[0].startswith(b"354")
+        s.sendall(message.replace(b"\r\n.", b"\r\n..") + b".\r\n")
+        answer = [f.readline()]
+        while answer[-1][3:4] == b"-":
+            answer.append(f.readline())
+    assert answer[0].startswith(b"550") and all(len(line) <= 512 for line in answer), [len(x) for x in answer]
