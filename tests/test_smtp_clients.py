@@ -4,6 +4,7 @@ sent by Postfix with smtp_send_dummy_mail_auth, curl --mail-auth, Exim relaying 
 from __future__ import annotations
 
 import base64
+import re
 import smtplib
 
 import pytest
@@ -114,3 +115,73 @@ def test_a_refusal_quoting_a_long_subject_fits_in_one_reply_line(gw):
         while answer[-1][3:4] == b"-":
             answer.append(f.readline())
     assert answer[0].startswith(b"550") and all(len(line) <= 512 for line in answer), [len(x) for x in answer]
+
+
+def relayed_with(gw, extra: bytes) -> bytes:
+    smtp, sink = gw
+    message = SAMPLE.replace(b"Subject:", extra + b"Subject:", 1)
+    with smtplib.SMTP("127.0.0.1", smtp, timeout=30) as client:
+        client.login("acme", PASSWORD)
+        assert client.sendmail("news@news.demo.example", ["reader@example.com"], message) == {}
+    return sink.messages()[-1][1].split(b"\r\n\r\n", 1)[0]
+
+
+def fields(head: bytes, name: bytes) -> list[bytes]:
+    unfolded = head.replace(b"\r\n ", b" ").replace(b"\r\n\t", b" ")
+    return [
+        line.split(b":", 1)[1].strip()
+        for line in unfolded.split(b"\r\n")
+        if line.lower().startswith(name + b":")
+    ]
+
+
+@pytest.mark.parametrize(
+    "theirs, kept",
+    [
+        (
+            b"List-Unsubscribe: <mailto:leave@news.demo.example?subject=leave>\r\n",
+            [b"mailto:leave@news.demo.example?subject=leave"],
+        ),
+        (b"List-Unsubscribe: <http://news.demo.example/u/1>\r\n", [b"http://news.demo.example/u/1"]),
+        (b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n", []),
+        (
+            b"List-Unsubscribe: <https://news.demo.example/u/2>,\r\n <mailto:leave@news.demo.example>\r\n"
+            b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+            [b"https://news.demo.example/u/2", b"mailto:leave@news.demo.example"],
+        ),
+    ],
+)
+def test_a_clients_own_list_unsubscribe_is_completed_with_the_gateways_first(gw, theirs, kept):
+    head = relayed_with(gw, theirs)
+    (field,) = fields(head, b"list-unsubscribe")
+    uris = re.findall(rb"<([^>]+)>", field)
+    assert (
+        b"/unsubscribe/" in uris[0] and uris[1].startswith(b"mailto:unsubscribe+acme@") and uris[2:] == kept
+    )
+    assert fields(head, b"list-unsubscribe-post") == [b"List-Unsubscribe=One-Click"]  # never two
+
+
+def test_with_repair_off_an_incomplete_list_unsubscribe_is_refused(tmp_path):
+    smtp, http, upstream = free_port(), free_port(), free_port()
+    sink = Sink(tmp_path / "sink", upstream)
+    config = tmp_path / "gateway.toml"
+    text = MAIL_GATEWAY.format(tmp=tmp_path, smtp=smtp, http=http, upstream=f"smtp://127.0.0.1:{upstream}")
+    config.write_text(text.replace("[http]", "repair_list_unsubscribe = false\n\n[http]", 1))
+    gateway = GatewayProcess(config, http, tmp_path, {"ACME_SMTP_PASSWORD": PASSWORD})
+    try:
+        incomplete = SAMPLE.replace(
+            b"Subject:", b"List-Unsubscribe: <mailto:leave@news.demo.example>\r\nSubject:", 1
+        )
+        with smtplib.SMTP("127.0.0.1", smtp, timeout=30) as client:
+            client.login("acme", PASSWORD)
+            with pytest.raises(smtplib.SMTPDataError) as refused:
+                client.sendmail("news@news.demo.example", ["reader@example.com"], incomplete)
+            assert refused.value.smtp_code == 550 and b"LIST_UNSUBSCRIBE_HEADER" in refused.value.smtp_error
+            assert (
+                client.sendmail("news@news.demo.example", ["reader@example.com"], SAMPLE) == {}
+            )  # none: added
+        ((_, data),) = sink.messages()
+        assert b"/unsubscribe/" in data.split(b"\r\n\r\n", 1)[0]
+    finally:
+        sink.stop()
+        assert gateway.stop() == 0

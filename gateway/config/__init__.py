@@ -90,7 +90,7 @@ def _hours_rule(s: _Section, name: str, citation_default: str) -> HoursRule:
     return rule
 
 
-def _policy(p: _Section, add_list_unsubscribe: bool) -> Policy:
+def _policy(p: _Section, add_list_unsubscribe: bool, repair_list_unsubscribe: bool = True) -> Policy:
     consent = dict(Policy().consent_required)
     c = p.table("consent")
     for channel in Channel:
@@ -142,6 +142,7 @@ def _policy(p: _Section, add_list_unsubscribe: bool) -> Policy:
             p.take("brand_required_categories", _list_of(_choice(Category)), tuple(Category))
         ),
         gateway_adds_list_unsubscribe=add_list_unsubscribe,
+        gateway_repairs_list_unsubscribe=repair_list_unsubscribe,
     )
     p.done()
     return policy
@@ -244,6 +245,7 @@ def parse(data: dict, file: str) -> Config:
         trusted_networks=sm.take("trusted_networks", _list_of(_cidr), ()),
         trusted_sender=sm.take("trusted_sender", _sender_name, None),
         add_list_unsubscribe=sm.take("add_list_unsubscribe", _boolean, True),
+        repair_list_unsubscribe=sm.take("repair_list_unsubscribe", _boolean, True),
         hostname=sm.take("hostname", _domain_or_localhost, "localhost"),
         max_message_size=sm.take("max_message_size", _integer(1024, 1024 * 1024 * 1024), 25 * 1024 * 1024),
         tls_cert=sm.take("tls_cert", _nonempty, None),
@@ -319,7 +321,7 @@ def parse(data: dict, file: str) -> Config:
         block_minutes=float(a.take("block_minutes", _integer(1, 10_080), 15)),
     )
     a.done()
-    policy = _policy(root.table("policy"), smtp.add_list_unsubscribe)
+    policy = _policy(root.table("policy"), smtp.add_list_unsubscribe, smtp.repair_list_unsubscribe)
     senders = [
         _sender(_Section(file, f"sender[{i + 1}]", raw))
         for i, raw in enumerate(root.take("sender", _list_of(lambda v: v), ()))

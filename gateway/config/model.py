@@ -20,6 +20,7 @@ class SmtpConfig:
     trusted_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     trusted_sender: str | None = None
     add_list_unsubscribe: bool = True
+    repair_list_unsubscribe: bool = True  # a client's incomplete List-Unsubscribe completed (False: refused)
     hostname: str = "localhost"
     max_message_size: int = 25 * 1024 * 1024
     tls_cert: str | None = None

@@ -293,7 +293,10 @@ class EmailEngine:
             return Action(550, fitted("5.7.1 Rejected: ", [(v.code, v.message) for v in found], ": %s"))
 
         monitored = found if fate is Fate.MONITOR else ()
-        outgoing = await self._outgoing(tx, raw, category, content.list_unsubscribe is None, monitored, now)
+        theirs = (
+            content.list_unsubscribe if content.list_unsubscribe or content.list_unsubscribe_post else None
+        )
+        outgoing = await self._outgoing(tx, raw, category, theirs, monitored, now)
         verdict = Verdict.MONITORED if fate is Fate.MONITOR else Verdict.RELAYED
         intended = [
             self._decision(tx, r, category, verdict, found, excerpt, size, "", now) for r in tx.accepted
@@ -308,7 +311,7 @@ class EmailEngine:
         tx: MailTransaction,
         raw: bytes,
         category: Category,
-        lacks_list_unsubscribe: bool,
+        theirs: str | None,  # the client's List-Unsubscribe ("" for a -Post alone), None: it has none
         monitored: Sequence[Violation],
         now: datetime,
     ) -> bytes:
@@ -331,12 +334,14 @@ class EmailEngine:
                 ),
             )
         ]
+        smtp = self.config.smtp
         if (
             category is Category.MARKETING
-            and lacks_list_unsubscribe
-            and self.config.smtp.add_list_unsubscribe
+            and smtp.add_list_unsubscribe
+            and (theirs is None or smtp.repair_list_unsubscribe)
         ):
-            added += list_unsubscribe_headers(self.delivery.signer, self.config, sender, tx.accepted, now)
+            signer = self.delivery.signer
+            added += list_unsubscribe_headers(signer, self.config, sender, tx.accepted, now, theirs)
         if monitored:
             added.append(("X-Compliance-Violations", ", ".join(dict.fromkeys(v.code for v in monitored))))
         outgoing = rewrite(raw, added)

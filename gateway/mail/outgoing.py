@@ -9,6 +9,12 @@ List-Unsubscribe for one recipient: a one-click HTTPS URL with a signed token fo
 sender, a mailto to the gateway's unsubscribe address with the same token, and List-Unsubscribe-Post.
 For several recipients (mail that only turned out to be marketing after DATA): the mailto alone, since
 one token cannot speak for several people; a reply there is matched by its From address.
+
+A client's own List-Unsubscribe is repaired, not trusted to be complete (nodemailer's `list.unsubscribe`
+with only a mailto, a URL without List-Unsubscribe-Post): the gateway's field replaces it, the gateway's
+URIs first and the client's after them (none twice), with exactly one List-Unsubscribe-Post. So a
+mailbox provider's one-click POST reaches the gateway, which suppresses at once for the next message
+everywhere, and the client's own URIs stay for whoever uses them (docs/smtp.md#list-unsubscribe).
 """
 
 from __future__ import annotations
@@ -35,8 +41,10 @@ def split_head(raw: bytes) -> tuple[bytes, bytes]:
     return (raw, b"") if at is None else (raw[: at[0]], raw[at[0] :])
 
 
-def _strip_internal(head: bytes) -> bytes:
-    if INTERNAL_PREFIX not in head.lower():
+def _strip(head: bytes, prefixes: tuple[bytes, ...]) -> bytes:
+    """The header block without the fields whose lower-cased lines start with one of `prefixes`."""
+    lowered = head.lower()
+    if not any(p in lowered for p in prefixes):
         return head
     kept, dropping = [], False
     for line in head.splitlines(keepends=True):
@@ -44,7 +52,7 @@ def _strip_internal(head: bytes) -> bytes:
             if not dropping:
                 kept.append(line)
             continue
-        dropping = line.lower().startswith(INTERNAL_PREFIX)
+        dropping = line.lower().startswith(prefixes)
         if not dropping:
             kept.append(line)
     return b"".join(kept)
@@ -64,24 +72,45 @@ def fold(name: str, value: str) -> bytes:
     return ("\r\n".join(lines) + "\r\n").encode("utf-8")
 
 
+_LIST_UNSUBSCRIBE = (b"list-unsubscribe:", b"list-unsubscribe-post:")
+
+
 def rewrite(raw: bytes, added: list[tuple[str, str]]) -> bytes:
+    """`added` on top; the internal fields dropped, and the client's List-Unsubscribe fields when the
+    gateway writes its own (a repair: `list_unsubscribe_headers`' `theirs`)."""
     head, rest = split_head(raw)
-    return b"".join(fold(n, v) for n, v in added) + _strip_internal(head) + rest
+    drop: tuple[bytes, ...] = (INTERNAL_PREFIX,)
+    if any(n.lower() == "list-unsubscribe" for n, _ in added):
+        drop += _LIST_UNSUBSCRIBE
+    return b"".join(fold(n, v) for n, v in added) + _strip(head, drop) + rest
+
+
+_URI = re.compile(r"<([^<>\s]{1,2000})>")
 
 
 def list_unsubscribe_headers(
-    signer: TokenSigner, config: Config, sender: str, recipients: Sequence[str], now: datetime
+    signer: TokenSigner,
+    config: Config,
+    sender: str,
+    recipients: Sequence[str],
+    now: datetime,
+    theirs: str | None = None,
 ) -> list[tuple[str, str]]:
+    """The gateway's List-Unsubscribe (and -Post): its URIs first, then those of the client's own field
+    (`theirs`, which `rewrite` then drops), each once; at most ten."""
     mailbox = tagged(unsubscribe_address(config), sender)
     if len(recipients) != 1:
-        return [("List-Unsubscribe", f"<mailto:{mailbox}?subject=unsubscribe>")]
-    token = signer.make(Channel.EMAIL, sender, recipients[0], int(now.timestamp()))
-    url = f"{config.public_url}/unsubscribe/{token}"
-    mailto = f"mailto:{mailbox}?subject={quote('unsubscribe ' + token)}"
-    return [
-        ("List-Unsubscribe", f"<{url}>, <{mailto}>"),
-        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-    ]
+        ours = [f"mailto:{mailbox}?subject=unsubscribe"]
+    else:
+        token = signer.make(Channel.EMAIL, sender, recipients[0], int(now.timestamp()))
+        ours = [
+            f"{config.public_url}/unsubscribe/{token}",
+            f"mailto:{mailbox}?subject={quote('unsubscribe ' + token)}",
+        ]
+    uris = list(dict.fromkeys([*ours, *_URI.findall(theirs or "")]))[:10]
+    field = [("List-Unsubscribe", ", ".join(f"<{u}>" for u in uris))]
+    one_click = any(u.lower().startswith("https://") for u in uris) or len(recipients) == 1
+    return field + ([("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")] if one_click else [])
 
 
 _HELO_UNSAFE = re.compile(r"[^\x21-\x7e]")

@@ -236,11 +236,16 @@ def ad_label(c: EmailCheck) -> str | None:
 @enforces(LIST_UNSUBSCRIBE_HEADER)
 def list_unsubscribe_header(c: EmailCheck) -> str | None:
     """Marketing mail carries List-Unsubscribe with an HTTPS URI and List-Unsubscribe-Post:
-    List-Unsubscribe=One-Click. Checked only when the gateway is configured not to add them itself."""
-    if c.category is not Category.MARKETING or c.policy.gateway_adds_list_unsubscribe:
+    List-Unsubscribe=One-Click. Checked when the gateway is configured not to add them itself, and, when it
+    adds them but does not repair a client's own, on a message that brings its own."""
+    if c.category is not Category.MARKETING:
         return None
     header = c.content.list_unsubscribe or ""
     post = (c.content.list_unsubscribe_post or "").replace(" ", "")
+    if c.policy.gateway_adds_list_unsubscribe and (
+        c.policy.gateway_repairs_list_unsubscribe or not (header or post)
+    ):
+        return None
     if "<https://" in header.lower() and post.lower() == "list-unsubscribe=one-click":
         return None
     return (
