@@ -293,9 +293,8 @@ class EmailEngine:
             return Action(550, fitted("5.7.1 Rejected: ", [(v.code, v.message) for v in found], ": %s"))
 
         monitored = found if fate is Fate.MONITOR else ()
-        theirs = (
-            content.list_unsubscribe if content.list_unsubscribe or content.list_unsubscribe_post else None
-        )
+        has_own = content.list_unsubscribe is not None or content.list_unsubscribe_post is not None
+        theirs = (content.list_unsubscribe or "") if has_own else None
         outgoing = await self._outgoing(tx, raw, category, theirs, monitored, now)
         verdict = Verdict.MONITORED if fate is Fate.MONITOR else Verdict.RELAYED
         intended = [
