@@ -283,11 +283,27 @@ def test_a_multi_line_reply_is_written_at_once(gw):
     assert any("PIPELINING" in line for line in lines)
 
 
-def test_marketing_mail_goes_one_recipient_per_transaction(gw):
+def test_marketing_mail_to_several_recipients_goes_as_one_copy_each(gw):
+    """Fan-out: every recipient taken in one transaction, one upstream copy per recipient, each with its own
+    unsubscribe link and a Received naming its recipient; a retry sends none of them again."""
+    import re
+
+    people = [f"r{i}@example.com" for i in range(1, 6)]
     with gw.client() as c:
-        refused = c.sendmail("news@news.demo.example", ["r1@example.com", "r2@example.com"], SAMPLE)
-    assert refused["r2@example.com"][0] == 452
-    assert [e["rcpt_tos"] for e, _ in gw.sink.messages()] == [["r1@example.com"]]
+        assert c.sendmail("news@news.demo.example", people, SAMPLE) == {}
+    copies = gw.sink.messages()
+    assert sorted(r for e, _ in copies for r in e["rcpt_tos"]) == people and all(
+        len(e["rcpt_tos"]) == 1 for e, _ in copies
+    )
+    links = set()
+    for envelope, data in copies:
+        head = data.split(b"\r\n\r\n", 1)[0]
+        assert f"for <{envelope['rcpt_tos'][0]}>".encode() in head
+        links.add(re.search(rb"/unsubscribe/([A-Za-z0-9_-]+)", head).group(1))
+    assert len(links) == 5  # one token each
+    with gw.client() as c:  # sent again (the client never heard the 250, say)
+        assert c.sendmail("news@news.demo.example", people, SAMPLE) == {}
+    assert len(gw.sink.messages()) == 5
 
 
 def test_content_violations_refuse_the_message_after_data(gw):

@@ -37,12 +37,6 @@ OWN_ADDRESSES_ALONE = Action(
     "4.5.3 Mail to the gateway's own addresses goes in a transaction of its own: send the other recipients "
     "in another",
 )
-ONE_RECIPIENT = Action(
-    452,
-    "4.5.3 One recipient per message for marketing mail (each gets its own unsubscribe link): send the "
-    "others in another transaction",
-)
-
 
 REPLY_TEXT = 500  # RFC 5321 4.5.3.1.5: a reply line is 512 octets with its code and CRLF
 

@@ -37,7 +37,6 @@ from .actions import (
     BAD_SENDER,
     MAIL_OK,
     NEED_AUTH,
-    ONE_RECIPIENT,
     OWN_ADDRESSES_ALONE,
     RCPT_OK,
     STORE_DOWN,
@@ -46,11 +45,12 @@ from .actions import (
     cut,
     fitted,
 )
+from .fanout import fan_out, per_recipient
 from .holding import held
 from .mailboxes import Mailbox, own_mailbox, return_path
 from .optouts import OptOutDesk
 from .optouts import Sender as OptOutSender
-from .outgoing import list_unsubscribe_headers, received, rewrite
+from .outgoing import Outgoing
 from .sending import Safekeeping, Sending, digest
 from .upstream import Relay, Transaction, UpstreamRefused, UpstreamUnavailable
 
@@ -155,8 +155,6 @@ class EmailEngine:
         sender = tx.client.sender
         if sender is None or sender not in self.config.senders:
             return
-        if self._one_recipient_per_message(self.config.senders[sender].settings.category):
-            return  # only the first is taken: the rest are asked to come again in transactions of their own
         wanted = list(
             dict.fromkeys(
                 a
@@ -186,8 +184,6 @@ class EmailEngine:
         settings = self.config.sender(sender).settings
         if tx.lost:  # the recipients accepted so far are no longer upstream: the client sends it all again
             return UPSTREAM_DOWN
-        if tx.accepted and self._one_recipient_per_message(settings.category):
-            return ONE_RECIPIENT
         recipient = normalize_email(address)
         now = datetime.now(UTC)
         facts = tx.facts.get(recipient)
@@ -205,7 +201,7 @@ class EmailEngine:
             )
         if tx.upstream is None:
             mail_from = tx.mail_from
-            if self._one_recipient_per_message(settings.category) and tx.mail_from:
+            if self._copy_per_recipient(settings.category) and tx.mail_from:
                 tx.relay_id = new_id()  # the decision's id, named by its own return path (VERP)
                 mail_from = return_path(self.delivery.signer, self.config, tx.relay_id) or mail_from
             try:
@@ -254,7 +250,7 @@ class EmailEngine:
 
     # -- DATA ----------------------------------------------------------------------------------------------
 
-    def _one_recipient_per_message(self, category: Category) -> bool:
+    def _copy_per_recipient(self, category: Category) -> bool:
         """Marketing mail carries its recipient's own signed unsubscribe link, so one copy per recipient."""
         return category is Category.MARKETING and self.config.smtp.add_list_unsubscribe
 
@@ -295,8 +291,28 @@ class EmailEngine:
         monitored = found if fate is Fate.MONITOR else ()
         has_own = content.list_unsubscribe is not None or content.list_unsubscribe_post is not None
         theirs = (content.list_unsubscribe or "") if has_own else None
-        outgoing = await self._outgoing(tx, raw, category, theirs, monitored, now)
         verdict = Verdict.MONITORED if fate is Fate.MONITOR else Verdict.RELAYED
+        client, delivery = tx.client, self.delivery
+        message = Outgoing(
+            self.config, delivery.signer, delivery.dkim, sender, raw, category, theirs, monitored, now,
+            client.helo, client.peer, client.tls, client.authenticated,
+        )  # fmt: skip
+        if len(tx.accepted) > 1 and self._copy_per_recipient(category):
+            asked = list(getattr(upstream, "recipients", ()))  # as the client wrote them, with their options
+            tx.upstream = None  # the probe asked the upstream about each recipient; each copy goes on its own
+            await upstream.abort()
+            copies = per_recipient(
+                message, tx.accepted, asked, tx.relay_id,
+                lambda r: self._decision(tx, r, category, verdict, found, excerpt, len(raw), "", now),
+                lambda decision_id: return_path(self.delivery.signer, self.config, decision_id) if tx.mail_from else None,
+                tx.mail_from,
+            )  # fmt: skip
+            smtp = self.config.smtp
+            return await fan_out(
+                self.sending, self.delivery.relay, copies, tx.options,
+                hold=smtp.upstream_hold_timeout, at_once=smtp.upstream_pool_size, message_id=tx.message_id,
+            )  # fmt: skip
+        outgoing = await message.for_recipients(tx.accepted)
         intended = [
             self._decision(tx, r, category, verdict, found, excerpt, size, "", now) for r in tx.accepted
         ]
@@ -304,50 +320,6 @@ class EmailEngine:
             intended = [replace(intended[0], id=tx.relay_id)]
         tx.upstream = None  # the sending finishes it, whatever happens
         return await self.sending.send(upstream, outgoing, intended, now)
-
-    async def _outgoing(
-        self,
-        tx: MailTransaction,
-        raw: bytes,
-        category: Category,
-        theirs: str | None,  # the client's List-Unsubscribe ("" for a -Post alone), None: it has none
-        monitored: Sequence[Violation],
-        now: datetime,
-    ) -> bytes:
-        """The message as it goes upstream: the gateway's headers added, internal ones stripped, signed."""
-        sender = tx.client.sender
-        assert sender is not None
-        client = tx.client
-        added = [
-            (
-                "Received",
-                received(
-                    helo=client.helo,
-                    peer=client.peer,
-                    tls=client.tls,
-                    authenticated=client.authenticated,
-                    by=self.config.smtp.hostname,
-                    message_id=new_id(),
-                    recipients=tx.accepted,
-                    now=now,
-                ),
-            )
-        ]
-        smtp = self.config.smtp
-        if (
-            category is Category.MARKETING
-            and smtp.add_list_unsubscribe
-            and (theirs is None or smtp.repair_list_unsubscribe)
-        ):
-            signer = self.delivery.signer
-            added += list_unsubscribe_headers(signer, self.config, sender, tx.accepted, now, theirs)
-        if monitored:
-            added.append(("X-Compliance-Violations", ", ".join(dict.fromkeys(v.code for v in monitored))))
-        outgoing = rewrite(raw, added)
-        dkim = self.delivery.dkim
-        if dkim is not None and dkim.signs_for(sender):
-            outgoing = await dkim.sign(sender, outgoing)  # last: it covers the added headers
-        return outgoing
 
     # -- decisions ---------------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from functools import lru_cache
@@ -28,9 +29,11 @@ from urllib.parse import quote
 
 from ..config import Config
 from ..content.mime import blank_line
-from ..model import Channel
+from ..model import Category, Channel, Violation
+from ..store import new_id
 from ..tokens import TokenSigner
 from .mailboxes import tagged, unsubscribe_address
+from .signing import DkimSigners
 
 INTERNAL_PREFIX = b"x-gateway-"
 
@@ -141,3 +144,53 @@ def received(
 def _received_date(second: int) -> str:
     """RFC 5322's date, as format_datetime writes it for UTC: the same for every message of that second."""
     return format_datetime(datetime.fromtimestamp(second, UTC))
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message as it goes upstream, for all its recipients or for one (a copy of marketing mail):
+    the client's bytes with the gateway's fields on top, the internal ones gone, signed last."""
+
+    config: Config
+    signer: TokenSigner
+    dkim: DkimSigners | None
+    sender: str
+    raw: bytes
+    category: Category
+    theirs: str | None  # the client's List-Unsubscribe ("" for a -Post alone); None: it has none
+    monitored: Sequence[Violation]
+    now: datetime
+    helo: str | None
+    peer: str | None
+    tls: bool
+    authenticated: bool
+
+    async def for_recipients(self, recipients: Sequence[str]) -> bytes:
+        smtp = self.config.smtp
+        stamp = received(
+            helo=self.helo,
+            peer=self.peer,
+            tls=self.tls,
+            authenticated=self.authenticated,
+            by=smtp.hostname,
+            message_id=new_id(),
+            recipients=recipients,
+            now=self.now,
+        )
+        added = [("Received", stamp)]
+        if (
+            self.category is Category.MARKETING
+            and smtp.add_list_unsubscribe
+            and (self.theirs is None or smtp.repair_list_unsubscribe)
+        ):
+            added += list_unsubscribe_headers(
+                self.signer, self.config, self.sender, recipients, self.now, self.theirs
+            )
+        if self.monitored:
+            added.append(
+                ("X-Compliance-Violations", ", ".join(dict.fromkeys(v.code for v in self.monitored)))
+            )
+        outgoing = rewrite(self.raw, added)
+        if self.dkim is not None and self.dkim.signs_for(self.sender):
+            outgoing = await self.dkim.sign(self.sender, outgoing)  # last: it covers the added headers
+        return outgoing

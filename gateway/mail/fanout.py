@@ -1,0 +1,117 @@
+"""Marketing mail to several recipients: one upstream copy per recipient.
+
+Each copy carries its recipient's own signed List-Unsubscribe token (and return path, and a DKIM signature
+over them), so it cannot be one message for all. The client's transaction stays one SMTP transaction:
+every recipient is taken at RCPT (the upstream is asked about each one there, in one probing transaction,
+so its refusals reach the client recipient by recipient), and at the end of DATA the probe is rolled back
+and the copies go, concurrently over the upstream pool (at most `upstream_pool_size` at once), each in a
+transaction of its own that `Sending` sees through as any other: intent first, outcome after, a retry of
+a copy already relayed not sent again.
+
+The client hears one answer for them all:
+
+- 250 when every copy was taken upstream (or had been, by an earlier attempt);
+- the upstream's own permanent refusal when no copy was taken and every one was refused for good;
+- otherwise 451: the client sends the message again, and the copies already taken are not sent twice
+  (they are known by Message-ID and recipient, as any retry is; a message without a Message-ID cannot be
+  told from a new one, and its copies go again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+
+from ..addresses import normalize_email
+from ..model import Decision
+from ..store import new_id
+from .actions import Action
+from .holding import Held
+from .outgoing import Outgoing
+from .sending import Sending
+from .upstream import Relay
+
+
+@dataclass(frozen=True)
+class Copy:
+    address: str  # as the client wrote it at RCPT
+    options: tuple[str, ...]  # its RCPT parameters
+    mail_from: str  # the envelope sender upstream (its own return path when the gateway makes them)
+    decision: Decision  # what it becomes if the upstream takes it
+    message: Callable[[], Awaitable[bytes]]  # the copy's bytes, made when it is its turn
+
+
+def per_recipient(
+    message: Outgoing,
+    recipients: Sequence[str],
+    asked: Sequence[tuple[str, Sequence[str]]],
+    first_id: str | None,
+    decision: Callable[[str], Decision],
+    return_path: Callable[[str], str | None],
+    mail_from: str,
+) -> list[Copy]:
+    """The copies of `message`: one per recipient (normalized), each RCPT'd as the client wrote it (`asked`:
+    the probe's recipients with their options), its decision's id fixed now (the first may have been
+    named already by the probe's return path) so its own return path can name it."""
+    written = {normalize_email(a): (a, tuple(o)) for a, o in asked}
+    copies = []
+    for n, recipient in enumerate(recipients):
+        decision_id = first_id if n == 0 and first_id else new_id()
+        address, options = written.get(recipient, (recipient, ()))
+
+        def bytes_of(one: tuple[str, ...] = (recipient,)) -> Awaitable[bytes]:
+            return message.for_recipients(one)
+
+        copies.append(
+            Copy(
+                address,
+                options,
+                return_path(decision_id) or mail_from,
+                replace(decision(recipient), id=decision_id),
+                bytes_of,
+            )
+        )
+    return copies
+
+
+async def fan_out(
+    sending: Sending,
+    relay: Relay,
+    copies: Sequence[Copy],
+    options: Sequence[str],
+    *,
+    hold: float,
+    at_once: int,
+    message_id: str,
+) -> Action:
+    limit = asyncio.Semaphore(max(1, at_once))
+    now = copies[0].decision.at
+
+    async def one(copy: Copy) -> Action:
+        async with limit:
+            upstream = Held(relay, copy.mail_from, tuple(options), hold)
+            upstream.recipients = [(copy.address, copy.options)]  # begun when it sends (MAIL, RCPT, DATA)
+            return await sending.send(upstream, await copy.message(), [copy.decision], now)
+
+    answers = await asyncio.gather(*(one(c) for c in copies))
+    return combined(answers, bool(message_id))
+
+
+def combined(answers: Sequence[Action], retry_known: bool) -> Action:
+    """One reply for the copies' answers (the module's docstring)."""
+    failed = [a for a in answers if a.code != 250]
+    if not failed:
+        return Action(250, f"2.0.0 Accepted upstream: {len(answers)} copies, one per recipient")
+    if len(failed) == len(answers) and all(a.code >= 500 for a in failed):
+        return failed[0]
+    taken = len(answers) - len(failed)
+    again = (
+        f"the {taken} taken are not sent again"
+        if retry_known
+        else "without a Message-ID the copies taken go again"
+    )
+    why = " ".join(failed[0].text.split())[:120]
+    return Action(
+        451, f"4.3.0 {len(failed)} of {len(answers)} copies not taken upstream ({why}); try again: {again}"
+    )
