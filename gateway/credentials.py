@@ -95,10 +95,14 @@ class Credentials:
         self, door: str, client: str | None, user: str | None, digest: bytes, verify: Callable[[], str | None]
     ) -> str | None:
         """A check under the guessing limits: Blocked at once when blocked; a failure answered late."""
-        self.throttle.check(client, user)
-        name = await self._check_async(digest, verify)
+        self.throttle.start(client, user)
+        try:
+            name = await self._check_async(digest, verify)
+        except BaseException:
+            self.throttle.abandoned(client, user)
+            raise
         if name is not None:
-            self.throttle.succeeded(client)
+            self.throttle.succeeded(client, user)
             return name
         delay, blocked = self.throttle.failed(client, user)
         log.warning("auth failure: door=%s client=%s user=%r", door, client or "unknown", user)

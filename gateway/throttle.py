@@ -7,8 +7,12 @@ after a delay that doubles, and a temporary block once there are too many.
   guesses of many addresses at one account), block further attempts from it (or at it) for
   `block_minutes`: answered at once, `454 4.7.0` on SMTP and `429` with `Retry-After` over HTTP, the
   credential not even checked, so a guess made while blocked learns nothing.
-- A success clears its client's count (not the user name's: a guesser's success elsewhere does not
-  wipe the trail). Counts are forgotten after `block_minutes` without a failure.
+- Attempts in flight count too: a burst of guesses sent at once meets the limit as a sequence would.
+- A success does not clear a count (holding one valid credential must not buy unlimited guesses at
+  others); a count is forgotten after `block_minutes` without a failure.
+- A blocked user name does not lock out the addresses that have logged in as it before (up to
+  `_KNOWN_PER_USER` of them): anyone can make 30 wrong guesses at a name, but not keep its owner out.
+- An IPv6 client is counted by its /64 (one host has them all); an IPv4-mapped one as IPv4.
 - Memory is bounded: at most `_MAX_TRACKED` keys, the oldest forgotten first.
 
 Each process keeps its own counts (with `smtp.workers` > 1 a guesser meets each worker's limits; the
@@ -18,12 +22,14 @@ delays still bound the rate). The log line for each failure and block is made fo
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 _MAX_TRACKED = 100_000
+_KNOWN_PER_USER = 20
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,7 @@ class Blocked(Exception):
 @dataclass
 class _Count:
     failures: int = 0
+    pending: int = 0  # attempts being checked right now
     last: float = 0.0
     blocked_until: float = 0.0
 
@@ -53,12 +60,16 @@ class Throttle:
         self.limits = limits or Limits()
         self.clock = clock
         self._counts: OrderedDict[tuple[str, str], _Count] = OrderedDict()
+        self._known: OrderedDict[str, OrderedDict[str, None]] = OrderedDict()  # user -> clients that got in
 
     def _keys(self, client: str | None, user: str | None) -> list[tuple[str, str]]:
-        keys = [("client", client or "unknown")]
+        keys = [("client", _group(client))]
         if user:
             keys.append(("user", user[:256]))
         return keys
+
+    def _limit(self, key: tuple[str, str]) -> int:
+        return self.limits.block_after if key[0] == "client" else self.limits.block_after_per_user
 
     def _count(self, key: tuple[str, str], create: bool) -> _Count | None:
         count = self._counts.get(key)
@@ -76,30 +87,76 @@ class Throttle:
                 self._counts.popitem(last=False)
         return count
 
-    def check(self, client: str | None, user: str | None = None) -> None:
-        """Raises Blocked when the client address or the user name is blocked."""
+    def start(self, client: str | None, user: str | None = None) -> None:
+        """An attempt begins: Blocked when the client address or the user name is blocked, or when the
+        attempts in flight would reach the limit; otherwise counted as in flight until `failed` or
+        `succeeded` (or `abandoned`) ends it."""
         now = self.clock()
-        waits = [c.blocked_until - now for k in self._keys(client, user) if (c := self._count(k, False))]
-        if waits and max(waits) > 0:
+        familiar = bool(user) and _group(client) in self._known.get(user[:256] if user else "", {})
+        keys = [k for k in self._keys(client, user) if not (k[0] == "user" and familiar)]
+        waits = []
+        for key in keys:
+            count = self._count(key, True)
+            assert count is not None
+            if count.blocked_until > now:
+                waits.append(count.blocked_until - now)
+            elif count.failures + count.pending >= self._limit(key):
+                waits.append(self.limits.max_failure_delay or 1.0)
+        if waits:
             raise Blocked(max(waits))
+        for key in self._keys(client, user):
+            count = self._count(key, True)
+            assert count is not None
+            count.pending += 1
+
+    def abandoned(self, client: str | None, user: str | None = None) -> None:
+        """An attempt that ended without an answer (cancelled, an error): no longer in flight."""
+        for key in self._keys(client, user):
+            if (count := self._counts.get(key)) is not None and count.pending:
+                count.pending -= 1
 
     def failed(self, client: str | None, user: str | None = None) -> tuple[float, bool]:
         """A failed attempt: (seconds to wait before answering it, whether it blocked something)."""
         now = self.clock()
         delay, blocked = 0.0, False
+        self.abandoned(client, user)
         for key in self._keys(client, user):
             count = self._count(key, True)
             assert count is not None
             count.failures += 1
             count.last = now
             self._counts.move_to_end(key)
-            limit = self.limits.block_after if key[0] == "client" else self.limits.block_after_per_user
-            if count.failures >= limit and count.blocked_until <= now:
+            if count.failures >= self._limit(key) and count.blocked_until <= now:
                 count.blocked_until = now + self.limits.block_minutes * 60
                 blocked = True
             wait = self.limits.failure_delay * 2 ** min(count.failures - 1, 30)
             delay = max(delay, min(wait, self.limits.max_failure_delay))
         return delay, blocked
 
-    def succeeded(self, client: str | None) -> None:
-        self._counts.pop(("client", client or "unknown"), None)
+    def succeeded(self, client: str | None, user: str | None = None) -> None:
+        """A success: no longer in flight, and the client is one its user name knows (`start`)."""
+        self.abandoned(client, user)
+        if user:
+            clients = self._known.setdefault(user[:256], OrderedDict())
+            clients[_group(client)] = None
+            clients.move_to_end(_group(client))
+            while len(clients) > _KNOWN_PER_USER:
+                clients.popitem(last=False)
+            self._known.move_to_end(user[:256])
+            while len(self._known) > _MAX_TRACKED:
+                self._known.popitem(last=False)
+
+
+def _group(client: str | None) -> str:
+    """What a client is counted as: its IPv4 address, or its IPv6 /64."""
+    if not client:
+        return "unknown"
+    try:
+        address = ipaddress.ip_address(client.split("%")[0])
+    except ValueError:
+        return client[:64]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
+    return str(address)

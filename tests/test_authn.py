@@ -30,9 +30,14 @@ RECORDS = {
 
 
 @pytest.fixture(scope="module")
-def resolver():
-    with DnsStub(RECORDS) as stub:
-        yield Dns(("127.0.0.1", stub.port), timeout=2)
+def stub():
+    with DnsStub(RECORDS) as running:
+        yield running
+
+
+@pytest.fixture
+def resolver(stub):
+    return Dns(("127.0.0.1", stub.port), timeout=2)  # one per message, as the gateway makes them
 
 
 def signed(message: bytes = MESSAGE, domain: bytes = b"example.com") -> bytes:
@@ -109,3 +114,63 @@ def test_garbage_is_not_verified(resolver):
     assert dkim_domains(b"\x00\xff" * 100, resolver) == []
     junk = b"DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=s1; b=AAAA; bh=BBBB; h=from\r\n" + MESSAGE
     assert dkim_domains(junk, resolver) == []
+
+
+def _der(tag: int, body: bytes) -> bytes:
+    size = len(body)
+    length = (
+        bytes([size])
+        if size < 128
+        else bytes([0x80 | ((size.bit_length() + 7) // 8)])
+        + size.to_bytes((size.bit_length() + 7) // 8, "big")
+    )
+    return bytes([tag]) + length + body
+
+
+def _rsa_record(bits: int, exponent: int) -> bytes:
+    """A DKIM key record with an RSA public key of this size (not a real key: only its shape counts)."""
+    import base64
+
+    def integer(n: int) -> bytes:
+        raw = n.to_bytes((n.bit_length() + 8) // 8, "big")
+        return _der(0x02, raw)
+
+    rsa = _der(0x30, integer((1 << (bits - 1)) | 1) + integer(exponent))
+    algorithm = _der(0x30, bytes.fromhex("06092a864886f70d0101010500"))
+    spki = _der(0x30, algorithm + _der(0x03, b"\x00" + rsa))
+    return b"v=DKIM1; k=rsa; p=" + base64.b64encode(spki)
+
+
+def test_dkim_keys_too_costly_to_check_are_not_used():
+    from gateway.mail.authn import usable_key
+
+    assert usable_key(_rsa_record(2048, 65537)) and usable_key(_rsa_record(4096, 65537))
+    assert not usable_key(_rsa_record(16384, 65537))  # seconds of pure-Python arithmetic per signature
+    assert not usable_key(_rsa_record(2048, (1 << 2048) - 1))  # a huge exponent, as slow
+    assert usable_key(b"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=")
+    assert usable_key(b"garbage")  # dkimpy refuses it itself
+
+
+def test_every_message_has_a_dns_budget():
+    import time
+
+    from gateway.mail.authn import Dns
+
+    many = {
+        ("many.example", "TXT"): ["v=spf1 " + " ".join(f"a:h{i}.many.example" for i in range(9)) + " -all"]
+    }
+    many.update({(f"h{i}.many.example", "A"): [f"198.51.100.{i + 1}"] for i in range(9)})
+    with DnsStub(many) as stub:
+        tight = Dns(("127.0.0.1", stub.port), timeout=2, queries=4)
+        assert spf(tight, "192.0.2.1", "many.example") == "temperror"  # out of queries: not a pass
+    slow = Dns(("127.0.0.1", 9), timeout=0.3, deadline=0.5)  # nothing answers there
+    started = time.monotonic()
+    assert spf(slow, "192.0.2.1", "example.com") == "temperror"
+    assert time.monotonic() - started < 2
+
+
+def test_prefix_lengths_out_of_range_are_permerrors(resolver):
+    with DnsStub(
+        {("broken.example", "TXT"): ["v=spf1 a/99 -all"], ("broken.example", "A"): ["192.0.2.1"]}
+    ) as stub:
+        assert spf(Dns(("127.0.0.1", stub.port), timeout=2), "192.0.2.1", "broken.example") == "permerror"

@@ -193,3 +193,50 @@ def test_eight_guessers_do_not_slow_other_clients(gw):
             t.join()
     latencies.sort()
     assert latencies[int(len(latencies) * 0.99)] < 0.5, latencies[-5:]
+
+
+def test_guesses_sent_all_at_once_meet_the_limit_as_a_sequence_would(tmp_path):
+    g = Gateway(
+        tmp_path,
+        "failure_delay_ms = 200\nmax_failure_delay_ms = 200\nblock_after = 10\nblock_after_per_user = 1000",
+    )
+    try:
+        answers: list[int] = []
+
+        def guess(i: int) -> None:
+            c = smtp_from(g, "127.0.0.1")
+            answers.append(c.docmd("AUTH", plain("acme", PASSWORD if i == 30 else f"burst-{i}"))[0])
+            c.close()
+
+        threads = [threading.Thread(target=guess, args=(i,)) for i in range(60)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        g.close()
+    assert answers.count(535) <= 10 and answers.count(454) >= 49, sorted(answers)
+
+
+def test_a_valid_credential_does_not_buy_more_guesses(gw):
+    for _ in range(9):
+        assert http_get(gw, "/v1/decisions?limit=1", "wrong-key")[0] == 401
+    assert http_get(gw, "/v1/decisions?limit=1", OPS)[0] == 200
+    assert http_get(gw, "/v1/decisions?limit=1", "wrong-again")[0] == 401  # the tenth failure
+    assert http_get(gw, "/v1/decisions?limit=1", "and-again")[0] == 429
+
+
+def test_a_blocked_name_does_not_keep_out_a_host_that_logged_in_as_it_before(gw):
+    own = smtp_from(gw, "127.0.0.2")
+    assert own.docmd("AUTH", plain("acme", PASSWORD))[0] == 235
+    own.quit()
+    for n in range(10, 40):  # 30 wrong guesses at the name, from 30 addresses
+        c = smtp_from(gw, f"127.0.0.{n}")
+        c.docmd("AUTH", plain("acme", f"x-{n}"))
+        c.quit()
+    stranger = smtp_from(gw, "127.0.0.99")
+    assert stranger.docmd("AUTH", plain("acme", PASSWORD))[0] == 454
+    stranger.quit()
+    again = smtp_from(gw, "127.0.0.2")
+    assert again.docmd("AUTH", plain("acme", PASSWORD))[0] == 235
+    again.quit()

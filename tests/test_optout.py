@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import smtplib
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -418,6 +419,9 @@ def test_forget_leaves_the_address_nowhere_under_the_state_directory_or_in_the_d
     assert stored["0000000000001aaaaaaaa"].excerpt == ""
     assert stored["0000000000002bbbbbbbb"].recipient == "other@example.com"
     assert everywhere() == [] and not journal.exists()
+    assert refused_next(gw)  # a message to the erased address, refused: its decision is written erased
+    time.sleep(0.5)  # refusals are written with the next batch
+    assert everywhere() == []
 
 
 def test_a_scrubbed_journal_takes_the_next_append_whole(tmp_path):

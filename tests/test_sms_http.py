@@ -437,6 +437,13 @@ def test_a_sender_names_only_its_own_messaging_service_and_public_callbacks(gw):
         ({"StatusCallback": "https://user:pw@app.example/status"}, 21609),
         ({"StatusCallback": "ftp://app.example/status"}, 21609),
         ({"StatusCallback": "https://app.example/" + "x" * 3000}, 21609),
+        ({"StatusCallback": "http://localhost./s"}, 21609),  # what a review tried
+        ({"StatusCallback": "http://metadata.google.internal./"}, 21609),
+        ({"StatusCallback": "http://127.1/s"}, 21609),
+        ({"StatusCallback": "http://0x7f.0.0.1/s"}, 21609),
+        ({"StatusCallback": "http://2130706433/s"}, 21609),
+        ({"StatusCallback": "http://[64:ff9b::7f00:1]/s"}, 21609),
+        ({"StatusCallback": "http://[::ffff:10.0.0.1]/s"}, 21609),
     ]
     for extra, code in bad:
         status, body, _ = form_post(gw, ACME_SID, KEYS["acme"], {"To": FRIEND, "Body": MARKETING, **extra})

@@ -460,3 +460,48 @@ def test_what_must_act_once_is_first_only_once_on_both_engines(store):
     assert run(store.seen("twilio-sid", "SM1")) and not run(store.seen("twilio-sid", "SM2"))
     assert run(store.forget_seen("twilio-sid", T0 + timedelta(seconds=1))) == 1
     assert not run(store.seen("twilio-sid", "SM1")) and run(store.seen("signed-out", "SM1"))
+
+
+def test_a_decision_for_an_erased_address_is_written_erased_on_both_engines(store):
+    """A journal moved in after `forget`, or a refusal of an erased address: whoever writes the decision,
+    the store writes it as erasure left the others (SQLite in its writer, PostgreSQL in a trigger)."""
+    from gateway.model import Category, Decision, Verdict, Violation
+
+    run(store.forget(Channel.EMAIL, "gone@example.com", T0))
+    late = Decision(
+        "0000000000099aaaaaaaa", T0, Channel.EMAIL, "acme", "gone@example.com", Category.MARKETING,
+        Verdict.REJECTED, (Violation("SUPPRESSED", "gone@example.com opted out"),),
+        excerpt="Hi gone@example.com", upstream="550 <Gone@Example.com> no",
+    )  # fmt: skip
+    kept = Decision(
+        "0000000000099bbbbbbbb",
+        T0,
+        Channel.EMAIL,
+        "acme",
+        "kept@example.com",
+        Category.MARKETING,
+        Verdict.RELAYED,
+        excerpt="Spring",
+    )
+    run(store.record_decisions([late, kept]))
+    run(store.record_decisions([late], replace=True))  # the upsert path too
+    found = {d.id: d for d in run(store.decisions(10))}
+    erased = found["0000000000099aaaaaaaa"]
+    assert erased.recipient == f"sha256:{address_hash('gone@example.com')}"
+    assert (erased.excerpt, erased.upstream) == ("", "")
+    assert [(v.code, v.message) for v in erased.violations] == [("SUPPRESSED", "")]
+    assert found["0000000000099bbbbbbbb"].recipient == "kept@example.com"
+
+
+def test_forget_takes_the_address_out_of_other_peoples_subjects_and_any_case(store):
+    from gateway.model import Category, Decision, Verdict
+
+    mine = Decision("0000000000098aaaaaaaa", T0, Channel.EMAIL, "acme", "dee@example.com", Category.MARKETING,
+                    Verdict.FAILED, upstream="550 5.1.1 <Dee@Example.COM>: unknown")  # fmt: skip
+    theirs = Decision("0000000000098bbbbbbbb", T0, Channel.EMAIL, "acme", "bob@example.com", Category.MARKETING,
+                      Verdict.RELAYED, excerpt="Bob, DEE@example.com says hi")  # fmt: skip
+    run(store.record_decisions([mine, theirs]))
+    run(store.forget(Channel.EMAIL, "dee@example.com", T0))
+    found = {d.id: d for d in run(store.decisions(10))}
+    assert "dee@example.com" not in found["0000000000098aaaaaaaa"].upstream.lower()
+    assert found["0000000000098bbbbbbbb"].excerpt == "Bob, [erased] says hi"

@@ -62,10 +62,7 @@ DONE = {
     "unchanged": "Nothing matched: nothing was changed.",
     "confirmed": "Request confirmed: the address is unsubscribed.",
 }
-UNVERIFIED = (
-    "request.unverified",
-    "report.unverified",
-)  # opt-out mail that changed nothing (mail/optouts.py)
+_OPTOUTS_PAGE = 100
 
 
 def session_cookie(signer, now: float | None = None) -> str:
@@ -320,12 +317,22 @@ def make_routes(ctx, app: web.Application):
 
     async def optouts(request: web.Request) -> web.Response:
         """Opt-out mail nothing vouched for: requests to confirm, and reports that changed nothing."""
-        entries = await ctx.store.audit_log(limit=200, actions=UNVERIFIED)
+        kind = "report" if request.query.get("kind") == "report" else "request"
+        try:
+            number = min(max(int(request.query.get("page", "1")), 1), 10_000)
+        except ValueError:
+            number = 1
+        entries = await ctx.store.audit_log(
+            limit=_OPTOUTS_PAGE + 1, actions=[f"{kind}.unverified"], offset=(number - 1) * _OPTOUTS_PAGE
+        )
         return page(
             "optouts.html",
             title="Opt-out mail not verified",
             signed_in=True,
-            entries=entries,
+            kind=kind,
+            entries=entries[:_OPTOUTS_PAGE],
+            page_number=number,
+            more=len(entries) > _OPTOUTS_PAGE,
             csrf=csrf_token(ctx.signer, request["ops"]),
         )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import socket
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -118,7 +119,7 @@ async def read_json(request: web.Request) -> dict:
     return data
 
 
-def check_twilio_fields(sender: Sender, form: Mapping[str, str], public_url: str) -> None:
+def check_twilio_fields(sender: Sender, form: Mapping[str, str], own: tuple[str | None, ...]) -> None:
     """Twilio fields that name things of the gateway's Twilio account, which every sender shares: a sender
     may name only its own messaging service, and status callbacks only to a public http(s) URL (on one of its
     `status_callback_hosts` when it has them), never to the gateway itself. Twilio's error codes."""
@@ -138,7 +139,7 @@ def check_twilio_fields(sender: Sender, form: Mapping[str, str], public_url: str
             twilio_code=21609,
         )
     callback = form.get("StatusCallback")
-    if callback and not _callback_ok(callback, sender.status_callback_hosts, public_url):
+    if callback and not _callback_ok(callback, sender.status_callback_hosts, own):
         raise ApiError(
             400,
             "BAD_STATUS_CALLBACK",
@@ -147,24 +148,49 @@ def check_twilio_fields(sender: Sender, form: Mapping[str, str], public_url: str
         )
 
 
-def _callback_ok(url: str, hosts: tuple[str, ...], public_url: str) -> bool:
+def _callback_ok(url: str, hosts: tuple[str, ...], own: tuple[str | None, ...]) -> bool:
     if len(url) > 2048 or not url.isprintable():
         return False
     try:
         parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
+        host = (parts.hostname or "").rstrip(".").lower()
         parts.port  # noqa: B018 (raises ValueError for a bad port)
     except ValueError:
         return False
     if parts.scheme not in ("https", "http") or not host or parts.username or parts.password:
         return False
-    if host == (urlsplit(public_url).hostname or "").lower() or not _public_host(host):
+    gateway = {(urlsplit(u).hostname or "").rstrip(".").lower() for u in own if u}
+    if host in gateway or not _public_host(host):
         return False
     return not hosts or any(host == h or host.endswith("." + h) for h in hosts)
 
 
+_PRIVATE_SUFFIXES = (".local", ".localhost", ".internal", ".invalid", ".test", ".home.arpa", ".lan", ".corp")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
 def _public_host(host: str) -> bool:
+    """A name or an address anyone on the internet reaches: not loopback, private, link-local, a
+    special-use name, nor an address written in a form only C libraries read (127.1, 0x7f.0.0.1)."""
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_global
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
-        return "." in host and not host.endswith((".local", ".localhost", ".internal", ".invalid", ".test"))
+        try:
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            address = None
+    if address is not None:
+        return _global(address)
+    if "." not in host or host == "localhost" or host.endswith(_PRIVATE_SUFFIXES):
+        return False
+    return not host.rsplit(".", 1)[-1].isdigit()
+
+
+def _global(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and address in _NAT64:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            return _global(embedded)
+    return address.is_global

@@ -168,7 +168,7 @@ def make_handler(ctx):
             from_number,
             body_required=not form.get("MediaUrl") and not form.get("ContentSid"),
         )
-        check_twilio_fields(sender, form, ctx.config.public_url)
+        check_twilio_fields(sender, form, (ctx.config.public_url, ctx.config.sms.inbound_url))
         category = parse_category(form.get("Category") or request.headers.get("X-Gateway-Category"))
         now = datetime.now(UTC)
         send_at = (

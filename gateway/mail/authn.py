@@ -11,16 +11,25 @@ reverse; without a public-suffix list, a bare top-level domain never counts as a
 SPF is RFC 7208's check_host() for the mechanisms mail uses (`all`, `include`, `a`, `mx`, `ip4`, `ip6`,
 `exists`, the `redirect` modifier), with its limits: 10 lookups that cost DNS, 2 void lookups. A term with
 a macro is not evaluated (no match); `ptr` never matches (RFC 7208 5.5: "do not use").
+
+Everything here is bounded, since anyone can make the gateway run it (mail to its own addresses needs no
+AUTH) with DNS records they write: at most `_QUERIES` DNS queries per message, each answered within
+`_QUERY_SECONDS`, all within `DEADLINE` seconds (RFC 7208 4.6.4 suggests at least 20); DKIM keys over
+4,096 bits or with an exponent over 2^32 are not used (pure-Python RSA with a huge key would hold the
+interpreter for seconds), at most 3 signatures are tried; any error is "not vouched for", never a crash.
 """
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import logging
 import re
+import time
 from collections.abc import Sequence
 
 import dkim
+import dkim.crypto
 import dns.exception
 import dns.resolver
 
@@ -29,21 +38,47 @@ log = logging.getLogger("gateway.mail")
 _CIDR = re.compile(r"(?:/(\d{1,2}))?(?://(\d{1,3}))?")  # "", "/24", "//64", "/24//64"
 _LOOKUP_LIMIT = 10
 _VOID_LIMIT = 2
+_QUERIES = 30  # DNS queries for one message, DKIM and SPF together (an mx term's address lookups too)
+_QUERY_SECONDS = 2.0
+DEADLINE = 20.0
+_MAX_KEY_BITS = 4096
+_MAX_SIGNATURES = 3
+
+
+class Budget(Exception):
+    """The message's DNS budget (queries or time) is spent."""
 
 
 class Dns:
-    """A synchronous resolver: answers, or [] when the name has none (NXDOMAIN, no data)."""
+    """A synchronous resolver: answers, or [] when the name has none (NXDOMAIN, no data). One per message:
+    it counts its queries and its time (`Budget` past either)."""
 
-    def __init__(self, server: tuple[str, int] | None = None, timeout: float = 4.0) -> None:
+    def __init__(
+        self, server: tuple[str, int] | None = None, timeout: float = _QUERY_SECONDS, *,
+        queries: int = _QUERIES, deadline: float = DEADLINE,
+    ) -> None:  # fmt: skip
+        self.server, self.timeout = server, timeout
         self.resolver = dns.resolver.Resolver(configure=server is None)
         if server is not None:
             self.resolver.nameservers = [server[0]]
             self.resolver.port = server[1]
         self.resolver.lifetime = timeout
+        self.left = queries
+        self.until = time.monotonic() + deadline
+
+    def fresh(self) -> Dns:
+        """A resolver with a budget of its own, for the next message."""
+        return Dns(self.server, self.timeout)
 
     def _answers(self, name: str, rdtype: str) -> list:
+        remaining = self.until - time.monotonic()
+        if self.left <= 0 or remaining <= 0:
+            raise Budget(f"DNS budget spent ({_QUERIES} queries, {DEADLINE:g} s)")
+        self.left -= 1
         try:
-            return list(self.resolver.resolve(name, rdtype, search=False))
+            return list(
+                self.resolver.resolve(name, rdtype, search=False, lifetime=min(self.timeout, remaining))
+            )
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
             return []
 
@@ -57,12 +92,26 @@ class Dns:
         return [str(r.exchange).rstrip(".") for r in self._answers(name, "MX")][:10]
 
     def dkim_txt(self, name: bytes, timeout: float = 5) -> bytes | None:
-        """dkimpy's `dnsfunc`."""
+        """dkimpy's `dnsfunc`; a key too costly to check (`usable_key`) is as good as none."""
         try:
             found = self._answers(name.decode("ascii").rstrip("."), "TXT")
-        except (UnicodeDecodeError, dns.exception.DNSException) as exc:
+        except (UnicodeDecodeError, dns.exception.DNSException, Budget) as exc:
             raise dkim.DnsTimeoutError(str(exc)) from None
-        return b"".join(found[0].strings) if found else None
+        record = b"".join(found[0].strings) if found else None
+        return record if record is not None and usable_key(record) else None
+
+
+def usable_key(record: bytes) -> bool:
+    """An RSA key of at most 4,096 bits with an exponent under 2^32, or any other kind (Ed25519 costs
+    what it costs); a record that does not parse is left to dkimpy to refuse."""
+    tags = dict(t.strip().partition(b"=")[::2] for t in record.split(b";") if b"=" in t)
+    if tags.get(b"k", b"rsa").strip() != b"rsa":
+        return True
+    try:
+        key = dkim.crypto.parse_public_key(base64.b64decode(b"".join(tags.get(b"p", b"").split())))
+    except Exception:  # not a key dkimpy can read: it says so itself
+        return True
+    return key["modulus"].bit_length() <= _MAX_KEY_BITS and key["publicExponent"] < 2**32
 
 
 def aligned(domain: str, from_domain: str) -> bool:
@@ -73,7 +122,7 @@ def aligned(domain: str, from_domain: str) -> bool:
     return "." in shorter and longer.endswith("." + shorter)
 
 
-def dkim_domains(raw: bytes, resolver: Dns, limit: int = 5) -> list[str]:
+def dkim_domains(raw: bytes, resolver: Dns, limit: int = _MAX_SIGNATURES) -> list[str]:
     """The d= domains of the message's DKIM signatures that verify."""
     try:
         checker = dkim.DKIM(raw)
@@ -156,6 +205,8 @@ class _Spf:
             raise _PermError(f"bad prefix length in {mechanism!r}")
         prefix4 = int(lengths.group(1) or 32) if lengths else 32
         prefix6 = int(lengths.group(2) or 128) if lengths else 128
+        if prefix4 > 32 or prefix6 > 128:
+            raise _PermError(f"bad prefix length in {mechanism!r}")
         target = arg or domain
         if "%" in target:
             return False
@@ -203,16 +254,27 @@ def spf(resolver: Dns, ip: str, domain: str) -> str:
         address = address.ipv4_mapped
     try:
         return _Spf(resolver, address).check(domain)
-    except _PermError:
+    except (_PermError, ValueError):  # ValueError: an address or network the record writes wrong
         return "permerror"
-    except dns.exception.DNSException:
+    except (dns.exception.DNSException, Budget):
         return "temperror"
 
 
 def from_authenticated(
     raw: bytes, from_domain: str, mail_from: str, helo: str | None, peer: str | None, resolver: Dns
 ) -> str | None:
-    """How the From domain vouches for this message ("dkim d=…", "spf …"), or None when it does not."""
+    """How the From domain vouches for this message ("dkim d=…", "spf …"), or None when it does not (or
+    when finding out fails in any way: the request is then kept for review)."""
+    try:
+        return _vouched(raw, from_domain, mail_from, helo, peer, resolver)
+    except Exception as exc:  # a record or a message that trips the libraries: not vouched for
+        log.warning("DKIM/SPF check of mail from the %s domain failed: %r", from_domain, exc)
+        return None
+
+
+def _vouched(
+    raw: bytes, from_domain: str, mail_from: str, helo: str | None, peer: str | None, resolver: Dns
+) -> str | None:
     for domain in dkim_domains(raw, resolver):
         if aligned(domain, from_domain):
             return f"dkim d={domain}"

@@ -26,23 +26,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from ..addresses import address_hash
 from ..config import Config
 from ..lists import Lists, OptOut
-from ..model import GLOBAL_SCOPE, Channel, Reason
+from ..model import GLOBAL_SCOPE, Category, Channel, Reason
 from ..store import Store, StoreError
 from ..tokens import TokenSigner
 from .actions import STORE_DOWN, Action
+from .authn import DEADLINE as DNS_DEADLINE
 from .authn import Dns, from_authenticated
 from .inbound import Report, read_inbound
 from .mailboxes import Mailbox, own_mailbox, returned_to
 
 log = logging.getLogger("gateway.mail")
 
-REFERENCE_DAYS = 180  # a report about a message relayed longer ago than this is not matched
+_CHECKS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="optout-authn")  # apart from the store's
+REFERENCE_DAYS = 180
+KEEP_PER_PEER, KEEP_WINDOW = (
+    30,
+    600,
+)  # unverified entries kept from one client address per window (s)  # a report about a message relayed longer ago than this is not matched
 _GONE = {"relayed", "monitored", "relaying", "unknown"}  # verdicts of a message that went (or may have)
 
 
@@ -69,26 +78,26 @@ class OptOutDesk:
     def __init__(self, config: Config, store: Store, lists: Lists, signer: TokenSigner) -> None:
         self.config, self.store, self.lists, self.signer = config, store, lists, signer
         self.dns = Dns(config.smtp.dns_resolver)
+        self._checks: asyncio.Semaphore | None = None  # made in the running loop
+        self._kept: dict[str, tuple[float, int]] = {}  # peer -> (window start, unverified entries kept)
 
     async def take(self, client: Sender, mailboxes: list[Mailbox], raw: bytes) -> Action:
         """Mail to the gateway's own addresses, read, judged and stored; answered once stored."""
         try:
             report = await asyncio.to_thread(read_inbound, raw, mailboxes, self.signer)
-            vouched = None
-            if report.kind in ("unsubscribe", "reply") and report.from_address and not report.tokens:
-                domain = report.from_address.rpartition("@")[2]
-                vouched = await asyncio.to_thread(
-                    from_authenticated, raw, domain, client.mail_from, client.helo, client.peer, self.dns
-                )
         except Exception:  # malformed beyond what the stdlib parser forgives: keep it out of the store
             log.warning("inbound mail from %s could not be read", client.mail_from, exc_info=True)
             return Action(250, "2.0.0 Received")
+        vouched = None
+        if report.kind in ("unsubscribe", "reply") and report.from_address and not report.tokens:
+            vouched = await self._vouched(raw, report.from_address.rpartition("@")[2], client)
         actor = "mail to the " + " and ".join(sorted({kind for kind, _ in mailboxes})) + " address"
         try:
             opt_outs, unverified = await self._judge(report, vouched, client)
             added = await self.lists.opt_outs(actor, opt_outs) if opt_outs else []
             for action, detail, address, scope in unverified:
-                await self.lists.note_unverified(actor, action, detail, address, scope)
+                if self._may_keep(client.peer):
+                    await self.lists.note_unverified(actor, action, detail, address, scope)
         except StoreError as exc:
             log.error("store unavailable for inbound mail: %s", exc)
             return STORE_DOWN
@@ -96,9 +105,44 @@ class OptOutDesk:
             "inbound %s from [%s]: %d opt-out(s), %d new, %d unverified",
             report.kind, client.peer, len(added), sum(added), len(unverified),
         )  # fmt: skip
-        if unverified and not opt_outs:
-            return Action(250, f"2.0.0 Received: {report.kind}, not verified: nothing changed")
-        return Action(250, f"2.0.0 Received: {report.kind}")
+        return Action(250, f"2.0.0 Received: {report.kind}")  # the same whatever it changed: no oracle
+
+    def _may_keep(self, peer: str | None) -> bool:
+        """At most `KEEP_PER_PEER` unverified entries from one client address in `KEEP_WINDOW` seconds: a
+        flood of forgeries does not bury real requests in the console or fill the audit trail."""
+        now, key = time.monotonic(), peer or "unknown"
+        start, count = self._kept.get(key, (now, 0))
+        if now - start > KEEP_WINDOW:
+            start, count = now, 0
+        self._kept[key] = (start, count + 1)
+        if len(self._kept) > 10_000:
+            self._kept.pop(next(iter(self._kept)))
+        if count < KEEP_PER_PEER:
+            return True
+        if count == KEEP_PER_PEER:
+            log.warning(
+                "unverified mail from [%s]: more than %d in %d s, not kept", key, KEEP_PER_PEER, KEEP_WINDOW
+            )
+        return False
+
+    async def _vouched(self, raw: bytes, domain: str, client: Sender) -> str | None:
+        """DKIM and SPF for the From domain (authn.py), in threads of their own, at most two messages at
+        a time, each within its DNS budget: a flood of such mail waits here, and slows nothing else."""
+        if self._checks is None:
+            self._checks = asyncio.Semaphore(2)
+        async with self._checks:
+            call = partial(
+                from_authenticated, raw, domain, client.mail_from, client.helo, client.peer, self.dns.fresh()
+            )
+            try:
+                return await asyncio.wait_for(
+                    asyncio.get_running_loop().run_in_executor(_CHECKS, call), timeout=DNS_DEADLINE + 10
+                )
+            except TimeoutError:
+                log.warning(
+                    "DKIM/SPF check of mail from the %s domain took too long: not vouched for", domain
+                )
+                return None
 
     # -- judging -----------------------------------------------------------------------------------------
 
@@ -202,11 +246,20 @@ class OptOutDesk:
                 recipient = None if decision.recipient.startswith("sha256:") else decision.recipient
                 ahash = decision.recipient[7:] if recipient is None else address_hash(recipient)
                 add(Sent(decision.sender, ahash, recipient, "return path"))
+        oldest = time.time() - self.config.unsubscribe_link_days * 86400  # as the unsubscribe page's links
         for token in report.tokens:  # a sender no longer configured: the lists service widens it to global
-            add(Sent(token.scope, token.address_hash, None, "token"))
+            if token.issued_at >= oldest:
+                add(Sent(token.scope, token.address_hash, None, "token"))
         since = datetime.now(UTC) - timedelta(days=REFERENCE_DAYS)
         senders = list(self.config.senders)
+        # A Message-ID is no secret: every recipient of a newsletter sees the one they all share. So it
+        # counts only for mail the gateway did not mark per recipient (its own token and return path do
+        # that for marketing mail): a recipient cannot suppress the others with it.
+        marked = self.config.smtp.add_list_unsubscribe
         for message_id in report.message_ids if senders else ():
-            for _, sender, recipient, ahash in await self.store.sent_as(senders, message_id, since):
-                add(Sent(sender, ahash, recipient, "message-id"))
+            for _, sender, recipient, ahash, category in await self.store.sent_as(senders, message_id, since):
+                if not (marked and category == Category.MARKETING.value):
+                    add(Sent(sender, ahash, recipient, "message-id"))
+                elif (sender, ahash) in found:  # named already (a token): its address, for the console
+                    add(Sent(sender, ahash, recipient, found[(sender, ahash)].via))
         return list(found.values())

@@ -34,6 +34,11 @@ NEEDS_SMTPUTF8 = "553 5.6.7 Non-ASCII address without SMTPUTF8 on MAIL FROM (RFC
 BAD_HELO = "501 5.5.2 Syntax: EHLO hostname (a domain or an address literal, printable, one word)"
 
 
+def _needs_smtputf8(address: str) -> bool:
+    """UTF-8 beyond ASCII (bytes that are not UTF-8 at all are the engine's to refuse: 501)."""
+    return not address.isascii() and not any("\udc80" <= c <= "\udcff" for c in address)
+
+
 def reply(action: Action) -> str:
     """The engine's action as one reply line: whitespace (a quoted subject's line breaks) made single
     spaces, and cut to the octets RFC 5321 allows (the engine keeps its refusals within them already)."""
@@ -137,7 +142,7 @@ class GatewayHandler(LoginMethods):
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         await self._end(session)
-        if not address.isascii() and "SMTPUTF8" not in mail_options:
+        if _needs_smtputf8(address) and "SMTPUTF8" not in mail_options:
             return NEEDS_SMTPUTF8
         given = getattr(server, "mail_auth", None)  # RFC 4954 5: passed on only for a client that logged in
         if given is not None:
@@ -160,7 +165,7 @@ class GatewayHandler(LoginMethods):
             return NEED_MAIL
         if len(envelope.rcpt_tos) >= self.config.smtp.max_recipients:
             return TOO_MANY_RECIPIENTS
-        if not address.isascii() and not envelope.smtp_utf8:
+        if _needs_smtputf8(address) and not envelope.smtp_utf8:
             return NEEDS_SMTPUTF8
         if not envelope.rcpt_tos:  # the first RCPT: the facts of every recipient already sent, at once
             ahead = pipelined_recipients(server)

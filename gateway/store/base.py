@@ -9,7 +9,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from dataclasses import replace as _replace
 from datetime import UTC, datetime
@@ -320,3 +320,16 @@ FREE_TEXT = (
 def without(text: str, address: str) -> str:
     """`text` with every occurrence of `address` (any case) made `[erased]`."""
     return re.sub(re.escape(address), "[erased]", text, flags=re.IGNORECASE)
+
+
+def erased_values(columns: Sequence[str], values: tuple) -> tuple:
+    """A decision row (in `columns` order) as erasure leaves one: the recipient by hash, no excerpt, no
+    upstream answer, the violations' codes without their messages (which may quote the address)."""
+    row = dict(zip(columns, values))
+    if str(row.get("recipient", "")).startswith("sha256:"):
+        return values
+    row["recipient"] = f"sha256:{row['recipient_hash']}"
+    row["excerpt"], row["upstream"] = "", ""
+    found = json.loads(row.get("violations") or "[]")
+    row["violations"] = json.dumps([{"code": v.get("code", ""), "message": ""} for v in found])
+    return tuple(row[c] for c in columns)

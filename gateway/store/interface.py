@@ -96,6 +96,7 @@ class ListsPart(Protocol):
         address: str | None = None,
         limit: int = 100,
         actions: Sequence[str] = (),
+        offset: int = 0,
     ) -> list[AuditEntry]:
         """Newest first; one address's, or everyone's; of these actions only, when named."""
         ...
@@ -132,9 +133,10 @@ class DecisionLogPart(Protocol):
 
     async def sent_as(
         self, senders: Sequence[str], message_id: str, since: datetime
-    ) -> list[tuple[str, str, str, str]]:
-        """(decision id, sender, recipient, recipient hash) for each recipient a message (by Message-ID, from
-        one of these senders) went upstream to since `since`: what a bounce or complaint may refer to."""
+    ) -> list[tuple[str, str, str, str, str]]:
+        """(decision id, sender, recipient, recipient hash, category) for each recipient a message (by
+        Message-ID, from one of these senders) went upstream to since `since`: what a bounce or complaint
+        may refer to."""
         ...
 
     async def settle_intents(self, before: datetime, upstream: str) -> int:
@@ -275,7 +277,7 @@ class StoreParts:
 
     async def sent_as(
         self, senders: Sequence[str], message_id: str, since: datetime
-    ) -> list[tuple[str, str, str, str]]:
+    ) -> list[tuple[str, str, str, str, str]]:
         return await self.log.sent_as(senders, message_id, since)
 
     async def settle_intents(self, before: datetime, upstream: str) -> int:

@@ -211,10 +211,13 @@ class PostgresStore(StoreParts):
         address: str | None = None,
         limit: int = 100,
         actions: Sequence[str] = (),
+        offset: int = 0,
     ) -> list[AuditEntry]:
         return [
             audit_of(tuple(r))
-            for r in await self.db.fetch(*_spread(queries.audit_log(channel, address, limit, actions)))
+            for r in await self.db.fetch(
+                *_spread(queries.audit_log(channel, address, limit, actions, offset))
+            )
         ]
 
 

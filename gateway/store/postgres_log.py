@@ -153,7 +153,7 @@ class PostgresDecisionLog(DecisionPages):
 
     async def sent_as(
         self, senders: Sequence[str], message_id: str, since: datetime
-    ) -> list[tuple[str, str, str, str]]:
+    ) -> list[tuple[str, str, str, str, str]]:
         sql, args = queries.sent_as(list(senders), message_id, since)
         return [tuple(r) for r in await self.db.fetch(sql, *args)]
 
@@ -172,8 +172,8 @@ class PostgresDecisionLog(DecisionPages):
         ahash = address_hash(address)
         masked = f"sha256:{ahash}"
 
-        def scrub(text: str | None) -> str | None:
-            return text.replace(address, "[erased]") if text and address in text else text
+        def scrub(text: str | None) -> str | None:  # any case: an upstream echoes the RCPT as it was written
+            return without(text, address) if text else text
 
         async with self.db.transaction() as conn:
             rows = await conn.fetch(
@@ -233,6 +233,14 @@ class PostgresDecisionLog(DecisionPages):
                     await conn.execute(
                         f"UPDATE {table} SET {column} = $1 WHERE id = $2", without(text, address), row_id
                     )
+            quoted = await conn.fetch(  # other people's subjects that quote it (pg_trgm's index serves this)
+                "SELECT id, excerpt FROM decisions WHERE lower(excerpt) LIKE $1 ESCAPE '\\' LIMIT 10000",
+                like_pattern(address),
+            )
+            for row_id, text in quoted:
+                await conn.execute(
+                    "UPDATE decisions SET excerpt = $1 WHERE id = $2", without(text, address), row_id
+                )
             outbox = rowcount(
                 await conn.execute(
                     "UPDATE outbox SET recipient = $1, body = '', fields = '{}' WHERE recipient = $2",

@@ -119,5 +119,24 @@ CREATE TABLE seen (kind text NOT NULL, key text NOT NULL, at text NOT NULL, PRIM
 CREATE INDEX seen_at ON seen (kind, at);
 """
 
-MIGRATIONS = [_V1, _V2, _V3, _V4, _V5, _V6]
+# Version 7: a decision for an address erased meanwhile (a journal moved in late, a refusal of an erased
+# address) is written as erasure leaves one, whoever writes it (the SQLite engine does it in its writer).
+_V7 = """
+CREATE FUNCTION gateway_mask_erased() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.recipient NOT LIKE 'sha256:%' AND EXISTS (SELECT 1 FROM suppressions WHERE channel = NEW.channel
+            AND address_hash = NEW.recipient_hash AND reason = 'erased') THEN
+        NEW.recipient := 'sha256:' || NEW.recipient_hash;
+        NEW.excerpt := '';
+        NEW.upstream := '';
+        NEW.violations := COALESCE((SELECT jsonb_agg(jsonb_build_object('code', v->>'code', 'message', ''))
+            FROM jsonb_array_elements(COALESCE(NEW.violations, '[]')::jsonb) v)::text, '[]');
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER decisions_masked_if_erased BEFORE INSERT OR UPDATE OF recipient ON decisions
+    FOR EACH ROW EXECUTE FUNCTION gateway_mask_erased();
+"""
+
+MIGRATIONS = [_V1, _V2, _V3, _V4, _V5, _V6, _V7]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -80,7 +80,9 @@ def consents(channel: Channel, address: str, scope: str | None) -> Query:
     return sql + " ORDER BY obtained_at, id", args
 
 
-def audit_log(channel: Channel | None, address: str | None, limit: int, actions: Sequence[str] = ()) -> Query:
+def audit_log(
+    channel: Channel | None, address: str | None, limit: int, actions: Sequence[str] = (), offset: int = 0
+) -> Query:
     sql, args = f"SELECT {AUDIT_COLS} FROM audit WHERE true", list[object]()
     if address is not None:
         sql, args = _filtered(
@@ -89,15 +91,15 @@ def audit_log(channel: Channel | None, address: str | None, limit: int, actions:
     if actions:
         sql += f" AND action IN ({', '.join('?' * len(actions))})"
         args += list(actions)
-    return sql + " ORDER BY at DESC, id DESC LIMIT ?", [*args, limit]
+    return sql + " ORDER BY at DESC, id DESC LIMIT ? OFFSET ?", [*args, limit, offset]
 
 
 def sent_as(senders: Sequence[str], message_id: str, since: datetime) -> Query:
     """The recipients a message (by Message-ID, from any of these senders) went upstream to since then:
-    (id, sender, recipient, recipient_hash) rows, at most 1,000."""
+    (id, sender, recipient, recipient_hash, category) rows, at most 1,000."""
     marks = ", ".join("?" * len(senders))
     return (
-        f"SELECT id, sender, recipient, recipient_hash FROM decisions WHERE sender IN ({marks}) "
+        f"SELECT id, sender, recipient, recipient_hash, category FROM decisions WHERE sender IN ({marks}) "
         "AND message_id = ? AND channel = 'email' AND verdict IN ('relayed', 'monitored', 'relaying', 'unknown') "
         "AND at >= ? LIMIT 1000",
         [*senders, message_id, to_text(since)],

@@ -190,8 +190,11 @@ class SqliteStore(StoreParts):
         address: str | None = None,
         limit: int = 100,
         actions: Sequence[str] = (),
+        offset: int = 0,
     ) -> list[AuditEntry]:
-        return [audit_of(row) for row in self.db.run(*queries.audit_log(channel, address, limit, actions))]
+        return [
+            audit_of(row) for row in self.db.run(*queries.audit_log(channel, address, limit, actions, offset))
+        ]
 
     async def suppressions(
         self, channel: Channel | None = None, scope: str | None = None, address: str | None = None

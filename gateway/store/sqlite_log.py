@@ -22,6 +22,7 @@ from .base import (
     SummaryRow,
     decision_from_row,
     decision_row,
+    erased_values,
     like_pattern,
     to_text,
     without,
@@ -68,8 +69,19 @@ class SqliteDecisionLog(DecisionPages):
         counted = [send_row(c) for c in sends]
 
         def work(conn: sqlite3.Connection) -> None:
-            if values:
-                conn.executemany(sql, values)
+            if values:  # an address erased meanwhile (a journal moved in late, a refusal of an erased
+                # address): its decision written as erasure left the others
+                hashes = list({r["recipient_hash"] for r in rows})
+                erased = {
+                    h
+                    for n in range(0, len(hashes), 500)
+                    for (h,) in conn.execute(*queries.erased(hashes[n : n + 500]))
+                }
+                written = [
+                    erased_values(columns, v) if v[columns.index("recipient_hash")] in erased else v
+                    for v in values
+                ]
+                conn.executemany(sql, written)
             if texts:
                 conn.executemany(f"INSERT INTO outbox ({OUTBOX_COLS}) VALUES (?,?,?,?,?,?,?,?)", texts)
             if counted:
@@ -127,7 +139,7 @@ class SqliteDecisionLog(DecisionPages):
 
     async def sent_as(
         self, senders: Sequence[str], message_id: str, since: datetime
-    ) -> list[tuple[str, str, str, str]]:
+    ) -> list[tuple[str, str, str, str, str]]:
         return [tuple(r) for r in self.db.run(*queries.sent_as(list(senders), message_id, since))]
 
     async def settle_intents(self, before: datetime, upstream: str) -> int:
@@ -143,8 +155,8 @@ class SqliteDecisionLog(DecisionPages):
         ahash = address_hash(address)
         masked = f"sha256:{ahash}"
 
-        def scrub(text: str | None) -> str | None:
-            return text.replace(address, "[erased]") if text and address in text else text
+        def scrub(text: str | None) -> str | None:  # any case: an upstream echoes the RCPT as it was written
+            return without(text, address) if text else text
 
         def work(conn: sqlite3.Connection) -> Erasure:
             conn.execute("PRAGMA secure_delete=ON")  # space freed by the updates is zeroed, not left readable
@@ -204,6 +216,17 @@ class SqliteDecisionLog(DecisionPages):
                 for rowid, text in found:
                     conn.execute(
                         f"UPDATE {table} SET {column} = ? WHERE rowid = ?", (without(text, address), rowid)
+                    )
+            quoted = conn.execute(  # other people's subjects that quote it, found as the console finds text
+                "SELECT rowid, excerpt FROM decisions WHERE rowid IN (SELECT rowid FROM decisions_text WHERE "
+                "decisions_text MATCH ? UNION ALL SELECT rowid FROM decisions WHERE rowid > (SELECT upto FROM "
+                "decisions_text_upto) AND lower(excerpt) LIKE ? ESCAPE '\\') LIMIT 10000",
+                ('"' + address.replace('"', '""') + '"', like_pattern(address)),
+            ).fetchall()
+            for rowid, text in quoted:
+                if text and address in text.lower():
+                    conn.execute(
+                        "UPDATE decisions SET excerpt = ? WHERE rowid = ?", (without(text, address), rowid)
                     )
             held = conn.execute(
                 "UPDATE deferred SET recipient = ?, body = '', fields = '{}', state = CASE WHEN state IN "
