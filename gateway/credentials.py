@@ -95,16 +95,16 @@ class Credentials:
         self, door: str, client: str | None, user: str | None, digest: bytes, verify: Callable[[], str | None]
     ) -> str | None:
         """A check under the guessing limits: Blocked at once when blocked; a failure answered late."""
-        self.throttle.start(client, user)
+        self.throttle.start(client, user, digest)
         try:
             name = await self._check_async(digest, verify)
         except BaseException:
-            self.throttle.abandoned(client, user)
+            self.throttle.abandoned(client, user, digest)
             raise
         if name is not None:
-            self.throttle.succeeded(client, user)
+            self.throttle.succeeded(client, user, digest)
             return name
-        delay, blocked = self.throttle.failed(client, user)
+        delay, blocked = self.throttle.failed(client, user, digest)
         log.warning("auth failure: door=%s client=%s user=%r", door, client or "unknown", user)
         if blocked:
             log.warning(

@@ -7,7 +7,8 @@ after a delay that doubles, and a temporary block once there are too many.
   guesses of many addresses at one account), block further attempts from it (or at it) for
   `block_minutes`: answered at once, `454 4.7.0` on SMTP and `429` with `Retry-After` over HTTP, the
   credential not even checked, so a guess made while blocked learns nothing.
-- Attempts in flight count too: a burst of guesses sent at once meets the limit as a sequence would.
+- Attempts in flight count too, each different secret once: a burst of guesses sent at once meets the
+  limit as a sequence would, while many requests at once with one key (an app's) are one attempt.
 - A success does not clear a count (holding one valid credential must not buy unlimited guesses at
   others); a count is forgotten after `block_minutes` without a failure.
 - A blocked user name does not lock out the addresses that have logged in as it before (up to
@@ -26,7 +27,7 @@ import ipaddress
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _MAX_TRACKED = 100_000
 _KNOWN_PER_USER = 20
@@ -50,7 +51,7 @@ class Blocked(Exception):
 @dataclass
 class _Count:
     failures: int = 0
-    pending: int = 0  # attempts being checked right now
+    pending: dict[bytes, int] = field(default_factory=dict)  # secrets (digests) being checked right now
     last: float = 0.0
     blocked_until: float = 0.0
 
@@ -87,7 +88,7 @@ class Throttle:
                 self._counts.popitem(last=False)
         return count
 
-    def start(self, client: str | None, user: str | None = None) -> None:
+    def start(self, client: str | None, user: str | None = None, attempt: bytes = b"") -> None:
         """An attempt begins: Blocked when the client address or the user name is blocked, or when the
         attempts in flight would reach the limit; otherwise counted as in flight until `failed` or
         `succeeded` (or `abandoned`) ends it."""
@@ -100,26 +101,29 @@ class Throttle:
             assert count is not None
             if count.blocked_until > now:
                 waits.append(count.blocked_until - now)
-            elif count.failures + count.pending >= self._limit(key):
+            elif attempt not in count.pending and count.failures + len(count.pending) >= self._limit(key):
                 waits.append(self.limits.max_failure_delay or 1.0)
         if waits:
             raise Blocked(max(waits))
         for key in self._keys(client, user):
             count = self._count(key, True)
             assert count is not None
-            count.pending += 1
+            count.pending[attempt] = count.pending.get(attempt, 0) + 1
 
-    def abandoned(self, client: str | None, user: str | None = None) -> None:
+    def abandoned(self, client: str | None, user: str | None = None, attempt: bytes = b"") -> None:
         """An attempt that ended without an answer (cancelled, an error): no longer in flight."""
         for key in self._keys(client, user):
-            if (count := self._counts.get(key)) is not None and count.pending:
-                count.pending -= 1
+            count = self._counts.get(key)
+            if count is not None and attempt in count.pending:
+                count.pending[attempt] -= 1
+                if count.pending[attempt] <= 0:
+                    del count.pending[attempt]
 
-    def failed(self, client: str | None, user: str | None = None) -> tuple[float, bool]:
+    def failed(self, client: str | None, user: str | None = None, attempt: bytes = b"") -> tuple[float, bool]:
         """A failed attempt: (seconds to wait before answering it, whether it blocked something)."""
         now = self.clock()
         delay, blocked = 0.0, False
-        self.abandoned(client, user)
+        self.abandoned(client, user, attempt)
         for key in self._keys(client, user):
             count = self._count(key, True)
             assert count is not None
@@ -133,9 +137,9 @@ class Throttle:
             delay = max(delay, min(wait, self.limits.max_failure_delay))
         return delay, blocked
 
-    def succeeded(self, client: str | None, user: str | None = None) -> None:
+    def succeeded(self, client: str | None, user: str | None = None, attempt: bytes = b"") -> None:
         """A success: no longer in flight, and the client is one its user name knows (`start`)."""
-        self.abandoned(client, user)
+        self.abandoned(client, user, attempt)
         if user:
             clients = self._known.setdefault(user[:256], OrderedDict())
             clients[_group(client)] = None
