@@ -69,7 +69,10 @@ class FakeTwilio:
     async def _create(self, request: web.Request) -> web.StreamResponse:
         self.attempts += 1
         account = request.match_info["account"]
-        form = {k: v for k, v in (await request.post()).items()}
+        posted = await request.post()
+        form = {k: v for k, v in posted.items()}
+        if len(posted.getall("MediaUrl", [])) > 1:  # an MMS album: Twilio takes the field repeated
+            form["MediaUrl"] = posted.getall("MediaUrl")
         user, _, password = (
             base64.b64decode(request.headers.get("Authorization", "x ")[6:] or b"").decode().partition(":")
         )

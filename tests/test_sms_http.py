@@ -811,3 +811,22 @@ def test_a_failed_send_gives_its_place_under_the_cap_back(tmp_path):
         assert len(gw.twilio.received) == 1
     finally:
         assert gw.close() == 0
+
+
+def test_an_mms_album_goes_through_the_official_client_with_every_media_url(gw):
+    urls = [f"https://cdn.example/spring-{i}.jpg" for i in range(3)]
+    message = gw.client().messages.create(to=FRIEND, from_="+15005550006", body=MARKETING, media_url=urls)
+    assert message.sid.startswith("SM")
+    (arrived,) = gw.twilio.received
+    assert arrived["form"]["MediaUrl"] == urls  # in their order, the field repeated as Twilio takes it
+    eleven = [("To", FRIEND), ("Body", MARKETING)] + [
+        ("MediaUrl", f"https://cdn.example/{i}.jpg") for i in range(11)
+    ]
+    request = urllib.request.Request(
+        f"{gw.url}/2010-04-01/Accounts/{ACME_SID}/Messages.json",
+        data=urllib.parse.urlencode(eleven).encode(),
+        headers={**basic(ACME_SID, KEYS["acme"]), "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 400 and json.loads(refused.value.read())["code"] == 21623

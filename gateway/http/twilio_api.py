@@ -19,6 +19,7 @@ from aiohttp import BodyPartReader, web
 from ..policy.codes import twilio_code
 from ..sms import SmsOutcome, SmsRequest
 from ..sms.providers import message_json
+from ..store.base import Fields
 from .auth import twilio_basic
 from .errors import ApiError, twilio_error_body, unreadable
 from .fields import check_text, check_twilio_fields, parse_category, parse_send_at
@@ -56,6 +57,7 @@ TWILIO_FIELDS = frozenset(
 )
 _FORM = ("application/x-www-form-urlencoded", "multipart/form-data")
 _MAX_FIELD = 8192
+_MAX_MEDIA = 10
 
 
 def held_sid(decision_id: str) -> str:
@@ -63,9 +65,9 @@ def held_sid(decision_id: str) -> str:
     return "SM" + decision_id.rjust(32, "0")[-32:]
 
 
-async def read_form(request: web.Request) -> dict[str, str]:
-    """The form, strictly: UTF-8, each field once (several MediaUrl values, an MMS album, are refused
-    rather than cut to one)."""
+async def read_form(request: web.Request) -> tuple[dict[str, str], list[str]]:
+    """The form, strictly: UTF-8, each field once but `MediaUrl`, which an MMS may give up to ten times
+    (Twilio's limit); (the other fields, the media URLs in their order)."""
     if request.content_type not in _FORM:
         raise ApiError(
             415,
@@ -100,15 +102,23 @@ async def read_form(request: web.Request) -> dict[str, str]:
             twilio_code=79100,
         ) from None
     form: dict[str, str] = {}
+    media: list[str] = []
     for key, value in pairs:
         if len(value) > _MAX_FIELD and key != "Body":
             raise ApiError(400, "BAD_REQUEST", f"field {key!r} is too long", twilio_code=79100)
+        if key == "MediaUrl" and not unreadable(value):
+            media.append(value)
+            if len(media) > _MAX_MEDIA:
+                raise ApiError(
+                    400, "TOO_MANY_MEDIA", f"at most {_MAX_MEDIA} MediaUrl values", twilio_code=21623
+                )
+            continue
         if key in form:
             raise ApiError(400, "BAD_REQUEST", f"field {key!r} given twice", twilio_code=79100)
         if unreadable(key) or unreadable(value):
             raise ApiError(400, "BAD_REQUEST", f"field {key[:40]!r} holds a NUL", twilio_code=79100)
         form[key] = value
-    return form
+    return form, media
 
 
 def _message(outcome: SmsOutcome, account_sid: str, now: datetime) -> dict:
@@ -146,7 +156,7 @@ def make_handler(ctx):
     async def create_message(request: web.Request) -> web.Response:
         account_sid = request.match_info["account_sid"]
         sender = await twilio_basic(request, ctx.credentials, account_sid)
-        form = await read_form(request)
+        form, media = await read_form(request)
         to, body = form.get("To"), form.get("Body")
         from_number = form.get("From") or None
         if (
@@ -166,7 +176,7 @@ def make_handler(ctx):
             to,
             body,
             from_number,
-            body_required=not form.get("MediaUrl") and not form.get("ContentSid"),
+            body_required=not media and not form.get("ContentSid"),
         )
         check_twilio_fields(sender, form, (ctx.config.public_url, ctx.config.sms.inbound_url))
         category = parse_category(form.get("Category") or request.headers.get("X-Gateway-Category"))
@@ -176,7 +186,11 @@ def make_handler(ctx):
             if form.get("SendAt") and form.get("ScheduleType") == "fixed"
             else None
         )
-        fields = {k: v for k, v in form.items() if k in TWILIO_FIELDS and k not in ("To", "Body", "From")}
+        fields: Fields = {
+            k: v for k, v in form.items() if k in TWILIO_FIELDS and k not in ("To", "Body", "From")
+        }
+        if media:  # one as Twilio's client sends one, several as a list (sent on as the field repeated)
+            fields["MediaUrl"] = media[0] if len(media) == 1 else media
         if send_at is not None:  # the gateway holds it and sends it then, judged at that time
             fields.pop("SendAt", None)
             fields.pop("ScheduleType", None)

@@ -21,7 +21,7 @@ from typing import Protocol
 from ..config import Config
 from ..model import Category
 from ..store import Store
-from ..store.base import OutboxMessage
+from ..store.base import Fields, OutboxMessage, field_text
 
 log = logging.getLogger("gateway.sms")
 
@@ -54,7 +54,7 @@ class ProviderUnavailable(Exception):
 class Provider(Protocol):
     name: str
 
-    async def send(self, sender: str, category: Category, fields: dict[str, str]) -> Sent: ...
+    async def send(self, sender: str, category: Category, fields: Fields) -> Sent: ...
 
     async def close(self) -> None: ...
 
@@ -71,13 +71,13 @@ def message_json(
     *,
     sid: str,
     account_sid: str,
-    fields: dict[str, str],
+    fields: Fields,
     status: str,
     created: datetime,
     sent: datetime | None = None,
 ) -> dict:
     """Twilio's Message resource (API 2010-04-01) for a text the gateway answers for itself."""
-    body = fields.get("Body", "")
+    body = field_text(fields, "Body") or ""
     gsm = body.isascii()
     per_segment = (153 if len(body) > 160 else 160) if gsm else (67 if len(body) > 70 else 70)
     segments = max(1, -(-len(body) // per_segment))
@@ -92,16 +92,16 @@ def message_json(
         "direction": "outbound-api",
         "error_code": None,
         "error_message": None,
-        "from": fields.get("From"),
-        "messaging_service_sid": fields.get("MessagingServiceSid"),
-        "num_media": str(sum(1 for k in fields if k.startswith("MediaUrl"))),
+        "from": field_text(fields, "From"),
+        "messaging_service_sid": field_text(fields, "MessagingServiceSid"),
+        "num_media": str(len(media) if isinstance(media := fields.get("MediaUrl", []), list) else 1),
         "num_segments": str(segments),
         "price": None,
         "price_unit": "USD",
         "sid": sid,
         "status": status,
         "subresource_uris": {"media": uri.replace(".json", "/Media.json")},
-        "to": fields.get("To"),
+        "to": field_text(fields, "To"),
         "uri": uri,
     }
 
@@ -115,16 +115,16 @@ class OutboxProvider:
     def __init__(self, store: Store | None = None) -> None:
         self.store = store
 
-    async def send(self, sender: str, category: Category, fields: dict[str, str]) -> Sent:
+    async def send(self, sender: str, category: Category, fields: Fields) -> Sent:
         now = datetime.now(UTC)
         sid = new_message_sid()
         message = OutboxMessage(
             id=sid,
             at=now,
             sender=sender,
-            recipient=fields["To"],
-            from_number=fields.get("From"),
-            body=fields.get("Body", ""),
+            recipient=field_text(fields, "To") or "",
+            from_number=field_text(fields, "From"),
+            body=field_text(fields, "Body") or "",
             category=category,
             fields=dict(fields),
         )
@@ -153,13 +153,18 @@ class TwilioProvider:
             self._client = Client(self.account_sid, self._auth_token, http_client=AsyncTwilioHttpClient())
         return self._client
 
-    async def send(self, sender: str, category: Category, fields: dict[str, str]) -> Sent:
+    async def send(self, sender: str, category: Category, fields: Fields) -> Sent:
         import aiohttp
 
         url = f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Messages.json"
         try:
             async with asyncio.timeout(self.timeout):  # in this task: wait_for would start another
-                response = await self._twilio().request_async("POST", url, data=dict(fields))
+                form = [
+                    (k, v)
+                    for k, values in fields.items()
+                    for v in (values if isinstance(values, list) else [values])
+                ]
+                response = await self._twilio().request_async("POST", url, data=form)  # MediaUrl repeats
         except TimeoutError:
             raise ProviderUnavailable(f"twilio: no answer within {self.timeout:g} s") from None
         except (aiohttp.ClientError, OSError) as exc:

@@ -26,7 +26,7 @@ from ..policy.codes import FREQUENCY_CAP, QUIET_HOURS
 from ..policy.disposition import Fate
 from ..policy.sms import next_allowed_time
 from ..store import Store, StoreError, new_id
-from ..store.base import ClaimResult, DeferredText, SendClaim
+from ..store.base import ClaimResult, DeferredText, Fields, SendClaim, field_text
 from ..store.group import GroupCommit
 from .providers import Provider, ProviderRefused, ProviderUnavailable, Sent
 
@@ -47,7 +47,7 @@ class SmsRequest:
     body: str
     category: Category | None = None  # None: the sender's own category
     from_number: str | None = None  # None: the sender's first sms_from number
-    fields: dict[str, str] = field(default_factory=dict)  # further provider fields, passed on untouched
+    fields: Fields = field(default_factory=dict)  # further provider fields, passed on untouched
     send_at: datetime | None = None  # the client's own schedule
     api: str = "v1"
 
@@ -57,7 +57,7 @@ class SmsOutcome:
     id: str  # the decision's id
     verdict: Verdict
     violations: tuple[Violation, ...] = ()
-    fields: dict[str, str] = field(default_factory=dict)  # what went (or would go) to the provider
+    fields: Fields = field(default_factory=dict)  # what went (or would go) to the provider
     sent: Sent | None = None
     send_at: datetime | None = None  # when held
     failure: ProviderRefused | ProviderUnavailable | None = None
@@ -80,10 +80,10 @@ class SmsService:
     # -- fields ------------------------------------------------------------------------------------------
 
     @staticmethod
-    def provider_fields(request: SmsRequest, sender: Sender) -> dict[str, str]:
+    def provider_fields(request: SmsRequest, sender: Sender) -> Fields:
         """Twilio's Messages fields for this text: To, From (or the sender's messaging service), Body, then
         the client's other fields as given."""
-        fields = {"To": request.to.strip(), "Body": request.body}
+        fields: Fields = {"To": request.to.strip(), "Body": request.body}
         from_number = request.from_number or (sender.sms_from[0] if sender.sms_from else None)
         if from_number:
             fields["From"] = from_number
@@ -122,7 +122,7 @@ class SmsService:
         fields = self.provider_fields(request, sender)
         at = request.send_at if request.send_at and request.send_at > now else now
         result = await self.pipeline.check_sms(
-            request.sender, request.to, request.body, category, at, fields.get("From")
+            request.sender, request.to, request.body, category, at, field_text(fields, "From")
         )
         message, violations = result.message, result.evaluation.violations
         codes = {v.code for v in violations}
@@ -211,7 +211,7 @@ class SmsService:
         decision_id: str,
         now: datetime,
         violations: tuple[Violation, ...],
-        fields: dict[str, str],
+        fields: Fields,
         held: DeferredText | None,
         claim: ClaimResult | None,
         exc: ProviderRefused | ProviderUnavailable,
@@ -234,7 +234,7 @@ class SmsService:
     async def _hold(
         self,
         message: SmsMessage,
-        fields: dict[str, str],
+        fields: Fields,
         request: SmsRequest,
         decision_id: str,
         now: datetime,
@@ -250,7 +250,7 @@ class SmsService:
             send_at=send_at,
             sender=message.sender,
             recipient=message.to,
-            from_number=fields.get("From"),
+            from_number=field_text(fields, "From"),
             body=message.body,
             category=message.category,
             fields=_extra(fields),
@@ -273,7 +273,7 @@ class SmsService:
         now: datetime,
         verdict: Verdict,
         violations: tuple[Violation, ...],
-        fields: dict[str, str],
+        fields: Fields,
         held: DeferredText | None,
         *,
         sent: Sent | None = None,
@@ -346,7 +346,7 @@ class SmsService:
         await self._claims.flush()
 
 
-def _extra(fields: dict[str, str]) -> dict[str, str]:
+def _extra(fields: Fields) -> Fields:
     """The fields a held text keeps beside its own columns (To, From and Body are stored as such)."""
     return {k: v for k, v in fields.items() if k not in ("To", "From", "Body")}
 

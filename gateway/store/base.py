@@ -24,6 +24,17 @@ class StoreError(Exception):
     """The store cannot answer (unreachable, locked, corrupt). Callers must not pass a message without facts."""
 
 
+# Twilio's Messages fields as a client gave them: each a text, but MediaUrl, which may come several times
+# (an MMS album: Twilio takes up to ten)
+Fields = dict[str, str | list[str]]
+
+
+def field_text(fields: Fields, name: str) -> str | None:
+    """A field that is one text (To, From, Body, ...): as given, or None when absent."""
+    value = fields.get(name)
+    return value if isinstance(value, str) or value is None else (value[0] if value else None)
+
+
 @dataclass(frozen=True, slots=True)
 class ImportResult:
     added: int
@@ -62,7 +73,7 @@ class OutboxMessage:
     from_number: str | None
     body: str
     category: Category
-    fields: dict[str, str]  # every provider field the client gave
+    fields: Fields  # every provider field the client gave
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +88,7 @@ class DeferredText:
     from_number: str | None
     body: str
     category: Category
-    fields: dict[str, str]
+    fields: Fields
     api: str  # "v1" or "twilio": the door it came through
     state: str = "pending"  # pending, sending, sent, rejected, failed
     attempts: int = 0
