@@ -57,6 +57,7 @@ class Credentials:
         senders = list(config.senders.values())
         self._by_username = {s.smtp_username: s for s in senders if s.smtp_username}
         self._by_account = {s.twilio_account_sid: s for s in senders if s.twilio_account_sid}
+        self._by_api_key = {s.twilio_api_key_sid: s for s in senders if s.twilio_api_key_sid}
         self._with_keys = [s for s in senders if s.api_key_env or s.api_key_hash]
         self._ops = (config.ops_api_key_env, config.ops_api_key_hash)
         self._pepper = secrets.token_bytes(16)
@@ -160,15 +161,21 @@ class Credentials:
         return await self._guarded(door, client, None, self._digest("key", "", secret), verify)
 
     async def twilio_basic(self, account_sid: str, key: str, client: str | None = None) -> Sender | None:
-        """The sender whose `twilio_account_sid` and API key these are, or None."""
-        sender = self._by_account.get(account_sid)
+        """The sender whose `twilio_account_sid` and API key these are, or whose Twilio API key (`SK…` sid
+        as the user name, its secret as the password) these are; None otherwise."""
+        by_key = account_sid.startswith("SK")
+        sender = (self._by_api_key if by_key else self._by_account).get(account_sid)
         secret = key.encode()
 
         def verify() -> str | None:
             if sender is None:
                 self._uniform(secret, None, None)
                 return None
-            return sender.name if self._uniform(secret, sender.api_key_env, sender.api_key_hash) else None
+            if by_key:
+                stored = (sender.twilio_api_key_secret_env, sender.twilio_api_key_secret_hash)
+            else:
+                stored = (sender.api_key_env, sender.api_key_hash)
+            return sender.name if self._uniform(secret, *stored) else None
 
         digest = self._digest("twilio", account_sid, secret)
         name = await self._guarded("twilio", client, account_sid, digest, verify)

@@ -125,6 +125,36 @@ def test_defaults_when_sections_are_absent(tmp_path):
             "is not a Twilio account SID",
         ),
         (
+            f"[[sender]]\nname = 'a'\nbrand = 'A'\ntwilio_api_key_sid = 'SK{'0' * 32}'\n",
+            "sender[1].twilio_api_key_sid",
+            "needs twilio_account_sid and one of twilio_api_key_secret_env",
+        ),
+        (
+            "[[sender]]\nname = 'a'\nbrand = 'A'\ntwilio_api_key_sid = 'AK1'\n",
+            "sender[1].twilio_api_key_sid",
+            "is not a Twilio API key SID",
+        ),
+        (
+            "[[sender]]\nname = 'a'\nbrand = 'A'\ntwilio_api_key_secret_env = 'X'\n",
+            "sender[1].twilio_api_key_sid",
+            "required with a Twilio API key secret",
+        ),
+        (
+            "[smtp]\nsmtps_listen = '127.0.0.1:4650'\n",
+            "smtp.smtps_listen",
+            "needs smtp.tls_cert",
+        ),
+        (
+            "[smtp]\ndns_resolver = 'dns.example:53'\n",
+            "smtp.dns_resolver",
+            "is not an IP address",
+        ),
+        (
+            "[auth]\nblock_after = 0\n",
+            "auth.block_after",
+            "",
+        ),
+        (
             "[[sender]]\nname = 'a'\nbrand = 'A'\nfrom_domains = ['not a domain']\n",
             "sender[1].from_domains",
             "is not a domain name",

@@ -46,7 +46,9 @@ ENV = {
     "GATEWAY_OPS_KEY": "ops-console-key-0123456789",
     "TWILIO_AUTH_TOKEN": "provider-auth-token",
     "GATEWAY_TOKEN_SECRET": "test-token-secret-0123456789",
+    "ACME_TWILIO_KEY_SECRET": "acme-twilio-api-key-secret-0123456789",
 }
+ACME_KEY_SID = "SK" + "a" * 32
 OPS_HASH = hash_secret(KEYS["ops"], log_n=10)
 
 FRIEND = "+12125550123"  # express_written consent for every sender
@@ -107,6 +109,8 @@ brand = "Acme Outfitters"
 api_key_env = "ACME_API_KEY"
 sms_from = ["+15005550006", "+15005550009"]
 twilio_account_sid = "{acme_sid}"
+twilio_api_key_sid = "{acme_key_sid}"
+twilio_api_key_secret_env = "ACME_TWILIO_KEY_SECRET"
 
 [[sender]]
 name = "ops"
@@ -188,6 +192,7 @@ class Setup:
                 quiet_start=self.quiet[0],
                 quiet_end=self.quiet[1],
                 acme_sid=ACME_SID,
+                acme_key_sid=ACME_KEY_SID,
                 ops_sid=OPS_SID,
                 night_sid=NIGHT_SID,
                 ops_hash=OPS_HASH,
@@ -768,6 +773,7 @@ def test_http_port_taken_and_missing_twilio_credentials_are_clear_errors(tmp_pat
                 quiet_start="01:00",
                 quiet_end="02:00",
                 acme_sid=ACME_SID,
+                acme_key_sid=ACME_KEY_SID,
                 ops_sid=OPS_SID,
                 night_sid=NIGHT_SID,
                 ops_hash=OPS_HASH,
@@ -830,3 +836,20 @@ def test_an_mms_album_goes_through_the_official_client_with_every_media_url(gw):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=30)
     assert refused.value.code == 400 and json.loads(refused.value.read())["code"] == 21623
+
+
+def test_the_official_client_built_with_an_api_key_as_twilio_recommends(gw):
+    client = Client(ACME_KEY_SID, ENV["ACME_TWILIO_KEY_SECRET"], ACME_SID)  # (api_key_sid, secret, account)
+    client.api.base_url = gw.url
+    message = client.messages.create(to=FRIEND, from_="+15005550006", body=MARKETING)
+    assert message.sid.startswith("SM") and message.account_sid == ACME_SID
+    wrong = Client(ACME_KEY_SID, "not-the-secret", ACME_SID)
+    wrong.api.base_url = gw.url
+    with pytest.raises(TwilioRestException) as refused:
+        wrong.messages.create(to=FRIEND, from_="+15005550006", body=MARKETING)
+    assert refused.value.status == 401 and refused.value.code == 20003
+    elsewhere = Client(ACME_KEY_SID, ENV["ACME_TWILIO_KEY_SECRET"], NIGHT_SID)  # another sender's account
+    elsewhere.api.base_url = gw.url
+    with pytest.raises(TwilioRestException) as refused:
+        elsewhere.messages.create(to=FRIEND, from_="+15005550006", body=MARKETING)
+    assert refused.value.status == 403

@@ -31,6 +31,7 @@ from ..throttle import Limits
 from .checks import (
     ConfigError,
     _account_sid,
+    _api_key_sid,
     _area_code,
     _banner,
     _boolean,
@@ -177,6 +178,9 @@ def _sender(s: _Section) -> Sender:
         api_key_hash=s.take("api_key_hash", _secret_hash, None),
         sms_from=s.take("sms_from", _list_of(_e164, unique=True), ()),
         twilio_account_sid=s.take("twilio_account_sid", _account_sid, None),
+        twilio_api_key_sid=s.take("twilio_api_key_sid", _api_key_sid, None),
+        twilio_api_key_secret_env=s.take("twilio_api_key_secret_env", _env_name, None),
+        twilio_api_key_secret_hash=s.take("twilio_api_key_secret_hash", _secret_hash, None),
         messaging_service_sid=s.take("messaging_service_sid", _service_sid, None),
         status_callback_hosts=s.take("status_callback_hosts", _list_of(_domain, unique=True), ()),
         defer_quiet_hours=s.take("defer_quiet_hours", _boolean, False),
@@ -202,6 +206,15 @@ def _sender(s: _Section) -> Sender:
         )
     if sender.api_key_env and sender.api_key_hash:
         raise ConfigError(s.file, s.key("api_key_hash"), "give api_key_env or api_key_hash, not both")
+    secret = (sender.twilio_api_key_secret_env, sender.twilio_api_key_secret_hash)
+    if sender.twilio_api_key_sid and (not sender.twilio_account_sid or secret.count(None) != 1):
+        raise ConfigError(
+            s.file,
+            s.key("twilio_api_key_sid"),
+            "needs twilio_account_sid and one of twilio_api_key_secret_env or twilio_api_key_secret_hash",
+        )
+    if any(secret) and not sender.twilio_api_key_sid:
+        raise ConfigError(s.file, s.key("twilio_api_key_sid"), "required with a Twilio API key secret")
     if (sender.smtp_password_env or sender.smtp_password_hash) and not sender.smtp_username:
         raise ConfigError(s.file, s.key("smtp_username"), "required when an SMTP password is configured")
     if category not in settings.allowed_categories:
@@ -327,7 +340,7 @@ def parse(data: dict, file: str) -> Config:
         for i, raw in enumerate(root.take("sender", _list_of(lambda v: v), ()))
     ]
     root.done()
-    for attr in ("name", "smtp_username", "twilio_account_sid"):
+    for attr in ("name", "smtp_username", "twilio_account_sid", "twilio_api_key_sid"):
         _unique(file, senders, attr)
     names = [s.name for s in senders]
     if smtp.trusted_sender is not None and smtp.trusted_sender not in names:

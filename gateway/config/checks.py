@@ -222,6 +222,7 @@ def _matching(pattern: str, problem: str) -> Check:
 
 _env_name = _matching(r"[A-Za-z_][A-Za-z0-9_]*", "is not an environment variable name")
 _account_sid = _matching(r"AC[0-9a-fA-F]{32}", "is not a Twilio account SID (AC followed by 32 hex digits)")
+_api_key_sid = _matching(r"SK[0-9a-fA-F]{32}", "is not a Twilio API key SID (SK followed by 32 hex digits)")
 _service_sid = _matching(
     r"MG[0-9a-fA-F]{32}", "is not a Twilio messaging service SID (MG followed by 32 hex digits)"
 )

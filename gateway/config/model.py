@@ -91,6 +91,10 @@ class Sender:
     api_key_hash: str | None = None
     sms_from: tuple[str, ...] = ()
     twilio_account_sid: str | None = None
+    # a Twilio API key (Client(api_key_sid, api_key_secret, account_sid), as Twilio recommends)
+    twilio_api_key_sid: str | None = None
+    twilio_api_key_secret_env: str | None = None
+    twilio_api_key_secret_hash: str | None = None
     messaging_service_sid: str | None = None
     status_callback_hosts: tuple[str, ...] = ()  # hosts its StatusCallback URLs may name; () any public one
     defer_quiet_hours: bool = False

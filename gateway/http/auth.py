@@ -77,11 +77,15 @@ async def twilio_basic(request: web.Request, credentials: Credentials, account_s
         raise ApiError(
             401, "UNAUTHORIZED", "malformed Basic credentials", twilio_code=20003, headers=_BASIC_CHALLENGE
         )
-    if user != account_sid:
+    if user != account_sid and not user.startswith("SK"):  # an API key sid names its account by config
         raise ApiError(
             403, "FORBIDDEN", "the credentials are not for the account in the path", twilio_code=20003
         )
     sender = await guarded(credentials.twilio_basic(user, key, request.remote), twilio_code=20429)
+    if sender is not None and sender.twilio_account_sid != account_sid:
+        raise ApiError(
+            403, "FORBIDDEN", "the credentials are not for the account in the path", twilio_code=20003
+        )
     if sender is None:
         raise ApiError(
             401,
