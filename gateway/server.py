@@ -243,7 +243,7 @@ class Gateway:
             try:
                 self.smtps = await asyncio.get_running_loop().create_server(
                     self._smtps_protocol, host=host, port=port, ssl=self._tls, reuse_port=reuse_port or None,
-                    backlog=1024, ssl_handshake_timeout=30,
+                    backlog=1024, ssl_handshake_timeout=10,
                 )  # fmt: skip
             except OSError as exc:
                 self.server.close()

@@ -40,6 +40,8 @@ class Sink:
         self.out, self.refuse, self.data_reply, self.delay = out, refuse, data_reply, delay
         self.rset_delay = rset_delay
         self.count = 0
+        self.max_rcpts = 0  # recipients per transaction; 0: no limit
+        self.refuse_data: str | None = None  # 554 at DATA for a recipient containing this
 
     async def handle_RSET(self, server, session, envelope):
         if self.rset_delay:
@@ -47,6 +49,8 @@ class Sink:
         return "250 2.0.0 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.max_rcpts and len(envelope.rcpt_tos) >= self.max_rcpts:
+            return "452 4.5.3 Too many recipients"
         if self.refuse and self.refuse in address:
             return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
         envelope.rcpt_tos.append(address)
@@ -55,6 +59,8 @@ class Sink:
     async def handle_DATA(self, server, session, envelope):
         if self.delay:
             await asyncio.sleep(self.delay)
+        if self.refuse_data and any(self.refuse_data in r for r in envelope.rcpt_tos):
+            return "554 5.7.1 Message refused for this recipient"
         if self.data_reply:
             return self.data_reply
         self.count += 1
@@ -84,6 +90,8 @@ async def main() -> None:
     p.add_argument("--data-reply")
     p.add_argument("--delay", type=float, default=0.0)
     p.add_argument("--rset-delay", type=float, default=0.0, help="seconds before answering RSET")
+    p.add_argument("--max-rcpts", type=int, default=0, help="452 after this many recipients in a transaction")
+    p.add_argument("--refuse-data", help="554 at DATA for a transaction with a recipient containing this")
     p.add_argument("--tls-cert")
     p.add_argument("--tls-key")
     p.add_argument("--auth", help="USER:PASSWORD that clients must log in with (over STARTTLS)")
@@ -102,6 +110,7 @@ async def main() -> None:
     out = Path(args.dir)
     out.mkdir(parents=True, exist_ok=True)
     sink = Sink(out, args.refuse_rcpt, args.data_reply, args.delay, args.rset_delay)
+    sink.max_rcpts, sink.refuse_data = args.max_rcpts, args.refuse_data
     loop = asyncio.get_running_loop()
     starttls = tls if not args.implicit_tls else None
     server = await loop.create_server(

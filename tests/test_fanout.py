@@ -71,3 +71,85 @@ def test_one_answer_for_the_copies(answers, code, words):
     reply = combined([Action(c, f"{c // 100}.0.0 {'ok' if c == 250 else 'no'}") for c in answers], True)
     assert reply.code == code and words in reply.text
     assert len(reply.line()) <= 510
+
+
+def test_a_recipient_named_twice_gets_one_copy(tmp_path):
+    gw = Setup(tmp_path)
+    try:
+        with gw.client() as c:
+            assert (
+                c.sendmail(
+                    "news@news.demo.example",
+                    ["a@example.com", "a@example.com", "A@Example.com", "b@example.com"],
+                    SAMPLE,
+                )
+                == {}
+            )
+        assert sorted(e["rcpt_tos"][0].lower() for e, _ in gw.sink.messages()) == [
+            "a@example.com",
+            "b@example.com",
+        ]
+    finally:
+        gw.close()
+
+
+def test_one_copy_refused_for_good_is_a_definite_refusal_not_an_endless_451(tmp_path):
+    gw = Setup(tmp_path, sink_args=("--refuse-data", "p001"))
+    try:
+        for _ in range(2):  # and so again: a refusal, never a 451 to retry for days
+            with gw.client() as c, pytest.raises(Exception) as refused:
+                c.sendmail("news@news.demo.example", people(3), SAMPLE)
+            assert "554" in str(refused.value) and "1 of 3 copies refused; 2 delivered" in str(refused.value)
+        assert sorted(e["rcpt_tos"][0] for e, _ in gw.sink.messages()) == [
+            "p000@example.com",
+            "p002@example.com",
+        ]
+    finally:
+        gw.close()
+
+
+def test_an_upstream_that_takes_few_recipients_per_transaction_still_gets_every_copy(tmp_path):
+    gw = Setup(tmp_path, sink_args=("--max-rcpts", "2"))
+    try:
+        with gw.client() as c:
+            assert c.sendmail("news@news.demo.example", people(5), SAMPLE) == {}
+        assert sorted(e["rcpt_tos"][0] for e, _ in gw.sink.messages()) == people(5)
+    finally:
+        gw.close()
+
+
+def test_a_long_fan_out_is_not_cut_off_by_the_idle_clock(tmp_path):
+    gw = Setup(tmp_path, smtp_extra="upstream_pool_size = 1\nidle_timeout = 2", sink_args=("--delay", "0.5"))
+    try:
+        with gw.client() as c:
+            assert c.sendmail("news@news.demo.example", people(8), SAMPLE) == {}  # 4 s of copies
+        assert len(gw.sink.messages()) == 8
+    finally:
+        gw.close()
+
+
+def test_a_clients_list_unsubscribe_is_written_again_safely(tmp_path):
+    gw = Setup(tmp_path)
+    try:
+        theirs = (
+            b"List-Unsubscribe: <https://esp.example/u?lists=1,2,3&u=abc>,\r\n"
+            b" =?utf-8?q?<https://a.example/=00x=1B[31m=C3=A9>?=, <https://" + b"x" * 1500 + b".example/>\r\n"
+        )
+        with gw.client() as c:
+            assert (
+                c.sendmail(
+                    "news@news.demo.example",
+                    ["r@example.com"],
+                    SAMPLE.replace(b"Subject:", theirs + b"Subject:", 1),
+                )
+                == {}
+            )
+        ((_, data),) = gw.sink.messages()
+        head = data.split(b"\r\n\r\n", 1)[0]
+        field = re.search(rb"(?m)^List-Unsubscribe:((?:[^\r]|\r\n[ \t])*)", head).group(1)
+        uris = re.findall(rb"<([^>]+)>", field.replace(b"\r\n", b""))
+        assert b"https://esp.example/u?lists=1,2,3&u=abc" in uris  # its commas kept inside the URI
+        assert all(u.isascii() and len(u) < 1000 and b"\x00" not in u and b"\x1b" not in u for u in uris)
+        assert all(len(line) <= 998 for line in head.split(b"\r\n"))
+    finally:
+        gw.close()

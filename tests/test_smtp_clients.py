@@ -35,6 +35,7 @@ def gw(tmp_path):
         ("AUTH=<>", "AUTH=<>"),
         ("AUTH=news+40news.demo.example", "AUTH=news+40news.demo.example"),  # logged in: passed on as written
         ("auth=news+40news.demo.example", "AUTH=news+40news.demo.example"),
+        ("AUTH=ceo+40bank.example", "AUTH=<>"),  # not one of the sender's domains: not vouched for
     ],
 )
 def test_auth_on_mail_from_is_taken_and_passed_to_an_upstream_that_offers_auth(gw, param, upstream):

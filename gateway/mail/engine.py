@@ -94,6 +94,7 @@ class MailTransaction:
     message_id: str = ""  # the message's, once DATA is read
     digest: str = ""  # of its subject and body (`digest`)
     relay_id: str | None = None  # the id its relayed decision will have (named by a VERP return path)
+    asked: list[tuple[str, Sequence[str]]] = field(default_factory=list)  # by earlier probes (as written)
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,8 @@ class EmailEngine:
         if tx.lost:  # the recipients accepted so far are no longer upstream: the client sends it all again
             return UPSTREAM_DOWN
         recipient = normalize_email(address)
+        if recipient in tx.accepted:  # named twice (any case): one copy, as an MTA merges them
+            return RCPT_OK
         now = datetime.now(UTC)
         facts = tx.facts.get(recipient)
         if facts is None:
@@ -213,11 +216,21 @@ class EmailEngine:
                 return UPSTREAM_DOWN
             except UpstreamRefused as exc:
                 return Action(exc.reply.code, exc.reply.text)
+        copies = self._copy_per_recipient(settings.category)  # the probe only asks: each copy goes anew
         try:
             reply = await tx.upstream.add_recipient(address, options)
-        except UpstreamUnavailable as exc:
+            if reply.code == 452 and tx.accepted and copies:
+                # the upstream takes no more recipients in one transaction: ask about the rest in another
+                probe, tx.upstream = tx.upstream, None
+                tx.asked += list(getattr(probe, "recipients", ()))
+                await probe.abort()
+                tx.upstream = await held(
+                    self.delivery.relay, tx.mail_from, tx.options, self.config.smtp.upstream_hold_timeout
+                )
+                reply = await tx.upstream.add_recipient(address, options)
+        except (UpstreamUnavailable, UpstreamRefused) as exc:
             log.warning("upstream unavailable at RCPT: %s", exc)
-            tx.upstream, tx.lost = None, bool(tx.accepted)  # nothing accepted yet: nothing lost
+            tx.upstream, tx.lost = None, bool(tx.accepted) and not copies  # nothing accepted: nothing lost
             return UPSTREAM_DOWN
         if not reply.ok:
             self._record_soon(
@@ -264,7 +277,9 @@ class EmailEngine:
     async def _deliver(self, tx: MailTransaction, raw: bytes) -> Action:
         sender = tx.client.sender
         upstream = tx.upstream
-        if sender is None or upstream is None or tx.lost:  # the upstream went away at an earlier RCPT
+        if (
+            sender is None or tx.lost or (upstream is None and len(tx.accepted) < 2)
+        ):  # gone at an earlier RCPT
             return UPSTREAM_DOWN
         now = datetime.now(UTC)
         if lineends.has_bare(raw):  # what a lenient upstream could take for the end of DATA: smuggling
@@ -298,9 +313,13 @@ class EmailEngine:
             client.helo, client.peer, client.tls, client.authenticated,
         )  # fmt: skip
         if len(tx.accepted) > 1 and self._copy_per_recipient(category):
-            asked = list(getattr(upstream, "recipients", ()))  # as the client wrote them, with their options
+            asked = [
+                *tx.asked,
+                *getattr(upstream, "recipients", ()),
+            ]  # as the client wrote them, with options
             tx.upstream = None  # the probe asked the upstream about each recipient; each copy goes on its own
-            await upstream.abort()
+            if upstream is not None:
+                await upstream.abort()
             copies = per_recipient(
                 message, tx.accepted, asked, tx.relay_id,
                 lambda r: self._decision(tx, r, category, verdict, found, excerpt, len(raw), "", now),
@@ -312,6 +331,8 @@ class EmailEngine:
                 self.sending, self.delivery.relay, copies, tx.options,
                 hold=smtp.upstream_hold_timeout, at_once=smtp.upstream_pool_size, message_id=tx.message_id,
             )  # fmt: skip
+        if upstream is None:  # not marketing after all: one transaction, and the upstream went away
+            return UPSTREAM_DOWN
         outgoing = await message.for_recipients(tx.accepted)
         intended = [
             self._decision(tx, r, category, verdict, found, excerpt, size, "", now) for r in tx.accepted

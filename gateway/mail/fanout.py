@@ -11,10 +11,19 @@ a copy already relayed not sent again.
 The client hears one answer for them all:
 
 - 250 when every copy was taken upstream (or had been, by an earlier attempt);
-- the upstream's own permanent refusal when no copy was taken and every one was refused for good;
-- otherwise 451: the client sends the message again, and the copies already taken are not sent twice
-  (they are known by Message-ID and recipient, as any retry is; a message without a Message-ID cannot be
-  told from a new one, and its copies go again).
+- 451 when some copies failed for now (the upstream away, a deferral, no time left): the client sends the
+  message again, and the copies already taken are not sent twice (they are known by Message-ID and
+  recipient, as any retry is; a message without a Message-ID cannot be told from a new one, and its
+  copies go again);
+- otherwise, when copies were refused for good and none failed for now, the upstream's permanent
+  refusal, saying how many copies went: SMTP has one answer per message after DATA, and a 451 would have
+  the client retry a refusal for days; the client's bounce then tells the sender, and the copies that
+  went are named in it as delivered.
+
+Copies are made (signed) only when one may go: at most `upstream_pool_size` at once in the whole process,
+so memory does not grow with the recipients or the clients. The copies still waiting when `deadline`
+passes (below the ten minutes a client waits after its final dot, RFC 5321 4.5.3.2.6) are not sent:
+they count as failed for now.
 """
 
 from __future__ import annotations
@@ -75,6 +84,12 @@ def per_recipient(
     return copies
 
 
+DEADLINE = 540.0  # seconds for all the copies of one message (a client waits 600 for its answer)
+_LATE = Action(451, "4.4.7 Not sent in time: the other copies took too long")
+_FAILED = Action(451, "4.3.0 Internal error, try again later")
+_limits: dict[tuple[int, int], asyncio.Semaphore] = {}  # copies being made or sent, process-wide
+
+
 async def fan_out(
     sending: Sending,
     relay: Relay,
@@ -84,18 +99,29 @@ async def fan_out(
     hold: float,
     at_once: int,
     message_id: str,
+    deadline: float = DEADLINE,
 ) -> Action:
-    limit = asyncio.Semaphore(max(1, at_once))
-    now = copies[0].decision.at
+    loop = asyncio.get_running_loop()
+    key = (id(loop), max(1, at_once))
+    if key not in _limits:
+        _limits.clear()  # another event loop's (a test's): of no use to this one
+        _limits[key] = asyncio.Semaphore(key[1])
+    limit = _limits[key]
+    now, until = copies[0].decision.at, loop.time() + deadline
 
     async def one(copy: Copy) -> Action:
         async with limit:
+            if loop.time() > until:
+                return _LATE
             upstream = Held(relay, copy.mail_from, tuple(options), hold)
             upstream.recipients = [(copy.address, copy.options)]  # begun when it sends (MAIL, RCPT, DATA)
             return await sending.send(upstream, await copy.message(), [copy.decision], now)
 
-    answers = await asyncio.gather(*(one(c) for c in copies))
-    return combined(answers, bool(message_id))
+    answers = await asyncio.gather(*(one(c) for c in copies), return_exceptions=True)
+    for answer in answers:
+        if isinstance(answer, BaseException) and not isinstance(answer, Exception):
+            raise answer  # cancelled: the stop
+    return combined([a if isinstance(a, Action) else _FAILED for a in answers], bool(message_id))
 
 
 def combined(answers: Sequence[Action], retry_known: bool) -> Action:
@@ -103,9 +129,14 @@ def combined(answers: Sequence[Action], retry_known: bool) -> Action:
     failed = [a for a in answers if a.code != 250]
     if not failed:
         return Action(250, f"2.0.0 Accepted upstream: {len(answers)} copies, one per recipient")
-    if len(failed) == len(answers) and all(a.code >= 500 for a in failed):
-        return failed[0]
     taken = len(answers) - len(failed)
+    if all(a.code >= 500 for a in failed):  # refused for good, nothing to retry
+        why = " ".join(failed[0].text.split())[:160]
+        if not taken:
+            return failed[0]
+        return Action(
+            failed[0].code, f"{why} ({len(failed)} of {len(answers)} copies refused; {taken} delivered)"
+        )
     again = (
         f"the {taken} taken are not sent again"
         if retry_known

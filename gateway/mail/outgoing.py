@@ -62,8 +62,10 @@ def _strip(head: bytes, prefixes: tuple[bytes, ...]) -> bytes:
 
 
 def fold(name: str, value: str) -> bytes:
-    """One header field, folded after commas so no line passes 78 characters where avoidable."""
-    parts = [p.strip() for p in value.split(",")] if name.lower() in ("list-unsubscribe",) else [value]
+    """One header field, folded between its URIs (List-Unsubscribe: never at a comma inside one) so no
+    line passes 78 characters where avoidable."""
+    parts = _URI_ITEM.findall(value) if name.lower() == "list-unsubscribe" else []
+    parts = parts or [value]
     lines, current = [], f"{name}: {parts[0]}"
     for part in parts[1:]:
         if len(current) + len(part) + 2 > 78:
@@ -88,7 +90,17 @@ def rewrite(raw: bytes, added: list[tuple[str, str]]) -> bytes:
     return b"".join(fold(n, v) for n, v in added) + _strip(head, drop) + rest
 
 
-_URI = re.compile(r"<([^<>\s]{1,2000})>")
+_URI_ITEM = re.compile(r"<[^<>]*>")
+_URI = re.compile(r"<([^<>]{1,2000})>")
+_URI_OK = re.compile(r"[\x21-\x3b\x3d\x3f-\x7e]{1,900}")  # printable ASCII but < and >, and not too long
+
+
+def _their_uris(field: str | None) -> list[str]:
+    """The URIs of a client's List-Unsubscribe as it can be written again: whitespace inside the angle
+    brackets dropped (RFC 2369 2), anything not printable ASCII (decoded encoded-words included) or over
+    900 characters left out."""
+    found = ("".join(u.split()) for u in _URI.findall(field or ""))
+    return [u for u in found if _URI_OK.fullmatch(u)]
 
 
 def list_unsubscribe_headers(
@@ -110,7 +122,7 @@ def list_unsubscribe_headers(
             f"{config.public_url}/unsubscribe/{token}",
             f"mailto:{mailbox}?subject={quote('unsubscribe ' + token)}",
         ]
-    uris = list(dict.fromkeys([*ours, *_URI.findall(theirs or "")]))[:10]
+    uris = list(dict.fromkeys([*ours, *_their_uris(theirs)]))[:10]
     field = [("List-Unsubscribe", ", ".join(f"<{u}>" for u in uris))]
     one_click = any(u.lower().startswith("https://") for u in uris) or len(recipients) == 1
     return field + ([("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")] if one_click else [])
@@ -186,10 +198,9 @@ class Outgoing:
             added += list_unsubscribe_headers(
                 self.signer, self.config, self.sender, recipients, self.now, self.theirs
             )
-        if self.monitored:
-            added.append(
-                ("X-Compliance-Violations", ", ".join(dict.fromkeys(v.code for v in self.monitored)))
-            )
+        mine = [v for v in self.monitored if v.recipient is None or v.recipient in recipients]  # this copy's
+        if mine:
+            added.append(("X-Compliance-Violations", ", ".join(dict.fromkeys(v.code for v in mine))))
         outgoing = rewrite(self.raw, added)
         if self.dkim is not None and self.dkim.signs_for(self.sender):
             outgoing = await self.dkim.sign(self.sender, outgoing)  # last: it covers the added headers

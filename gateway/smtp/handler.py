@@ -126,6 +126,16 @@ class GatewayHandler(LoginMethods):
         log.exception("unexpected error in SMTP session")
         return "451 4.3.0 Internal error, try again later"
 
+    def _vouches(self, session, mailbox: str) -> bool:
+        """RFC 4954 5: the submitter a client names is passed on only when the gateway trusts it: the client
+        logged in, and the mailbox is at one of its sender's domains."""
+        if not session.authenticated or mailbox == "<>":
+            return False
+        decoded = re.sub(r"\+([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), mailbox)
+        domain = decoded.rpartition("@")[2].lower()
+        domains = self.config.sender(session.auth_data).settings.from_domains
+        return any(domain == d or domain.endswith("." + d) for d in domains)
+
     # -- hooks ---------------------------------------------------------------------------------------------
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
@@ -144,9 +154,9 @@ class GatewayHandler(LoginMethods):
         await self._end(session)
         if _needs_smtputf8(address) and "SMTPUTF8" not in mail_options:
             return NEEDS_SMTPUTF8
-        given = getattr(server, "mail_auth", None)  # RFC 4954 5: passed on only for a client that logged in
+        given = getattr(server, "mail_auth", None)  # RFC 4954 5: passed on only when the gateway vouches
         if given is not None:
-            mail_options = [*mail_options, f"AUTH={given if session.authenticated else '<>'}"]
+            mail_options = [*mail_options, f"AUTH={given if self._vouches(session, given) else '<>'}"]
         action, session.gateway = self.engine.mail(self._client(session), address, mail_options)
         if session.gateway is None:
             return reply(action)

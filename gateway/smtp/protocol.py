@@ -318,6 +318,10 @@ class GatewaySMTP(SMTP):
             self._set_post_data_state()
             return
         self.envelope.content = self.envelope.original_content = data
+        if self._timeout_handle is not None:  # the client waits for the gateway now, not the reverse (a
+            self._timeout_handle.cancel()  # fan-out may take minutes): the idle clock stops meanwhile
         status = await self._call_handler_hook("DATA")
+        self._reset_timeout()
+        self._active_at = self.loop.time()
         self._set_post_data_state()
         await self.push(status)
