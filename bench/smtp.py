@@ -54,11 +54,14 @@ from_domains = ["news.acme.example"]
 """
 
 
-def source(port: int, message: Path, sessions: int, count: int) -> subprocess.Popen:
-    """smtp-source sending `count` copies of `message` over `sessions` concurrent connections."""
+def source(port: int, message: Path, sessions: int, count: int, recipients: int = 1) -> subprocess.Popen:
+    """smtp-source sending `count` copies of `message` over `sessions` concurrent connections, each to
+    `recipients` recipients (1reader@…, 2reader@…: one transaction each)."""
     return subprocess.Popen(
         [
             SOURCE,
+            "-r",
+            str(recipients),
             "-s",
             str(sessions),
             "-m",
@@ -83,9 +86,9 @@ def finished(proc: subprocess.Popen) -> None:
         raise SystemExit(f"smtp-source failed: {err.strip()[:500]}")
 
 
-def blast(port: int, message: Path, sessions: int, count: int) -> float:
+def blast(port: int, message: Path, sessions: int, count: int, recipients: int = 1) -> float:
     start = time.perf_counter()
-    finished(source(port, message, sessions, count))
+    finished(source(port, message, sessions, count, recipients))
     return time.perf_counter() - start
 
 
@@ -154,6 +157,24 @@ def main() -> None:
                             [v / d for (v, _), d in zip(vias, directs)],
                         )
                     )
+            # fan-out: 20-recipient marketing messages, one copy per recipient upstream; rates in copies
+            # (recipient deliveries) per second, the sink taking each message as one 20-recipient transaction
+            message = tmp / "m5000.eml"
+            count = max(1, args.messages // 20)
+            directs, vias = [], []
+            for _ in range(args.rounds):
+                directs.append(count * 20 / blast(sink_port, message, 20, count, 20))
+                before = cpu_seconds(pids)
+                elapsed = blast(port, message, 20, count, 20)
+                vias.append((count * 20 / elapsed, (cpu_seconds(pids) - before) / elapsed))
+            via, cpu = sorted(vias)[len(vias) // 2]
+            fanout = (
+                count,
+                statistics.median(directs),
+                via,
+                cpu,
+                [v / d for (v, _), d in zip(vias, directs)],
+            )
         finally:
             gateway.send_signal(signal.SIGTERM)
             gateway.wait(60)
@@ -169,6 +190,12 @@ def main() -> None:
             f"{size // 1000:>4}KB {sessions:>5} {count:>6} {direct:>13,.0f} {via:>14,.0f} {via / direct:>6.3f} "
             f"{each:>20} {cpu * 100:>11.0f}%"
         )
+    count, direct, via, cpu, ratios = fanout
+    each = " ".join(f"{r:.3f}" for r in ratios)
+    print(
+        f"{'5KB x20 rcpt':>12} {20:>5} {count:>6} {direct:>13,.0f} {via:>14,.0f} {via / direct:>6.3f} "
+        f"{each:>20} {cpu * 100:>11.0f}%   (copies/s: one upstream copy per recipient)"
+    )
     print(
         f"(medians of {args.rounds} rounds, direct and gateway alternated; ratio: median gateway / median direct; "
         f"gateway: {args.workers} worker process(es), all rules, durable decisions; machine: {os.cpu_count()} cores)"
