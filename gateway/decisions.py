@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from .addresses import address_hash
 from .model import Decision, Verdict
 from .store import Store, StoreError
-from .store.base import OutboxMessage, SendClaim, decision_from_row, decision_row, without
+from .store.base import OutboxMessage, SendClaim, decision_from_row, decision_row, erased_row
 from .store.group import GroupCommit
 
 log = logging.getLogger("gateway.decisions")
@@ -135,13 +134,6 @@ class DecisionLog:
             return 0
         rows = _journal_rows(self.journal.read_text(encoding="utf-8").splitlines())
         latest = {r["id"]: r for r in rows}  # an intent, then its outcome: the last line of an id is it
-        hashes = {
-            address_hash(r["recipient"]) for r in latest.values() if not r["recipient"].startswith("sha256:")
-        }
-        gone = await self.store.erased(sorted(hashes)) if hashes else set()
-        for r in latest.values():  # erased while it waited here: it arrives erased (`erased_row`)
-            if not r["recipient"].startswith("sha256:") and address_hash(r["recipient"]) in gone:
-                r.update(erased_row(r, r["recipient"]))
         decisions = [decision_from_row(r) for r in latest.values()]
         intents = [d for d in decisions if d.verdict is Verdict.RELAYING]
         outcomes = [d for d in decisions if d.verdict is not Verdict.RELAYING]
@@ -173,25 +165,11 @@ def _locked(path: Path, mode: str) -> Iterator[IO[str]]:
                 return
 
 
-def erased_row(row: dict, address: str) -> dict:
-    """A journaled decision's row as erasure leaves a stored one: the recipient by hash, no excerpt, the
-    address out of its violations' messages and the upstream's answer."""
-    violations = json.loads(row.get("violations") or "[]")
-    for v in violations:
-        v.pop("recipient", None)
-        v["message"] = without(v.get("message") or "", address)
-    return {
-        "recipient": f"sha256:{address_hash(address)}",
-        "excerpt": "",
-        "violations": json.dumps(violations),
-        "upstream": without(row.get("upstream") or "", address),
-    }
-
-
 def scrub_journals(state_dir: Path, address: str) -> int:
     """Erasure of the decisions still waiting in any process's journal (the store was busy when they were
-    made): each line naming `address` rewritten as `erased_row`, the file replaced whole (a temporary
-    file, fsynced, renamed over it) under the lock its writer takes. The number of lines rewritten."""
+    made): each line naming `address` rewritten as erasure leaves a stored one (`erased_row`), the file
+    replaced whole (a temporary file, fsynced, renamed over it) under the lock its writer takes. The
+    number of lines rewritten."""
     changed = 0
     for journal in sorted(state_dir.glob("decisions-*.journal")):
         try:
@@ -205,7 +183,7 @@ def scrub_journals(state_dir: Path, address: str) -> int:
                         out.append(line)  # a torn last line: replay drops it
                         continue
                     if isinstance(row, dict) and str(row.get("recipient", "")).lower() == address:
-                        row.update(erased_row(row, address))
+                        row = erased_row(row)
                         changed += 1
                         line = json.dumps(row)
                     out.append(line)

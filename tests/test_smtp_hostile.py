@@ -262,29 +262,9 @@ def test_a_long_data_section_is_activity_for_the_idle_clock(tmp_path):
 
 
 def test_starttls_in_the_middle_of_a_transaction_gives_its_upstream_slot_back(tmp_path):
-    import subprocess as sp
+    from helpers import self_signed_certificate
 
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    sp.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = self_signed_certificate(tmp_path)
     gw = Setup(tmp_path, smtp_extra=f'upstream_pool_size = 1\ntls_cert = "{cert}"\ntls_key = "{key}"')
     try:
         client = RawClient(gw.port, login=("acme-tx", PASSWORD))

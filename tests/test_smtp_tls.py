@@ -9,36 +9,14 @@ import subprocess
 import sys
 
 import pytest
-from helpers import REPO
+from helpers import REPO, self_signed_certificate
 from servers import GatewayProcess, Sink, free_port
 from test_smtp import CONFIG, ENV, PASSWORD, RECEIPT
 
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
+    return self_signed_certificate(tmp_path_factory.mktemp("tls"))
 
 
 def unverified() -> ssl.SSLContext:

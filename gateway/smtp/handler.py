@@ -132,9 +132,7 @@ class GatewayHandler(LoginMethods):
         if not session.authenticated or mailbox == "<>":
             return False
         decoded = re.sub(r"\+([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), mailbox)
-        domain = decoded.rpartition("@")[2].lower()
-        domains = self.config.sender(session.auth_data).settings.from_domains
-        return any(domain == d or domain.endswith("." + d) for d in domains)
+        return self.config.sender(session.auth_data).settings.owns_domain(decoded.rpartition("@")[2])
 
     # -- hooks ---------------------------------------------------------------------------------------------
 

@@ -333,14 +333,19 @@ def without(text: str, address: str) -> str:
     return re.sub(re.escape(address), "[erased]", text, flags=re.IGNORECASE)
 
 
-def erased_values(columns: Sequence[str], values: tuple) -> tuple:
-    """A decision row (in `columns` order) as erasure leaves one: the recipient by hash, no excerpt, no
-    upstream answer, the violations' codes without their messages (which may quote the address)."""
-    row = dict(zip(columns, values))
-    if str(row.get("recipient", "")).startswith("sha256:"):
-        return values
-    row["recipient"] = f"sha256:{row['recipient_hash']}"
-    row["excerpt"], row["upstream"] = "", ""
+def erased_row(row: dict) -> dict:
+    """A decision row as erasure leaves one: the recipient by hash, no excerpt, no upstream answer, the
+    violations' codes without their messages (which may quote the address)."""
+    recipient = str(row.get("recipient", ""))
+    if recipient.startswith("sha256:"):
+        return row
+    ahash = row.get("recipient_hash") or address_hash(recipient)
     found = json.loads(row.get("violations") or "[]")
-    row["violations"] = json.dumps([{"code": v.get("code", ""), "message": ""} for v in found])
+    codes = json.dumps([{"code": v.get("code", ""), "message": ""} for v in found])
+    return {**row, "recipient": f"sha256:{ahash}", "excerpt": "", "upstream": "", "violations": codes}
+
+
+def erased_values(columns: Sequence[str], values: tuple) -> tuple:
+    """`erased_row` for a row given as values in `columns` order."""
+    row = erased_row(dict(zip(columns, values)))
     return tuple(row[c] for c in columns)

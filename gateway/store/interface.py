@@ -71,10 +71,6 @@ class ListsPart(Protocol):
         self, channel: Channel, address: str, scope: str | None, at: datetime, audit: AuditEntry | None = None
     ) -> int: ...
 
-    async def erased(self, hashes: Sequence[str]) -> set[str]:
-        """Which of these address hashes an erasure covers (journaled decisions arrive erased)."""
-        ...
-
     async def first_time(self, kind: str, key: str, at: datetime) -> bool:
         """Whether `key` of this kind (a webhook's MessageSid, a signed-out session) is new: recorded now,
         so one caller of all the instances sharing the store gets True."""

@@ -177,12 +177,6 @@ class PostgresStore(StoreParts):
             for r in await self.db.fetch(*_spread(queries.consents(channel, address, scope)))
         ]
 
-    async def erased(self, hashes: Sequence[str]) -> set[str]:
-        if not hashes:
-            return set()
-        sql, args = queries.erased(hashes)
-        return {row[0] for row in await self.db.fetch(sql, *args)}
-
     async def first_time(self, kind: str, key: str, at: datetime) -> bool:
         async with self.db.transaction() as conn:
             status = await conn.execute(

@@ -154,9 +154,6 @@ class SqliteStore(StoreParts):
 
         return await self.db.write(work)
 
-    async def erased(self, hashes: Sequence[str]) -> set[str]:
-        return {row[0] for row in self.db.run(*queries.erased(hashes))} if hashes else set()
-
     async def first_time(self, kind: str, key: str, at: datetime) -> bool:
         return bool(
             await self.db.write(
