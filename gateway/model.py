@@ -200,3 +200,7 @@ class Decision:
     extra: dict[str, str] = field(default_factory=dict)
     message_id: str = ""  # email: the message's Message-ID (for retries of what was relayed)
     digest: str = ""  # email: of its subject and body, so a reused Message-ID is not taken for a retry
+    origin: str = ""  # sms: the From number (or the messaging service's sid)
+    detail: str = (
+        ""  # sms: what Twilio's Message resource tells beyond the columns, as JSON (sms/messages.py)
+    )

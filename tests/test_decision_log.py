@@ -260,8 +260,8 @@ def test_a_version_2_database_is_brought_up_to_date(tmp_path):
 
     rows = [decision_row(d, address_hash(d.recipient)) for d in old]
     db["decisions"].insert_all(
-        [{k: v for k, v in r.items() if k not in ("message_id", "digest")} for r in rows]
-    )  # (v5)
+        [{k: v for k, v in r.items() if k not in ("message_id", "digest", "origin", "detail")} for r in rows]
+    )  # (v5, v8)
     db.conn.close()
     store = SqliteStore(str(path))
     try:

@@ -42,8 +42,8 @@ HTML = (
 )
 
 
-def node(script: str, params: dict) -> list[dict]:
-    """`node tests/node/SCRIPT` with `params` as JSON on stdin: its results."""
+def node(script: str, params: dict, *, whole: bool = False):
+    """`node tests/node/SCRIPT` with `params` as JSON on stdin: its results (`whole`: all it printed)."""
     assert (NODE / "node_modules" / ".package-lock.json").exists(), (
         "tests/node's packages are not installed: run `bash scripts/test tests/test_node_clients.py`"
     )
@@ -58,7 +58,8 @@ def node(script: str, params: dict) -> list[dict]:
         env=env,
     )
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)["results"]
+    output = json.loads(done.stdout)
+    return output if whole else output["results"]
 
 
 # -- nodemailer --------------------------------------------------------------------------------------------
@@ -329,3 +330,24 @@ def test_twilio_node_client_raises_rest_exception_21610_for_a_suppressed_number(
     assert (error["status"], error["code"]) == (400, 21610) and "SUPPRESSED" in error["message"]
     assert error["moreInfo"].endswith("/21610")
     assert sms.twilio.received == []
+
+
+def test_twilio_node_client_fetches_and_lists_what_it_sent(sms):
+    texts = [{"to": FRIEND, "from": origin, "body": MARKETING} for origin in ("+15005550006", "+15005550009")]
+    output = node(
+        "twilio_send.mjs",
+        {
+            "baseUrl": sms.url,
+            "accountSid": ACME_SID,
+            "authToken": KEYS["acme"],
+            "messages": texts,
+            "fetch": True,
+            "list": {"to": FRIEND, "from": "+15005550009", "pageSize": 1},
+        },
+        whole=True,
+    )
+    sids = [r["message"]["sid"] for r in output["results"]]
+    assert [(m["sid"], m["status"], m["from"], m["body"]) for m in output["fetched"]] == [
+        (sid, "queued", text["from"], MARKETING) for sid, text in zip(sids, texts)
+    ]
+    assert [m["sid"] for m in output["listed"]] == [sids[1]]

@@ -150,6 +150,11 @@ def fields(head: bytes, name: bytes) -> list[bytes]:
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
             [b"https://news.demo.example/u/2", b"mailto:leave@news.demo.example"],
         ),
+        (  # one field per URI, as nodemailer writes several: each counts and is kept
+            b"List-Unsubscribe: <mailto:leave@news.demo.example>\r\n"
+            b"List-Unsubscribe: <https://news.demo.example/u/3>\r\n",
+            [b"mailto:leave@news.demo.example", b"https://news.demo.example/u/3"],
+        ),
     ],
 )
 def test_a_clients_own_list_unsubscribe_is_completed_with_the_gateways_first(gw, theirs, kept):

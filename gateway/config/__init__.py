@@ -314,6 +314,8 @@ def parse(data: dict, file: str) -> Config:
         timeout=float(sm.take("timeout", _integer(1, 300), 10)),
         retry_after=sm.take("retry_after", _integer(1, 86_400), 30),
         inbound_url=sm.take("inbound_url", _url(("http", "https")), None),
+        status_url=sm.take("status_url", _url(("http", "https")), None),
+        status_callbacks=sm.take("status_callbacks", _boolean, True),
     )
     sm.done()
     ops = root.table("ops")

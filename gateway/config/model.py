@@ -79,6 +79,8 @@ class SmsConfig:
     timeout: float = 10.0
     retry_after: int = 30  # seconds a client is told to wait when the provider fails
     inbound_url: str | None = None  # the webhook URL Twilio signs; default: public_url + the path
+    status_url: str | None = None  # the status callback URL given to Twilio; default: public_url + the path
+    status_callbacks: bool = True  # ask the provider for status callbacks on texts whose client asked none
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,13 @@ def _first(fields: dict[str, list], name: str):
     return values[0] if values else None
 
 
+def _joined(fields: dict[str, list], name: str) -> str | None:
+    """Every field of that name, decoded and joined with commas: RFC 2369 wants one List-Unsubscribe,
+    but mailers (nodemailer given several URIs) write one field per URI, and each counts."""
+    values = [decode_header(v) for v in fields.get(name) or ()]
+    return ", ".join(v for v in values if v) or None
+
+
 def _addresses(fields: dict[str, list], name: str) -> tuple[str, ...]:
     values = fields.get(name)
     if not values:
@@ -364,7 +371,7 @@ def _parse_email(raw: bytes) -> EmailContent:
         to_addresses=_addresses(fields, "to") + _addresses(fields, "cc"),
         in_reply_to=decode_header(_first(fields, "in-reply-to")) or None,
         references=decode_header(_first(fields, "references")) or None,
-        list_unsubscribe=decode_header(_first(fields, "list-unsubscribe")) or None,
+        list_unsubscribe=_joined(fields, "list-unsubscribe"),
         list_unsubscribe_post=decode_header(_first(fields, "list-unsubscribe-post")) or None,
         visible_text=visible,
         links=tuple(links),

@@ -14,6 +14,7 @@ from ..lists import Lists
 from ..mail.engine import EmailEngine
 from ..metrics import Metrics
 from ..sms import SmsService
+from ..sms.providers import STATUS_PATH
 from ..store import Store, StoreError
 from ..tokens import TokenSigner
 from . import (
@@ -26,6 +27,7 @@ from . import (
     sms_api,
     twilio_api,
     twilio_inbound,
+    twilio_messages,
     unsubscribe,
 )
 from .errors import make_middleware
@@ -72,6 +74,10 @@ def build_app(ctx: HttpContext) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/v1/sms", sms_api.make_handler(ctx))
     app.router.add_post("/2010-04-01/Accounts/{account_sid}/Messages.json", twilio_api.make_handler(ctx))
+    fetch_message, list_messages = twilio_messages.make_handlers(ctx)
+    app.router.add_get("/2010-04-01/Accounts/{account_sid}/Messages.json", list_messages)
+    app.router.add_get("/2010-04-01/Accounts/{account_sid}/Messages/{sid}.json", fetch_message)
+    app.router.add_post(STATUS_PATH, twilio_messages.make_status_handler(ctx))
     confirm, unsubscribe_now = unsubscribe.make_handlers(ctx.config, ctx.lists, ctx.signer)
     app.router.add_get("/unsubscribe/{token}", confirm)  # HEAD too: a GET without the body
     app.router.add_post("/unsubscribe/{token}", unsubscribe_now)

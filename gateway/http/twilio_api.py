@@ -18,6 +18,7 @@ from aiohttp import BodyPartReader, web
 
 from ..policy.codes import twilio_code
 from ..sms import SmsOutcome, SmsRequest
+from ..sms.messages import held_sid
 from ..sms.providers import message_json
 from ..store.base import Fields
 from .auth import twilio_basic
@@ -58,11 +59,6 @@ TWILIO_FIELDS = frozenset(
 _FORM = ("application/x-www-form-urlencoded", "multipart/form-data")
 _MAX_FIELD = 8192
 _MAX_MEDIA = 10
-
-
-def held_sid(decision_id: str) -> str:
-    """A Twilio-shaped sid for a text the gateway holds (its decision id, zero-padded)."""
-    return "SM" + decision_id.rjust(32, "0")[-32:]
 
 
 async def read_form(request: web.Request) -> tuple[dict[str, str], list[str]]:

@@ -25,6 +25,8 @@ from ..store.base import Fields, OutboxMessage, field_text
 
 log = logging.getLogger("gateway.sms")
 
+STATUS_PATH = "/v1/webhooks/twilio/status"  # where Twilio's status callbacks for the gateway's texts go
+
 
 @dataclass(frozen=True)
 class Sent:
@@ -140,8 +142,16 @@ class TwilioProvider:
 
     name = "twilio"
 
-    def __init__(self, account_sid: str, auth_token: str, base_url: str, timeout: float) -> None:
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        base_url: str,
+        timeout: float,
+        status_url: str | None = None,
+    ) -> None:
         self.account_sid, self.base_url, self.timeout = account_sid, base_url.rstrip("/"), timeout
+        self.status_url = status_url  # given as StatusCallback when the client gave none
         self._auth_token = auth_token
         self._client = None  # created inside the running loop (its aiohttp session binds to it)
 
@@ -164,6 +174,8 @@ class TwilioProvider:
                     for k, values in fields.items()
                     for v in (values if isinstance(values, list) else [values])
                 ]
+                if self.status_url and not fields.get("StatusCallback"):
+                    form.append(("StatusCallback", self.status_url))
                 response = await self._twilio().request_async("POST", url, data=form)  # MediaUrl repeats
         except TimeoutError:
             raise ProviderUnavailable(f"twilio: no answer within {self.timeout:g} s") from None
@@ -208,4 +220,9 @@ def make_provider(config: Config, store: Store) -> Provider:
     if config.sms.provider == "outbox":
         return OutboxProvider(store)
     account, token = twilio_credentials(config)
-    return TwilioProvider(account, token, config.sms.base_url, config.sms.timeout)
+    status_url = (
+        (config.sms.status_url or f"{config.public_url}{STATUS_PATH}")
+        if config.sms.status_callbacks
+        else None
+    )
+    return TwilioProvider(account, token, config.sms.base_url, config.sms.timeout, status_url)

@@ -28,6 +28,7 @@ from ..policy.sms import next_allowed_time
 from ..store import Store, StoreError, new_id
 from ..store.base import ClaimResult, DeferredText, Fields, SendClaim, field_text
 from ..store.group import GroupCommit
+from .messages import detail, held_sid
 from .providers import Provider, ProviderRefused, ProviderUnavailable, Sent
 
 log = logging.getLogger("gateway.sms")
@@ -257,10 +258,16 @@ class SmsService:
             api=request.api,
         )
         await self.store.add_deferred(text)
+        decision = self._decision(
+            message, decision_id, now, Verdict.DEFERRED, (), f"held until {send_at.isoformat()}"
+        )
         await self.decisions.record(
             [
-                self._decision(
-                    message, decision_id, now, Verdict.DEFERRED, (), f"held until {send_at.isoformat()}"
+                replace(
+                    decision,
+                    message_id=held_sid(decision_id),
+                    origin=text.from_number or "",
+                    detail=detail(fields, "scheduled", now),
                 )
             ]
         )
@@ -282,6 +289,19 @@ class SmsService:
     ) -> SmsOutcome:
         upstream = sent.provider_id if sent else str(failure) if failure else ""
         decision = self._decision(message, decision_id, now, verdict, violations, upstream)
+        if held is not None or sent is not None:  # a text its client was given a sid for
+            decision = replace(
+                decision,
+                message_id=held_sid(decision_id) if held is not None else upstream,
+                origin=field_text(fields, "From") or "",
+                detail=detail(
+                    fields,
+                    sent.status if sent else verdict.value,
+                    held.created_at if held is not None else now,
+                    failure.code if isinstance(failure, ProviderRefused) else None,
+                    str(failure) if failure else None,
+                ),
+            )
         if verdict in (Verdict.REJECTED, Verdict.FAILED) and held is None:
             self.decisions.record_soon([decision])  # acknowledges nothing: nobody waits for the disk
         else:
@@ -315,8 +335,18 @@ class SmsService:
             from_number=text.from_number,
         )
         await self.store.finish_deferred(text.id, "failed", reason)
+        decision = self._decision(message, text.id, now, Verdict.FAILED, (), reason)
+        fields: Fields = {"Body": text.body, **text.fields}
         await self.decisions.record(
-            [self._decision(message, text.id, now, Verdict.FAILED, (), reason)], replace=True
+            [
+                replace(
+                    decision,
+                    message_id=held_sid(text.id),
+                    origin=text.from_number or "",
+                    detail=detail(fields, "failed", text.created_at, error_message=reason),
+                )
+            ],
+            replace=True,
         )
 
     @staticmethod

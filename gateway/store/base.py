@@ -124,6 +124,27 @@ class AuditEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class TextQuery:
+    """Filters on a sender's texts, as Twilio's Messages list takes them; every one optional."""
+
+    to: str | None = None
+    origin: str | None = None  # the From number
+    since: datetime | None = None  # sent at or after
+    until: datetime | None = None  # sent before
+
+
+@dataclass(frozen=True, slots=True)
+class TextRecord:
+    """A text in the log (its decision, whose `message_id` is the text's sid) and the latest delivery
+    status the provider's callbacks reported for it, if any."""
+
+    decision: Decision
+    status: str | None = None
+    error_code: int | None = None
+    status_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DecisionQuery:
     """Filters on the decision log; every one optional."""
 
@@ -292,6 +313,8 @@ def decision_row(d: Decision, recipient_hash: str) -> dict:
         "upstream": storable(d.upstream),
         "message_id": storable(d.message_id),
         "digest": d.digest,
+        "origin": storable(d.origin),
+        "detail": storable(d.detail),
     }
 
 
@@ -315,6 +338,19 @@ def decision_from_row(row: dict) -> Decision:
         upstream=row["upstream"] or "",
         message_id=row.get("message_id") or "",  # (absent from journals written before version 5)
         digest=row.get("digest") or "",
+        origin=row.get("origin") or "",  # (absent from journals written before version 8)
+        detail=row.get("detail") or "",
+    )
+
+
+def text_record(row: dict) -> TextRecord:
+    """A row of `queries.text`/`queries.texts`: the decision's columns and the callback's (cb_*)."""
+    error = row.get("cb_error")
+    return TextRecord(
+        decision_from_row(row),
+        row.get("cb_status"),
+        int(error) if error is not None else None,
+        from_text(row.get("cb_at")),
     )
 
 
@@ -334,15 +370,37 @@ def without(text: str, address: str) -> str:
 
 
 def erased_row(row: dict) -> dict:
-    """A decision row as erasure leaves one: the recipient by hash, no excerpt, no upstream answer, the
-    violations' codes without their messages (which may quote the address)."""
+    """A decision row as erasure leaves one: the recipient by hash, no excerpt, no upstream answer, no
+    text's body, the violations' codes without their messages (which may quote the address)."""
     recipient = str(row.get("recipient", ""))
     if recipient.startswith("sha256:"):
         return row
     ahash = row.get("recipient_hash") or address_hash(recipient)
     found = json.loads(row.get("violations") or "[]")
     codes = json.dumps([{"code": v.get("code", ""), "message": ""} for v in found])
-    return {**row, "recipient": f"sha256:{ahash}", "excerpt": "", "upstream": "", "violations": codes}
+    return {
+        **row,
+        "recipient": f"sha256:{ahash}",
+        "excerpt": "",
+        "upstream": "",
+        "violations": codes,
+        "detail": erased_detail(row.get("detail") or ""),
+    }
+
+
+ERASED_DETAIL_KEYS = ("body", "error_message")  # what a text's detail may hold of the person
+
+
+def erased_detail(text: str) -> str:
+    """A text's detail without its body and the provider's error message (which may quote the number);
+    its status, times and media count stay."""
+    try:
+        found = json.loads(text) if text else {}
+    except ValueError:
+        return ""
+    if not isinstance(found, dict):
+        return ""
+    return json.dumps({k: v for k, v in found.items() if k not in ERASED_DETAIL_KEYS}) if found else ""
 
 
 def erased_values(columns: Sequence[str], values: tuple) -> tuple:

@@ -26,6 +26,8 @@ from .base import (
     OutboxMessage,
     SendClaim,
     SummaryRow,
+    TextQuery,
+    TextRecord,
 )
 
 
@@ -210,6 +212,22 @@ class TextsPart(Protocol):
         """When the earliest pending text is due."""
         ...
 
+    async def text(self, sender: str, sid: str) -> TextRecord | None:
+        """One of the sender's texts by the sid its client was given (Twilio's Message fetch)."""
+        ...
+
+    async def list_texts(
+        self, sender: str, query: TextQuery, limit: int, before_id: str | None = None
+    ) -> list[TextRecord]:
+        """A page of the sender's texts, newest first (Twilio's Messages list)."""
+        ...
+
+    async def record_text_status(
+        self, sid: str, status: str, rank: int, error_code: int | None, at: datetime
+    ) -> None:
+        """The provider's status for its message `sid`, unless a higher-ranked one is stored already."""
+        ...
+
 
 class Store(ListsPart, DecisionLogPart, TextsPart, Protocol):
     """What the pipeline, the doors and the CLI need from a store, whatever the engine."""
@@ -325,3 +343,16 @@ class StoreParts:
 
     async def next_deferred_at(self) -> datetime | None:
         return await self.texts.next_deferred_at()
+
+    async def text(self, sender: str, sid: str) -> TextRecord | None:
+        return await self.texts.text(sender, sid)
+
+    async def list_texts(
+        self, sender: str, query: TextQuery, limit: int, before_id: str | None = None
+    ) -> list[TextRecord]:
+        return await self.texts.list_texts(sender, query, limit, before_id)
+
+    async def record_text_status(
+        self, sid: str, status: str, rank: int, error_code: int | None, at: datetime
+    ) -> None:
+        await self.texts.record_text_status(sid, status, rank, error_code, at)

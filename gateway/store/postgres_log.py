@@ -21,6 +21,7 @@ from .base import (
     SummaryRow,
     decision_from_row,
     decision_row,
+    erased_detail,
     like_pattern,
     to_text,
     without,
@@ -55,6 +56,8 @@ DECISION_COLS = (
     "upstream",
     "message_id",
     "digest",
+    "origin",
+    "detail",
 )
 # what record_decisions writes: each table's columns (in its row tuple's order) and the non-text ones' types
 _WRITTEN = {
@@ -177,17 +180,19 @@ class PostgresDecisionLog(DecisionPages):
 
         async with self.db.transaction() as conn:
             rows = await conn.fetch(
-                "SELECT id, violations, upstream FROM decisions WHERE recipient_hash = $1 FOR UPDATE", ahash
+                "SELECT id, violations, upstream, detail FROM decisions WHERE recipient_hash = $1 FOR UPDATE",
+                ahash,
             )
-            for did, violations, upstream in rows:
+            for did, violations, upstream, text in rows:
                 found = json.loads(violations or "[]")
                 for v in found:
                     v.pop("recipient", None)
                     v["message"] = scrub(v.get("message"))
                 await conn.execute(
-                    "UPDATE decisions SET recipient = $1, excerpt = '', violations = $2, "
-                    "upstream = $3 WHERE id = $4",
+                    "UPDATE decisions SET recipient = $1, excerpt = '', detail = $2, violations = $3, "
+                    "upstream = $4 WHERE id = $5",
                     masked,
+                    erased_detail(text),
                     json.dumps(found),
                     scrub(upstream),
                     did,
@@ -281,4 +286,5 @@ class PostgresDecisionLog(DecisionPages):
                 "DELETE FROM deferred WHERE created_at < $1 AND state NOT IN ('pending', 'sending')", cutoff
             )
             await conn.execute("DELETE FROM audit WHERE at < $1", cutoff)
+            await conn.execute("DELETE FROM text_status WHERE at < $1", cutoff)
         return gone  # sends stay: hashes only, and caps may look back further than retention

@@ -9,6 +9,8 @@ wait for it and find the work done.
 
 from __future__ import annotations
 
+from .rows import TEXT_STATUS_TABLE
+
 MIGRATION_LOCK = 0x6761_7465  # pg_advisory_xact_lock key: "gate"
 
 _V1 = """
@@ -138,5 +140,26 @@ CREATE TRIGGER decisions_masked_if_erased BEFORE INSERT OR UPDATE OF recipient O
     FOR EACH ROW EXECUTE FUNCTION gateway_mask_erased();
 """
 
-MIGRATIONS = [_V1, _V2, _V3, _V4, _V5, _V6, _V7]
+# Version 8: Twilio's Messages read API answered from the log (see sqlite_schema._v8); erasure blanks a
+# text's body and the provider's error message (which may quote the number) too (base.erased_detail).
+_V8 = f"""
+ALTER TABLE decisions ADD COLUMN origin text NOT NULL DEFAULT '';
+ALTER TABLE decisions ADD COLUMN detail text NOT NULL DEFAULT '';
+{TEXT_STATUS_TABLE}
+CREATE OR REPLACE FUNCTION gateway_mask_erased() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.recipient NOT LIKE 'sha256:%' AND EXISTS (SELECT 1 FROM suppressions WHERE channel = NEW.channel
+            AND address_hash = NEW.recipient_hash AND reason = 'erased') THEN
+        NEW.recipient := 'sha256:' || NEW.recipient_hash;
+        NEW.excerpt := '';
+        NEW.upstream := '';
+        NEW.detail := CASE WHEN NEW.detail = '' THEN '' ELSE (NEW.detail::jsonb - 'body' - 'error_message')::text END;
+        NEW.violations := COALESCE((SELECT jsonb_agg(jsonb_build_object('code', v->>'code', 'message', ''))
+            FROM jsonb_array_elements(COALESCE(NEW.violations, '[]')::jsonb) v)::text, '[]');
+    END IF;
+    RETURN NEW;
+END $$;
+"""
+
+MIGRATIONS = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8]
 SCHEMA_VERSION = len(MIGRATIONS)

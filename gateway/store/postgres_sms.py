@@ -11,7 +11,17 @@ from datetime import datetime, timedelta
 from ..addresses import address_hash
 from ..model import Category, Channel
 from . import queries
-from .base import ClaimResult, DeferredText, OutboxMessage, SendClaim, from_text, to_text
+from .base import (
+    ClaimResult,
+    DeferredText,
+    OutboxMessage,
+    SendClaim,
+    TextQuery,
+    TextRecord,
+    from_text,
+    text_record,
+    to_text,
+)
 from .postgres_pool import PostgresPool
 from .rows import DEFERRED_COLS, INSERT_DEFERRED, SEND_COLS, deferred_of, deferred_row
 
@@ -120,3 +130,20 @@ class PostgresTexts:
     async def next_deferred_at(self) -> datetime | None:
         rows = await self.db.fetch("SELECT MIN(send_at) FROM deferred WHERE state = 'pending'")
         return from_text(rows[0][0]) if rows else None
+
+    async def text(self, sender: str, sid: str) -> TextRecord | None:
+        sql, args = queries.text(sender, sid)
+        rows = await self.db.fetch(sql, *args)
+        return text_record(dict(rows[0])) if rows else None
+
+    async def list_texts(
+        self, sender: str, query: TextQuery, limit: int, before_id: str | None = None
+    ) -> list[TextRecord]:
+        sql, args = queries.texts(sender, query, limit, before_id)
+        return [text_record(dict(r)) for r in await self.db.fetch(sql, *args)]
+
+    async def record_text_status(
+        self, sid: str, status: str, rank: int, error_code: int | None, at: datetime
+    ) -> None:
+        sql, args = queries.text_status(sid, status, rank, error_code, at)
+        await self.db.execute(sql, *args)

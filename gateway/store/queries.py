@@ -8,7 +8,7 @@ from datetime import datetime
 
 from ..addresses import address_hash
 from ..model import GLOBAL_SCOPE, Channel, Consent
-from .base import to_text
+from .base import TextQuery, to_text
 from .rows import AUDIT_COLS, CONSENT_COLS, DEFERRED_COLS, SUPPRESSION_COLS
 
 Query = tuple[str, list]
@@ -188,4 +188,44 @@ def erased(hashes: Sequence[str]) -> Query:
         "SELECT DISTINCT address_hash FROM suppressions WHERE channel IN ('email', 'sms') AND reason = 'erased' "
         f"AND address_hash IN ({marks})",
         list(hashes),
+    )
+
+
+_TEXTS = (
+    "SELECT d.*, s.status AS cb_status, s.error_code AS cb_error, s.at AS cb_at FROM decisions d "
+    "LEFT JOIN text_status s ON s.sid = d.upstream "
+    "WHERE d.sender = ? AND d.channel = 'sms' AND d.message_id <> ''"
+)
+
+
+def text(sender: str, sid: str) -> Query:
+    """One of the sender's texts by its sid, with the latest status reported for it."""
+    return _TEXTS + " AND d.message_id = ? LIMIT 1", [sender, sid]
+
+
+def texts(sender: str, query: TextQuery, limit: int, before_id: str | None) -> Query:
+    """A page of the sender's texts, newest first (by id, which is time-ordered): `limit` rows after
+    `before_id`."""
+    sql, args = _TEXTS, [sender]
+    for condition, value in (
+        ("d.recipient = ?", query.to),
+        ("d.origin = ?", query.origin),
+        ("d.at >= ?", to_text(query.since) if query.since else None),
+        ("d.at < ?", to_text(query.until) if query.until else None),
+        ("d.id < ?", before_id),
+    ):
+        if value is not None:
+            sql += f" AND {condition}"
+            args.append(value)
+    return sql + " ORDER BY d.id DESC LIMIT ?", [*args, limit]
+
+
+def text_status(sid: str, status: str, rank: int, error_code: int | None, at: datetime) -> Query:
+    """The provider's latest word on a message: kept unless what is stored ranks higher (a callback
+    that arrived late)."""
+    return (
+        "INSERT INTO text_status (sid, status, rank, error_code, at) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (sid) DO UPDATE SET status = excluded.status, rank = excluded.rank, "
+        "error_code = excluded.error_code, at = excluded.at WHERE excluded.rank >= text_status.rank",
+        [sid, status, rank, error_code, to_text(at)],
     )

@@ -96,6 +96,13 @@ def audit_of(r: Sequence) -> AuditEntry:
     )
 
 
+# Delivery statuses the SMS provider reports for its message sids (its status callbacks); `rank` orders them
+# so that a callback arriving late never takes a status back (gateway/sms/messages.py).
+TEXT_STATUS_TABLE = """
+CREATE TABLE text_status (sid text PRIMARY KEY, status text NOT NULL, rank integer NOT NULL,
+    error_code integer, at text NOT NULL);
+CREATE INDEX text_status_at ON text_status (at);
+"""
 SEND_COLS = "channel, address_hash, scope, category, sent_at"
 OUTBOX_COLS = "id, at, sender, recipient, from_number, body, category, fields"
 DEFERRED_COLS = (

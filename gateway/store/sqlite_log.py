@@ -22,6 +22,7 @@ from .base import (
     SummaryRow,
     decision_from_row,
     decision_row,
+    erased_detail,
     erased_values,
     like_pattern,
     to_text,
@@ -167,17 +168,17 @@ class SqliteDecisionLog(DecisionPages):
 
         def erase(conn: sqlite3.Connection) -> Erasure:
             rows = conn.execute(
-                "SELECT id, violations, upstream FROM decisions WHERE recipient_hash = ?", (ahash,)
+                "SELECT id, violations, upstream, detail FROM decisions WHERE recipient_hash = ?", (ahash,)
             ).fetchall()
-            for did, violations, upstream in rows:
+            for did, violations, upstream, text in rows:
                 found = json.loads(violations or "[]")
                 for v in found:
                     v.pop("recipient", None)
                     v["message"] = scrub(v.get("message"))
                 conn.execute(
-                    "UPDATE decisions SET recipient = ?, excerpt = '', violations = ?, upstream = ? "
+                    "UPDATE decisions SET recipient = ?, excerpt = '', detail = ?, violations = ?, upstream = ? "
                     "WHERE id = ?",
-                    (masked, json.dumps(found), scrub(upstream), did),
+                    (masked, erased_detail(text), json.dumps(found), scrub(upstream), did),
                 )
             suppressed = conn.execute(
                 "UPDATE suppressions SET address = NULL, source = '' WHERE channel = ? AND address_hash = ?",
@@ -257,6 +258,7 @@ class SqliteDecisionLog(DecisionPages):
                 "DELETE FROM deferred WHERE created_at < ? AND state NOT IN ('pending', 'sending')", (cutoff,)
             )
             conn.execute("DELETE FROM audit WHERE at < ?", (cutoff,))
+            conn.execute("DELETE FROM text_status WHERE at < ?", (cutoff,))
 
         gone = 0  # in batches: the first purge of a big log must not hold the write lock for long
         while (done := await self.db.write(batch)) > 0:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import sqlite_utils
 
-from .rows import SEND_COLS
+from .rows import SEND_COLS, TEXT_STATUS_TABLE
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -243,7 +243,18 @@ def _v7(db: sqlite_utils.Database) -> None:
     erasure leaves one; the SQLite engine does that in its writer (`record_decisions`)."""
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+def _v8(db: sqlite_utils.Database) -> None:
+    """Twilio's Messages read API answered from the log: a text's From and its detail (body, media,
+    provider status) beside its decision, whose `message_id` is the text's sid; and the statuses the
+    provider's callbacks report, by the provider's sid (the decision's `upstream`)."""
+    db.executescript(f"""
+        ALTER TABLE decisions ADD COLUMN origin TEXT NOT NULL DEFAULT '';
+        ALTER TABLE decisions ADD COLUMN detail TEXT NOT NULL DEFAULT '';
+        {TEXT_STATUS_TABLE}
+    """)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

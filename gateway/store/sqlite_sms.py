@@ -10,7 +10,17 @@ from datetime import datetime, timedelta
 from ..addresses import address_hash
 from ..model import Category, Channel
 from . import queries
-from .base import ClaimResult, DeferredText, OutboxMessage, SendClaim, from_text, to_text
+from .base import (
+    ClaimResult,
+    DeferredText,
+    OutboxMessage,
+    SendClaim,
+    TextQuery,
+    TextRecord,
+    from_text,
+    text_record,
+    to_text,
+)
 from .rows import DEFERRED_COLS, INSERT_DEFERRED, deferred_of, deferred_row
 from .sqlite_schema import INSERT_SEND
 from .sqlite_writer import SqliteFile
@@ -119,3 +129,23 @@ class SqliteTexts:
     async def next_deferred_at(self) -> datetime | None:
         row = self.db.run("SELECT MIN(send_at) FROM deferred WHERE state = 'pending'").fetchone()
         return from_text(row[0]) if row else None
+
+    async def text(self, sender: str, sid: str) -> TextRecord | None:
+        found = self._records(*queries.text(sender, sid))
+        return found[0] if found else None
+
+    async def list_texts(
+        self, sender: str, query: TextQuery, limit: int, before_id: str | None = None
+    ) -> list[TextRecord]:
+        return self._records(*queries.texts(sender, query, limit, before_id))
+
+    def _records(self, sql: str, args: list) -> list[TextRecord]:
+        cur = self.db.run(sql, args)
+        names = [c[0] for c in cur.description]
+        return [text_record(dict(zip(names, row))) for row in cur.fetchall()]
+
+    async def record_text_status(
+        self, sid: str, status: str, rank: int, error_code: int | None, at: datetime
+    ) -> None:
+        sql, args = queries.text_status(sid, status, rank, error_code, at)
+        await self.db.write(lambda conn: conn.execute(sql, args))
