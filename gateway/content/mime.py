@@ -18,6 +18,7 @@ import email.errors
 import email.header
 import email.utils
 import re
+from email.headerregistry import HeaderRegistry
 from email.message import Message
 
 from ..model import EmailContent, Link
@@ -122,6 +123,29 @@ def _addresses(fields: dict[str, list], name: str) -> tuple[str, ...]:
     except (ValueError, IndexError, TypeError):
         return ()
     return tuple(addr.strip() for _, addr in pairs if addr and "@" in addr)
+
+
+_REGISTRY = HeaderRegistry()
+
+
+def _recipients(fields: dict[str, list], name: str) -> tuple[str, ...]:
+    """The addresses of To or Cc, malformed ones too, as written (`bob@`, `junk`, `<>`): whoever is named
+    as a recipient is judged, and one that is not an address gets INVALID_RECIPIENT rather than being
+    passed over. Groups (`undisclosed-recipients:;`) name nobody."""
+    values = fields.get(name)
+    if not values:
+        return ()
+    if len(values) == 1 and isinstance(values[0], str) and (m := _PLAIN_ADDRESS.fullmatch(values[0])):
+        return (m.group(1) or m.group(2),)
+    found: list[str] = []
+    for value in values:
+        try:
+            header = _REGISTRY(name, str(value))
+        except Exception:  # the stdlib's parser on hostile input: whatever it is, nobody valid is named
+            found.append(str(value).strip()[:254] or "<>")
+            continue
+        found += [a.addr_spec.strip() or "<>" for a in header.addresses]  # type: ignore[attr-defined]
+    return tuple(found)
 
 
 def _payload_text(part: Message, defects: list[str]) -> str:
@@ -368,7 +392,7 @@ def _parse_email(raw: bytes) -> EmailContent:
         from_addresses=_addresses(fields, "from"),
         sender_address=next(iter(_addresses(fields, "sender")), None),
         reply_to=_addresses(fields, "reply-to"),
-        to_addresses=_addresses(fields, "to") + _addresses(fields, "cc"),
+        to_addresses=_recipients(fields, "to") + _recipients(fields, "cc"),
         in_reply_to=decode_header(_first(fields, "in-reply-to")) or None,
         references=decode_header(_first(fields, "references")) or None,
         list_unsubscribe=_joined(fields, "list-unsubscribe"),
