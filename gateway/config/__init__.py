@@ -144,6 +144,7 @@ def _policy(p: _Section, add_list_unsubscribe: bool, repair_list_unsubscribe: bo
         ),
         gateway_adds_list_unsubscribe=add_list_unsubscribe,
         gateway_repairs_list_unsubscribe=repair_list_unsubscribe,
+        allow_example_domains=p.take("allow_example_domains", _boolean, True),
     )
     p.done()
     return policy

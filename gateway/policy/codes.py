@@ -87,7 +87,9 @@ CANSPAM_UNSUBSCRIBE = _declare(
         EMAIL,
         meaning="Marketing mail without a visible, working way to opt out.",
         law="15 U.S.C. 7704(a)(3), (a)(5)(A)(ii)",
-        fix="Add a visible unsubscribe link (or an instruction with a working address) to the footer.",
+        fix="Add a visible unsubscribe link (or an instruction with a working address) to the footer, "
+        "on a host readers can reach: not localhost, a private or loopback address, or a name such as "
+        ".invalid or .local that never resolves on the internet.",
     )
 )
 CANSPAM_AD_LABEL = _declare(

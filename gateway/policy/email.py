@@ -24,6 +24,7 @@ from .codes import (
     LIST_UNSUBSCRIBE_HEADER,
     enforces,
 )
+from .links import host_problem, url_problem
 from .settings import Policy, SenderSettings
 from .textsearch import AnchoredPattern
 
@@ -148,9 +149,7 @@ _OPT_OUT_URL = re.compile(
 )
 _TEMPLATE_MARKERS = ("{{", "}}", "{%", "*|", "|*", "%%", "[[", "<%", "${")
 _WORKING_URL = re.compile(
-    r"https?://[^\s/?#@]*[a-z0-9](?:\.[a-z0-9-]+)+(?::\d+)?(?:[/?#]\S*)?$|"
-    r"https?://localhost(?::\d+)?(?:[/?#]\S*)?$",
-    re.IGNORECASE,
+    r"https?://[^\s/?#@]*[a-z0-9](?:\.[a-z0-9-]+)+(?::\d+)?(?:[/?#]\S*)?$", re.IGNORECASE
 )
 _MAILTO = re.compile(r"mailto:[^@\s]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+(?:\?\S*)?$", re.IGNORECASE)
 _LITERAL_CONTACT = re.compile(
@@ -158,12 +157,23 @@ _LITERAL_CONTACT = re.compile(
 )
 
 
-def working(link: Link) -> bool:
-    """A link a reader can actually use: http(s) to a host, or mailto to an address; no unfilled template."""
+def working(link: Link, policy: Policy) -> bool:
+    """A link a reader can actually use: http(s) to a host on the public internet, or mailto to an address
+    at one (links.py); no unfilled template."""
     url = link.url
     if not url or any(m in url for m in _TEMPLATE_MARKERS):
         return False
-    return bool(_WORKING_URL.match(url) or _MAILTO.match(url))
+    return _works(url, policy)
+
+
+def _works(url: str, policy: Policy) -> bool:
+    if _MAILTO.match(url):
+        domain = url.split("?", 1)[0].rpartition("@")[2]
+        return host_problem(domain, allow_examples=policy.allow_example_domains) is None
+    return (
+        bool(_WORKING_URL.match(url))
+        and url_problem(url, allow_examples=policy.allow_example_domains) is None
+    )
 
 
 def _instruction_lines(text: str, at: int, end: int) -> str:
@@ -176,17 +186,21 @@ def _instruction_lines(text: str, at: int, end: int) -> str:
     return text[start : len(text) if stop < 0 else stop]
 
 
-def _instruction_with_contact(text: str, links: list[Link]) -> bool:
+def _as_link(contact: str) -> str:
+    """A contact written out in the text (`https://…`, `www.…`, `name@domain`) as the link it stands for."""
+    if "://" in contact:
+        return contact
+    return "mailto:" + contact if "@" in contact else "http://" + contact
+
+
+def _instruction_with_contact(text: str, links: list[Link], policy: Policy) -> bool:
     """An opt-out instruction with a working address or link beside it (same or next line)."""
     for m in _OPT_OUT_WORDS.finditer(text):
         near = _instruction_lines(text, m.start(), m.end())
         contacts = (c.rstrip(".,;:!?)") for c in _LITERAL_CONTACT.findall(near))
-        if any(
-            _MAILTO.match("mailto:" + x) or _WORKING_URL.match(x if "://" in x else "http://" + x)
-            for x in contacts
-        ):
+        if any(_works(_as_link(x), policy) for x in contacts):
             return True
-        if any(len(link.text) > 1 and link.text.lower() in near and working(link) for link in links):
+        if any(len(link.text) > 1 and link.text.lower() in near and working(link, policy) for link in links):
             return True
     return False
 
@@ -195,17 +209,20 @@ def _instruction_with_contact(text: str, links: list[Link]) -> bool:
 def unsubscribe_link(c: EmailCheck) -> str | None:
     """Marketing mail carries a clear and conspicuous, working way to opt out: a visible link that says so,
     or a visible instruction with a working address. An image whose alt text says "unsubscribe" is not a
-    visible link."""
+    visible link; a link to a host no reader can reach (localhost, a private or loopback address in any
+    form a browser reads, .invalid, .local, a single-label name; `policy.allow_example_domains = false`
+    adds .example and .test) is not a working one (links.py)."""
     if c.category is not Category.MARKETING:
         return None
     links = [link for link in c.content.links if link.text]
     # footers come last: looking from the end finds the unsubscribe link first
     if any(
-        (_OPT_OUT_URL.search(link.url) or _OPT_OUT_WORDS.search(link.text.lower())) and working(link)
+        (_OPT_OUT_URL.search(link.url) or _OPT_OUT_WORDS.search(link.text.lower()))
+        and working(link, c.policy)
         for link in reversed(links)
     ):
         return None
-    if _instruction_with_contact(c.content.folded_text, links):
+    if _instruction_with_contact(c.content.folded_text, links, c.policy):
         return None
     return "no visible, working unsubscribe link or opt-out instruction"
 

@@ -175,6 +175,7 @@ class Policy:
     brand_required_categories: frozenset[Category] = frozenset(Category)
     gateway_adds_list_unsubscribe: bool = True
     gateway_repairs_list_unsubscribe: bool = True  # a client's own incomplete field is completed, not refused
+    allow_example_domains: bool = True  # links to RFC 2606 / 6761 documentation names count as working
     ad_label: AnchoredPattern | None = field(default=None, init=False, compare=False)
     promotional_re: re.Pattern[str] | None = field(default=None, init=False, compare=False)
     deceptive_res: tuple[re.Pattern[str], ...] = field(default=(), init=False, compare=False)
