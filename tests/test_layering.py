@@ -78,11 +78,13 @@ def test_the_rules_do_no_io():
         "__future__",
         "gateway",
         "phonenumbers",
+        "ipaddress",
     }
+    allowed_modules = {"urllib.parse"}  # (urllib.request would do I/O)
     for path in (PACKAGE / "policy").glob("*.py"):
         for module in _imports(path):
             root = module.split(".")[0]
-            assert root in allowed_roots, f"{path.name} imports {module}"
+            assert root in allowed_roots or module in allowed_modules, f"{path.name} imports {module}"
             if root == "gateway":
                 assert module.startswith(("gateway.policy", "gateway.model", "gateway.addresses")), (
                     f"{path.name} imports {module}"
