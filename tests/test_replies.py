@@ -27,6 +27,18 @@ from gateway.policy.replies import Intent, reply_intent
         ("Yes", Intent.START),
         ("HELP", Intent.HELP),
         ("info", Intent.HELP),
+        # Spanish and French keywords, with or without accents
+        ("PARAR", Intent.STOP),
+        ("Alto", Intent.STOP),
+        ("cancelar", Intent.STOP),
+        ("BAJA", Intent.STOP),
+        ("detener", Intent.STOP),
+        ("ARRÊT", Intent.STOP),
+        ("arret", Intent.STOP),
+        ("Arrête", Intent.STOP),
+        ("ARRETT", Intent.STOP),
+        ("AYUDA", Intent.HELP),
+        ("aide", Intent.HELP),
     ],
 )
 def test_keywords_match_exactly(body, intent):
@@ -68,6 +80,23 @@ OPT_OUTS = [
     "Stop 🛑",
     "Please remove me, I never signed up",
     "I wish to stop receiving these",
+    # Spanish
+    "No me envíen más mensajes",
+    "no me manden mas",
+    "Dejen de enviarme mensajes por favor",
+    "Quiero darme de baja",
+    "quiero cancelar la suscripción",
+    "Bórrenme de su lista",
+    "no quiero recibir más mensajes",
+    "Alto por favor",
+    "Paren de molestarme",
+    # French
+    "Arrêtez de m'envoyer des messages",
+    "Ne m'envoyez plus de messages",
+    "Je veux me désabonner",
+    "je voudrais me desinscrire",
+    "Retirez-moi de votre liste",
+    "Plus de SMS svp",
 ]
 NOT_OPT_OUTS = [
     "Can't stop smiling, thanks!",
@@ -91,6 +120,14 @@ NOT_OPT_OUTS = [
     "The endgame",
     "You can message me anytime",
     "Please send me more messages like this",
+    "No quiero darme de baja, me encantan",
+    "el alto de la montaña",
+    "no puedo parar de reír",
+    "quiero más información",
+    "no mande el paquete todavía",
+    "Je ne veux pas me désabonner",
+    "J'aimerais plus de messages comme ça",
+    "Merci beaucoup !",
 ]
 
 

@@ -105,6 +105,23 @@ def test_free_text_revocation_suppresses(gw):
     assert gw.sms()[0] == 422
 
 
+@pytest.mark.parametrize(
+    "words, answer",
+    [
+        ("PARAR", "se ha dado de baja"),
+        ("Baja", "se ha dado de baja"),
+        ("No me envíen más mensajes", "se ha dado de baja"),
+        ("ARRÊT", "vous êtes désabonné"),
+        ("Je veux me désabonner", "vous êtes désabonné"),
+    ],
+)
+def test_spanish_and_french_opt_outs_suppress_and_are_confirmed_in_their_language(gw, words, answer):
+    assert gw.sms()[0] == 201
+    status, twiml = reply(gw, words)
+    assert status == 200 and answer in message(twiml), twiml
+    assert gw.sms()[0] == 422
+
+
 def test_stopall_blocks_every_sender_and_start_lifts_only_its_own(gw):
     reply(gw, "STOPALL")
     assert gw.sms()[0] == 422

@@ -28,7 +28,7 @@ from aiohttp import web
 from ..addresses import phone_info
 from ..lists import OptOut
 from ..model import GLOBAL_SCOPE, Channel, Reason
-from ..policy.replies import Intent, reply_intent
+from ..policy.replies import Intent, reply_intent, reply_language
 from .twilio_signature import signed_form
 
 log = logging.getLogger("gateway.inbound")
@@ -37,6 +37,22 @@ PATH = "/v1/webhooks/twilio/inbound"
 REPLAY_DAYS = 730  # how long a webhook's MessageSid is remembered (a replay older than this acts again)
 SEEN_KIND = "twilio-sid"
 _SID = re.compile(r"(?:SM|MM)[0-9a-f]{32}")
+
+
+# The one confirmation after an opt-out (no marketing in it: 47 CFR 64.1200(a)(12)), in the language the
+# person wrote in; and the default HELP answer
+_UNSUBSCRIBED = {
+    "en": "{brand}: you are unsubscribed and will receive no more messages from us. Reply START to resubscribe.",
+    "es": "{brand}: se ha dado de baja y no recibirá más mensajes nuestros. Responda START para volver a "
+    "suscribirse.",
+    "fr": "{brand} : vous êtes désabonné et ne recevrez plus de messages de notre part. Répondez START pour "
+    "vous réabonner.",
+}
+_HELP = {
+    "en": "{brand}: reply STOP to opt out.",
+    "es": "{brand}: responda STOP o BAJA para darse de baja.",
+    "fr": "{brand} : répondez STOP ou ARRET pour vous désabonner.",
+}
 
 
 def twiml(message: str | None = None) -> web.Response:
@@ -78,10 +94,7 @@ def make_handler(ctx):
             log.info("opt-out by text reply, scope %s (%s)", scope, "new" if added else "already")
             if not added:
                 return twiml()  # one confirmation, not one per repeated STOP
-            return twiml(
-                f"{brand}: you are unsubscribed and will receive no more messages from us. "
-                "Reply START to resubscribe."
-            )
+            return twiml(_UNSUBSCRIBED[reply_language(body)].format(brand=brand))
         if intent is Intent.START:
             if sender is None or not sid:
                 return twiml()
@@ -92,7 +105,7 @@ def make_handler(ctx):
             text = (
                 sender.settings.help_text
                 if sender and sender.settings.help_text
-                else f"{brand}: reply STOP to opt out."
+                else _HELP[reply_language(body)].format(brand=brand)
             )
             return twiml(text)
         return twiml()

@@ -24,6 +24,7 @@ from .codes import (
     SMS_SENDER_ID,
     enforces,
 )
+from .replies import folded
 from .settings import HoursRule, Policy, SenderSettings
 
 
@@ -133,17 +134,29 @@ def next_allowed_time(phone: PhoneInfo, policy: Policy, at: datetime) -> datetim
     return next((t for t in sorted(candidates) if allowed(t)), None)
 
 
+# An opt-out instruction: a verb of replying and a keyword, or a keyword "to" opt out; in English, Spanish
+# and French (matched on the folded text: lower case, no accents). Nothing in the TCPA, CTIA's principles
+# or SPEC asks for English: "Responde STOP para cancelar" and "Répondez ARRÊT pour vous désabonner" tell
+# the reader how to stop as plainly as "Reply STOP to opt out".
+_KEYWORDS = r"stop|end|cancel|unsubscribe|quit|stopall|optout|baja|parar|alto|cancelar|fin|arret|arrete"
 _OPT_OUT_NOTICE = re.compile(
-    r"\b(?:reply|text|txt|send|respond(?:\s+with)?)\s*[\"'“‘]?\s*(?:stop|end|cancel|unsubscribe|quit|stopall|optout)\b"
-    r"|\bstop\s*(?:to|2)\s*(?:opt[-\s]?out|end|cancel|unsubscribe|quit|stop)\b",
-    re.IGNORECASE,
+    r"\b(?:reply|text|txt|send|respond(?:\s+with)?"
+    r"|responde|responda|contesta|conteste|envia|envie|manda|mande|escribe|escriba|textea"  # Spanish
+    r"|repondez|reponds|envoyez|envoie|textez|tapez|ecrivez)"  # French
+    rf"\s*(?:(?:la\s+palabra|le\s+mot)\s+)?[\"'“‘«]?\s*(?:{_KEYWORDS})\b"
+    r"|\bstop\s*(?:to|2)\s*(?:opt[-\s]?out|end|cancel|unsubscribe|quit|stop)\b"
+    r"|\b(?:stop|baja|parar|alto)\s+para\s+(?:cancelar|salir|darte\s+de\s+baja|darse\s+de\s+baja|"
+    r"no\s+recibir|dejar\s+de\s+recibir|anular|desuscribirte)\b"
+    r"|\b(?:stop|arret|arrete)\s+pour\s+(?:vous\s+desabonner|vous\s+desinscrire|arreter|ne\s+plus\s+recevoir"
+    r"|annuler|se\s+desabonner)\b",
 )
 
 
 @enforces(SMS_OPT_OUT_NOTICE)
 def opt_out_notice(c: SmsCheck) -> str | None:
-    """Marketing texts tell how to opt out, e.g. "Reply STOP to opt out"."""
-    if c.message.category is not Category.MARKETING or _OPT_OUT_NOTICE.search(c.message.body):
+    """Marketing texts tell how to opt out, e.g. "Reply STOP to opt out" (or in Spanish or French:
+    "Responde STOP para cancelar", "Répondez ARRÊT pour vous désabonner")."""
+    if c.message.category is not Category.MARKETING or _OPT_OUT_NOTICE.search(folded(c.message.body)):
         return None
     return 'marketing text lacks opt-out instructions such as "Reply STOP to opt out"'
 
