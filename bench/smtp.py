@@ -1,4 +1,4 @@
-"""SMTP throughput through the gateway, beside the same load sent straight to the sink.
+"""SMTP throughput through the gateway, beside the same load sent straight to the sink and through Postfix.
 
     .venv/bin/python bench/smtp.py [--workers 2] [--messages 2000] [--rounds 3]
 
@@ -6,7 +6,23 @@ Postfix's smtp-source sends compliant marketing newsletters (5 KB and 50 KB HTML
 new connection per message as smtp-source does by default) at 1 and 20 concurrent connections; Postfix's
 smtp-sink is the upstream. Every rule runs on every message; the gateway adds its headers (Received,
 List-Unsubscribe with a signed token) and writes a durable decision per recipient before each 250.
-Prints msg/s, the ratio gateway/direct, and the gateway's CPU use (100% = one core).
+
+Each load goes three ways, alternated round by round: straight to the sink ("direct"), through the gateway,
+and through a private Postfix 3.7 instance relaying everything to the same sink (tests/postfix_relay.py:
+its default queue and timings, `relayhost` = the sink, its log written to a file by postlogd). The rate is
+what reached the sink per second, from smtp-source's first connection:
+- the gateway answers 250 only once the sink has taken the message, so its time is smtp-source's;
+- Postfix answers 250 once the message is in its queue, so its time runs until its queue is empty, read
+  from the queue directories every 5 ms (no Postfix process asked). A message leaves the queue only after
+  the sink's 250 for every recipient, so this is the time the sink had them all (a few ms later at most);
+  afterwards its log must show every recipient `status=sent`, none deferred or bounced.
+CPU per message: user and system seconds of the gateway's processes (the master and its workers), and of
+the Postfix instance's (master, smtpd, cleanup, qmgr, trivial-rewrite, smtp, postlogd...: the running ones
+and, through the master's figures for its children, those that exited), divided by the copies delivered.
+
+The fifth row sends 20-recipient marketing messages: the gateway relays one copy per recipient (each with
+its own unsubscribe token), Postfix one 20-recipient transaction per message; rates are in copies (recipient
+deliveries) per second.
 """
 
 from __future__ import annotations
@@ -23,8 +39,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
+sys.path.append(str(REPO / "tests"))  # postfix_relay.py
 
 from policy import newsletter
+from postfix_relay import PostfixRelay
 from processes import cpu_seconds, family, free_port, wait_for_port
 
 SOURCE, SINK = "/usr/sbin/smtp-source", "/usr/sbin/smtp-sink"
@@ -92,17 +110,81 @@ def blast(port: int, message: Path, sessions: int, count: int, recipients: int =
     return time.perf_counter() - start
 
 
+class Ways:
+    """The three ways a load goes: straight to the sink, through the gateway, through Postfix."""
+
+    def __init__(self, sink: int, gateway: int, pids: list[int], postfix: PostfixRelay) -> None:
+        self.sink, self.gateway, self.pids, self.postfix = sink, gateway, pids, postfix
+        self.through_postfix = 0  # recipient deliveries asked of Postfix so far
+
+    def direct(self, *load) -> float:
+        return blast(self.sink, *load)
+
+    def via_gateway(self, *load) -> tuple[float, float]:
+        """(seconds, CPU seconds of the gateway's processes)"""
+        before = cpu_seconds(self.pids)
+        elapsed = blast(self.gateway, *load)
+        return elapsed, cpu_seconds(self.pids) - before
+
+    def via_postfix(
+        self, message: Path, sessions: int, count: int, recipients: int = 1
+    ) -> tuple[float, float]:
+        """(seconds until Postfix's queue is empty again, CPU seconds of the instance)"""
+        before = self.postfix.cpu_seconds()
+        start = time.perf_counter()
+        finished(source(self.postfix.port, message, sessions, count, recipients))
+        self.postfix.wait_until_empty(timeout=600, poll=0.005)
+        elapsed = time.perf_counter() - start
+        self.through_postfix += count * recipients
+        return elapsed, self.postfix.cpu_seconds() - before
+
+    def postfix_delivered_all(self) -> None:
+        """Every recipient given to Postfix logged `status=sent` (its log lags its work a little)."""
+        deadline = time.monotonic() + 30
+        while True:
+            log = self.postfix.log()
+            sent, other = log.count(" status=sent "), log.count(" status=") - log.count(" status=sent ")
+            if other:
+                raise SystemExit(f"Postfix did not deliver everything: {other} deferred or bounced")
+            if sent >= self.through_postfix:
+                return
+            if time.monotonic() > deadline:
+                raise SystemExit(f"Postfix logged {sent} deliveries of {self.through_postfix}")
+            time.sleep(0.2)
+
+
+def row(ways: Ways, rounds: int, message: Path, sessions: int, count: int, recipients: int = 1) -> tuple:
+    """Medians of `rounds` rounds (direct, gateway and Postfix alternated: the VM's drift hits all alike) of
+    copies per second and CPU seconds per copy, with each round's gateway/Postfix ratio."""
+    copies = count * recipients
+    load = (message, sessions, count, recipients)
+    directs, gateways, postfixes, gateway_cpu, postfix_cpu = [], [], [], [], []
+    for _ in range(rounds):
+        directs.append(copies / ways.direct(*load))
+        elapsed, cpu = ways.via_gateway(*load)
+        gateways.append(copies / elapsed)
+        gateway_cpu.append(cpu / copies)
+        elapsed, cpu = ways.via_postfix(*load)
+        postfixes.append(copies / elapsed)
+        postfix_cpu.append(cpu / copies)
+    m = statistics.median
+    each = [g / p for g, p in zip(gateways, postfixes)]
+    return m(directs), m(gateways), m(postfixes), m(gateway_cpu), m(postfix_cpu), each
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--messages", type=int, default=2000, help="per row at 20 connections (a fifth at 1)")
     parser.add_argument(
-        "--rounds", type=int, default=3, help="measurements of each side per row (medians shown)"
+        "--rounds", type=int, default=3, help="measurements of each way per row (medians shown)"
     )
     args = parser.parse_args()
     for tool in (SOURCE, SINK):
         if not os.access(tool, os.X_OK):
             raise SystemExit(f"{tool} is missing: run scripts/test once (it installs Postfix's tools)")
+    if os.geteuid() != 0:
+        raise SystemExit("the Postfix row needs root (a private Postfix instance's master starts as root)")
     rows = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -129,77 +211,62 @@ def main() -> None:
             stderr=open(tmp / "gateway.log", "w"),
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )
-        wait_for_port(port)
-        time.sleep(0.5)  # every worker up
-        pids = family(gateway.pid)
+        postfix = PostfixRelay(free_port(), sink_port)
         try:
+            postfix.start()
+            wait_for_port(port)
+            time.sleep(0.5)  # every worker up
+            ways = Ways(sink_port, port, family(gateway.pid), postfix)
             for size in (5_000, 50_000):
                 message = tmp / f"m{size}.eml"
                 message.write_bytes(newsletter(size).replace(b"\r\n", b"\n"))  # smtp-source adds the CRs
-                blast(port, message, 4, 40)  # warm up: connections, caches
+                ways.via_gateway(message, 4, 40)  # warm up: connections, caches
+                ways.via_postfix(message, 4, 40)
                 for sessions in (1, 20):
                     count = args.messages if sessions > 1 else args.messages // 5
-                    directs, vias = [], []
-                    for _ in range(args.rounds):  # alternated: the VM's drift hits both sides alike
-                        directs.append(count / blast(sink_port, message, sessions, count))
-                        before = cpu_seconds(pids)
-                        elapsed = blast(port, message, sessions, count)
-                        vias.append((count / elapsed, (cpu_seconds(pids) - before) / elapsed))
-                    via, cpu = sorted(vias)[len(vias) // 2]
                     rows.append(
                         (
-                            size,
+                            f"{size // 1000}KB",
                             sessions,
                             count,
-                            statistics.median(directs),
-                            via,
-                            cpu,
-                            [v / d for (v, _), d in zip(vias, directs)],
+                            *row(ways, args.rounds, message, sessions, count),
                         )
                     )
-            # fan-out: 20-recipient marketing messages, one copy per recipient upstream; rates in copies
-            # (recipient deliveries) per second, the sink taking each message as one 20-recipient transaction
-            message = tmp / "m5000.eml"
+            # fan-out: 20-recipient marketing messages, one copy per recipient through the gateway, one
+            # 20-recipient transaction through Postfix and straight to the sink
             count = max(1, args.messages // 20)
-            directs, vias = [], []
-            for _ in range(args.rounds):
-                directs.append(count * 20 / blast(sink_port, message, 20, count, 20))
-                before = cpu_seconds(pids)
-                elapsed = blast(port, message, 20, count, 20)
-                vias.append((count * 20 / elapsed, (cpu_seconds(pids) - before) / elapsed))
-            via, cpu = sorted(vias)[len(vias) // 2]
-            fanout = (
-                count,
-                statistics.median(directs),
-                via,
-                cpu,
-                [v / d for (v, _), d in zip(vias, directs)],
+            rows.append(
+                ("5KB x20 rcpt", 20, count, *row(ways, args.rounds, tmp / "m5000.eml", 20, count, 20))
             )
+            ways.postfix_delivered_all()
         finally:
+            postfix.stop()
             gateway.send_signal(signal.SIGTERM)
             gateway.wait(60)
             sink.terminate()
             sink.wait(10)
     print(
-        f"{'size':>6} {'conns':>5} {'msgs':>6} {'direct msg/s':>13} {'gateway msg/s':>14} {'ratio':>6} "
-        f"{'each round':>20} {'gateway CPU':>12}"
+        f"{'size':>12} {'conns':>5} {'msgs':>6} {'direct/s':>9} {'gateway/s':>10} {'postfix/s':>10} "
+        f"{'gw/direct':>9} {'gw/postfix':>10} {'gw/postfix each round':>22} {'gateway CPU':>12} {'postfix CPU':>12}"
     )
-    for size, sessions, count, direct, via, cpu, ratios in rows:
-        each = " ".join(f"{r:.3f}" for r in ratios)
+    for size, sessions, count, direct, via, postfix_rate, gateway_cpu, postfix_cpu, each in rows:
+        rounds = " ".join(f"{r:.3f}" for r in each)
         print(
-            f"{size // 1000:>4}KB {sessions:>5} {count:>6} {direct:>13,.0f} {via:>14,.0f} {via / direct:>6.3f} "
-            f"{each:>20} {cpu * 100:>11.0f}%"
+            f"{size:>12} {sessions:>5} {count:>6} {direct:>9,.0f} {via:>10,.0f} {postfix_rate:>10,.0f} "
+            f"{via / direct:>9.3f} {via / postfix_rate:>10.3f} {rounds:>22} "
+            f"{gateway_cpu * 1000:>7.2f} ms/m {postfix_cpu * 1000:>7.2f} ms/m"
         )
-    count, direct, via, cpu, ratios = fanout
-    each = " ".join(f"{r:.3f}" for r in ratios)
     print(
-        f"{'5KB x20 rcpt':>12} {20:>5} {count:>6} {direct:>13,.0f} {via:>14,.0f} {via / direct:>6.3f} "
-        f"{each:>20} {cpu * 100:>11.0f}%   (copies/s: one upstream copy per recipient)"
+        f"(medians of {args.rounds} rounds, direct, gateway and Postfix alternated; rates: messages delivered at "
+        "the sink per second, copies per second in the x20 row; CPU: ms per message (copy) delivered; gateway: "
+        f"{args.workers} worker process(es), all rules, durable decisions; Postfix {postfix_version()}, its "
+        f"defaults, relayhost = the sink; machine: {os.cpu_count()} cores)"
     )
-    print(
-        f"(medians of {args.rounds} rounds, direct and gateway alternated; ratio: median gateway / median direct; "
-        f"gateway: {args.workers} worker process(es), all rules, durable decisions; machine: {os.cpu_count()} cores)"
-    )
+
+
+def postfix_version() -> str:
+    out = subprocess.run(["/usr/sbin/postconf", "-dh", "mail_version"], capture_output=True, text=True).stdout
+    return out.strip() or "?"
 
 
 if __name__ == "__main__":
