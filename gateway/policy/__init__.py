@@ -3,7 +3,9 @@ the violations. No I/O, no clock. The rules themselves, one function each, are i
 
 - `codes.py`      — every violation code, declared once: meaning, law, fix, Twilio error code
 - `recipients.py` — INVALID_RECIPIENT, SUPPRESSED, CONSENT_MISSING (both channels)
+- `purpose.py`    — an email's primary purpose (16 CFR 316.3): marketing by its subject or its body
 - `email.py`      — CATEGORY_NOT_ALLOWED and the CAN-SPAM codes
+- `links.py`      — whether a link's host can work for a reader (offline)
 - `sms.py`        — CATEGORY_NOT_ALLOWED, QUIET_HOURS, FREQUENCY_CAP, SMS_OPT_OUT_NOTICE, SMS_SENDER_ID,
                     SMS_CONTENT
 - `disposition.py` — what becomes of a message with violations: refused, or relayed and recorded (monitor)
@@ -20,6 +22,7 @@ from ..model import Category, Channel, EmailMessage, RecipientFacts, SmsMessage,
 from . import email as email_rules
 from . import sms as sms_rules
 from .codes import ORDER
+from .purpose import primary_purpose
 from .recipients import RecipientCheck, recipient_violations
 from .settings import Policy, SenderSettings
 
@@ -83,9 +86,10 @@ def evaluate_email(
     policy: Policy,
     at: datetime,
 ) -> Evaluation:
-    category = email_rules.primary_purpose(message.content, sender, policy)
+    purpose = primary_purpose(message.content, sender, policy)
+    category = purpose.category
     people = tuple(_facts(facts, a) for a in message.recipients)
-    check = email_rules.EmailCheck(message.content, category, sender, policy, people, at)
+    check = email_rules.EmailCheck(message.content, category, sender, policy, people, at, purpose.why)
     per_recipient = RecipientCheck(Channel.EMAIL, category, sender, policy, at)
     return Evaluation(
         category=category,

@@ -37,18 +37,7 @@ class EmailCheck:
     policy: Policy
     recipients: tuple[RecipientFacts, ...]
     at: datetime
-
-
-def primary_purpose(content: EmailContent, sender: SenderSettings, policy: Policy) -> Category:
-    """16 CFR 316.3: mail whose subject line would lead a recipient to think it advertises is commercial,
-    whatever stream it was sent on."""
-    if (
-        sender.category is not Category.MARKETING
-        and policy.promotional_re is not None
-        and policy.promotional_re.search(content.subject)
-    ):
-        return Category.MARKETING
-    return sender.category
+    why: str = ""  # why the category differs from the sender's (purpose.py)
 
 
 @enforces(CATEGORY_NOT_ALLOWED)
@@ -56,11 +45,7 @@ def category_not_allowed(c: EmailCheck) -> str | None:
     """The sender may send this category of mail (its category after the primary-purpose test)."""
     if c.category in c.sender.allowed_categories:
         return None
-    why = (
-        " (its subject reads as an advertisement, 16 CFR 316.3)"
-        if c.category is not c.sender.category
-        else ""
-    )
+    why = f" ({c.why})" if c.why else ""
     return f"sender {c.sender.name} may not send {c.category.value} mail{why}"
 
 
@@ -283,5 +268,17 @@ CONTENT_RULES = (
 )
 
 
+_MARKETING_ONLY = frozenset(
+    c.name for c in (CANSPAM_PHYSICAL_ADDRESS, CANSPAM_UNSUBSCRIBE, CANSPAM_AD_LABEL, LIST_UNSUBSCRIBE_HEADER)
+)
+
+
 def content_violations(c: EmailCheck) -> tuple[Violation, ...]:
-    return tuple(v for rule in CONTENT_RULES if (v := rule(c)) is not None)
+    found = tuple(v for rule in CONTENT_RULES if (v := rule(c)) is not None)
+    if not c.why:
+        return found
+    # mail judged as marketing though its stream is not: each finding says why the marketing rules applied
+    suffix = f" (judged as marketing: {c.why})"
+    return tuple(
+        Violation(v.code, v.message + suffix, v.recipient) if v.code in _MARKETING_ONLY else v for v in found
+    )
