@@ -4,6 +4,7 @@ return path, one answer at the end, and retries that send nothing twice."""
 
 from __future__ import annotations
 
+import email
 import re
 
 import pytest
@@ -93,17 +94,41 @@ def test_a_recipient_named_twice_gets_one_copy(tmp_path):
         gw.close()
 
 
-def test_one_copy_refused_for_good_is_a_definite_refusal_not_an_endless_451(tmp_path):
+def test_copies_refused_for_good_among_delivered_ones_are_reported_in_a_dsn_then_250(tmp_path):
+    """An MTA in front (Postfix) must not bounce the recipients who received the message: the gateway
+    accepts it, and tells the envelope sender of the refused copy in an RFC 3464 report."""
     gw = Setup(tmp_path, sink_args=("--refuse-data", "p001"))
     try:
-        for _ in range(2):  # and so again: a refusal, never a 451 to retry for days
-            with gw.client() as c, pytest.raises(Exception) as refused:
-                c.sendmail("news@news.demo.example", people(3), SAMPLE)
-            assert "554" in str(refused.value) and "1 of 3 copies refused; 2 delivered" in str(refused.value)
-        assert sorted(e["rcpt_tos"][0] for e, _ in gw.sink.messages()) == [
-            "p000@example.com",
-            "p002@example.com",
-        ]
+        with gw.client() as c:
+            assert c.sendmail("news@news.demo.example", people(3), SAMPLE) == {}
+        delivered = [e for e, _ in gw.sink.messages() if e["mail_from"] not in ("", "<>")]
+        assert sorted(e["rcpt_tos"][0] for e in delivered) == ["p000@example.com", "p002@example.com"]
+        (report,) = [(e, d) for e, d in gw.sink.messages() if e["mail_from"] in ("", "<>")]
+        envelope, data = report  # from the null sender, to the client's envelope sender
+        assert envelope["rcpt_tos"] == ["news@news.demo.example"]
+        message = email.message_from_bytes(data)
+        assert message.get_content_type() == "multipart/report"
+        assert message.get_param("report-type") == "delivery-status"
+        assert message["Auto-Submitted"] == "auto-replied"
+        parts = [p.get_content_type() for p in message.walk()]
+        assert "message/delivery-status" in parts and "text/rfc822-headers" in parts
+        assert b"Final-Recipient: rfc822; p001@example.com" in data and b"Action: failed" in data
+        assert b"Status: 5." in data and b"Diagnostic-Code: smtp; 554" in data
+        assert b"p000@example.com" not in data.split(b"message/delivery-status")[1].split(b"text/rfc822")[0]
+        with gw.client() as c:  # sent again: nothing delivered twice, the refused copy reported again
+            assert c.sendmail("news@news.demo.example", people(3), SAMPLE) == {}
+        assert len([e for e, _ in gw.sink.messages() if e["mail_from"] not in ("", "<>")]) == 2
+    finally:
+        gw.close()
+
+
+def test_every_copy_refused_for_good_is_a_refusal(tmp_path):
+    gw = Setup(tmp_path, sink_args=("--refuse-data", "p00"))
+    try:
+        with gw.client() as c, pytest.raises(Exception) as refused:
+            c.sendmail("news@news.demo.example", people(3), SAMPLE)
+        assert "554" in str(refused.value)
+        assert gw.sink.messages() == []  # no copy, and no report: the client bounces it itself
     finally:
         gw.close()
 

@@ -45,7 +45,7 @@ from .actions import (
     cut,
     fitted,
 )
-from .fanout import fan_out, per_recipient
+from .fanout import Notice, fan_out, per_recipient
 from .holding import held
 from .mailboxes import Mailbox, own_mailbox, return_path
 from .optouts import OptOutDesk
@@ -330,6 +330,7 @@ class EmailEngine:
             return await fan_out(
                 self.sending, self.delivery.relay, copies, tx.options,
                 hold=smtp.upstream_hold_timeout, at_once=smtp.upstream_pool_size, message_id=tx.message_id,
+                notice=Notice(tx.mail_from or "", smtp.hostname, raw),
             )  # fmt: skip
         if upstream is None:  # not marketing after all: one transaction, and the upstream went away
             return UPSTREAM_DOWN

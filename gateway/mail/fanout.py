@@ -15,10 +15,11 @@ The client hears one answer for them all:
   message again, and the copies already taken are not sent twice (they are known by Message-ID and
   recipient, as any retry is; a message without a Message-ID cannot be told from a new one, and its
   copies go again);
-- otherwise, when copies were refused for good and none failed for now, the upstream's permanent
-  refusal, saying how many copies went: SMTP has one answer per message after DATA, and a 451 would have
-  the client retry a refusal for days; the client's bounce then tells the sender, and the copies that
-  went are named in it as delivered.
+- when some copies were taken and the others refused for good (none failed for now), 250 once a delivery
+  status notification naming the refused recipients has gone upstream to the envelope sender (dsn.py),
+  as an MTA does: a refusal would have the client bounce the message for the recipients who received it
+  too, and a 451 would have it retry a refusal for days (451 if the notice cannot be sent);
+- when every copy was refused for good, the upstream's refusal.
 
 Copies are made (signed) only when one may go: at most `upstream_pool_size` at once in the whole process,
 so memory does not grow with the recipients or the clients. The copies still waiting when `deadline`
@@ -29,17 +30,30 @@ they count as failed for now.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from ..addresses import normalize_email
 from ..model import Decision
 from ..store import new_id
+from . import dsn
 from .actions import Action
 from .holding import Held
 from .outgoing import Outgoing
 from .sending import Sending
 from .upstream import Relay
+
+log = logging.getLogger("gateway.mail")
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Who hears of copies refused for good, and what of the message the notice quotes (its head)."""
+
+    sender: str  # the client's envelope sender ("" for the null sender)
+    hostname: str
+    original: bytes
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,7 @@ async def fan_out(
     hold: float,
     at_once: int,
     message_id: str,
+    notice: Notice,
     deadline: float = DEADLINE,
 ) -> Action:
     loop = asyncio.get_running_loop()
@@ -117,11 +132,45 @@ async def fan_out(
             upstream.recipients = [(copy.address, copy.options)]  # begun when it sends (MAIL, RCPT, DATA)
             return await sending.send(upstream, await copy.message(), [copy.decision], now)
 
-    answers = await asyncio.gather(*(one(c) for c in copies), return_exceptions=True)
-    for answer in answers:
+    found = await asyncio.gather(*(one(c) for c in copies), return_exceptions=True)
+    for answer in found:
         if isinstance(answer, BaseException) and not isinstance(answer, Exception):
             raise answer  # cancelled: the stop
-    return combined([a if isinstance(a, Action) else _FAILED for a in answers], bool(message_id))
+    answers = [a if isinstance(a, Action) else _FAILED for a in found]
+    refused = [(c, a) for c, a in zip(copies, answers) if a.code != 250]
+    if not refused or len(refused) == len(answers) or any(a.code < 500 for _, a in refused):
+        return combined(answers, bool(message_id))
+    return await _reported(relay, copies, refused, notice)
+
+
+async def _reported(
+    relay: Relay, copies: Sequence[Copy], refused: list[tuple[Copy, Action]], notice: Notice
+) -> Action:
+    """Some copies taken, the others refused for good: a DSN to the sender for those (dsn.py), then 250."""
+    taken, total = len(copies) - len(refused), len(copies)
+    if not notice.sender:  # a notification about a notification is never sent (RFC 5321 4.5.5)
+        log.warning("%d of %d copies refused for good; no notice to a null sender", len(refused), total)
+        return Action(250, f"2.0.0 Accepted upstream: {taken} of {total} copies; {len(refused)} refused")
+    data = dsn.report(
+        hostname=notice.hostname,
+        sender=notice.sender,
+        failed=[(c.address, a.code, a.text) for c, a in refused],
+        delivered=taken,
+        original=notice.original,
+        arrived=copies[0].decision.at,
+    )
+    if await dsn.send(relay, notice.sender, data):
+        log.info("%d of %d copies refused for good: reported to <%s>", len(refused), total, notice.sender)
+        return Action(
+            250,
+            f"2.0.0 Accepted upstream: {taken} of {total} copies; {len(refused)} refused for good, "
+            "reported to the sender in a delivery status notification",
+        )
+    return Action(
+        451,
+        f"4.3.0 {len(refused)} of {total} copies refused for good and the notice of it could not be sent; "
+        "try again: the copies taken are not sent again",
+    )
 
 
 def combined(answers: Sequence[Action], retry_known: bool) -> Action:
