@@ -209,3 +209,22 @@ def test_a_temporary_refusal_upstream_is_deferred_then_delivered_once_on_a_flush
         assert [d.status for d in mta.deliveries(queue_id)] == ["deferred"] * 3 + ["sent"] * 3
     finally:
         stack.close()
+
+
+def test_a_copy_refused_for_good_among_delivered_ones_is_reported_not_bounced_for_all(tmp_path, certificate):
+    """The upstream refuses one recipient's copy at DATA: Postfix must not bounce the two who received
+    the message; the gateway accepts it and sends the envelope sender an RFC 3464 report for the third."""
+    stack = Stack(tmp_path, certificate, "--refuse-data", "part01")
+    try:
+        mta, readers = stack.postfix, people("part", 3)
+        queue_id = mta.submit(FROM, readers, newsletter("partly"))
+        assert {r: d.status for r, d in mta.wait_for(queue_id, readers).items()} == dict.fromkeys(
+            readers, "sent"
+        )
+        copies = stack.arrived("partly")
+        assert sorted(e["rcpt_tos"][0] for e, _ in copies) == ["part00@example.com", "part02@example.com"]
+        reports = [d for e, d in stack.sink.messages() if e["rcpt_tos"] == [FROM]]
+        assert len(reports) == 1 and b"Final-Recipient: rfc822; part01@example.com" in reports[0]
+        assert b"report-type=delivery-status" in reports[0]
+    finally:
+        stack.close()
