@@ -1,9 +1,10 @@
 """HTML to what a reader sees: visible text and links with their anchor text.
 
 Rendering the way a mail client does: comments, <head>, <script>, <style> and hidden elements
-(display:none, visibility:hidden, opacity:0, the `hidden` attribute) are not seen; a zero font size
-is not taken as hiding, since layouts such as MJML set it on containers whose children reset it;
-block elements and <br> break lines; inline tags join their text; image `alt` text is not text.
+(display:none, visibility:hidden unless a descendant sets visible again, opacity:0, the `hidden`
+attribute) are not seen, nor what the CSS of hiding.py hides (style rules, clipping, near-zero font sizes
+that descendants do not reset, text the colour of its background); block elements and <br> break lines;
+inline tags join their text; image `alt` text is not text.
 
 Built for speed on large newsletters: invisible regions are located with `str.find` and the scans of
 scan.py (regular expressions, run in C where _scan.c is built) on a lower-cased copy, then cut out of the
@@ -19,6 +20,10 @@ import re
 from itertools import repeat
 
 from ..model import Link
+from .elements import OPEN_TAG_NAME as _OPEN_TAG_NAME
+from .elements import element_end as _element_end
+from .elements import whole_element as _whole_element
+from .hiding import css_spans, hidden_element
 from .scan import CLOSE as _CLOSE
 from .scan import OPEN as _OPEN
 from .scan import (
@@ -34,27 +39,8 @@ from .scan import (
 )
 
 _HIDDEN_ATTR = re.compile(r"(?:^|\s)hidden(?=[\s/>=]|$)")
-_OPEN_TAG_NAME = re.compile(r"<([a-z][a-z0-9-]*)")
 _QUOTED = re.compile(r"=\s*(?:\"[^\"]*\"|'[^']*')")
 _ZERO_WIDTH = ("\u200b", "\u200c", "\u200d", "\ufeff", "\u034f", "\u00ad")
-_VOID = frozenset(
-    [
-        "area",
-        "base",
-        "br",
-        "col",
-        "embed",
-        "hr",
-        "img",
-        "input",
-        "link",
-        "meta",
-        "param",
-        "source",
-        "track",
-        "wbr",
-    ]
-)
 
 
 def _fold(doc: str) -> str:
@@ -63,26 +49,6 @@ def _fold(doc: str) -> str:
     if len(low) == len(doc):
         return low
     return "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in doc)
-
-
-def _element_end(low: str, name: str, start: int) -> int:
-    """Offset just past the element whose start tag ends at `start` (nesting counted), or the end."""
-    depth, pos = 1, start
-    open_tag, close_tag = "<" + name, "</" + name
-    while depth:
-        close = low.find(close_tag, pos)
-        if close < 0:
-            return len(low)
-        opened = low.find(open_tag, pos, close)
-        while opened >= 0:
-            after = low[opened + len(open_tag) : opened + len(open_tag) + 1]
-            if not after.isalnum() and after != "-":
-                depth += 1
-            opened = low.find(open_tag, opened + 1, close)
-        depth -= 1
-        pos = low.find(">", close)
-        pos = len(low) if pos < 0 else pos + 1
-    return pos
 
 
 def _invisible_spans(low: str) -> list[tuple[int, int]]:
@@ -112,8 +78,10 @@ def _invisible_spans(low: str) -> list[tuple[int, int]]:
         name_match = _OPEN_TAG_NAME.match(low, tag_start)
         if not name_match:
             continue
-        spans.append(_whole_element(low, tag_start, name_match.group(1), tag_end))
-        covered = spans[-1][1]
+        found = hidden_element(low, tag_start, name_match.group(1), tag_end, low.startswith("visibility", at))
+        spans += found
+        if len(found) == 1:  # (with holes, what is in them is still to be looked at)
+            covered = found[0][1]
     pos = 0
     for at in occurrences(low, "hidden"):
         if at < pos:
@@ -127,13 +95,7 @@ def _invisible_spans(low: str) -> list[tuple[int, int]]:
         if name_match and _HIDDEN_ATTR.search(_QUOTED.sub("=", low[name_match.end() : tag_end - 1])):
             spans.append(_whole_element(low, tag_start, name_match.group(1), tag_end))
             pos = max(pos, spans[-1][1])
-    return spans
-
-
-def _whole_element(low: str, tag_start: int, name: str, tag_end: int) -> tuple[int, int]:
-    if name in _VOID or low[tag_end - 2 : tag_end] == "/>":
-        return tag_start, tag_end
-    return tag_start, _element_end(low, name, tag_end)
+    return spans + css_spans(low)
 
 
 def _visible_markup(doc: str) -> str:

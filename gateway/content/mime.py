@@ -18,6 +18,7 @@ import email.errors
 import email.header
 import email.utils
 import re
+from email._header_value_parser import get_address_list  # (HeaderRegistry's parser)
 from email.headerregistry import HeaderRegistry
 from email.message import Message
 
@@ -129,9 +130,10 @@ _REGISTRY = HeaderRegistry()
 
 
 def _recipients(fields: dict[str, list], name: str) -> tuple[str, ...]:
-    """The addresses of To or Cc, malformed ones too, as written (`bob@`, `junk`, `<>`): whoever is named
-    as a recipient is judged, and one that is not an address gets INVALID_RECIPIENT rather than being
-    passed over. Groups (`undisclosed-recipients:;`) name nobody."""
+    """The addresses of To or Cc, malformed ones too, as written (`bob@`, `junk`, `Jo <jo@x.com`): whoever
+    is named as a recipient is judged, and an entry that is not a well-formed address gets
+    INVALID_RECIPIENT rather than being passed over or repaired. Groups (`undisclosed-recipients:;`) name
+    nobody but their members."""
     values = fields.get(name)
     if not values:
         return ()
@@ -139,12 +141,18 @@ def _recipients(fields: dict[str, list], name: str) -> tuple[str, ...]:
         return (m.group(1) or m.group(2),)
     found: list[str] = []
     for value in values:
-        try:
-            header = _REGISTRY(name, str(value))
-        except Exception:  # the stdlib's parser on hostile input: whatever it is, nobody valid is named
+        try:  # the stdlib's own address-list parser (what HeaderRegistry uses), entry by entry
+            entries = get_address_list(str(value))[0].addresses
+        except Exception:  # on hostile input: whatever it is, nobody valid is named
             found.append(str(value).strip()[:254] or "<>")
             continue
-        found += [a.addr_spec.strip() or "<>" for a in header.addresses]  # type: ignore[attr-defined]
+        for entry in entries:
+            text = str(entry).strip()
+            header = _REGISTRY(name, text)
+            if entry.all_defects or header.defects:
+                found.append(text[:254] or "<>")  # judged as written, so the refusal quotes it
+            else:
+                found += [a.addr_spec.strip() or "<>" for a in header.addresses]  # type: ignore[attr-defined]
     return tuple(found)
 
 

@@ -56,7 +56,10 @@ def primary_purpose(content: EmailContent, sender: SenderSettings, policy: Polic
         return Purpose(sender.category)
     first_transaction = _TRANSACTIONAL.search(text)
     distinct = {m.group().lower() for m in ads}
-    if first_transaction is None and len(distinct) >= 2:
+    # with nothing transactional in it, one call to buy makes mail on a transactional stream an ad; an
+    # informational stream's news may mention a sale once, so it takes two
+    needed = 1 if sender.category is Category.TRANSACTIONAL else 2
+    if first_transaction is None and len(distinct) >= needed:
         return Purpose(
             Category.MARKETING,
             "its body is an advertisement with no transactional or relationship content, 16 CFR 316.3(a)(1)",

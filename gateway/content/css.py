@@ -1,0 +1,239 @@
+"""The little CSS the renderer reads to decide visibility: a message's `<style>` rules (simple selectors
+only), declarations, sizes and colours. Regular expressions, no CSS parser object: a newsletter's style
+sheet is read in microseconds, and one without any property that can hide is not read at all.
+
+Selectors understood: type, `.class`, `#id`, their compounds (`td.footer`, `.a.b`, `p#x`), lists (`a, b`),
+descendant and child combinators (`.footer a`, `td > p.x`). A rule with any other selector (`+`, `~`, attributes,
+pseudo-classes) is left out: it could only hide something the renderer then shows (a false refusal is
+avoided; a trick built on those is not caught). `@media` blocks apply only when they name no condition
+beyond `all` or `screen` (a `print` or `max-width` block does not hide anything in a reader's view of the
+message as a whole); other at-rules are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Properties whose values can hide content; a style sheet mentioning none of them is not parsed.
+HIDING_WORDS = ("display", "visibility", "opacity", "height", "mso-hide", "font-size", "color")
+
+_COMMENT = re.compile(r"/\*.*?(?:\*/|\Z)", re.DOTALL)
+_DECLARATION = re.compile(r"([-a-z]+)\s*:\s*([^;]*?)\s*(!\s*important)?\s*(?:;|$)")
+_COMPOUND = re.compile(r"([a-z][a-z0-9-]*|\*)?((?:[.#][-_a-z0-9]+)*)$")
+_SIMPLE_MEDIA = re.compile(r"@media\s+(?:only\s+)?(?:all|screen)(?:\s*,\s*(?:only\s+)?(?:all|screen))*\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Compound:
+    tag: str | None
+    id: str | None
+    classes: frozenset[str]
+
+    def matches(self, tag: str, attrs: Attributes) -> bool:
+        return (
+            (self.tag is None or self.tag == tag)
+            and (self.id is None or attrs.id == self.id)
+            and self.classes <= attrs.classes
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    selector: tuple[Compound, ...]  # outermost first, the subject last
+    declarations: dict[str, tuple[str, bool]]  # property -> (value, !important)
+    child: tuple[bool, ...] = ()  # between each compound and the next: `>` (True) or a space
+
+
+@dataclass(frozen=True, slots=True)
+class Attributes:
+    id: str | None
+    classes: frozenset[str]
+    style: str
+
+
+_ATTRIBUTE = re.compile(r"""\b(class|id|style)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+))""")
+
+
+def attributes(tag_text: str) -> Attributes:
+    """The class, id and style of a (lower-cased) start tag's attribute text."""
+    found = {m.group(1): m.group(2) or m.group(3) or m.group(4) or "" for m in _ATTRIBUTE.finditer(tag_text)}
+    return Attributes(found.get("id"), frozenset(found.get("class", "").split()), found.get("style", ""))
+
+
+def declarations(style: str) -> dict[str, tuple[str, bool]]:
+    """A style attribute's or rule's declarations: property -> (value, important); the last one wins."""
+    return {m.group(1): (m.group(2).strip(), bool(m.group(3))) for m in _DECLARATION.finditer(style)}
+
+
+def _compound(text: str) -> Compound | None:
+    found = _COMPOUND.match(text)
+    if not found or not text:
+        return None
+    tag = None if found.group(1) in (None, "*") else found.group(1)
+    parts = re.findall(r"([.#])([-_a-z0-9]+)", found.group(2))
+    ids = [name for kind, name in parts if kind == "#"]
+    if len(ids) > 1:
+        return None
+    return Compound(tag, ids[0] if ids else None, frozenset(n for k, n in parts if k == "."))
+
+
+def _selector(text: str) -> tuple[tuple[Compound, ...], tuple[bool, ...]] | None:
+    """The compounds, outermost first, and for each but the last whether the next must be its child (`>`)
+    rather than any descendant (a space)."""
+    chain: list[Compound] = []
+    child: list[bool] = []
+    pending = False
+    for part in text.replace(">", " > ").split():
+        if part == ">":
+            if not chain or pending:
+                return None
+            pending = True
+            continue
+        compound = _compound(part)
+        if compound is None:
+            return None
+        if chain:
+            child.append(pending)
+        chain.append(compound)
+        pending = False
+    return (tuple(chain), tuple(child)) if chain and not pending else None
+
+
+def _blocks(sheet: str) -> list[tuple[str, str]]:
+    """(prelude, body) of each top-level block, at-rules' inner blocks flattened when they apply."""
+    out, pos, depth, start = [], 0, 0, 0
+    prelude = ""
+    for m in re.finditer(r"[{}]", sheet):
+        if m.group() == "{":
+            if depth == 0:
+                prelude, start = sheet[pos : m.start()].strip(), m.end()
+            depth += 1
+        else:
+            depth -= 1
+            if depth == 0:
+                out.append((prelude, sheet[start : m.start()]))
+                pos = m.end()
+            elif depth < 0:
+                depth, pos = 0, m.end()
+    return out
+
+
+def rules(sheet: str) -> list[Rule]:
+    """The rules of a (lower-cased) style sheet that may hide something, in document order."""
+    if not any(word in sheet for word in HIDING_WORDS):
+        return []
+    sheet = _COMMENT.sub(" ", sheet)
+    found: list[Rule] = []
+    for prelude, body in _blocks(sheet):
+        if prelude.startswith("@"):
+            if _SIMPLE_MEDIA.match(prelude):
+                found += rules(body)
+            continue
+        declared = declarations(body)
+        if not any(any(word in p for word in HIDING_WORDS) for p in declared):
+            continue
+        for text in prelude.split(","):
+            selector = _selector(text.strip())
+            if selector is not None:
+                found.append(Rule(selector[0], declared, selector[1]))
+    return found
+
+
+# -- sizes and colours --------------------------------------------------------------------------------------
+
+_SIZE = re.compile(r"(-?\d*\.?\d+)\s*(px|pt|em|rem|%)?$")
+_TINY = {"px": 1.0, "pt": 1.0, "em": 0.1, "rem": 0.1, "%": 10.0, "": 0.0}
+
+
+def tiny_font(value: str) -> bool | None:
+    """Whether a font-size is zero or near it (at most 1px / 1pt / 0.1em / 10%); None when unreadable
+    (keywords such as `small`, calc(), ...: taken as readable)."""
+    found = _SIZE.match(value.strip())
+    if not found:
+        return None
+    return float(found.group(1)) <= _TINY[found.group(2) or ""]
+
+
+def zero_length(value: str) -> bool:
+    found = _SIZE.match(value.strip())
+    return found is not None and float(found.group(1)) == 0
+
+
+NAMED = {
+    "white": "ffffff",
+    "black": "000000",
+    "red": "ff0000",
+    "green": "008000",
+    "blue": "0000ff",
+    "yellow": "ffff00",
+    "gray": "808080",
+    "grey": "808080",
+    "silver": "c0c0c0",
+    "whitesmoke": "f5f5f5",
+    "snow": "fffafa",
+    "ivory": "fffff0",
+    "navy": "000080",
+    "orange": "ffa500",
+    "purple": "800080",
+    "transparent": "transparent",
+}
+_HEX = re.compile(r"#([0-9a-f]{3,8})\b")
+_RGB = re.compile(r"rgba?\(\s*(\d+)%?\s*[, ]\s*(\d+)%?\s*[, ]\s*(\d+)%?\s*(?:[,/]\s*([\d.]+%?))?\s*\)")
+
+
+@lru_cache(maxsize=4096)  # newsletters repeat a handful of colours
+def colour(value: str) -> str | None:
+    """A CSS colour as six hex digits, "transparent" for one that shows nothing, None when unreadable."""
+    value = value.strip().removesuffix("!important").strip()
+    if value in NAMED:
+        return NAMED[value]
+    hexed = _HEX.match(value)
+    if hexed:
+        digits = hexed.group(1)
+        if len(digits) in (3, 4):
+            if len(digits) == 4 and digits[3] == "0":
+                return "transparent"
+            return "".join(c * 2 for c in digits[:3])
+        if len(digits) in (6, 8):
+            return "transparent" if len(digits) == 8 and digits[6:] == "00" else digits[:6]
+        return None
+    rgb = _RGB.match(value)
+    if rgb:
+        alpha = rgb.group(4)
+        if alpha is not None and float(alpha.rstrip("%") or 1) == 0:
+            return "transparent"
+        return "".join(f"{min(255, int(rgb.group(i))):02x}" for i in (1, 2, 3))
+    return None
+
+
+def background_colour(value: str) -> str | None:
+    """The colour in a `background` shorthand or `background-color` value (`#fff url(x.png) no-repeat`)."""
+    for token in re.split(r"\s+(?![^(]*\))", value.strip()):
+        found = colour(token)
+        if found is not None:
+            return found
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _luminance(hex6: str) -> float:
+    def channel(c: int) -> float:
+        s = c / 255
+        return s / 12.92 if s <= 0.03928 else ((s + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(hex6[i : i + 2], 16) for i in (0, 2, 4))
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+@lru_cache(maxsize=4096)
+def unreadable_on(text: str, background: str) -> bool:
+    """Text of this colour cannot be read on that background: transparent, or a contrast ratio (WCAG 2)
+    below 1.25 (#ffffff on #ffffff is 1; #f2f2f2 on #ffffff about 1.12; #cccccc on #ffffff 1.6)."""
+    if text == "transparent":
+        return True
+    if background == "transparent":
+        return False
+    high, low = sorted((_luminance(text), _luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05) < 1.25
