@@ -1,0 +1,147 @@
+"""Where the time goes at one connection: each SMTP step's reply time, through the gateway and through a
+Postfix relay, one message after another (a new connection each, as smtp-source sends), to the same sink.
+
+    .venv/bin/python bench/latency.py [--messages 300] [--size 5000] [--workers 2]
+
+Prints, per step (connect and banner, EHLO, MAIL, RCPT, DATA, the final dot, QUIT), the median and p90 in
+milliseconds for both. The gateway asks the upstream about the recipient at RCPT, and relays before it
+answers the final dot; Postfix answers the dot once the message is in its queue and relays afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(REPO / "tests"))
+
+from policy import newsletter
+from postfix_relay import PostfixRelay
+from processes import free_port, wait_for_port
+from smtp import CONFIG, SINK
+
+STEPS = ("connect", "ehlo", "mail", "rcpt", "data", "dot", "quit")
+
+
+def _reply(sock: socket.socket, buffer: bytearray) -> bytes:
+    """One whole reply (its last line has a space after the code)."""
+    while True:
+        end = buffer.find(b"\r\n")
+        while end >= 0:
+            line = bytes(buffer[: end + 2])
+            del buffer[: end + 2]
+            if len(line) >= 4 and line[3:4] == b" ":
+                return line
+            end = buffer.find(b"\r\n")
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed")
+        buffer += chunk
+
+
+def one(port: int, data: bytes, n: int) -> list[float]:
+    times, buffer = [], bytearray()
+    start = time.perf_counter()
+    sock = socket.create_connection(("127.0.0.1", port))
+    try:
+        for step, command in zip(
+            STEPS,
+            (
+                None,
+                b"EHLO bench.example\r\n",
+                b"MAIL FROM:<news@news.acme.example>\r\n",
+                f"RCPT TO:<reader{n}@example.com>\r\n".encode(),
+                b"DATA\r\n",
+                data + b".\r\n",
+                b"QUIT\r\n",
+            ),
+        ):
+            if command is not None:
+                sock.sendall(command)
+            reply = _reply(sock, buffer)
+            if reply[:1] not in (b"2", b"3"):
+                raise SystemExit(f"{step}: {reply!r}")
+            now = time.perf_counter()
+            times.append((now - start) * 1000)
+            start = now
+    finally:
+        sock.close()
+    return times
+
+
+def run(port: int, data: bytes, count: int) -> list[list[float]]:
+    return [one(port, data, n) for n in range(count)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=300)
+    parser.add_argument("--size", type=int, default=5000)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    data = newsletter(args.size).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        sink_port, port = free_port(), free_port()
+        sink = subprocess.Popen(
+            [SINK, "-u", os.environ.get("USER", "root"), f"127.0.0.1:{sink_port}", "1024"]
+        )
+        wait_for_port(sink_port)
+        config = tmp / "bench.toml"
+        config.write_text(
+            CONFIG.format(
+                database=f"sqlite:///{tmp}/bench.db",
+                tmp=tmp,
+                port=port,
+                sink=sink_port,
+                workers=args.workers,
+                http=free_port(),
+            )
+        )
+        gateway = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=open(tmp / "gateway.log", "w"),
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        postfix = PostfixRelay(free_port(), sink_port)
+        try:
+            postfix.start()
+            wait_for_port(port)
+            time.sleep(0.5)
+            results = {}
+            for name, target in (("gateway", port), ("postfix", postfix.port)):
+                run(target, data, 20)  # warm up
+                results[name] = run(target, data, args.messages)
+        finally:
+            postfix.stop()
+            gateway.send_signal(signal.SIGTERM)
+            gateway.wait(60)
+            sink.terminate()
+            sink.wait(10)
+    print(f"{'step':>8} {'gateway median':>15} {'p90':>6} {'postfix median':>15} {'p90':>6}   (ms)")
+    for i, step in enumerate((*STEPS, "total")):
+        cells = []
+        for name in ("gateway", "postfix"):
+            values = sorted(sum(r) if step == "total" else r[i] for r in results[name])
+            cells.append((statistics.median(values), values[int(len(values) * 0.9)]))
+        (gm, g90), (pm, p90) = cells
+        print(f"{step:>8} {gm:>15.3f} {g90:>6.3f} {pm:>15.3f} {p90:>6.3f}")
+    print(f"({args.messages} messages of {args.size // 1000} KB, one connection each, one after another)")
+
+
+if __name__ == "__main__":
+    main()
