@@ -166,6 +166,7 @@ class EmailContent:
     size: int
     defects: tuple[str, ...] = ()
     message_id: str = ""  # the Message-ID's id-left@id-right, without angle brackets; "" when none
+    campaign: tuple[tuple[str, str], ...] = ()  # From, List-Id and sending tools' campaign fields, decoded
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
-from .model import Decision
+from .model import Channel, Decision
 from .store.base import to_text
 
 CSV_COLUMNS = [
@@ -48,7 +49,19 @@ def decision_json(d: Decision) -> dict:
         "size": d.size,
         "upstream": d.upstream,
         "message_id": d.message_id,
+        **email_detail(d),
     }
+
+
+def email_detail(d: Decision) -> dict:
+    """An email decision's campaign fields and evidence (gateway/mail/evidence.py), when it has them."""
+    if d.channel is not Channel.EMAIL or not d.detail:
+        return {}
+    try:
+        found = json.loads(d.detail)
+    except ValueError:
+        return {}
+    return {k: found[k] for k in ("fields", "evidence") if isinstance(found, dict) and k in found}
 
 
 _FORMULA = re.compile(r"[=+\-@\t\r\n\uff1d\uff0b\uff0d\uff20]")  # what a spreadsheet may read as a formula

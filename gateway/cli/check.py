@@ -94,11 +94,23 @@ async def run(args: argparse.Namespace) -> int:
             evaluation = email_result.evaluation
     finally:
         await store.close()
-    out = {
+    out: dict[str, object] = {
         "verdict": "pass" if evaluation.passed else "reject",
         "violations": [v.as_dict() for v in evaluation.violations],
         "category": evaluation.category.value,
         "mode": config.mode_for(args.sender).value,
     }
+    if not args.sms and not evaluation.passed:  # what to change: the links, hidden parts, the address
+        from ..mail.evidence import evidence
+
+        found = evidence(
+            email_result.message.content,
+            raw,
+            evaluation.violations,
+            config.sender(args.sender).settings,
+            config.policy,
+        )
+        if found:
+            out["evidence"] = found
     print(json.dumps(out, indent=2, ensure_ascii=False))
     return 0 if evaluation.passed else 1

@@ -49,6 +49,23 @@ def _found(low: str, words: Iterable[str]) -> list[int]:
     return sorted({at for word in words for at in occurrences(low, word)})
 
 
+def _declaration(low: str, at: int) -> str:
+    """The declaration that starts at `at`, as written (for the evidence)."""
+    end = min((i for i in (low.find(c, at) for c in ";\"'>") if i >= 0), default=len(low))
+    return " ".join(low[at : min(end, at + 60)].split())
+
+
+def _hex(colour: str) -> str:
+    return colour if colour == "transparent" else "#" + colour
+
+
+def _shown(found: dict[str, str]) -> str:
+    return "; ".join(f"{p}: {v}" for p, v in found.items() if p in _REPORTED)
+
+
+_REPORTED = ("display", "visibility", "opacity", "max-height", "height", "overflow", "mso-hide", "font-size")
+
+
 def _word_at(low: str, at: int) -> bool:
     """Whether the property name found at `at` starts there (not inside `line-height`, `background-color`)."""
     return at == 0 or not (low[at - 1].isalnum() or low[at - 1] in "-_")
@@ -208,9 +225,16 @@ def _with_holes(low: str, span: Span, keep) -> list[Span]:
     return [p for p in pieces if p[1] > p[0]]
 
 
-def css_spans(low: str) -> list[Span]:
-    """The spans of `low` that the CSS above hides."""
+def css_spans(low: str, why: list[tuple[Span, str]] | None = None) -> list[Span]:
+    """The spans of `low` that the CSS above hides; with `why`, each span and what hides it are added to
+    it too (for the console's evidence: the rules only need the spans)."""
     spans: list[Span] = []
+
+    def cut(pieces: list[Span], reason: str) -> None:
+        spans.extend(pieces)
+        if why is not None:
+            why.extend((piece, reason) for piece in pieces)
+
     sheet = _Sheet(low)
     tiny: list[tuple[int, int, str]] = []  # elements whose font size is near zero
     readable_rules = [
@@ -221,13 +245,19 @@ def css_spans(low: str) -> list[Span]:
         for start, tag_end, name, attrs, rules in sheet.elements(low):
             found = _winning(rules, attrs.style)
             if _hides(found):
-                spans += hidden_element(low, start, name, tag_end, found.get("visibility") == "hidden")
+                cut(
+                    hidden_element(low, start, name, tag_end, found.get("visibility") == "hidden"),
+                    f"a <style> rule ({_shown(found)})",
+                )
             elif css.tiny_font(found.get("font-size", "")):
                 tiny.append((start, tag_end, name))
             elif (
                 backgrounds and "color" in found and backgrounds.unreadable(css.colour(found["color"]), start)
             ):
-                spans += _with_holes(low, whole_element(low, start, name, tag_end), _own_colour)
+                cut(
+                    _with_holes(low, whole_element(low, start, name, tag_end), _own_colour),
+                    f"a <style> rule's text colour {found['color']} on the background behind it",
+                )
     for at in _found(low, _CLIPPING):
         if low.startswith("max-", at - 4, at):
             at -= 4
@@ -235,7 +265,7 @@ def css_spans(low: str) -> list[Span]:
             continue
         tag = _tag_at(low, at)
         if tag is not None and _hides(_winning((), css.attributes(low[tag[0] : tag[1]]).style)):
-            spans.append(whole_element(low, *tag[:1], tag[2], tag[1]))
+            cut([whole_element(low, *tag[:1], tag[2], tag[1])], f"clipped ({_declaration(low, at)})")
     for at in _found(low, _TINY_FONT):
         tag = _tag_at(low, at)
         if tag is not None and css.tiny_font(
@@ -254,9 +284,10 @@ def css_spans(low: str) -> list[Span]:
         return False
 
     for start, tag_end, name in tiny:
-        spans += _with_holes(low, whole_element(low, start, name, tag_end), resets_size)
+        cut(_with_holes(low, whole_element(low, start, name, tag_end), resets_size), "a font size near zero")
     if backgrounds is not None:
-        spans += _unreadable_colours(low, backgrounds)
+        for piece, reason in _unreadable_colours(low, backgrounds):
+            cut([piece], reason)
     return spans
 
 
@@ -319,7 +350,7 @@ def hidden_element(low: str, start: int, name: str, tag_end: int, visibility: bo
     )
 
 
-def _unreadable_colours(low: str, backgrounds: _Backgrounds) -> list[Span]:
+def _unreadable_colours(low: str, backgrounds: _Backgrounds) -> list[tuple[Span, str]]:
     """Elements whose inline colour cannot be read on the background behind them (module docstring)."""
     offsets = occurrences(low, "color")  # (background ones too: a few more suspects)
     colours: dict[str, str | None] = {}
@@ -333,7 +364,7 @@ def _unreadable_colours(low: str, backgrounds: _Backgrounds) -> list[Span]:
     }
     if not suspects:
         return []
-    spans: list[Span] = []
+    spans: list[tuple[Span, str]] = []
     for at in offsets:
         text = colours[low[at : at + 40]]
         if text not in suspects or not _word_at(low, at):
@@ -341,5 +372,9 @@ def _unreadable_colours(low: str, backgrounds: _Backgrounds) -> list[Span]:
         tag = _tag_at(low, at)
         if tag is None or not backgrounds.unreadable(text, tag[0]):
             continue
-        spans += _with_holes(low, whole_element(low, tag[0], tag[2], tag[1]), _own_colour)
+        reason = f"text colour {_hex(text)} on background {_hex(backgrounds.behind(tag[0]))}"
+        spans += [
+            (piece, reason)
+            for piece in _with_holes(low, whole_element(low, tag[0], tag[2], tag[1]), _own_colour)
+        ]
     return spans

@@ -51,7 +51,9 @@ def _fold(doc: str) -> str:
     return "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in doc)
 
 
-def _invisible_spans(low: str) -> list[tuple[int, int]]:
+def _invisible_spans(low: str, why: list | None = None) -> list[tuple[int, int]]:
+    """The spans of `low` a reader does not see; with `why`, the hidden ones (not <head>, <style>, comments)
+    with what hides each are added to it too."""
     spans: list[tuple[int, int]] = []
     pos = 0  # one scan for comments and all the names (a str.find per name would be a full scan each)
     for start, end, name in invisible_starts(low):
@@ -80,6 +82,8 @@ def _invisible_spans(low: str) -> list[tuple[int, int]]:
             continue
         found = hidden_element(low, tag_start, name_match.group(1), tag_end, low.startswith("visibility", at))
         spans += found
+        if why is not None:
+            why += [(piece, _declared(low, at)) for piece in found]
         if len(found) == 1:  # (with holes, what is in them is still to be looked at)
             covered = found[0][1]
     pos = 0
@@ -95,7 +99,33 @@ def _invisible_spans(low: str) -> list[tuple[int, int]]:
         if name_match and _HIDDEN_ATTR.search(_QUOTED.sub("=", low[name_match.end() : tag_end - 1])):
             spans.append(_whole_element(low, tag_start, name_match.group(1), tag_end))
             pos = max(pos, spans[-1][1])
-    return spans + css_spans(low)
+            if why is not None:
+                why.append((spans[-1], "the hidden attribute"))
+    return spans + css_spans(low, why)
+
+
+def _declared(low: str, at: int) -> str:
+    end = min((i for i in (low.find(c, at) for c in ";\"'>") if i >= 0), default=len(low))
+    return " ".join(low[at : min(end, at + 60)].split())
+
+
+def hidden_parts(doc: str, limit: int = 10) -> list[tuple[str, str]]:
+    """(what hides it, its text) for each part of an HTML document a reader does not see but that holds
+    text, outermost first: the console's evidence of why a link or the address did not count."""
+    low = _fold(doc)
+    why: list[tuple[tuple[int, int], str]] = []
+    _invisible_spans(low, why)
+    found, covered = [], -1
+    for (start, end), reason in sorted(why, key=lambda w: (w[0][0], -w[0][1])):
+        if start < covered:
+            continue
+        text = " ".join(_text(doc[start:end]).split())  # (render would hide it again)
+        if text:
+            found.append((reason, text[:160]))
+            covered = end
+        if len(found) == limit:
+            break
+    return found
 
 
 def _visible_markup(doc: str) -> str:

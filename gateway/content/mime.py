@@ -106,6 +106,21 @@ def _first(fields: dict[str, list], name: str):
     return values[0] if values else None
 
 
+# What tells ops which campaign a message belongs to: who it is from, its list, and the fields sending tools
+# write (Gmail's Feedback-ID, Mailgun's tag, SES's configuration set, the common X-Campaign family).
+CAMPAIGN_FIELDS = (
+    "From",
+    "List-Id",
+    "Feedback-ID",
+    "X-Campaign",
+    "X-Campaign-ID",
+    "X-CampaignID",
+    "X-Mailgun-Tag",
+    "X-SES-Configuration-Set",
+    "X-Mailer",
+)
+
+
 def _joined(fields: dict[str, list], name: str) -> str | None:
     """Every field of that name, decoded and joined with commas: RFC 2369 wants one List-Unsubscribe,
     but mailers (nodemailer given several URIs) write one field per URI, and each counts."""
@@ -368,7 +383,8 @@ def parse_email(raw: bytes) -> EmailContent:
         raise Unparseable(f"{type(exc).__name__}: {exc}"[:200]) from None
 
 
-def _parse_email(raw: bytes) -> EmailContent:
+def _shown_of(raw: bytes) -> tuple[Message, list[str], list[tuple[str, str]]]:
+    """The parsed head, the defects, and the parts a reader is shown: (content type, decoded text)."""
     split = _split_head(raw)
     defects: list[str] = []
     shown = None
@@ -382,6 +398,19 @@ def _parse_email(raw: bytes) -> EmailContent:
         msg = email.message_from_bytes(raw)
         defects = [type(d).__name__ for d in msg.defects]
         shown = _shown_parts(msg, defects, [_MAX_PARTS])
+    return msg, defects, shown
+
+
+def html_documents(raw: bytes) -> list[str]:
+    """The HTML parts a reader is shown, decoded (for the evidence of a refusal); [] when unreadable."""
+    try:
+        return [body for ctype, body in _shown_of(raw)[2] if ctype == "text/html"]
+    except Exception:  # what parse_email would call Unparseable: no evidence to give
+        return []
+
+
+def _parse_email(raw: bytes) -> EmailContent:
+    msg, defects, shown = _shown_of(raw)
     texts: list[str] = []
     links: list[Link] = []
     for ctype, body in shown:
@@ -412,4 +441,9 @@ def _parse_email(raw: bytes) -> EmailContent:
         size=len(raw),
         defects=tuple(defects),
         message_id=message_id(_as_text(_first(fields, "message-id"))),
+        campaign=tuple(
+            (name, value[:200])
+            for name in CAMPAIGN_FIELDS
+            if (value := " ".join(decode_header(_first(fields, name.lower())).split()))
+        ),
     )

@@ -29,7 +29,7 @@ from ..credentials import OPS, Blocked
 from ..lists import PERMANENT_REASONS
 from ..model import GLOBAL_SCOPE, Channel, ConsentLevel, Verdict
 from ..policy.codes import REGISTRY, explain
-from ..reports import parse_when
+from ..reports import email_detail, parse_when
 from ..store.base import DecisionQuery
 from . import chart
 from .auth import guarded
@@ -274,6 +274,7 @@ def make_routes(ctx, app: web.Application):
             signed_in=True,
             d=found,
             violations=[(v, explain(v.code)) for v in found.violations],
+            about=email_detail(found),
         )
 
     async def lookup(request: web.Request) -> web.Response:

@@ -45,6 +45,7 @@ from .actions import (
     cut,
     fitted,
 )
+from .evidence import detail
 from .fanout import Notice, fan_out, per_recipient
 from .holding import held
 from .mailboxes import Mailbox, own_mailbox, return_path
@@ -95,6 +96,7 @@ class MailTransaction:
     digest: str = ""  # of its subject and body (`digest`)
     relay_id: str | None = None  # the id its relayed decision will have (named by a VERP return path)
     asked: list[tuple[str, Sequence[str]]] = field(default_factory=list)  # by earlier probes (as written)
+    detail: str = ""  # what its decisions keep beyond the columns: campaign fields, evidence (evidence.py)
 
 
 @dataclass(frozen=True)
@@ -296,6 +298,8 @@ class EmailEngine:
         found = ordered([*evaluation.violations, *noted], tx.accepted)
         category, excerpt, size = evaluation.category, content.subject[:200], len(raw)
         fate = self.config.disposition(sender).fate(found)
+        settings = self.config.sender(sender).settings
+        tx.detail = detail(content, raw, found, settings, self.config.policy, explain=fate is not Fate.PASS)
         if fate is Fate.REFUSE:
             for recipient in tx.accepted:
                 self._record_soon(
@@ -382,6 +386,7 @@ class EmailEngine:
             upstream,
             message_id=tx.message_id,
             digest=tx.digest,
+            detail=tx.detail,
         )
 
     def _record_soon(self, decision: Decision) -> None:

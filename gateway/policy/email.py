@@ -142,6 +142,33 @@ _LITERAL_CONTACT = re.compile(
 )
 
 
+def why_not_working(link: Link, policy: Policy) -> str | None:
+    """Why a link cannot serve as an opt-out mechanism, or None when it can (the console's evidence)."""
+    url = link.url
+    if not url:
+        return "it has no address"
+    if any(m in url for m in _TEMPLATE_MARKERS):
+        return "its address is an unfilled template"
+    if _MAILTO.match(url):
+        domain = url.split("?", 1)[0].rpartition("@")[2]
+        return host_problem(domain, allow_examples=policy.allow_example_domains)
+    if not url.lower().startswith(("http://", "https://", "mailto:")):
+        return "it is neither a web link nor a mailto"
+    problem = url_problem(url, allow_examples=policy.allow_example_domains)
+    if problem is None and not _WORKING_URL.match(url):
+        return "its address is not a well-formed link"
+    return problem
+
+
+def opt_out_links(content: EmailContent, policy: Policy) -> list[tuple[Link, str | None]]:
+    """The visible links that say or point at an opt-out, each with why it cannot work (None: it can)."""
+    return [
+        (link, why_not_working(link, policy))
+        for link in content.links
+        if link.text and (_OPT_OUT_URL.search(link.url) or _OPT_OUT_WORDS.search(link.text.lower()))
+    ]
+
+
 def working(link: Link, policy: Policy) -> bool:
     """A link a reader can actually use: http(s) to a host on the public internet, or mailto to an address
     at one (links.py); no unfilled template."""

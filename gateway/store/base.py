@@ -388,7 +388,7 @@ def erased_row(row: dict) -> dict:
     }
 
 
-ERASED_DETAIL_KEYS = ("body", "error_message")  # what a text's detail may hold of the person
+ERASED_DETAIL_KEYS = ("body", "error_message", "evidence")  # what a detail may quote of the person
 
 
 def erased_detail(text: str) -> str:

@@ -153,7 +153,7 @@ BEGIN
         NEW.recipient := 'sha256:' || NEW.recipient_hash;
         NEW.excerpt := '';
         NEW.upstream := '';
-        NEW.detail := CASE WHEN NEW.detail = '' THEN '' ELSE (NEW.detail::jsonb - 'body' - 'error_message')::text END;
+        NEW.detail := CASE WHEN NEW.detail = '' THEN '' ELSE (NEW.detail::jsonb - 'body' - 'error_message' - 'evidence')::text END;
         NEW.violations := COALESCE((SELECT jsonb_agg(jsonb_build_object('code', v->>'code', 'message', ''))
             FROM jsonb_array_elements(COALESCE(NEW.violations, '[]')::jsonb) v)::text, '[]');
     END IF;
