@@ -71,11 +71,11 @@ class Pipeline:
         settings = self.config.sender(sender).settings
         return EmailResult(message, evaluate_email(message, facts, settings, self.config.policy, at))
 
-    def _caps(self, message: SmsMessage) -> tuple[Cap, ...]:
+    def _caps(self, message: SmsMessage, at: datetime) -> tuple[Cap, ...]:
         phone = phone_info(message.to)
         if message.category is not Category.MARKETING or phone is None:
             return ()
-        return marketing_caps(phone, self.config.policy)
+        return marketing_caps(phone, self.config.policy, at)
 
     async def check_sms(
         self,
@@ -94,7 +94,7 @@ class Pipeline:
             category=category or settings.category,
             from_number=from_number,
         )
-        caps = self._caps(message)
+        caps = self._caps(message, at)
         history = max((cap.hours for cap in caps), default=0)  # most texts: no cap, no sends to read
         facts = await self.store.facts(Channel.SMS, sender, [message.to], at, history)
         return SmsResult(

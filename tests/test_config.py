@@ -55,7 +55,7 @@ def test_defaults_when_sections_are_absent(tmp_path):
     config = load_text(tmp_path, GOOD_SENDER)
     assert config.mode is Mode.ENFORCE and config.smtp.listen == ("127.0.0.1", 2525)
     assert config.senders["acme"].settings.allowed_categories == frozenset(Category)
-    assert [r.name for r in config.policy.hours] == ["federal", "FL", "OK", "MD", "WA", "TX"]
+    assert [r.name for r in config.policy.hours] == ["federal", "CT", "FL", "MD", "OK", "OR", "TX", "WA"]
 
 
 @pytest.mark.parametrize(

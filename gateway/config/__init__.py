@@ -26,13 +26,11 @@ from ..policy.settings import (
     SenderSettings,
     Window,
 )
-from ..policy.states import DEFAULT_STATE_RULES
 from ..throttle import Limits
 from .checks import (
     ConfigError,
     _account_sid,
     _api_key_sid,
-    _area_code,
     _banner,
     _boolean,
     _choice,
@@ -40,7 +38,6 @@ from .checks import (
     _cidr,
     _consent_level,
     _database,
-    _days,
     _dkim_selector,
     _domain,
     _domain_or_localhost,
@@ -63,32 +60,11 @@ from .checks import (
     _url,
     _violation_code,
 )
+from .law import hours_rule, shipped_law
 from .model import Config, Sender, SmsConfig, SmtpConfig
 
 DEFAULT_PATH = "config/gateway.toml"
 __all__ = ["DEFAULT_PATH", "Config", "ConfigError", "Sender", "SmsConfig", "SmtpConfig", "load", "parse"]
-
-
-def _hours_rule(s: _Section, name: str, citation_default: str) -> HoursRule:
-    windows = []
-    for i, raw in enumerate(s.take("windows", _list_of(lambda v: v))):
-        w = _Section(s.file, f"{s.where}.windows[{i + 1}]", raw)
-        windows.append(
-            Window(w.take("start", _hhmm), w.take("end", _hhmm), w.take("days", _days, frozenset(range(7))))
-        )
-        w.done()
-    if not windows:
-        raise ConfigError(s.file, s.key("windows"), "needs at least one window")
-    rule = HoursRule(
-        name=name,
-        citation=s.take("citation", _nonempty, citation_default),
-        windows=tuple(windows),
-        area_codes=frozenset(s.take("area_codes", _list_of(_area_code), ())),
-        marketing_cap=s.take("marketing_cap", _integer(0, 10_000), None),
-        cap_hours=s.take("cap_hours", _integer(1, 24 * 366), 24),
-    )
-    s.done()
-    return rule
 
 
 def _policy(p: _Section, add_list_unsubscribe: bool, repair_list_unsubscribe: bool = True) -> Policy:
@@ -100,26 +76,33 @@ def _policy(p: _Section, add_list_unsubscribe: bool, repair_list_unsubscribe: bo
             consent[(channel, category)] = c.take(key, _consent_level, consent[(channel, category)])
     c.done()
 
+    law = shipped_law()
+    federal_versions = law.pop(FEDERAL_HOURS.name)
     federal = p.table("sms_hours")
-    hours = [
-        HoursRule(
-            FEDERAL_HOURS.name,
-            FEDERAL_HOURS.citation,
-            (
-                Window(
-                    federal.take("start", _hhmm, FEDERAL_HOURS.windows[0].start),
-                    federal.take("end", _hhmm, FEDERAL_HOURS.windows[0].end),
-                ),
-            ),
-        )
-    ]
+    start, end = federal.take("start", _hhmm, None), federal.take("end", _hhmm, None)
     federal.done()
-    states = {r.name: r for r in DEFAULT_STATE_RULES} if p.take("default_state_rules", _boolean, True) else {}
+    if start is not None or end is not None:  # the configured window, in every version
+        federal_versions = [
+            replace(v, windows=(Window(start or v.windows[0].start, end or v.windows[0].end),))
+            for v in federal_versions
+        ]
+    hours: list[HoursRule] = list(federal_versions)
+    disabled = p.take("disabled_state_rules", _list_of(_nonempty, unique=True), ())
+    for name in disabled:
+        if name not in law:
+            raise ConfigError(p.file, p.key("disabled_state_rules"), f"{name!r} is not a shipped state rule")
+    states = (
+        {n: v for n, v in law.items() if n not in disabled}
+        if p.take("default_state_rules", _boolean, True)
+        else {}
+    )
+    configured: dict[str, list[HoursRule]] = {}
     for i, raw in enumerate(p.take("state", _list_of(lambda v: v), ())):
         s = _Section(p.file, f"{p.key('state')}[{i + 1}]", raw)
         name = s.take("name", _nonempty)
-        states[name] = _hours_rule(s, name, f"state rule {name}")
-    hours.extend(states.values())
+        configured.setdefault(name, []).append(hours_rule(s, name, f"state rule {name}"))
+    states.update(configured)  # a configured name replaces every shipped version of it
+    hours.extend(rule for versions in states.values() for rule in versions)
 
     cap = None
     cap_table = p.data.get("frequency_cap")

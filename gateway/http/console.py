@@ -14,7 +14,7 @@ import binascii
 import hashlib
 import secrets
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
@@ -337,6 +337,20 @@ def make_routes(ctx, app: web.Application):
             csrf=csrf_token(ctx.signer, request["ops"]),
         )
 
+    async def law(request: web.Request) -> web.Response:
+        """The calling-hours and cap laws in force on a date (`?at=YYYY-MM-DD`, default today), as
+        `gateway rules` prints them."""
+        try:
+            day = (
+                date.fromisoformat(request.query["at"])
+                if request.query.get("at")
+                else datetime.now(UTC).date()
+            )
+        except ValueError:
+            day = datetime.now(UTC).date()
+        rules = [r for r in ctx.config.policy.hours if r.in_force(day)]
+        return page("law.html", title=f"The law in force on {day}", signed_in=True, day=day, rules=rules)
+
     static = {"console.css": "text/css", "favicon.svg": "image/svg+xml"}
 
     async def asset(request: web.Request) -> web.Response:
@@ -356,5 +370,6 @@ def make_routes(ctx, app: web.Application):
     app.router.add_get("/ops/decisions/{id}", guarded(detail))
     app.router.add_get("/ops/lookup", guarded(lookup))
     app.router.add_get("/ops/optouts", guarded(optouts))
+    app.router.add_get("/ops/law", guarded(law))
     app.router.add_get("/ops/static/{name}", asset)
     return guarded

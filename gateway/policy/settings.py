@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from ..model import Category, Channel, ConsentLevel, Mode
 from . import postal
@@ -43,9 +43,25 @@ class HoursRule:
     area_codes: frozenset[str] = frozenset()  # empty: applies to every number
     marketing_cap: int | None = None
     cap_hours: int = 24
+    effective_from: date | None = None  # None: in force for as long as anything here is judged
+    effective_until: date | None = None  # the last day it is in force; None: no end known
+    description: str = ""  # one plain line: what it requires
+    jurisdiction: str = ""  # "Florida", "United States"
 
     def applies_to(self, area_code: str | None) -> bool:
         return not self.area_codes or (area_code is not None and area_code in self.area_codes)
+
+    def in_force(self, day: date) -> bool:
+        """Whether this version of the rule is the law on `day` (the recipient's local date)."""
+        return (self.effective_from is None or self.effective_from <= day) and (
+            self.effective_until is None or day <= self.effective_until
+        )
+
+    def dated(self) -> str:
+        """When it is in force, for messages and listings: "since 2021-07-01", "2021-07-01 to 2025-06-30"."""
+        if self.effective_until is not None:
+            return f"{self.effective_from or 'always'} to {self.effective_until}"
+        return f"since {self.effective_from}" if self.effective_from else "always"
 
     def allows(self, local: datetime) -> bool:
         return any(w.allows(local) for w in self.windows)
@@ -145,10 +161,13 @@ DEFAULT_URL_SHORTENERS = (
     "tiny.one",
     "urlz.fr",
 )
-FEDERAL_HOURS = HoursRule(
+FEDERAL_HOURS = HoursRule(  # (as gateway/data/law/US.toml says; the config may change its window)
     name="federal",
     citation="47 CFR 64.1200(c)(1)",
     windows=(Window(time(8, 0), time(21, 0)),),
+    effective_from=date(1992, 12, 20),
+    description="No telephone solicitation, texts included, before 8 a.m. or after 9 p.m. the recipient's local time",
+    jurisdiction="United States",
 )
 DEFAULT_CONSENT = {
     (Channel.SMS, Category.MARKETING): ConsentLevel.EXPRESS_WRITTEN,

@@ -67,10 +67,10 @@ def quiet_hours(c: SmsCheck) -> str | None:
     for rule in _applicable_hours(c):
         for zone in c.phone.time_zones:
             local = c.at.astimezone(_zone(zone))
-            if not rule.allows(local):
+            if rule.in_force(local.date()) and not rule.allows(local):
                 return (
                     f"{local:%a %H:%M} in {zone} is outside {rule.name} hours "
-                    f"{rule.describe()} ({rule.citation})"
+                    f"{rule.describe()} ({rule.citation}, in force {rule.dated()})"
                 )
     return None
 
@@ -82,15 +82,17 @@ class Cap:
     source: str
 
 
-def marketing_caps(phone: PhoneInfo, policy: Policy) -> tuple[Cap, ...]:
-    """The caps on marketing texts to this number: the policy's own, and the states' by area code."""
+def marketing_caps(phone: PhoneInfo, policy: Policy, at: datetime) -> tuple[Cap, ...]:
+    """The caps on marketing texts to this number at `at`: the policy's own, and those of the states' laws in
+    force then (by the recipient's local date in its first zone), by area code."""
     caps = []
     if policy.frequency_cap:
         caps.append(Cap(policy.frequency_cap.max_messages, policy.frequency_cap.hours, "policy"))
+    day = at.astimezone(_zone(phone.time_zones[0])).date() if phone.time_zones else at.date()
     caps += [
-        Cap(r.marketing_cap, r.cap_hours, f"{r.name} ({r.citation})")
+        Cap(r.marketing_cap, r.cap_hours, f"{r.name} ({r.citation}, in force {r.dated()})")
         for r in policy.hours_for(phone.nanp_area_code)
-        if r.marketing_cap is not None
+        if r.marketing_cap is not None and r.in_force(day)
     ]
     return tuple(caps)
 
@@ -101,7 +103,7 @@ def frequency_cap(c: SmsCheck) -> str | None:
     area code is in, and the gateway's own policy.frequency_cap, allow."""
     if c.message.category is not Category.MARKETING:
         return None
-    for cap in marketing_caps(c.phone, c.policy):
+    for cap in marketing_caps(c.phone, c.policy, c.at):
         since = c.at - timedelta(hours=cap.hours)
         sent = sum(1 for t in c.recipient.recent_sends if since < t <= c.at)
         if sent >= cap.limit:
@@ -117,7 +119,11 @@ def next_allowed_time(phone: PhoneInfo, policy: Policy, at: datetime) -> datetim
     rules = policy.hours_for(phone.nanp_area_code)
 
     def allowed(t: datetime) -> bool:
-        return all(rule.allows(t.astimezone(_zone(z))) for rule in rules for z in phone.time_zones)
+        for z in phone.time_zones:
+            local = t.astimezone(_zone(z))
+            if not all(rule.allows(local) for rule in rules if rule.in_force(local.date())):
+                return False
+        return True
 
     if allowed(at):
         return at
