@@ -11,13 +11,9 @@ answers the final dot; Postfix answers the dot once the message is in its queue 
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,9 +22,7 @@ sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO / "tests"))
 
 from policy import newsletter
-from postfix_relay import PostfixRelay
-from processes import free_port, wait_for_port
-from smtp import CONFIG, SINK
+from smtp import running
 
 STEPS = ("connect", "ehlo", "mail", "rcpt", "data", "dot", "quit")
 
@@ -92,46 +86,11 @@ def main() -> None:
     data = newsletter(args.size).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        sink_port, port = free_port(), free_port()
-        sink = subprocess.Popen(
-            [SINK, "-u", os.environ.get("USER", "root"), f"127.0.0.1:{sink_port}", "1024"]
-        )
-        wait_for_port(sink_port)
-        config = tmp / "bench.toml"
-        config.write_text(
-            CONFIG.format(
-                database=f"sqlite:///{tmp}/bench.db",
-                tmp=tmp,
-                port=port,
-                sink=sink_port,
-                workers=args.workers,
-                http=free_port(),
-            )
-        )
-        gateway = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
-            cwd=tmp,
-            stdout=subprocess.DEVNULL,
-            stderr=open(tmp / "gateway.log", "w"),
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-        )
-        postfix = PostfixRelay(free_port(), sink_port)
-        try:
-            postfix.start()
-            wait_for_port(port)
-            time.sleep(0.5)
-            results = {}
-            for name, target in (("gateway", port), ("postfix", postfix.port)):
-                run(target, data, 20)  # warm up
-                results[name] = run(target, data, args.messages)
-        finally:
-            postfix.stop()
-            gateway.send_signal(signal.SIGTERM)
-            gateway.wait(60)
-            sink.terminate()
-            sink.wait(10)
+    with running(args.workers) as (_tmp, _sink, port, _gateway, postfix):
+        results = {}
+        for name, target in (("gateway", port), ("postfix", postfix.port)):
+            run(target, data, 20)  # warm up
+            results[name] = run(target, data, args.messages)
     print(f"{'step':>8} {'gateway median':>15} {'p90':>6} {'postfix median':>15} {'p90':>6}   (ms)")
     for i, step in enumerate((*STEPS, "total")):
         cells = []

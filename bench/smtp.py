@@ -35,6 +35,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -172,6 +174,47 @@ def row(ways: Ways, rounds: int, message: Path, sessions: int, count: int, recip
     return m(directs), m(gateways), m(postfixes), m(gateway_cpu), m(postfix_cpu), each
 
 
+@contextmanager
+def running(
+    workers: int, log: Path | None = None
+) -> Iterator[tuple[Path, int, int, subprocess.Popen, PostfixRelay]]:
+    """Postfix's smtp-sink, the gateway relaying to it (`workers` processes, every rule, durable decisions)
+    and a private Postfix relaying to it too, all up: (temp dir, sink port, gateway port, gateway, Postfix)."""
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        sink_port, port = free_port(), free_port()
+        sink = subprocess.Popen(
+            [SINK, "-u", os.environ.get("USER", "root"), f"127.0.0.1:{sink_port}", "1024"]
+        )
+        wait_for_port(sink_port)
+        config = tmp / "bench.toml"
+        config.write_text(
+            CONFIG.format(
+                database=f"sqlite:///{tmp}/bench.db", tmp=tmp, port=port, sink=sink_port, workers=workers,
+                http=free_port(),
+            )
+        )  # fmt: skip
+        gateway = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=open(log or tmp / "gateway.log", "w"),
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        postfix = PostfixRelay(free_port(), sink_port)
+        try:
+            postfix.start()
+            wait_for_port(port)
+            time.sleep(0.5)  # every worker up
+            yield tmp, sink_port, port, gateway, postfix
+        finally:
+            postfix.stop()
+            gateway.send_signal(signal.SIGTERM)
+            gateway.wait(60)
+            sink.terminate()
+            sink.wait(10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=2)
@@ -186,65 +229,28 @@ def main() -> None:
     if os.geteuid() != 0:
         raise SystemExit("the Postfix row needs root (a private Postfix instance's master starts as root)")
     rows = []
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        sink_port, port = free_port(), free_port()
-        sink = subprocess.Popen(
-            [SINK, "-u", os.environ.get("USER", "root"), f"127.0.0.1:{sink_port}", "1024"]
-        )
-        wait_for_port(sink_port)
-        config = tmp / "bench.toml"
-        config.write_text(
-            CONFIG.format(
-                database=f"sqlite:///{tmp}/bench.db",
-                tmp=tmp,
-                port=port,
-                sink=sink_port,
-                workers=args.workers,
-                http=free_port(),
-            )
-        )
-        gateway = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
-            cwd=tmp,
-            stdout=subprocess.DEVNULL,
-            stderr=open(tmp / "gateway.log", "w"),
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-        )
-        postfix = PostfixRelay(free_port(), sink_port)
-        try:
-            postfix.start()
-            wait_for_port(port)
-            time.sleep(0.5)  # every worker up
-            ways = Ways(sink_port, port, family(gateway.pid), postfix)
-            for size in (5_000, 50_000):
-                message = tmp / f"m{size}.eml"
-                message.write_bytes(newsletter(size).replace(b"\r\n", b"\n"))  # smtp-source adds the CRs
-                ways.via_gateway(message, 4, 40)  # warm up: connections, caches
-                ways.via_postfix(message, 4, 40)
-                for sessions in (1, 20):
-                    count = args.messages if sessions > 1 else args.messages // 5
-                    rows.append(
-                        (
-                            f"{size // 1000}KB",
-                            sessions,
-                            count,
-                            *row(ways, args.rounds, message, sessions, count),
-                        )
+    with running(args.workers) as (tmp, sink_port, port, gateway, postfix):
+        ways = Ways(sink_port, port, family(gateway.pid), postfix)
+        for size in (5_000, 50_000):
+            message = tmp / f"m{size}.eml"
+            message.write_bytes(newsletter(size).replace(b"\r\n", b"\n"))  # smtp-source adds the CRs
+            ways.via_gateway(message, 4, 40)  # warm up: connections, caches
+            ways.via_postfix(message, 4, 40)
+            for sessions in (1, 20):
+                count = args.messages if sessions > 1 else args.messages // 5
+                rows.append(
+                    (
+                        f"{size // 1000}KB",
+                        sessions,
+                        count,
+                        *row(ways, args.rounds, message, sessions, count),
                     )
-            # fan-out: 20-recipient marketing messages, one copy per recipient through the gateway, one
-            # 20-recipient transaction through Postfix and straight to the sink
-            count = max(1, args.messages // 20)
-            rows.append(
-                ("5KB x20 rcpt", 20, count, *row(ways, args.rounds, tmp / "m5000.eml", 20, count, 20))
-            )
-            ways.postfix_delivered_all()
-        finally:
-            postfix.stop()
-            gateway.send_signal(signal.SIGTERM)
-            gateway.wait(60)
-            sink.terminate()
-            sink.wait(10)
+                )
+        # fan-out: 20-recipient marketing messages, one copy per recipient through the gateway, one
+        # 20-recipient transaction through Postfix and straight to the sink
+        count = max(1, args.messages // 20)
+        rows.append(("5KB x20 rcpt", 20, count, *row(ways, args.rounds, tmp / "m5000.eml", 20, count, 20)))
+        ways.postfix_delivered_all()
     print(
         f"{'size':>12} {'conns':>5} {'msgs':>6} {'direct/s':>9} {'gateway/s':>10} {'postfix/s':>10} "
         f"{'gw/direct':>9} {'gw/postfix':>10} {'gw/postfix each round':>22} {'gateway CPU':>12} {'postfix CPU':>12}"

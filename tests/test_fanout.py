@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import re
+import smtplib
 
 import pytest
 from test_smtp import SAMPLE, Setup
@@ -176,5 +177,18 @@ def test_a_clients_list_unsubscribe_is_written_again_safely(tmp_path):
         assert b"https://esp.example/u?lists=1,2,3&u=abc" in uris  # its commas kept inside the URI
         assert all(u.isascii() and len(u) < 1000 and b"\x00" not in u and b"\x1b" not in u for u in uris)
         assert all(len(line) <= 998 for line in head.split(b"\r\n"))
+    finally:
+        gw.close()
+
+
+def test_an_upstream_that_refuses_the_notice_for_good_gets_the_refusal_not_an_endless_451(tmp_path):
+    gw = Setup(tmp_path, sink_args=("--refuse-data", "p001", "--refuse-rcpt", "news@news.demo.example"))
+    try:
+        with gw.client() as c, pytest.raises(smtplib.SMTPDataError) as refused:
+            c.sendmail("news@news.demo.example", people(3), SAMPLE)
+        assert (
+            refused.value.smtp_code == 554
+            and b"1 of 3 copies refused; 2 delivered" in refused.value.smtp_error
+        )
     finally:
         gw.close()

@@ -49,6 +49,16 @@ AD = (
             "",
         ),
         ("50% off everything", RECEIPT, True, "316.3(a)(2)(i)"),
+        # the words alone are not an ad (found by review: each was judged marketing once)
+        ("Terminal ready", "Your new point of sale terminal is ready. Plug it in.", False, ""),
+        ("Incident", "We know downtime is a big deal for you. The incident is resolved.", False, ""),
+        ("Welcome", "Please confirm your email address and start getting our weekly deals.", False, ""),
+        (
+            "Your order",
+            "NEW ARRIVALS | WOMEN | MEN | SALE | " + "x " * 80 + "Your order 123 has shipped.",
+            False,
+            "",
+        ),
     ],
 )
 def test_transactional_stream(subject, body, marketing, why):

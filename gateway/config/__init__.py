@@ -60,7 +60,7 @@ from .checks import (
     _url,
     _violation_code,
 )
-from .law import hours_rule, shipped_law
+from .law import hours_rule, no_overlap, shipped_law
 from .model import Config, Sender, SmsConfig, SmtpConfig
 
 DEFAULT_PATH = "config/gateway.toml"
@@ -101,6 +101,8 @@ def _policy(p: _Section, add_list_unsubscribe: bool, repair_list_unsubscribe: bo
         s = _Section(p.file, f"{p.key('state')}[{i + 1}]", raw)
         name = s.take("name", _nonempty)
         configured.setdefault(name, []).append(hours_rule(s, name, f"state rule {name}"))
+    for versions in configured.values():
+        no_overlap(versions, p.file)
     states.update(configured)  # a configured name replaces every shipped version of it
     hours.extend(rule for versions in states.values() for rule in versions)
 

@@ -109,11 +109,11 @@ def parse_law(text: str, source: str) -> list[HoursRule]:
     top.done()
     if not versions:
         raise ConfigError(source, "rule", "a law file needs at least one [[rule]]")
-    _no_overlap(versions, source)
+    no_overlap(versions, source)
     return versions
 
 
-def _no_overlap(versions: Iterable[HoursRule], source: str) -> None:
+def no_overlap(versions: Iterable[HoursRule], source: str) -> None:
     """Two versions of one rule in force on the same day would be two laws at once."""
     ordered = sorted(versions, key=lambda r: r.effective_from or date.min)
     for before, after in pairwise(ordered):

@@ -20,7 +20,10 @@ from functools import lru_cache
 HIDING_WORDS = ("display", "visibility", "opacity", "height", "mso-hide", "font-size", "color")
 
 _COMMENT = re.compile(r"/\*.*?(?:\*/|\Z)", re.DOTALL)
-_DECLARATION = re.compile(r"([-a-z]+)\s*:\s*([^;]*?)\s*(!\s*important)?\s*(?:;|$)")
+# A property name only where one can start (after neither a letter nor a hyphen: one try per word, so a long
+# run of letters is read once, not once per letter), then its value up to the next `;`.
+_DECLARATION = re.compile(r"(?<![-a-z])([-a-z]+)\s*:\s*([^;]*)")
+_IMPORTANT = re.compile(r"\s*!\s*important\s*$")
 _COMPOUND = re.compile(r"([a-z][a-z0-9-]*|\*)?((?:[.#][-_a-z0-9]+)*)$")
 _SIMPLE_MEDIA = re.compile(r"@media\s+(?:only\s+)?(?:all|screen)(?:\s*,\s*(?:only\s+)?(?:all|screen))*\s*$")
 
@@ -64,7 +67,12 @@ def attributes(tag_text: str) -> Attributes:
 
 def declarations(style: str) -> dict[str, tuple[str, bool]]:
     """A style attribute's or rule's declarations: property -> (value, important); the last one wins."""
-    return {m.group(1): (m.group(2).strip(), bool(m.group(3))) for m in _DECLARATION.finditer(style)}
+    found = {}
+    for m in _DECLARATION.finditer(style):
+        value = m.group(2)
+        important = _IMPORTANT.search(value)
+        found[m.group(1)] = ((value[: important.start()] if important else value).strip(), bool(important))
+    return found
 
 
 def _compound(text: str) -> Compound | None:

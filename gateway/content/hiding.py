@@ -2,26 +2,36 @@
 the parts of a message a mail client does not show, as spans of the lower-cased markup to cut.
 
 - `<style>` rules (css.py) with simple selectors that hide: `display:none`, `visibility:hidden`,
-  `opacity:0`, a zero `max-height` or `height` with `overflow:hidden`, `mso-hide:all`; the cascade as
-  clients apply it (an inline declaration beats a rule, `!important` beats both but an inline one, the more
-  specific rule and then the later one win).
-- Inline clipping: a zero `max-height` or `height` with `overflow:hidden` in the same style, or
-  `mso-hide:all` (the preheader trick).
+  `opacity:0`, a zero `max-height` or `height` with `overflow:hidden`; the cascade as clients apply it (an
+  inline declaration beats a rule, `!important` beats both but an inline one, the more specific rule and
+  then the later one win).
+- Inline clipping: a zero `max-height` or `height` with `overflow:hidden` in the same style (the preheader
+  trick). `mso-hide:all` alone hides only in Outlook for Windows (the bulletproof button's HTML copy has it,
+  the copy Outlook shows sits in a conditional comment): it hides nothing by itself.
 - A zero or near-zero font size (at most 1px; css.tiny_font), inline or from a rule, on any element: its
   text is cut, but not its descendants that set a readable size again (the layout MJML writes puts
   `font-size:0` on containers whose children reset it).
-- Text whose colour cannot be read on the nearest background behind it (css.unreadable_on): the
-  element's inline `color` against its own or its nearest ancestor's inline `background`,
-  `background-color` or `bgcolor` (white when none). Its descendants that set a colour of their own, and
-  links (mail clients give them a colour of their own), are kept.
+- Text whose colour cannot be read on the background behind it (css.unreadable_on), when that background
+  is known: the element's own or its nearest ancestor's inline `background`, `background-color` or
+  `bgcolor`, white when none. A background set by a style rule, an image or a gradient is not known: where
+  the style sheet sets any background, or an image or gradient stands nearer, the colour is not judged.
+  Descendants that set a colour of their own, and links (mail clients give them one), are kept.
 
-Spans are found with regular expressions and `str.find` on the lower-cased markup, so a newsletter that
-uses none of these costs a few scans; no tree is built.
+Where something hidden keeps visible descendants, only its own text is cut, not its tags: a link around a
+kept descendant stays a link. What is inside comments (Outlook's `<!--[if mso]>` blocks), `<head>`,
+`<style>` and the like is not looked at (html.py cuts it whole), and a hidden element inside one already
+cut is not looked at again.
+
+Spans are found with `occurrences` scans and regular expressions on the lower-cased markup, so a newsletter
+that uses none of these costs a few scans; no tree is built. Each kind of finding is bounded
+(`MAX_FINDINGS`): a message with more hidden elements than any newsletter has is not judged
+(`TooManyHidden`, which parsing turns into a refusal), so hostile markup cannot make a check slow.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
 
 from . import css
@@ -31,17 +41,17 @@ from .scan import occurrences
 Span = tuple[int, int]
 
 _STYLE_BLOCK = re.compile(r"<style\b[^>]*>(.*?)(?:</style\s*>|\Z)", re.DOTALL)
-_START_TAG = re.compile(r"<([a-z][a-z0-9-]*)(\s[^>]*)?>")
-_ANY_TAG = re.compile(r"<(/?)([a-z][a-z0-9-]*)(\s[^>]*)?>")
+_START_TAG = re.compile(r"<([a-z][a-z0-9-]*)(\s[^<>]*)?>")
+_ANY_TAG = re.compile(r"<(/?)([a-z][a-z0-9-]*)(\s[^<>]*)?>")
 # Where a declaration that may hide is looked for: exact spellings found with `occurrences` (a C scan at
 # memchr speed where built; a regular expression scan costs ten times more on a large newsletter), each
 # then read with the expression beside it. The spellings cover `name:value` with and without one space.
-_CLIPPING = ("height:0", "height: 0", "mso-hide")  # ("height:0" finds "max-height:0" too)
-_CLIP = re.compile(r"(?:max-)?height\s*:\s*0|mso-hide\s*:\s*all")
+_CLIPPING = ("height:0", "height: 0")  # ("height:0" finds "max-height:0" too)
+_CLIP = re.compile(r"(?:max-)?height\s*:\s*0")
 _TINY_FONT = ("font-size:0", "font-size: 0", "font-size:.", "font-size:1p", "font-size: 1p")
 _COLOUR = re.compile(r"color\s*:\s*([^;\"'>]+)")  # (not background-color: `_word_at`)
 _BGCOLOR = re.compile(r"bgcolor\s*=\s*[\"']?([^;\"'>\s]+)")
-_BACKGROUND = re.compile(r"background(?:-color)?\s*:\s*([^;\"'>]+)")
+_BACKGROUND = re.compile(r"background(?:-color|-image)?\s*:\s*([^;\"'>]+)")
 
 
 def _found(low: str, words: Iterable[str]) -> list[int]:
@@ -63,7 +73,7 @@ def _shown(found: dict[str, str]) -> str:
     return "; ".join(f"{p}: {v}" for p, v in found.items() if p in _REPORTED)
 
 
-_REPORTED = ("display", "visibility", "opacity", "max-height", "height", "overflow", "mso-hide", "font-size")
+_REPORTED = ("display", "visibility", "opacity", "max-height", "height", "overflow", "font-size")
 
 
 def _word_at(low: str, at: int) -> bool:
@@ -86,8 +96,6 @@ def _tag_at(low: str, at: int) -> tuple[int, int, str] | None:
 def _hides(found: dict[str, str]) -> bool:
     """Whether these (winning) declarations hide an element."""
     if found.get("display") == "none" or found.get("visibility") in ("hidden", "collapse"):
-        return True
-    if found.get("mso-hide") == "all":
         return True
     opacity = found.get("opacity", "")
     if opacity and css.zero_length(opacity):
@@ -125,9 +133,11 @@ class _Sheet:
 
     def __init__(self, low: str) -> None:
         self.rules: list[css.Rule] = []
+        self.blocks: list[str] = []
         for at in occurrences(low, "<style"):
             block = _STYLE_BLOCK.match(low, at)
             if block:
+                self.blocks.append(block.group(1))
                 self.rules += css.rules(block.group(1))
         self.descendant = any(len(r.selector) > 1 for r in self.rules)
 
@@ -210,39 +220,104 @@ def _has_ancestors(rule: css.Rule, ancestors: list[tuple[str, css.Attributes]]) 
     return True
 
 
+MAX_FINDINGS = 500  # hidden elements of one kind a message may have before it is not judged
+_NEAREST_BACKGROUNDS = 200  # backgrounds looked through for the one behind an element
+
+
+class TooManyHidden(ValueError):
+    """More hidden elements than a message is judged with (MAX_FINDINGS of one kind)."""
+
+
+class Cuts:
+    """What is cut so far (sorted, as pieces), to pass over elements inside it and what must not be read:
+    comments, <head>, <style>, which html.py cuts whole."""
+
+    def __init__(self, spans: Iterable[Span] = ()) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        for span in sorted(spans):
+            self.add(span)
+
+    def add(self, span: Span) -> None:
+        at = bisect_right(self.starts, span[0])
+        self.starts.insert(at, span[0])
+        self.ends.insert(at, span[1])
+        if at and self.ends[at - 1] > span[1]:  # keep ends the running maximum
+            self.ends[at] = self.ends[at - 1]
+        for later in range(at + 1, len(self.ends)):
+            if self.ends[later] >= self.ends[at]:
+                break
+            self.ends[later] = self.ends[at]
+
+    def inside(self, at: int) -> bool:
+        found = bisect_right(self.starts, at) - 1
+        return found >= 0 and self.ends[found] > at
+
+
+def _text_only(low: str, piece: Span) -> list[Span]:
+    """The text of `piece` without its tags (for an element that keeps visible descendants: the tags
+    around them, such as a link's, stay)."""
+    start, end = piece
+    found, pos = [], start
+    while pos < end:
+        lt = low.find("<", pos, end)
+        lt = end if lt < 0 else lt
+        if lt > pos:
+            found.append((pos, lt))
+        gt = low.find(">", lt, end)
+        if gt < 0:
+            break
+        pos = gt + 1
+    return found
+
+
 def _with_holes(low: str, span: Span, keep) -> list[Span]:
     """`span` cut except the elements inside it that `keep(tag_start, tag_end, name, attribute_text)`
-    says stay (outermost ones; what is inside a kept element stays with it)."""
+    says stay (outermost ones; what is inside a kept element stays with it). With any kept, only the text
+    around them is cut, not the tags."""
     start, end = span
-    pieces, pos = [], start
+    pieces, pos, kept = [], start, False
     for m in _START_TAG.finditer(low, low.find(">", start) + 1, end):
         if m.start() < pos:
             continue
         if keep(m.start(), m.end(), m.group(1), m.group(2) or ""):
             pieces.append((pos, m.start()))
             pos = whole_element(low, m.start(), m.group(1), m.end())[1]
+            kept = True
     pieces.append((pos, end))
-    return [p for p in pieces if p[1] > p[0]]
+    pieces = [p for p in pieces if p[1] > p[0]]
+    return [t for p in pieces for t in _text_only(low, p)] if kept else pieces
 
 
-def css_spans(low: str, why: list[tuple[Span, str]] | None = None) -> list[Span]:
+def css_spans(low: str, why: list[tuple[Span, str]] | None = None, cuts: Cuts | None = None) -> list[Span]:
     """The spans of `low` that the CSS above hides; with `why`, each span and what hides it are added to
-    it too (for the console's evidence: the rules only need the spans)."""
+    it too (for the console's evidence: the rules only need the spans). `cuts`: what is cut already
+    (comments, <head>, <style>...): nothing inside it is looked at."""
     spans: list[Span] = []
+    cuts = cuts or Cuts()
 
     def cut(pieces: list[Span], reason: str) -> None:
         spans.extend(pieces)
+        for piece in pieces:
+            cuts.add(piece)
         if why is not None:
             why.extend((piece, reason) for piece in pieces)
+
+    def counted(found: list, kind: str) -> list:
+        if len(found) > MAX_FINDINGS:
+            raise TooManyHidden(f"more than {MAX_FINDINGS:,} elements hidden by {kind}")
+        return found
 
     sheet = _Sheet(low)
     tiny: list[tuple[int, int, str]] = []  # elements whose font size is near zero
     readable_rules = [
         r for r in sheet.rules if css.tiny_font(r.declarations.get("font-size", ("", 0))[0]) is False
     ]
-    backgrounds = _Backgrounds(low) if "color" in low else None
+    backgrounds = _Backgrounds(low, sheet) if "color" in low else None
     if sheet.rules:
-        for start, tag_end, name, attrs, rules in sheet.elements(low):
+        for start, tag_end, name, attrs, rules in counted(list(sheet.elements(low)), "style rules"):
+            if cuts.inside(start):
+                continue
             found = _winning(rules, attrs.style)
             if _hides(found):
                 cut(
@@ -258,15 +333,19 @@ def css_spans(low: str, why: list[tuple[Span, str]] | None = None) -> list[Span]
                     _with_holes(low, whole_element(low, start, name, tag_end), _own_colour),
                     f"a <style> rule's text colour {found['color']} on the background behind it",
                 )
-    for at in _found(low, _CLIPPING):
+    for at in counted(_found(low, _CLIPPING), "clipping"):
         if low.startswith("max-", at - 4, at):
             at -= 4
         if not _word_at(low, at) or not _CLIP.match(low, at):
             continue
         tag = _tag_at(low, at)
-        if tag is not None and _hides(_winning((), css.attributes(low[tag[0] : tag[1]]).style)):
+        if (
+            tag is not None
+            and not cuts.inside(tag[0])
+            and _hides(_winning((), css.attributes(low[tag[0] : tag[1]]).style))
+        ):
             cut([whole_element(low, *tag[:1], tag[2], tag[1])], f"clipped ({_declaration(low, at)})")
-    for at in _found(low, _TINY_FONT):
+    for at in counted(_found(low, _TINY_FONT), "a font size near zero"):
         tag = _tag_at(low, at)
         if tag is not None and css.tiny_font(
             css.declarations(css.attributes(low[tag[0] : tag[1]]).style).get("font-size", ("", 0))[0]
@@ -283,47 +362,60 @@ def css_spans(low: str, why: list[tuple[Span, str]] | None = None) -> list[Span]
             return any(r.selector[-1].matches(name, attrs) for r in readable_rules)
         return False
 
-    for start, tag_end, name in tiny:
-        cut(_with_holes(low, whole_element(low, start, name, tag_end), resets_size), "a font size near zero")
+    for start, tag_end, name in sorted(tiny):
+        if not cuts.inside(start):
+            cut(
+                _with_holes(low, whole_element(low, start, name, tag_end), resets_size),
+                "a font size near zero",
+            )
     if backgrounds is not None:
-        for piece, reason in _unreadable_colours(low, backgrounds):
-            cut([piece], reason)
+        _unreadable_colours(low, backgrounds, cuts, cut, counted)
     return spans
 
 
 class _Backgrounds:
     """The inline backgrounds of the message (`background`, `background-color`, `bgcolor`), to tell the
-    colour behind any element: its own, else its nearest ancestor's, else white."""
+    colour behind any element: its own, else its nearest ancestor's, else white; "unknown" when a style
+    rule may set it (the sheet sets some background) or an image or gradient stands nearer."""
 
-    def __init__(self, low: str) -> None:
+    def __init__(self, low: str, sheet: _Sheet) -> None:
         self.low = low
         by_tag: dict[int, tuple[int, int, str, str]] = {}  # tag start -> (start, end, name, colour)
         for word, pattern in (("bgcolor", _BGCOLOR), ("background", _BACKGROUND)):  # a style's beats bgcolor
             for at in occurrences(low, word):
                 value = pattern.match(low, at)
                 tag = _tag_at(low, at) if value else None
-                found = css.background_colour(value.group(1)) if value else None
-                if tag is not None and found is not None:
+                if tag is None or value is None:
+                    continue
+                text = value.group(1)
+                found = "unknown" if ("url(" in text or "gradient" in text) else css.background_colour(text)
+                if found is not None:
                     by_tag[tag[0]] = (tag[0], tag[1], tag[2], found)
         self.tags = sorted(by_tag.values())
-        self.colours = {b[3] for b in self.tags} | {"ffffff"}
+        self.starts = [t[0] for t in self.tags]
+        self.ruled = any("background" in p for r in sheet.rules for p in r.declarations) or any(
+            "background" in block for block in sheet.blocks
+        )
+        self.colours = {b[3] for b in self.tags if b[3] != "unknown"} | {"ffffff"}
         self._ends: dict[int, int] = {}
 
     def behind(self, at: int) -> str:
-        """The background colour behind the element whose start tag begins at `at`."""
-        for start, tag_end, name, found in reversed(self.tags):
-            if start > at:
-                continue
+        """The background colour behind the element whose start tag begins at `at`, or "unknown"."""
+        index = bisect_right(self.starts, at)
+        for start, tag_end, name, found in reversed(self.tags[max(0, index - _NEAREST_BACKGROUNDS) : index]):
             if start == at:
                 return found
+            if self.ruled:  # a rule may set a nearer one
+                return "unknown"
             if start not in self._ends:
                 self._ends[start] = whole_element(self.low, start, name, tag_end)[1]
             if self._ends[start] > at:
                 return found
-        return "ffffff"
+        return "unknown" if self.ruled or index > _NEAREST_BACKGROUNDS else "ffffff"
 
     def unreadable(self, text: str | None, at: int) -> bool:
-        return text is not None and css.unreadable_on(text, self.behind(at))
+        behind = self.behind(at)
+        return text is not None and behind != "unknown" and css.unreadable_on(text, behind)
 
 
 def _own_colour(start: int, end: int, name: str, rest: str) -> bool:
@@ -350,7 +442,7 @@ def hidden_element(low: str, start: int, name: str, tag_end: int, visibility: bo
     )
 
 
-def _unreadable_colours(low: str, backgrounds: _Backgrounds) -> list[tuple[Span, str]]:
+def _unreadable_colours(low: str, backgrounds: _Backgrounds, cuts: Cuts, cut, counted) -> None:
     """Elements whose inline colour cannot be read on the background behind them (module docstring)."""
     offsets = occurrences(low, "color")  # (background ones too: a few more suspects)
     colours: dict[str, str | None] = {}
@@ -363,18 +455,14 @@ def _unreadable_colours(low: str, backgrounds: _Backgrounds) -> list[tuple[Span,
         if c is not None and any(css.unreadable_on(c, b) for b in backgrounds.colours)
     }
     if not suspects:
-        return []
-    spans: list[tuple[Span, str]] = []
-    for at in offsets:
-        text = colours[low[at : at + 40]]
-        if text not in suspects or not _word_at(low, at):
-            continue
+        return
+    found = [at for at in offsets if colours[low[at : at + 40]] in suspects and _word_at(low, at)]
+    for at in counted(found, "their colour"):
         tag = _tag_at(low, at)
-        if tag is None or not backgrounds.unreadable(text, tag[0]):
+        if tag is None or cuts.inside(tag[0]):
             continue
-        reason = f"text colour {_hex(text)} on background {_hex(backgrounds.behind(tag[0]))}"
-        spans += [
-            (piece, reason)
-            for piece in _with_holes(low, whole_element(low, tag[0], tag[2], tag[1]), _own_colour)
-        ]
-    return spans
+        text = colours[low[at : at + 40]]
+        if not backgrounds.unreadable(text, tag[0]):
+            continue
+        reason = f"text colour {_hex(text or '')} on background {_hex(backgrounds.behind(tag[0]))}"
+        cut(_with_holes(low, whole_element(low, tag[0], tag[2], tag[1]), _own_colour), reason)

@@ -23,7 +23,7 @@ from ..model import Link
 from .elements import OPEN_TAG_NAME as _OPEN_TAG_NAME
 from .elements import element_end as _element_end
 from .elements import whole_element as _whole_element
-from .hiding import css_spans, hidden_element
+from .hiding import MAX_FINDINGS, Cuts, TooManyHidden, css_spans, hidden_element
 from .scan import CLOSE as _CLOSE
 from .scan import OPEN as _OPEN
 from .scan import (
@@ -68,9 +68,13 @@ def _invisible_spans(low: str, why: list | None = None) -> list[tuple[int, int]]
         open_end = len(low) if open_end < 0 else open_end + 1
         pos = _element_end(low, name, open_end)
         spans.append((start, pos))
+    cuts = Cuts(spans)  # comments, <head>, <style>...: nothing in them is looked at
     covered = 0  # hits inside an element already cut need no second look (and no second scan)
-    for at in hiding_starts(low):
-        if at < covered:
+    hits = hiding_starts(low)
+    if len(hits) > MAX_FINDINGS:
+        raise TooManyHidden(f"more than {MAX_FINDINGS:,} hiding declarations")
+    for at in hits:
+        if at < covered or cuts.inside(at):
             continue
         tag_start = low.rfind("<", 0, at)
         if tag_start < 0 or low.rfind(">", tag_start, at) >= 0:
@@ -82,13 +86,15 @@ def _invisible_spans(low: str, why: list | None = None) -> list[tuple[int, int]]
             continue
         found = hidden_element(low, tag_start, name_match.group(1), tag_end, low.startswith("visibility", at))
         spans += found
+        for piece in found:
+            cuts.add(piece)
         if why is not None:
             why += [(piece, _declared(low, at)) for piece in found]
         if len(found) == 1:  # (with holes, what is in them is still to be looked at)
             covered = found[0][1]
     pos = 0
     for at in occurrences(low, "hidden"):
-        if at < pos:
+        if at < pos or cuts.inside(at):
             continue
         tag_start = low.rfind("<", 0, at)
         if tag_start < 0 or low.rfind(">", tag_start, at) >= 0:
@@ -98,10 +104,11 @@ def _invisible_spans(low: str, why: list | None = None) -> list[tuple[int, int]]
         tag_end = len(low) if tag_end < 0 else tag_end + 1
         if name_match and _HIDDEN_ATTR.search(_QUOTED.sub("=", low[name_match.end() : tag_end - 1])):
             spans.append(_whole_element(low, tag_start, name_match.group(1), tag_end))
+            cuts.add(spans[-1])
             pos = max(pos, spans[-1][1])
             if why is not None:
                 why.append((spans[-1], "the hidden attribute"))
-    return spans + css_spans(low, why)
+    return spans + css_spans(low, why, cuts)
 
 
 def _declared(low: str, at: int) -> str:

@@ -81,17 +81,22 @@ def report(
     )
 
 
-async def send(relay: Relay, sender: str, data: bytes) -> bool:
-    """Hand the DSN to the upstream, from the null sender; whether it was taken."""
+async def send(relay: Relay, sender: str, data: bytes) -> bool | None:
+    """Hand the DSN to the upstream, from the null sender: True when taken, False when not for now (worth a
+    retry), None when refused for good (a 5xx: many relays take no mail from the null sender)."""
     try:
         tx = await relay.begin("", () if sender.isascii() else ("SMTPUTF8",))
         try:
-            if not (await tx.add_recipient(sender, ())).ok:
+            reply = await tx.add_recipient(sender, ())
+            if reply.ok:
+                reply = await tx.send(data)
+            else:
                 await tx.abort()
-                return False
-            return (await tx.send(data)).ok
         except BaseException:
             await tx.abort()
             raise
-    except (UpstreamUnavailable, UpstreamRefused):
+    except UpstreamRefused as exc:
+        return None if exc.reply.code >= 500 else False
+    except UpstreamUnavailable:
         return False
+    return True if reply.ok else (None if reply.code >= 500 else False)

@@ -140,11 +140,15 @@ async def fan_out(
     refused = [(c, a) for c, a in zip(copies, answers) if a.code != 250]
     if not refused or len(refused) == len(answers) or any(a.code < 500 for _, a in refused):
         return combined(answers, bool(message_id))
-    return await _reported(relay, copies, refused, notice)
+    return await _reported(relay, copies, refused, notice, bool(message_id))
 
 
 async def _reported(
-    relay: Relay, copies: Sequence[Copy], refused: list[tuple[Copy, Action]], notice: Notice
+    relay: Relay,
+    copies: Sequence[Copy],
+    refused: list[tuple[Copy, Action]],
+    notice: Notice,
+    retry_known: bool,
 ) -> Action:
     """Some copies taken, the others refused for good: a DSN to the sender for those (dsn.py), then 250."""
     taken, total = len(copies) - len(refused), len(copies)
@@ -159,17 +163,25 @@ async def _reported(
         original=notice.original,
         arrived=copies[0].decision.at,
     )
-    if await dsn.send(relay, notice.sender, data):
+    sent = await dsn.send(relay, notice.sender, data)
+    if sent is None:  # the upstream refuses the notice for good: the refusal, as before (no endless 451)
+        return combined([a for _, a in refused] + [Action(250, "")] * taken, retry_known)
+    if sent:
         log.info("%d of %d copies refused for good: reported to <%s>", len(refused), total, notice.sender)
         return Action(
             250,
             f"2.0.0 Accepted upstream: {taken} of {total} copies; {len(refused)} refused for good, "
             "reported to the sender in a delivery status notification",
         )
+    again = (
+        "the copies taken are not sent again"
+        if retry_known
+        else "without a Message-ID the copies taken go again"
+    )
     return Action(
         451,
-        f"4.3.0 {len(refused)} of {total} copies refused for good and the notice of it could not be sent; "
-        "try again: the copies taken are not sent again",
+        f"4.3.0 {len(refused)} of {total} copies refused for good and the notice of it could not be sent "
+        f"for now; try again: {again}",
     )
 
 

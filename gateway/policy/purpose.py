@@ -11,8 +11,10 @@ stream is in law a commercial message, and why. Pure functions of the subject an
 What reads as transactional is what 15 U.S.C. 7702(17) lists: a transaction the recipient agreed to (an
 order, a receipt, shipping, payment, a refund), their account, subscription or membership, warranty, recall
 and safety information, and the like. What reads as advertising are the promotional phrases the subject test
-uses (`policy.promotional_subject_patterns`: "% off", "sale", "shop now", "coupon", ...). A body is judged
-on its visible text only (what a hidden block says is not what a reader sees first).
+calls to buy and offers ("% off", "shop now", "coupon", "promo code", "free shipping", "special offer"...),
+narrower than the subject's patterns (`policy.promotional_subject_patterns`): a "point of sale terminal" is
+not an ad. A body is judged on its visible text only (what a hidden block says is not what a reader sees
+first).
 """
 
 from __future__ import annotations
@@ -25,9 +27,19 @@ from .settings import Policy, SenderSettings
 
 _TRANSACTIONAL = re.compile(
     r"\b(?:order|orders|receipt|invoice|purchase|payment|paid|refund|shipment|shipped|shipping\s+confirmation"
-    r"|tracking|delivery|delivered|reservation|booking|appointment|statement|balance|password|verification"
-    r"|verify|security\s+alert|sign[- ]in|log[- ]?in\s+attempt|warranty|recall|renewal|renew|subscription"
-    r"|membership|account)\b",
+    r"|tracking|delivery|delivered|package|reservation|booking|appointment|ticket|statement|balance|password"
+    r"|verification|verify|confirm|confirmation|(?:security|one-time|login)\s+code|security\s+alert|sign[- ]in"
+    r"|log[- ]?in\s+attempt|warranty|recall|renewal|renew|subscription|membership|account|incident|outage"
+    r"|maintenance)\b",
+    re.IGNORECASE,
+)
+# What reads as advertising in a body: calls to buy and offers, not the words "sale" or "deal" alone (a
+# "point of sale terminal", "downtime is a big deal" are not ads; the subject test is broader).
+_AD_BODY = re.compile(
+    r"\b\d+\s*%\s*off\b|\$\d+\s*off\b|\b(?:shop|buy|order)\s+(?:now|today)\b|\bshop\s+the\s+sale\b|\bcoupon"
+    r"|\bpromo(?:tion(?:al)?)?\s+code\b|\buse\s+code\b|\blimited[- ]time\b|\bfree\s+shipping\b"
+    r"|\bflash\s+sale\b|\bclearance\b|\bbogo\b|\b(?:exclusive|special)\s+offers?\b"
+    r"|\bsave\s+(?:up\s+to\s+)?\$?\d+|\bsale\s+ends\b|\b\d+\s*%\s*(?:cash\s*back|discount)\b",
     re.IGNORECASE,
 )
 OPENING = 300  # characters of visible text read as "the beginning of the body"
@@ -40,8 +52,8 @@ class Purpose:
     why: str = ""  # when it differs from the sender's: the reasoning, for the violation message
 
 
-def _ad_signals(text: str, policy: Policy) -> list[re.Match[str]]:
-    return list(policy.promotional_re.finditer(text)) if policy.promotional_re is not None else []
+def _ad_signals(text: str) -> list[re.Match[str]]:
+    return list(_AD_BODY.finditer(text))
 
 
 def primary_purpose(content: EmailContent, sender: SenderSettings, policy: Policy) -> Purpose:
@@ -51,7 +63,7 @@ def primary_purpose(content: EmailContent, sender: SenderSettings, policy: Polic
     if policy.promotional_re is not None and policy.promotional_re.search(content.subject):
         return Purpose(Category.MARKETING, "its subject reads as an advertisement, 16 CFR 316.3(a)(2)(i)")
     text = " ".join(content.visible_text.split())
-    ads = _ad_signals(text, policy)
+    ads = _ad_signals(text)
     if not ads:
         return Purpose(sender.category)
     first_transaction = _TRANSACTIONAL.search(text)

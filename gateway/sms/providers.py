@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from ..config import Config
 from ..model import Category
@@ -216,13 +217,23 @@ def twilio_credentials(config: Config) -> tuple[str, str]:
     return account, token
 
 
+def status_callback_url(config: Config) -> str | None:
+    """The StatusCallback the gateway gives Twilio for texts whose client gave none: `sms.status_url`, else
+    the public URL's path when Twilio can reach it (not a loopback address); None when not asked for."""
+    if not config.sms.status_callbacks:
+        return None
+    if config.sms.status_url:
+        return config.sms.status_url
+    host = (urlsplit(config.public_url).hostname or "").lower()
+    if host in ("localhost", "::1") or host.startswith("127."):
+        return None
+    return f"{config.public_url}{STATUS_PATH}"
+
+
 def make_provider(config: Config, store: Store) -> Provider:
     if config.sms.provider == "outbox":
         return OutboxProvider(store)
     account, token = twilio_credentials(config)
-    status_url = (
-        (config.sms.status_url or f"{config.public_url}{STATUS_PATH}")
-        if config.sms.status_callbacks
-        else None
+    return TwilioProvider(
+        account, token, config.sms.base_url, config.sms.timeout, status_callback_url(config)
     )
-    return TwilioProvider(account, token, config.sms.base_url, config.sms.timeout, status_url)

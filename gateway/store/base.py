@@ -314,7 +314,7 @@ def decision_row(d: Decision, recipient_hash: str) -> dict:
         "message_id": storable(d.message_id),
         "digest": d.digest,
         "origin": storable(d.origin),
-        "detail": storable(d.detail),
+        "detail": storable(d.detail).replace("\\u0000", ""),  # (JSON's NUL: PostgreSQL's jsonb refuses it)
     }
 
 
