@@ -162,7 +162,11 @@ def parse_nanp_zones(text: str, source: str = NANP_ZONES_FILE) -> dict[str, tupl
     for code, entry in table.items():
         if problem := _entry_problem(code, entry):
             raise NanpZonesError(f"{source}: [npa.{code}] {problem}")
+    _REGIONS[source] = {code: entry["region"] for code, entry in table.items()}
     return {code: tuple(entry["zones"]) for code, entry in table.items()}
+
+
+_REGIONS: dict[str, dict[str, str]] = {}  # by source: each area code's region, as parse_nanp_zones read it
 
 
 @cache
@@ -173,6 +177,12 @@ def nanp_zones() -> Mapping[str, tuple[str, ...]]:
 
     package, _, name = NANP_ZONES_FILE.partition("/")
     return MappingProxyType(parse_nanp_zones(resources.files(package).joinpath(name).read_text("utf-8")))
+
+
+def nanp_region(area_code: str | None) -> str | None:
+    """The state, territory or province NANPA assigns an area code to ("TX", "ON"), or None."""
+    nanp_zones()
+    return _REGIONS[NANP_ZONES_FILE].get(area_code or "")
 
 
 @lru_cache(maxsize=50_000)

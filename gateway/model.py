@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import NamedTuple
 
 GLOBAL_SCOPE = "global"
@@ -126,6 +126,14 @@ class Consent:
 
 
 @dataclass(frozen=True, slots=True)
+class DncFacts:
+    """Do-Not-Call: the lists a number is on, and the date of each list's copy the gateway holds."""
+
+    listed: tuple[str, ...] = ()  # "national", or a state's code ("TX")
+    copies: tuple[tuple[str, date], ...] = ()  # every list imported, with the registry's as-of date
+
+
+@dataclass(frozen=True, slots=True)
 class RecipientFacts:
     """What the store knows about one recipient, for one sender, at one moment."""
 
@@ -133,6 +141,7 @@ class RecipientFacts:
     suppressions: tuple[Suppression, ...] = ()
     consents: tuple[Consent, ...] = ()
     recent_sends: tuple[datetime, ...] = ()  # marketing sends to this address by this sender, newest first
+    dnc: DncFacts | None = None  # a number's Do-Not-Call listings (read for marketing texts only)
 
     def consent_level(self, at: datetime) -> ConsentLevel:
         return max((c.level_at(at) for c in self.consents), default=ConsentLevel.NONE)

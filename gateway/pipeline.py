@@ -6,7 +6,7 @@ Doors (SMTP, HTTP, CLI) call these and translate the `Evaluation` into their own
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from .addresses import normalize_email, phone_info
@@ -97,6 +97,9 @@ class Pipeline:
         caps = self._caps(message, at)
         history = max((cap.hours for cap in caps), default=0)  # most texts: no cap, no sends to read
         facts = await self.store.facts(Channel.SMS, sender, [message.to], at, history)
+        if message.category is Category.MARKETING and phone_info(message.to) is not None:  # Do-Not-Call
+            known = facts.get(message.to) or RecipientFacts(message.to)
+            facts = {**facts, message.to: replace(known, dnc=await self.store.dnc_facts(message.to))}
         return SmsResult(
             message,
             evaluate_sms(message, facts, settings, self.config.policy, at),

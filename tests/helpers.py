@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from gateway.addresses import address_hash, normalize
@@ -130,6 +130,15 @@ async def load_facts(store: Store, facts: dict) -> None:
             n["sender"],
             Category(n.get("category", "marketing")),
             _time(n["at"]),
+        )
+    for copy in facts.get("dnc", []):  # a Do-Not-Call list's copy: {"list", "as_of", "numbers": [E.164...]}
+        from gateway.store.queries import Accepted
+
+        await store.import_dnc(
+            copy["list"],
+            [Accepted(n.removeprefix("+1")) for n in copy.get("numbers", [])],
+            date.fromisoformat(copy["as_of"]),
+            datetime.now(UTC),
         )
 
 

@@ -18,6 +18,7 @@ from gateway.pipeline import Pipeline
 CASES = tomllib.loads((CORPUS / "sms.toml").read_text())
 CONFIG = config_module.load(str(CORPUS / "gateway.toml"))
 SMS_CODES = {
+    "DNC_REGISTERED",
     "SUPPRESSED",
     "CONSENT_MISSING",
     "CATEGORY_NOT_ALLOWED",
@@ -58,6 +59,11 @@ def _facts(case: dict) -> dict:
             }
         )
     facts["send"] = [{"address": to, "sender": sender, "at": t} for t in case.get("sends", [])]
+    # Do-Not-Call: `dnc_copies` lists held (as of `dnc_as_of`), `dnc` the ones this number is on
+    facts["dnc"] = [
+        {"list": name, "as_of": case["dnc_as_of"], "numbers": [to] if name in case.get("dnc", []) else []}
+        for name in case.get("dnc_copies", [])
+    ]
     return facts
 
 
@@ -84,10 +90,10 @@ def store(request, tmp_path_factory):
 async def _empty(store) -> None:
     """Each case starts from no facts (one database for the module: creating one per case is slow)."""
     if store.kind == "sqlite":
-        for table in ("suppressions", "consents", "sends"):
+        for table in ("suppressions", "consents", "sends", "dnc", "dnc_copies"):
             store.db.run(f"DELETE FROM {table}")
     else:
-        await store.db.execute("TRUNCATE suppressions, consents, sends")
+        await store.db.execute("TRUNCATE suppressions, consents, sends, dnc, dnc_copies")
 
 
 @pytest.mark.parametrize("name", sorted(CASES["cases"]))

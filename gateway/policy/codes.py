@@ -202,6 +202,18 @@ SMS_CONTENT = _declare(
         twilio=79107,
     )
 )
+DNC_REGISTERED = _declare(
+    Code(
+        "DNC_REGISTERED",
+        SMS,
+        meaning="A marketing text to a number on the national or a state Do-Not-Call list without express "
+        "written consent, or with the registry copy held more than 31 days old.",
+        law="47 CFR 64.1200(c)(2); 16 CFR 310.4(b)(1)(iii)(B), (b)(3)(iv); texts: FCC 23-107",
+        fix="Record the person's express written consent, or do not text the number; import a registry copy "
+        "less than 31 days old (gateway dnc import).",
+        twilio=79108,
+    )
+)
 INVALID_RECIPIENT = _declare(
     Code(
         "INVALID_RECIPIENT",

@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from ..addresses import PhoneInfo
-from ..model import Category, RecipientFacts, SmsMessage, Violation
+from ..addresses import PhoneInfo, nanp_region
+from ..model import Category, ConsentLevel, RecipientFacts, SmsMessage, Violation
 from .codes import (
     CATEGORY_NOT_ALLOWED,
+    DNC_REGISTERED,
     FREQUENCY_CAP,
     QUIET_HOURS,
     SMS_CONTENT,
@@ -226,7 +227,45 @@ def banned_content(c: SmsCheck) -> str | None:
     return None
 
 
-SMS_RULES = (category_not_allowed, quiet_hours, frequency_cap, opt_out_notice, sender_id, banned_content)
+DNC_STALE_DAYS = 31  # 16 CFR 310.4(b)(3)(iv): a seller scrubs against a copy obtained within 31 days
+
+
+@enforces(DNC_REGISTERED)
+def do_not_call(c: SmsCheck) -> str | None:
+    """No marketing text to a number on the national Do-Not-Call registry (47 CFR 64.1200(c)(2); texts
+    included since FCC 23-107, 2024) or its state's list without the person's express written consent; and
+    none scrubbed against a copy older than 31 days (16 CFR 310.4(b)(3)(iv)): a stale copy fails closed.
+    Lists the gateway holds no copy of are not judged (`gateway dnc import`)."""
+    dnc = c.recipient.dnc
+    if c.message.category is not Category.MARKETING or dnc is None or not dnc.copies:
+        return None
+    applicable = {"national", nanp_region(c.phone.nanp_area_code) or "national"}
+    copies = {name: as_of for name, as_of in dnc.copies if name in applicable}
+    today = c.at.astimezone(_zone(c.phone.time_zones[0])).date() if c.phone.time_zones else c.at.date()
+    for name, as_of in sorted(copies.items()):
+        if (today - as_of).days > DNC_STALE_DAYS:
+            return (
+                f"the {name} Do-Not-Call copy held is as of {as_of}, more than {DNC_STALE_DAYS} days before "
+                "this text: no marketing text goes until a current copy is imported"
+            )
+    listed = sorted(name for name in dnc.listed if name in copies)
+    if listed and c.recipient.consent_level(c.at) < ConsentLevel.EXPRESS_WRITTEN:
+        where = " and ".join(f"{name} (copy as of {copies[name]})" for name in listed)
+        return (
+            f"{c.phone.e164} is on the {where} Do-Not-Call list and no express written consent is on record"
+        )
+    return None
+
+
+SMS_RULES = (
+    category_not_allowed,
+    quiet_hours,
+    frequency_cap,
+    do_not_call,
+    opt_out_notice,
+    sender_id,
+    banned_content,
+)
 
 
 def content_violations(c: SmsCheck) -> tuple[Violation, ...]:

@@ -343,6 +343,11 @@ def decision_from_row(row: dict) -> Decision:
     )
 
 
+def dnc_number(e164: str) -> str:
+    """How the Do-Not-Call tables keep a North American number: its ten digits, as the registries list it."""
+    return e164.removeprefix("+1")
+
+
 def text_record(row: dict) -> TextRecord:
     """A row of `queries.text`/`queries.texts`: the decision's columns and the callback's (cb_*)."""
     error = row.get("cb_error")

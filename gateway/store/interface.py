@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
-from ..model import Category, Channel, Consent, Decision, RecipientFacts, Suppression
+from ..model import Category, Channel, Consent, Decision, DncFacts, RecipientFacts, Suppression
 from .base import (
     AuditEntry,
     ClaimResult,
@@ -68,6 +68,15 @@ class ListsPart(Protocol):
         ...
 
     async def add_consent(self, consent: Consent, audit: AuditEntry | None = None) -> int: ...
+
+    async def import_dnc(self, name: str, rows: Iterable[str], as_of: date, at: datetime) -> ImportResult:
+        """Replace the copy held of one Do-Not-Call list (`rows`: ten-digit numbers as `Accepted`, or error
+        strings) in one transaction; the copy's as-of date kept with it."""
+        ...
+
+    async def dnc_facts(self, number: str) -> DncFacts:
+        """The Do-Not-Call lists an E.164 number is on, and every list's copy date."""
+        ...
 
     async def revoke_consents(
         self, channel: Channel, address: str, scope: str | None, at: datetime, audit: AuditEntry | None = None

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from itertools import islice
 
 from ..addresses import address_hash
-from ..model import Channel, Consent, RecipientFacts, Suppression
+from ..model import Channel, Consent, DncFacts, RecipientFacts, Suppression
 from . import queries
-from .base import AuditEntry, ImportResult, StoreError, to_text
+from .base import AuditEntry, ImportResult, StoreError, dnc_number, to_text
 from .interface import StoreParts
 from .postgres_log import PostgresDecisionLog
 from .postgres_pool import PostgresPool, numbered, rowcount
@@ -160,6 +160,39 @@ class PostgresStore(StoreParts):
         except StoreError as exc:
             raise StoreError(f"import stopped after {added} rows: {exc}") from None
         return ImportResult(added, skipped, valid.rejected, tuple(valid.errors))
+
+    async def import_dnc(self, name: str, rows: Iterable[str], as_of: date, at: datetime) -> ImportResult:
+        """As the SQLite engine's: one transaction, the old copy replaced only once the new one is in."""
+        valid = queries.ImportRows(rows, lambda number: number)
+        stream = iter(valid)
+        added = 0
+        try:
+            async with self.db.transaction() as conn:
+                await conn.execute("DELETE FROM dnc WHERE list = $1", name)
+                while batch := list(islice(stream, _IMPORT_BATCH)):
+                    added += rowcount(
+                        await conn.execute(
+                            "INSERT INTO dnc (list, number) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING",
+                            name,
+                            batch,
+                        )
+                    )
+                await conn.execute(
+                    "INSERT INTO dnc_copies (list, as_of, imported_at, numbers) VALUES ($1, $2, $3, $4) "
+                    "ON CONFLICT (list) DO UPDATE SET as_of = excluded.as_of, "
+                    "imported_at = excluded.imported_at, numbers = excluded.numbers",
+                    name,
+                    as_of.isoformat(),
+                    to_text(at),
+                    added,
+                )
+        except StoreError as exc:
+            raise StoreError(f"Do-Not-Call import failed, the copy held is unchanged: {exc}") from None
+        return ImportResult(added, valid.accepted - added, valid.rejected, tuple(valid.errors))
+
+    async def dnc_facts(self, number: str) -> DncFacts:
+        sql, args = queries.dnc_facts(dnc_number(number))
+        return queries.dnc_of(await self.db.fetch(sql, *args))
 
     async def add_consent(self, consent: Consent, audit: AuditEntry | None = None) -> int:
         _, cid = await self._change(*queries.add_consent(consent), audit, inserts_one=True)

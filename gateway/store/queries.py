@@ -4,10 +4,10 @@ them): each returns (sql, args)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from ..addresses import address_hash
-from ..model import GLOBAL_SCOPE, Channel, Consent
+from ..model import GLOBAL_SCOPE, Channel, Consent, DncFacts
 from .base import TextQuery, to_text
 from .rows import AUDIT_COLS, CONSENT_COLS, DEFERRED_COLS, SUPPRESSION_COLS
 
@@ -132,6 +132,10 @@ def summary(since: datetime | None, sender: str | None) -> Query:
     )
 
 
+class Accepted(str):
+    """A valid row given as text (a Do-Not-Call number)."""
+
+
 class ImportRows:
     """A stream of import rows (a str is a rejected row's error) as suppression rows to insert, counting and
     keeping the first few errors on the way."""
@@ -141,15 +145,17 @@ class ImportRows:
     def __init__(self, rows, to_row) -> None:
         self._rows, self._to_row = rows, to_row
         self.rejected = 0
+        self.accepted = 0
         self.errors: list[str] = []
 
     def __iter__(self):
         for item in self._rows:
-            if isinstance(item, str):
+            if isinstance(item, str) and not isinstance(item, Accepted):  # a str is a rejected row's error
                 self.rejected += 1
                 if len(self.errors) < self.MAX_ERRORS_KEPT:
-                    self.errors.append(item)
+                    self.errors.append(str(item))
                 continue
+            self.accepted += 1
             yield self._to_row(item)
 
 
@@ -229,3 +235,22 @@ def text_status(sid: str, status: str, rank: int, error_code: int | None, at: da
         "error_code = excluded.error_code, at = excluded.at WHERE excluded.rank >= text_status.rank",
         [sid, status, rank, error_code, to_text(at)],
     )
+
+
+def dnc_facts(number: str) -> Query:
+    """A number's Do-Not-Call listings (as_of NULL) and every list's copy date, in one statement:
+    (list, as_of) rows."""
+    return (
+        "SELECT list, NULL FROM dnc WHERE number = ? UNION ALL SELECT list, as_of FROM dnc_copies",
+        [number],
+    )
+
+
+def dnc_of(rows) -> DncFacts:
+    listed, copies = [], []
+    for name, as_of in rows:
+        if as_of is None:
+            listed.append(name)
+        else:
+            copies.append((name, date.fromisoformat(as_of)))
+    return DncFacts(tuple(listed), tuple(copies))

@@ -103,6 +103,13 @@ CREATE TABLE text_status (sid text PRIMARY KEY, status text NOT NULL, rank integ
     error_code integer, at text NOT NULL);
 CREATE INDEX text_status_at ON text_status (at);
 """
+# Do-Not-Call registries (gateway dnc import): the numbers of each list (ten digits, as the registries give
+# them), and each list's copy: the registry's as-of date, when it was imported, how many numbers it holds.
+DNC_TABLES = """
+CREATE TABLE dnc (list text NOT NULL, number text NOT NULL, PRIMARY KEY (number, list));
+CREATE TABLE dnc_copies (list text PRIMARY KEY, as_of text NOT NULL, imported_at text NOT NULL,
+    numbers integer NOT NULL);
+"""
 SEND_COLS = "channel, address_hash, scope, category, sent_at"
 OUTBOX_COLS = "id, at, sender, recipient, from_number, body, category, fields"
 DEFERRED_COLS = (

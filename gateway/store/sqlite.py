@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from itertools import islice
 
 from ..addresses import address_hash
-from ..model import Channel, Consent, RecipientFacts, Suppression
+from ..model import Channel, Consent, DncFacts, RecipientFacts, Suppression
 from . import queries
-from .base import AuditEntry, ImportResult, StoreError, to_text
+from .base import AuditEntry, ImportResult, StoreError, dnc_number, to_text
 from .interface import StoreParts
 from .rows import (
     CONSENT_COLS,
@@ -218,6 +218,35 @@ class SqliteStore(StoreParts):
         except sqlite3.Error as exc:
             raise StoreError(f"import stopped after {added} rows: {exc}") from exc
         return ImportResult(added, skipped, valid.rejected, tuple(valid.errors))
+
+    async def import_dnc(self, name: str, rows: Iterable[str], as_of: date, at: datetime) -> ImportResult:
+        """A registry's copy of one Do-Not-Call list, replacing the one held (numbers as ten digits; a row
+        that is not one is an error string), in one transaction: the old copy stays until the new is in."""
+        valid = queries.ImportRows(rows, lambda number: (name, number))
+        try:
+            with self.db.conn:
+                self.db.conn.execute("BEGIN")
+                self.db.conn.execute("DELETE FROM dnc WHERE list = ?", (name,))
+                before = self.db.conn.total_changes
+                stream = iter(valid)
+                while batch := list(islice(stream, _IMPORT_BATCH)):
+                    self.db.conn.executemany("INSERT OR IGNORE INTO dnc (list, number) VALUES (?, ?)", batch)
+                added = self.db.conn.total_changes - before
+                self.db.conn.execute(
+                    "INSERT INTO dnc_copies (list, as_of, imported_at, numbers) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (list) DO UPDATE SET as_of = excluded.as_of, "
+                    "imported_at = excluded.imported_at, numbers = excluded.numbers",
+                    (name, as_of.isoformat(), to_text(at), added),
+                )
+        except sqlite3.Error as exc:
+            raise StoreError(f"Do-Not-Call import failed, the copy held is unchanged: {exc}") from exc
+        return ImportResult(added, valid.accepted - added, valid.rejected, tuple(valid.errors))
+
+    async def dnc_facts(self, number: str) -> DncFacts:
+        try:
+            return queries.dnc_of(self.db.run(*queries.dnc_facts(dnc_number(number))))
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
 
     async def add_consent(self, consent: Consent, audit: AuditEntry | None = None) -> int:
         _, cid = await self._change(*queries.add_consent(consent), audit)

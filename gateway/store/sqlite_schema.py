@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import sqlite_utils
 
-from .rows import SEND_COLS, TEXT_STATUS_TABLE
+from .rows import DNC_TABLES, SEND_COLS, TEXT_STATUS_TABLE
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -254,7 +254,12 @@ def _v8(db: sqlite_utils.Database) -> None:
     """)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+def _v9(db: sqlite_utils.Database) -> None:
+    """Do-Not-Call registries: each list's numbers (ten digits), and the as-of date of the copy held."""
+    db.executescript(DNC_TABLES)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
