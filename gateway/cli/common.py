@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -11,6 +12,7 @@ from ..config import Config
 from ..lists import ListsError, checks
 from ..model import GLOBAL_SCOPE
 from ..store import Store, open_store
+from ..store.base import ImportResult
 
 
 class UsageError(Exception):
@@ -69,3 +71,13 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     print(line.format(*headers).rstrip())
     for row in rows:
         print(line.format(*row).rstrip())
+
+
+def report_import(summary: str, result: ImportResult) -> int:
+    """An import's one-line summary, its first rejected rows on stderr; exit 1 when any was rejected."""
+    print(summary)
+    for error in result.errors:
+        print(f"  {error}", file=sys.stderr)
+    if result.rejected > len(result.errors):
+        print(f"  ... and {result.rejected - len(result.errors)} more rejected rows", file=sys.stderr)
+    return 1 if result.rejected else 0

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -23,7 +22,7 @@ from typing import TextIO
 
 from ..lists.csvfile import open_text
 from ..store.queries import Accepted
-from .common import UsageError, add_config_option, load, print_table
+from .common import UsageError, add_config_option, load, print_table, report_import
 
 _LIST = re.compile(r"national|[A-Z]{2}")
 _SEPARATORS = re.compile(r"[\s,.\-()+]")
@@ -83,15 +82,11 @@ async def run_import(args: argparse.Namespace) -> int:
             result = await store.import_dnc(name, numbers(stream), as_of, now)
     finally:
         await store.close()
-    print(
+    return report_import(
         f"{name} Do-Not-Call copy as of {as_of}: {result.added} numbers, {result.skipped} repeated, "
-        f"{result.rejected} rejected in {time.perf_counter() - started:.1f} s"
+        f"{result.rejected} rejected in {time.perf_counter() - started:.1f} s",
+        result,
     )
-    for error in result.errors:
-        print(f"  {error}", file=sys.stderr)
-    if result.rejected > len(result.errors):
-        print(f"  ... and {result.rejected - len(result.errors)} more rejected rows", file=sys.stderr)
-    return 1 if result.rejected else 0
 
 
 async def run_show(args: argparse.Namespace) -> int:

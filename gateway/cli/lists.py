@@ -17,7 +17,16 @@ from ..lists import Lists, ListsError, checks
 from ..lists.csvfile import COLUMNS, open_text, suppression_row
 from ..model import GLOBAL_SCOPE, Channel, ConsentLevel, Reason
 from ..store.base import to_text
-from .common import UsageError, add_config_option, add_scope_options, load, parse_time, print_table, scope_of
+from .common import (
+    UsageError,
+    add_config_option,
+    add_scope_options,
+    load,
+    parse_time,
+    print_table,
+    report_import,
+    scope_of,
+)
 
 _CHANNELS = [c.value for c in Channel]
 _REASONS = [r.value for r in Reason]
@@ -220,15 +229,11 @@ async def suppress_import(args: argparse.Namespace) -> int:
     finally:
         await store.close()
     seconds = time.perf_counter() - started
-    print(
+    return report_import(
         f"imported {result.added} new, {result.skipped} already present, {result.rejected} rejected "
-        f"in {seconds:.1f} s"
+        f"in {seconds:.1f} s",
+        result,
     )
-    for error in result.errors:
-        print(f"  {error}", file=sys.stderr)
-    if result.rejected > len(result.errors):
-        print(f"  ... and {result.rejected - len(result.errors)} more rejected rows", file=sys.stderr)
-    return 1 if result.rejected else 0
 
 
 # -- consent -------------------------------------------------------------------------------------------
