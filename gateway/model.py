@@ -131,6 +131,7 @@ class DncFacts:
 
     listed: tuple[str, ...] = ()  # "national", or a state's code ("TX")
     copies: tuple[tuple[str, date], ...] = ()  # every list imported, with the registry's as-of date
+    disconnected_since: tuple[date, ...] = ()  # the Reassigned Numbers Database said yes for these dates
 
 
 @dataclass(frozen=True, slots=True)

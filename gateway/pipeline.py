@@ -97,7 +97,7 @@ class Pipeline:
         caps = self._caps(message, at)
         history = max((cap.hours for cap in caps), default=0)  # most texts: no cap, no sends to read
         facts = await self.store.facts(Channel.SMS, sender, [message.to], at, history)
-        if message.category is Category.MARKETING and phone_info(message.to) is not None:  # Do-Not-Call
+        if phone_info(message.to) is not None:  # Do-Not-Call and the Reassigned Numbers Database
             known = facts.get(message.to) or RecipientFacts(message.to)
             facts = {**facts, message.to: replace(known, dnc=await self.store.dnc_facts(message.to))}
         return SmsResult(

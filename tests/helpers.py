@@ -131,6 +131,13 @@ async def load_facts(store: Store, facts: dict) -> None:
             Category(n.get("category", "marketing")),
             _time(n["at"]),
         )
+    if facts.get("rnd"):  # Reassigned Numbers Database answers: {"number", "queried", "answer"}
+        await store.import_rnd(
+            [(a["number"].removeprefix("+1"), a["queried"], a["answer"]) for a in facts["rnd"]],
+            "test",
+            "0" * 64,
+            datetime.now(UTC),
+        )
     for copy in facts.get("dnc", []):  # a Do-Not-Call list's copy: {"list", "as_of", "numbers": [E.164...]}
         from gateway.store.queries import Accepted
 

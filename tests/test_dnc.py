@@ -60,7 +60,19 @@ def test_import_shapes_replace_and_the_refusal(tmp_path):
     assert "line 10" in err and "line 11" in err
     # consent on record: express, not express written
     for number in ("+12125550123", "+12125550126", "+12125550188"):
-        run_cli("consent", "add", "--config", str(config), number, "--level", "express", "--global")
+        code, _, err = run_cli(
+            "consent",
+            "add",
+            "--config",
+            str(config),
+            number,
+            "--channel",
+            "sms",
+            "--level",
+            "express",
+            "--global",
+        )
+        assert code == 0, err
     at = f"{today}T16:00:00+00:00"
     assert "DNC_REGISTERED" in _check(config, "+12125550123", at)[1]
     assert "DNC_REGISTERED" in _check(config, "+12125550126", at)[1]
@@ -126,3 +138,32 @@ def test_store_keeps_copies_per_list(engine):
             await store.close()
 
     asyncio.run(go())
+
+
+def test_reassigned_numbers_database_answers_refuse_texts_on_old_consent(tmp_path):
+    config = tmp_path / "gateway.toml"
+    config.write_text(CONFIG.format(tmp=tmp_path))
+    for number in ("+12125550131", "+12125550132"):
+        code, _, err = run_cli(
+            "consent", "add", "--config", str(config), number, "--channel", "sms", "--level", "express_written",
+            "--global", "--obtained-at", "2026-01-10T00:00:00Z",
+        )  # fmt: skip
+        assert code == 0, err
+    answers = tmp_path / "rnd.csv"
+    answers.write_text(
+        "number,date,answer\n2125550131,2026-01-10,yes\n(212) 555-0132,2026-01-10,no\n"
+        "2125550133,2026-01-10,no data\n2125550134,yesterday,yes\n2125550135,2026-01-10,maybe\n"
+    )
+    code, out, err = run_cli("rnd", "import", str(answers), "--config", str(config))
+    assert code == 1 and "3 answers kept, 2 rejected" in out and "receipt: rnd.csv" in out, out + err
+    assert "line 5" in err and "line 6" in err
+    at = "2026-05-05T15:00:00+00:00"
+    assert "NUMBER_REASSIGNED" in _check(config, "+12125550131", at)[1]
+    assert "NUMBER_REASSIGNED" not in _check(config, "+12125550132", at)[1]
+    # consent given again after the disconnection is the present subscriber's
+    code, _, err = run_cli(
+        "consent", "add", "--config", str(config), "+12125550131", "--channel", "sms", "--level",
+        "express_written", "--global", "--obtained-at", "2026-03-01T00:00:00Z",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "NUMBER_REASSIGNED" not in _check(config, "+12125550131", at)[1]

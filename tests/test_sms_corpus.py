@@ -19,6 +19,7 @@ CASES = tomllib.loads((CORPUS / "sms.toml").read_text())
 CONFIG = config_module.load(str(CORPUS / "gateway.toml"))
 SMS_CODES = {
     "DNC_REGISTERED",
+    "NUMBER_REASSIGNED",
     "SUPPRESSED",
     "CONSENT_MISSING",
     "CATEGORY_NOT_ALLOWED",
@@ -64,6 +65,7 @@ def _facts(case: dict) -> dict:
         {"list": name, "as_of": case["dnc_as_of"], "numbers": [to] if name in case.get("dnc", []) else []}
         for name in case.get("dnc_copies", [])
     ]
+    facts["rnd"] = [{"number": to, "queried": q, "answer": a} for q, a in case.get("rnd", [])]
     return facts
 
 
@@ -90,10 +92,10 @@ def store(request, tmp_path_factory):
 async def _empty(store) -> None:
     """Each case starts from no facts (one database for the module: creating one per case is slow)."""
     if store.kind == "sqlite":
-        for table in ("suppressions", "consents", "sends", "dnc", "dnc_copies"):
+        for table in ("suppressions", "consents", "sends", "dnc", "dnc_copies", "rnd", "rnd_receipts"):
             store.db.run(f"DELETE FROM {table}")
     else:
-        await store.db.execute("TRUNCATE suppressions, consents, sends, dnc, dnc_copies")
+        await store.db.execute("TRUNCATE suppressions, consents, sends, dnc, dnc_copies, rnd, rnd_receipts")
 
 
 @pytest.mark.parametrize("name", sorted(CASES["cases"]))

@@ -17,7 +17,7 @@ from typing import NoReturn
 from ..config import ConfigError
 from ..lists import ListsError
 from ..store import StoreError
-from . import check, dnc, forget, lists, report, rules, secret, serve
+from . import check, dnc, forget, lists, report, rnd, rules, secret, serve
 from .common import UsageError
 
 
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     secret.add_parser(commands)
     rules.add_parser(commands)
     dnc.add_parser(commands)
+    rnd.add_parser(commands)
     return parser
 
 

@@ -214,6 +214,17 @@ DNC_REGISTERED = _declare(
         twilio=79108,
     )
 )
+NUMBER_REASSIGNED = _declare(
+    Code(
+        "NUMBER_REASSIGNED",
+        SMS,
+        meaning="The Reassigned Numbers Database reports the number permanently disconnected since the consent "
+        "on record was given: it may belong to someone else now.",
+        law="47 CFR 64.1200(m) (the Reassigned Numbers Database safe harbor)",
+        fix="Obtain consent again from the number's present subscriber before texting it.",
+        twilio=79109,
+    )
+)
 INVALID_RECIPIENT = _declare(
     Code(
         "INVALID_RECIPIENT",

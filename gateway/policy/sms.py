@@ -19,6 +19,7 @@ from .codes import (
     CATEGORY_NOT_ALLOWED,
     DNC_REGISTERED,
     FREQUENCY_CAP,
+    NUMBER_REASSIGNED,
     QUIET_HOURS,
     SMS_CONTENT,
     SMS_OPT_OUT_NOTICE,
@@ -257,7 +258,30 @@ def do_not_call(c: SmsCheck) -> str | None:
     return None
 
 
+@enforces(NUMBER_REASSIGNED)
+def number_reassigned(c: SmsCheck) -> str | None:
+    """No text relying on consent obtained on or before a date the Reassigned Numbers Database says the
+    number was permanently disconnected since (47 CFR 64.1200(m)): the consent may be a former subscriber's.
+    Consent given after every such date is the present subscriber's."""
+    since = c.recipient.dnc.disconnected_since if c.recipient.dnc is not None else ()
+    if not since:
+        return None
+    latest = max(
+        (x.obtained_at.date() for x in c.recipient.consents if x.level_at(c.at) > ConsentLevel.NONE),
+        default=None,
+    )
+    relied = [day for day in since if latest is None or latest <= day]
+    if not relied:
+        return None
+    when = f"consent on record from {latest}" if latest else "no consent given since"
+    return (
+        f"the Reassigned Numbers Database reports {c.phone.e164} permanently disconnected since {max(relied)}, "
+        f"and the {when} is not the present subscriber's"
+    )
+
+
 SMS_RULES = (
+    number_reassigned,
     category_not_allowed,
     quiet_hours,
     frequency_cap,

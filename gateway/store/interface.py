@@ -75,7 +75,13 @@ class ListsPart(Protocol):
         ...
 
     async def dnc_facts(self, number: str) -> DncFacts:
-        """The Do-Not-Call lists an E.164 number is on, and every list's copy date."""
+        """The Do-Not-Call lists an E.164 number is on, every list's copy date, and the dates the
+        Reassigned Numbers Database said it was disconnected since."""
+        ...
+
+    async def import_rnd(self, rows: Iterable, source: str, digest: str, at: datetime) -> ImportResult:
+        """Reassigned Numbers Database answers ((ten digits, queried date as text, answer) rows, or error
+        strings), in one transaction with a receipt of the import (its file, digest and counts)."""
         ...
 
     async def revoke_consents(

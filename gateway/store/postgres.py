@@ -190,6 +190,26 @@ class PostgresStore(StoreParts):
             raise StoreError(f"Do-Not-Call import failed, the copy held is unchanged: {exc}") from None
         return ImportResult(added, valid.accepted - added, valid.rejected, tuple(valid.errors))
 
+    async def import_rnd(self, rows: Iterable, source: str, digest: str, at: datetime) -> ImportResult:
+        """As the SQLite engine's: one transaction, a receipt with it."""
+        valid = queries.ImportRows(rows, lambda row: (*row, to_text(at)))
+        added = yes = 0
+        try:
+            async with self.db.transaction() as conn:
+                stream = iter(valid)
+                while batch := list(islice(stream, _IMPORT_BATCH)):
+                    await conn.executemany(numbered(queries.UPSERT_RND), batch)
+                    added += len(batch)
+                    yes += sum(1 for row in batch if row[2] == "yes")
+                await conn.execute(
+                    numbered(queries.INSERT_RND_RECEIPT), to_text(at), source, digest, added, yes
+                )
+        except StoreError as exc:
+            raise StoreError(
+                f"Reassigned Numbers Database import failed, nothing of it kept: {exc}"
+            ) from None
+        return ImportResult(added, 0, valid.rejected, tuple(valid.errors))
+
     async def dnc_facts(self, number: str) -> DncFacts:
         sql, args = queries.dnc_facts(dnc_number(number))
         return queries.dnc_of(await self.db.fetch(sql, *args))

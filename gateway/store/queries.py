@@ -238,19 +238,31 @@ def text_status(sid: str, status: str, rank: int, error_code: int | None, at: da
 
 
 def dnc_facts(number: str) -> Query:
-    """A number's Do-Not-Call listings (as_of NULL) and every list's copy date, in one statement:
-    (list, as_of) rows."""
+    """A number's Do-Not-Call listings (as_of NULL), every list's copy date, and the dates the Reassigned
+    Numbers Database said the number was disconnected since (list ''), in one statement: (list, as_of) rows."""
     return (
-        "SELECT list, NULL FROM dnc WHERE number = ? UNION ALL SELECT list, as_of FROM dnc_copies",
-        [number],
+        "SELECT list, NULL FROM dnc WHERE number = ? UNION ALL SELECT list, as_of FROM dnc_copies "
+        "UNION ALL SELECT '', queried FROM rnd WHERE number = ? AND answer = 'yes'",
+        [number, number],
     )
 
 
 def dnc_of(rows) -> DncFacts:
-    listed, copies = [], []
+    listed, copies, disconnected = [], [], []
     for name, as_of in rows:
         if as_of is None:
             listed.append(name)
+        elif name == "":
+            disconnected.append(date.fromisoformat(as_of))
         else:
             copies.append((name, date.fromisoformat(as_of)))
-    return DncFacts(tuple(listed), tuple(copies))
+    return DncFacts(tuple(listed), tuple(copies), tuple(sorted(disconnected)))
+
+
+UPSERT_RND = (
+    "INSERT INTO rnd (number, queried, answer, imported_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (number, queried) DO UPDATE SET answer = excluded.answer, imported_at = excluded.imported_at"
+)
+INSERT_RND_RECEIPT = (
+    "INSERT INTO rnd_receipts (imported_at, source, digest, answers, yes) VALUES (?, ?, ?, ?, ?)"
+)

@@ -110,6 +110,15 @@ CREATE TABLE dnc (list text NOT NULL, number text NOT NULL, PRIMARY KEY (number,
 CREATE TABLE dnc_copies (list text PRIMARY KEY, as_of text NOT NULL, imported_at text NOT NULL,
     numbers integer NOT NULL);
 """
+# The Reassigned Numbers Database's answers (gateway rnd import): per number and the date asked about, yes
+# (permanently disconnected since), no or no_data; and a receipt per import, the safe harbor's evidence
+# that the latest data was queried (47 CFR 64.1200(m)).
+RND_TABLES = """
+CREATE TABLE rnd (number text NOT NULL, queried text NOT NULL, answer text NOT NULL, imported_at text NOT NULL,
+    PRIMARY KEY (number, queried));
+CREATE TABLE rnd_receipts (imported_at text NOT NULL, source text NOT NULL, digest text NOT NULL,
+    answers integer NOT NULL, yes integer NOT NULL);
+"""
 SEND_COLS = "channel, address_hash, scope, category, sent_at"
 OUTBOX_COLS = "id, at, sender, recipient, from_number, body, category, fields"
 DEFERRED_COLS = (

@@ -242,6 +242,24 @@ class SqliteStore(StoreParts):
             raise StoreError(f"Do-Not-Call import failed, the copy held is unchanged: {exc}") from exc
         return ImportResult(added, valid.accepted - added, valid.rejected, tuple(valid.errors))
 
+    async def import_rnd(self, rows: Iterable, source: str, digest: str, at: datetime) -> ImportResult:
+        """Answers of the Reassigned Numbers Database ((ten digits, queried date, answer) or an error
+        string), each replacing the answer held for its number and date, and the import's receipt."""
+        valid = queries.ImportRows(rows, lambda row: (*row, to_text(at)))
+        added = yes = 0
+        try:
+            with self.db.conn:
+                self.db.conn.execute("BEGIN")
+                stream = iter(valid)
+                while batch := list(islice(stream, _IMPORT_BATCH)):
+                    self.db.conn.executemany(queries.UPSERT_RND, batch)
+                    added += len(batch)
+                    yes += sum(1 for row in batch if row[2] == "yes")
+                self.db.conn.execute(queries.INSERT_RND_RECEIPT, (to_text(at), source, digest, added, yes))
+        except sqlite3.Error as exc:
+            raise StoreError(f"Reassigned Numbers Database import failed, nothing of it kept: {exc}") from exc
+        return ImportResult(added, 0, valid.rejected, tuple(valid.errors))
+
     async def dnc_facts(self, number: str) -> DncFacts:
         try:
             return queries.dnc_of(self.db.run(*queries.dnc_facts(dnc_number(number))))

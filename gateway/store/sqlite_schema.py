@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import sqlite_utils
 
-from .rows import DNC_TABLES, SEND_COLS, TEXT_STATUS_TABLE
+from .rows import DNC_TABLES, RND_TABLES, SEND_COLS, TEXT_STATUS_TABLE
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -259,7 +259,23 @@ def _v9(db: sqlite_utils.Database) -> None:
     db.executescript(DNC_TABLES)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
+def _v10(db: sqlite_utils.Database) -> None:
+    """The Reassigned Numbers Database's answers, and a receipt per import."""
+    db.executescript(RND_TABLES)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _v1,
+    _v2,
+    _v3,
+    _v4,
+    _v5,
+    _v6,
+    _v7,
+    _v8,
+    _v9,
+    _v10,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
