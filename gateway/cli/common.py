@@ -6,10 +6,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TextIO
 
 from .. import config as config_module
 from ..config import Config
 from ..lists import ListsError, checks
+from ..lists.csvfile import open_text
 from ..model import GLOBAL_SCOPE
 from ..store import Store, open_store
 from ..store.base import ImportResult
@@ -81,3 +83,11 @@ def report_import(summary: str, result: ImportResult) -> int:
     if result.rejected > len(result.errors):
         print(f"  ... and {result.rejected - len(result.errors)} more rejected rows", file=sys.stderr)
     return 1 if result.rejected else 0
+
+
+def open_input(path: str) -> TextIO:
+    """A file named on the command line, as text ('-': standard input); UsageError when it cannot be read."""
+    try:
+        return open_text(path)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None

@@ -20,9 +20,8 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import TextIO
 
-from ..lists.csvfile import open_text
 from ..store.queries import Accepted
-from .common import UsageError, add_config_option, load, print_table, report_import
+from .common import UsageError, add_config_option, load, open_input, print_table, report_import
 
 _LIST = re.compile(r"national|[A-Z]{2}")
 _SEPARATORS = re.compile(r"[\s,.\-()+]")
@@ -74,11 +73,7 @@ async def run_import(args: argparse.Namespace) -> int:
     _, store = load(args)
     started = time.perf_counter()
     try:
-        try:
-            stream = open_text(args.file)
-        except OSError as exc:
-            raise UsageError(f"{args.file}: cannot read: {exc.strerror or exc}") from None
-        with stream:
+        with open_input(args.file) as stream:
             result = await store.import_dnc(name, numbers(stream), as_of, now)
     finally:
         await store.close()

@@ -14,7 +14,7 @@ import time
 from typing import TextIO
 
 from ..lists import Lists, ListsError, checks
-from ..lists.csvfile import COLUMNS, open_text, suppression_row
+from ..lists.csvfile import COLUMNS, suppression_row
 from ..model import GLOBAL_SCOPE, Channel, ConsentLevel, Reason
 from ..store.base import to_text
 from .common import (
@@ -22,6 +22,7 @@ from .common import (
     add_config_option,
     add_scope_options,
     load,
+    open_input,
     parse_time,
     print_table,
     report_import,
@@ -210,11 +211,7 @@ async def suppress_import(args: argparse.Namespace) -> int:
     config, store = load(args)
     started = time.perf_counter()
     try:
-        try:
-            stream = open_text(args.file)
-        except OSError as exc:
-            raise UsageError(f"{args.file}: cannot read: {exc.strerror or exc}") from None
-        with stream:
+        with open_input(args.file) as stream:
             try:
                 result = await Lists(store, config.senders).import_csv(
                     actor(),

@@ -19,8 +19,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from ..lists.csvfile import open_text
-from .common import UsageError, add_config_option, load, report_import
+from .common import UsageError, add_config_option, load, open_input, report_import
 
 _SEPARATORS = re.compile(r"[\s.\-()+]")
 _NANP = re.compile(r"[2-9]\d{2}[2-9]\d{6}")
@@ -69,7 +68,7 @@ async def run_import(args: argparse.Namespace) -> int:
     _, store = load(args)
     started = time.perf_counter()
     try:
-        with open_text(args.file) as stream:
+        with open_input(args.file) as stream:
             try:
                 result = await store.import_rnd(
                     answers(csv.reader(stream)), path.name, digest, datetime.now(UTC)

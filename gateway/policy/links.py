@@ -15,8 +15,8 @@ A host cannot work when it is:
 
 The names reserved for documentation and testing (`.example`, `example.com`/`.net`/`.org`: RFC 2606 and
 RFC 6761 6.5; `.test`: 6761 6.2) never resolve either, but examples, templates and test corpora are
-written with them: they count as working unless `policy.allow_example_domains = false` (a production
-gateway should set it, so a template's placeholder domain is caught).
+written with them: they count as working unless `policy.allow_example_domains = false`, the production
+setting, under which a template's placeholder domain is caught.
 """
 
 from __future__ import annotations
