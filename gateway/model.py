@@ -46,6 +46,27 @@ class ConsentLevel(enum.IntEnum):
             ) from None
 
 
+class ConsentBasis(enum.StrEnum):
+    """What a consent record rests on, where the law gives it a term or conditions (docs/law.md)."""
+
+    GIVEN = ""  # the person said yes (the level says how: express, express written)
+    PURCHASE = "purchase"  # a purchase or transaction: an established business relationship
+    INQUIRY = "inquiry"  # an inquiry or application about the seller's products
+    SOFT_OPT_IN = "soft_opt_in"  # details taken during a sale or negotiation, a chance to refuse given
+    PUBLISHED = "published"  # the address conspicuously published, without a statement refusing messages
+
+    @classmethod
+    def parse(cls, text: str) -> ConsentBasis:
+        word = text.strip().lower().replace("-", "_")
+        if word in ("", "given"):
+            return cls.GIVEN
+        try:
+            return cls(word)
+        except ValueError:
+            names = ", ".join(["given", *(m.value for m in cls if m.value)])
+            raise ValueError(f"unknown consent basis {text!r} (one of {names})") from None
+
+
 class Reason(enum.StrEnum):
     UNSUBSCRIBE = "unsubscribe"
     STOP = "stop"
@@ -113,6 +134,7 @@ class Consent:
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
     id: int | None = None
+    basis: ConsentBasis = ConsentBasis.GIVEN
 
     def level_at(self, at: datetime) -> ConsentLevel:
         """A revoked, expired or not-yet-obtained consent counts as none."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gateway.addresses import address_hash, normalize
 from gateway.cli import main as cli_main
-from gateway.model import Category, Channel, Consent, ConsentLevel, Reason, Suppression
+from gateway.model import Category, Channel, Consent, ConsentBasis, ConsentLevel, Reason, Suppression
 from gateway.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -120,6 +120,7 @@ async def load_facts(store: Store, facts: dict) -> None:
                 _time(c["obtained_at"]),
                 _time(c.get("expires_at")),
                 _time(c.get("revoked_at")),
+                basis=ConsentBasis.parse(c.get("basis", "")),
             )
         )
     for n in facts.get("send", []):

@@ -31,6 +31,19 @@ SHIPPED = shipped_law()
 STATES = [versions for name, versions in SHIPPED.items() if name != FEDERAL_HOURS.name]
 
 
+def test_every_shipped_duty_is_cited_dated_and_described():
+    from gateway.config.law import shipped_duties
+    from gateway.policy.settings import DUTY_KINDS
+
+    duties = shipped_duties()
+    assert {"revoke_all", "keep_stop", "emergency_blackout"} <= {d.kind for v in duties.values() for d in v}
+    for name, versions in duties.items():
+        for d in versions:
+            assert d.kind in DUTY_KINDS and d.citation and d.description and d.jurisdiction, (name, d)
+            assert isinstance(d.effective_from, date) and (d.kind != "keep_stop" or d.years)
+            assert not d.in_force(d.effective_from - timedelta(days=1)) and d.in_force(d.effective_from)
+
+
 def test_every_shipped_rule_is_cited_dated_and_described():
     for name, versions in SHIPPED.items():
         for rule in versions:
@@ -53,15 +66,16 @@ def test_a_states_area_codes_are_those_nanpa_assigns_it():
         assert set(rule.area_codes) == assigned, (region, sorted(assigned ^ set(rule.area_codes)))
 
 
-def _outside(rule: HoursRule) -> time:
-    """A local time the federal window allows and this rule does not, on a weekday."""
-    for hour in range(8, 21):
-        for minute in (0, 30):
-            t = time(hour, minute)
-            probe = datetime.combine(date(2030, 1, 7), t)  # a Monday
-            if not rule.allows(probe):
-                return t
-    raise AssertionError(f"{rule.name}'s window is the federal one")
+def _refused_slot(rule: HoursRule, zone: ZoneInfo) -> datetime | None:
+    """The first half hour on or after the rule's start, inside the federal window, that the rule refuses
+    (a stricter hour, a day without solicitation, a holiday); None: its window is the federal one."""
+    for days in range(400):  # a year: a rule that differs only on holidays has one in it
+        for hour in range(8, 21):
+            for minute in (0, 30):
+                local = datetime.combine(rule.effective_from + timedelta(days=days), time(hour, minute), zone)
+                if not rule.allows(local):
+                    return local
+    return None
 
 
 def _number(rule: HoursRule) -> str:
@@ -90,17 +104,23 @@ def test_each_state_rule_holds_from_its_date_and_not_the_day_before(versions):
     for rule in versions:
         number = _number(rule)
         zone = ZoneInfo(phone_info(number).time_zones[0])
+        on = _refused_slot(rule, zone)
+        if on is None:  # a cap with the federal hours: the cap is what starts on the date
+            assert rule.marketing_cap is not None, rule.name
+            continue
+        before = on - timedelta(weeks=(on.date() - rule.effective_from).days // 7 + 1)  # same day and hour
+        refused = _quiet(number, on.astimezone(UTC), policy)
         start = rule.effective_from
-        monday_on = start + timedelta(days=(7 - start.weekday()) % 7)  # the first Monday in force
-        monday_before = start - timedelta(days=start.weekday() or 7)  # the last Monday before it
-        at_on = datetime.combine(monday_on, _outside(rule), zone).astimezone(UTC)
-        at_before = datetime.combine(monday_before, _outside(rule), zone).astimezone(UTC)
-        refused = _quiet(number, at_on, policy)
-        assert refused and rule.citation in refused[0] and f"since {start}" in refused[0], (
+        assert (
+            refused
+            and rule.citation in refused[0]
+            and rule.dated() in refused[0]
+            and str(start) in refused[0]
+        ), (
             rule.name,
             refused,
         )
-        assert _quiet(number, at_before, policy) == [], (rule.name, at_before)
+        assert _quiet(number, before.astimezone(UTC), policy) == [], (rule.name, before)
 
 
 def test_a_law_file_without_citation_or_date_or_with_overlapping_versions_is_refused():
@@ -175,3 +195,55 @@ def test_the_console_shows_the_law_in_force(gw):
     assert status == 200 and "47 CFR 64.1200(c)(1)" in body and "since 1992-12-20" in body
     assert "HI-test" in body and "always" in body  # a configured rule without dates
     assert browser.open("/ops/law?at=nonsense")[0] == 200  # today, rather than an error
+    assert "revoke_all" not in body
+    status, body, _ = browser.open("/ops/law?at=2027-02-01")
+    assert status == 200 and "revoke_all" in body and "since 2027-01-31" in body
+
+
+def test_holidays_fall_on_their_days_and_are_observed_on_a_weekday():
+    from gateway.policy.holidays import holidays_in, is_holiday, valid_holiday
+
+    every = frozenset(
+        ["new_year", "mlk", "washington", "mardi_gras", "good_friday", "memorial", "juneteenth"]
+        + ["independence", "labor", "columbus", "veterans", "thanksgiving", "day_after_thanksgiving"]
+        + ["christmas", "07-24"]
+    )
+    days = holidays_in(every, 2026)
+    for expected in (
+        date(2026, 1, 1), date(2026, 1, 19), date(2026, 2, 16), date(2026, 2, 17), date(2026, 4, 3),
+        date(2026, 5, 25), date(2026, 6, 19), date(2026, 7, 4), date(2026, 7, 3), date(2026, 9, 7),
+        date(2026, 10, 12), date(2026, 11, 11), date(2026, 11, 26), date(2026, 11, 27), date(2026, 12, 25),
+        date(2026, 7, 24),
+    ):  # fmt: skip
+        assert expected in days, expected
+    assert len(days) == 16  # July 4th 2026 is a Saturday: observed Friday the 3rd as well
+    assert is_holiday(date(2027, 12, 31), frozenset({"new_year"}))  # 2028-01-01 is a Saturday
+    assert is_holiday(date(2027, 12, 24), frozenset({"christmas"}))  # 2027-12-25 is a Saturday
+    assert is_holiday(date(2022, 12, 26), frozenset({"christmas"}))  # 2022-12-25 was a Sunday
+    assert not is_holiday(date(2026, 12, 24), frozenset({"christmas"}))
+    assert not is_holiday(date(2027, 2, 28), frozenset({"02-29"}))
+    assert valid_holiday("02-29") and not valid_holiday("02-30") and not valid_holiday("easter")
+
+
+def test_a_rule_with_holidays_refuses_on_them_and_waits_for_the_next_day():
+    from gateway.policy.sms import next_allowed_time
+
+    rule = HoursRule(
+        "ZZ", "test 1", (FEDERAL_HOURS.windows[0],), frozenset({"212"}), holidays=frozenset({"christmas"}),
+        effective_from=date(2020, 1, 1), description="x", jurisdiction="Test",
+    )  # fmt: skip
+    policy = Policy(hours=(FEDERAL_HOURS, rule))
+    zone = ZoneInfo("America/New_York")
+    christmas = datetime(2026, 12, 25, 12, 0, tzinfo=zone)
+    refused = _quiet("+12125550123", christmas.astimezone(UTC), policy)
+    assert refused and "is a holiday on which ZZ" in refused[0] and "test 1" in refused[0]
+    assert _quiet("+12125550123", (christmas + timedelta(days=1)).astimezone(UTC), policy) == []
+    info = phone_info("+12125550123")
+    assert next_allowed_time(info, policy, christmas.astimezone(UTC)) == datetime(
+        2026, 12, 26, 8, 0, tzinfo=zone
+    )
+    with pytest.raises(ConfigError, match="not a holiday"):
+        parse_law(
+            (LAW / "US-FL.toml").read_text().replace("marketing_cap", 'holidays = ["easter"]\nmarketing_cap'),
+            "x.toml",
+        )

@@ -178,6 +178,7 @@ def test_consent_over_http_lets_the_next_text_through_and_revoking_stops_it(gw):
     assert (
         status == 201 and answer["level"] == "express_written" and answer["counts_now"] == "express_written"
     )
+    assert answer["basis"] == "given"
     assert gw.sms(STRANGER)[0] == 201
     status, answer = call(gw, "GET", f"/v1/consents?address={urllib.parse.quote(STRANGER)}")
     assert status == 200 and [c["evidence"] for c in answer["consents"]] == ["IP 192.0.2.7"]
@@ -190,6 +191,20 @@ def test_consent_over_http_lets_the_next_text_through_and_revoking_stops_it(gw):
         {"address": STRANGER, "level": "very"},
         {"address": STRANGER},
         {"address": STRANGER, "level": "express", "obtained_at": "2999-01-01T00:00:00+00:00"},
+        {"address": STRANGER, "level": "implied", "basis": "hearsay"},
+        {"address": STRANGER, "level": "implied", "basis": 7},
     ):
         assert call(gw, "POST", "/v1/consents", OPS, body)[0] == 400
+    status, answer = call(
+        gw, "POST", "/v1/consents", OPS, {"address": STRANGER, "level": "implied", "basis": "purchase"}
+    )
+    assert status == 201 and answer["basis"] == "purchase"
+    late = {
+        "address": "+12125550188",
+        "channel": "sms",
+        "reason": "stop",
+        "received_at": "2026-01-02T00:00:00Z",
+    }
+    assert call(gw, "POST", "/v1/suppressions", OPS, late)[0] == 201
+    assert call(gw, "POST", "/v1/suppressions", OPS, {**late, "received_at": "soon"})[0] == 400
     assert call(gw, "GET", "/v1/consents", OPS)[0] == 400

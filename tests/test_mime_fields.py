@@ -127,6 +127,7 @@ BODIES = [
 
 @settings(max_examples=500, deadline=None)
 @given(head=heads, body=st.sampled_from(BODIES))
+@example(head=b" continued\r\nSubject:\r\nTo:\r\n continued\r\n continued\r\n", body=BODIES[0])  # folded To
 def test_parse_email_is_the_same_either_way(head, body):
     raw = head + b"\r\n" + body
     fast = mime.parse_email(raw)

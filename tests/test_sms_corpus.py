@@ -43,7 +43,8 @@ def _facts(case: dict) -> dict:
                 "address": to,
                 "scope": sender,
                 "level": level,
-                "obtained_at": "2026-01-01T00:00:00Z",
+                "obtained_at": case.get("consent_at", "2026-01-01T00:00:00Z"),
+                "basis": case.get("basis", ""),
                 "expires_at": case.get("expires_at"),
                 "revoked_at": case.get("revoked_at"),
                 "evidence": "keyword JOIN",
@@ -56,7 +57,8 @@ def _facts(case: dict) -> dict:
                 "address": to,
                 "scope": sender,
                 "reason": case["suppress"],
-                "created_at": "2026-05-01T00:00:00Z",
+                "created_at": case.get("suppressed_at", "2026-05-01T00:00:00Z"),
+                "expires_at": case.get("suppress_expires"),
             }
         )
     facts["send"] = [{"address": to, "sender": sender, "at": t} for t in case.get("sends", [])]

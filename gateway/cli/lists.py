@@ -15,7 +15,7 @@ from typing import TextIO
 
 from ..lists import Lists, ListsError, checks
 from ..lists.csvfile import COLUMNS, suppression_row
-from ..model import GLOBAL_SCOPE, Channel, ConsentLevel, Reason
+from ..model import GLOBAL_SCOPE, Channel, ConsentBasis, ConsentLevel, Reason
 from ..store.base import to_text
 from .common import (
     UsageError,
@@ -69,6 +69,11 @@ def add_suppress_parser(commands: argparse._SubParsersAction) -> None:
     add.add_argument("--reason", choices=_REASONS, default=Reason.MANUAL.value)  # erased: refused, saying why
     add.add_argument("--source", default="cli")
     add.add_argument("--expires", metavar="ISO8601", help="lift the suppression by itself at this time")
+    add.add_argument(
+        "--received-at",
+        metavar="ISO8601",
+        help="when the person's request arrived (a letter, a call): kept on the opt-out deadline clock",
+    )
     add.set_defaults(run=suppress_add)
 
     rm = _address_action(sub, "remove", "lift a suppression (default scope: global)")
@@ -121,6 +126,7 @@ async def suppress_add(args: argparse.Namespace) -> int:
             reason=args.reason,
             source=args.source,
             expires_at=args.expires,
+            received_at=args.received_at,
         )
     finally:
         await store.close()
@@ -245,6 +251,13 @@ def add_consent_parser(commands: argparse._SubParsersAction) -> None:
     add.add_argument("--evidence", default="", help="what proves it (form text, IP and time, message id...)")
     add.add_argument("--obtained-at", metavar="ISO8601", help="when it was given (default: now)")
     add.add_argument("--expires-at", metavar="ISO8601", help="when it lapses")
+    add.add_argument(
+        "--basis",
+        choices=[b.value or "given" for b in ConsentBasis],
+        default="given",
+        help="what it rests on: given (default), purchase, inquiry (an established business relationship), "
+        "soft_opt_in (details taken during a sale), published (docs/law.md)",
+    )
     add.set_defaults(run=consent_add)
 
     rv = _address_action(sub, "revoke", "revoke consent (default: in every scope)")
@@ -277,12 +290,13 @@ async def consent_add(args: argparse.Namespace) -> int:
             evidence=args.evidence,
             obtained_at=args.obtained_at,
             expires_at=args.expires_at,
+            basis=args.basis,
         )
     finally:
         await store.close()
     print(
         f"recorded consent #{record.id}: {record.address} ({record.channel.value}, scope {record.scope}) "
-        f"{record.level.label}"
+        f"{record.level.label}" + (f", basis {record.basis.value}" if record.basis.value else "")
     )
     return 0
 
@@ -338,6 +352,7 @@ async def consent_show(args: argparse.Namespace) -> int:
                             "obtained_at": to_text(r.obtained_at),
                             "expires_at": to_text(r.expires_at),
                             "revoked_at": to_text(r.revoked_at),
+                            "basis": r.basis.value or "given",
                             "counts_now": r.level_at(at).label,
                         }
                         for r in records
@@ -353,6 +368,7 @@ async def consent_show(args: argparse.Namespace) -> int:
             str(r.id),
             r.scope,
             r.level.label,
+            r.basis.value or "given",
             r.source,
             (to_text(r.obtained_at) or "")[:19],
             (to_text(r.expires_at) or "-")[:19],
@@ -361,7 +377,9 @@ async def consent_show(args: argparse.Namespace) -> int:
         )
         for r in records
     ]
-    print_table(("ID", "SCOPE", "LEVEL", "SOURCE", "OBTAINED", "EXPIRES", "REVOKED", "EVIDENCE"), rows)
+    print_table(
+        ("ID", "SCOPE", "LEVEL", "BASIS", "SOURCE", "OBTAINED", "EXPIRES", "REVOKED", "EVIDENCE"), rows
+    )
     for s, level in in_force.items():
         print(f"in force for {s}: {level}")
     return 0

@@ -3,8 +3,9 @@
     gateway rules [--at TIME] [--state XX] [--all] [--format table|json]
 
 Each rule in force on the date of --at (default now; the UTC date): its name, jurisdiction, since when,
-calling hours, cap, citation and what it requires. --state keeps one rule (and the federal one); --all
-lists every version, in force or not.
+calling hours, cap, citation and what it requires; then the other duties in force (the FCC's revoke-all
+scope, Virginia's ten-year STOP...) and the emergencies declared in the config that are on at --at.
+--state keeps one jurisdiction (and the federal one); --all lists every version, in force or not.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import argparse
 import json
 
 from .. import config as config_module
-from ..policy.settings import HoursRule
+from ..policy.settings import Blackout, Duty, HoursRule
 from .common import UsageError, add_config_option, parse_time, print_table
 
 
@@ -46,19 +47,59 @@ def as_json(rule: HoursRule, in_force: bool) -> dict:
     }
 
 
+def duty_json(duty: Duty, in_force: bool) -> dict:
+    return {
+        "name": duty.name,
+        "kind": duty.kind,
+        "jurisdiction": duty.jurisdiction,
+        "effective_from": duty.effective_from.isoformat(),
+        "effective_until": duty.effective_until.isoformat() if duty.effective_until else None,
+        "in_force": in_force,
+        "years": duty.years,
+        "area_codes": sorted(duty.area_codes),
+        "citation": duty.citation,
+        "description": duty.description,
+    }
+
+
+def blackout_json(b: Blackout) -> dict:
+    return {
+        "name": b.name,
+        "start": b.start.isoformat(),
+        "end": b.end.isoformat(),
+        "area_codes": sorted(b.area_codes),
+        "citation": b.citation,
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     config = config_module.load(args.config)
-    day = parse_time(args.at).date()
+    at = parse_time(args.at)
+    day = at.date()
     rules = list(config.policy.hours)
+    duties = list(config.policy.duties)
     if args.state:
         name = args.state.strip()
-        known = {r.name for r in rules}
+        known = {r.name for r in rules} | {d.name for d in duties}
         if name not in known:
             raise UsageError(f"no rule named {name!r} (known: {', '.join(sorted(known))})")
         rules = [r for r in rules if r.name in (name, rules[0].name)]
+        duties = [d for d in duties if d.name in (name, rules[0].name)]
     shown = [(r, r.in_force(day)) for r in rules if args.all or r.in_force(day)]
+    shown_duties = [(d, d.in_force(day)) for d in duties if args.all or d.in_force(day)]
+    blackouts = [b for b in config.policy.blackouts if args.all or b.start <= at < b.end]
     if args.format == "json":
-        print(json.dumps({"date": day.isoformat(), "rules": [as_json(r, f) for r, f in shown]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "date": day.isoformat(),
+                    "rules": [as_json(r, f) for r, f in shown],
+                    "duties": [duty_json(d, f) for d, f in shown_duties],
+                    "blackouts": [blackout_json(b) for b in blackouts],
+                },
+                indent=2,
+            )
+        )
         return 0
     print(f"The law in force on {day} (UTC date){'; every version' if args.all else ''}:")
     print_table(
@@ -75,4 +116,22 @@ def run(args: argparse.Namespace) -> int:
             for r, f in shown
         ],
     )
+    if shown_duties:
+        print("\nOther duties:")
+        print_table(
+            ["rule", "duty", "in force", "what it requires", "citation"],
+            [
+                [d.name + ("" if f else " (not in force)"), d.kind, d.dated(), d.description, d.citation]
+                for d, f in shown_duties
+            ],
+        )
+    if blackouts:
+        print("\nDeclared emergencies (no marketing texts to these areas):")
+        print_table(
+            ["emergency", "from", "until", "area codes", "citation"],
+            [
+                [b.name, b.start.isoformat(), b.end.isoformat(), " ".join(sorted(b.area_codes)), b.citation]
+                for b in blackouts
+            ],
+        )
     return 0

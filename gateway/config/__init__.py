@@ -15,16 +15,14 @@ from urllib.parse import urlsplit
 
 from ..model import Category, Channel, Mode
 from ..policy.disposition import ALWAYS_REFUSED
+from ..policy.regimes import REGIMES
 from ..policy.settings import (
     DEFAULT_AD_LABELS,
     DEFAULT_PROMOTIONAL_SUBJECT,
     DEFAULT_URL_SHORTENERS,
-    FEDERAL_HOURS,
     FrequencyCap,
-    HoursRule,
     Policy,
     SenderSettings,
-    Window,
 )
 from ..throttle import Limits
 from .checks import (
@@ -44,7 +42,6 @@ from .checks import (
     _e164,
     _email_consent,
     _env_name,
-    _hhmm,
     _integer,
     _list_of,
     _listen,
@@ -60,7 +57,7 @@ from .checks import (
     _url,
     _violation_code,
 )
-from .law import hours_rule, no_overlap, shipped_law
+from .law import configured_law
 from .model import Config, Sender, SmsConfig, SmtpConfig
 
 DEFAULT_PATH = "config/gateway.toml"
@@ -76,35 +73,7 @@ def _policy(p: _Section, add_list_unsubscribe: bool, repair_list_unsubscribe: bo
             consent[(channel, category)] = c.take(key, _consent_level, consent[(channel, category)])
     c.done()
 
-    law = shipped_law()
-    federal_versions = law.pop(FEDERAL_HOURS.name)
-    federal = p.table("sms_hours")
-    start, end = federal.take("start", _hhmm, None), federal.take("end", _hhmm, None)
-    federal.done()
-    if start is not None or end is not None:  # the configured window, in every version
-        federal_versions = [
-            replace(v, windows=(Window(start or v.windows[0].start, end or v.windows[0].end),))
-            for v in federal_versions
-        ]
-    hours: list[HoursRule] = list(federal_versions)
-    disabled = p.take("disabled_state_rules", _list_of(_nonempty, unique=True), ())
-    for name in disabled:
-        if name not in law:
-            raise ConfigError(p.file, p.key("disabled_state_rules"), f"{name!r} is not a shipped state rule")
-    states = (
-        {n: v for n, v in law.items() if n not in disabled}
-        if p.take("default_state_rules", _boolean, True)
-        else {}
-    )
-    configured: dict[str, list[HoursRule]] = {}
-    for i, raw in enumerate(p.take("state", _list_of(lambda v: v), ())):
-        s = _Section(p.file, f"{p.key('state')}[{i + 1}]", raw)
-        name = s.take("name", _nonempty)
-        configured.setdefault(name, []).append(hours_rule(s, name, f"state rule {name}"))
-    for versions in configured.values():
-        no_overlap(versions, p.file)
-    states.update(configured)  # a configured name replaces every shipped version of it
-    hours.extend(rule for versions in states.values() for rule in versions)
+    hours, duties, blackouts = configured_law(p)
 
     cap = None
     cap_table = p.data.get("frequency_cap")
@@ -121,7 +90,9 @@ def _policy(p: _Section, add_list_unsubscribe: bool, repair_list_unsubscribe: bo
         deceptive_subject_patterns=p.take("deceptive_subject_patterns", _list_of(_regex), ()),
         url_shorteners=tuple(d for d in p.take("url_shorteners", _list_of(_domain), DEFAULT_URL_SHORTENERS)),
         banned_terms=p.take("banned_terms", _list_of(_nonempty), ()),
-        hours=tuple(hours),
+        hours=hours,
+        duties=duties,
+        blackouts=blackouts,
         frequency_cap=cap,
         consent_required=consent,
         brand_required_categories=frozenset(
@@ -154,6 +125,7 @@ def _sender(s: _Section) -> Sender:
         sexually_explicit=s.take("sexually_explicit", _boolean, False),
         mode=s.take("mode", _choice(Mode), None),
         help_text=s.take("help_text", _nonempty, ""),
+        regimes=frozenset(s.take("regimes", _list_of(_choice_str(REGIMES), unique=True), ("US",))),
     )
     sender = Sender(
         settings=settings,

@@ -163,7 +163,11 @@ def _recipients(fields: dict[str, list], name: str) -> tuple[str, ...]:
             continue
         for entry in entries:
             text = str(entry).strip()
-            header = _REGISTRY(name, text)
+            try:
+                header = _REGISTRY(name, text)
+            except Exception:  # e.g. an entry folded over lines the stdlib's Address refuses (CR or LF)
+                found.append(" ".join(text.split())[:254] or "<>")
+                continue
             if entry.all_defects or header.defects:
                 found.append(text[:254] or "<>")  # judged as written, so the refusal quotes it
             else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -12,7 +13,7 @@ from ..config import Config
 from ..credentials import Credentials
 from ..lists import Lists
 from ..mail.engine import EmailEngine
-from ..metrics import Metrics
+from ..metrics import Metrics, deadline_lines
 from ..sms import SmsService
 from ..sms.providers import STATUS_PATH
 from ..store import Store, StoreError
@@ -21,6 +22,7 @@ from . import (
     check_api,
     console,
     console_actions,
+    console_deadlines,
     decisions_api,
     erasure,
     lists_api,
@@ -68,6 +70,12 @@ def build_app(ctx: HttpContext) -> web.Application:
 
     async def metrics(request: web.Request) -> web.Response:
         body, content_type = ctx.metrics.exposition()
+        try:
+            waiting = await ctx.store.optout_requests(True, 10_000)
+            closed = await ctx.store.optout_requests(False, 1_000)
+            body += deadline_lines(waiting, closed, datetime.now(UTC)).encode()
+        except StoreError as exc:
+            log.warning("metrics: the opt-out deadline clock left out: store unavailable: %s", exc)
         return web.Response(body=body, headers={"Content-Type": content_type})
 
     app.router.add_get("/healthz", healthz)
@@ -92,6 +100,7 @@ def build_app(ctx: HttpContext) -> web.Application:
     app.router.add_get("/v1/reports/summary", summary)
     guarded = console.make_routes(ctx, app)
     console_actions.make_action_routes(ctx, app, guarded)
+    console_deadlines.make_deadline_routes(ctx, app, guarded)
     return app
 
 

@@ -27,7 +27,7 @@ from markupsafe import Markup
 from ..addresses import address_hash, channel_and_address
 from ..credentials import OPS, Blocked
 from ..lists import PERMANENT_REASONS
-from ..model import GLOBAL_SCOPE, Channel, ConsentLevel, Verdict
+from ..model import GLOBAL_SCOPE, Channel, ConsentBasis, ConsentLevel, Verdict
 from ..policy.codes import REGISTRY, explain
 from ..reports import email_detail, parse_when
 from ..store.base import DecisionQuery
@@ -314,6 +314,7 @@ def make_routes(ctx, app: web.Application):
             # weakest first, `none` (a refusal recorded, e.g. unticked on an order form) last; none chosen ahead
             levels=[level.label for level in (*sorted(ConsentLevel)[1:], ConsentLevel.NONE)],
             permanent=PERMANENT_REASONS,
+            bases=[b.value or "given" for b in ConsentBasis],
         )
 
     async def optouts(request: web.Request) -> web.Response:
@@ -348,8 +349,14 @@ def make_routes(ctx, app: web.Application):
             )
         except ValueError:
             day = datetime.now(UTC).date()
-        rules = [r for r in ctx.config.policy.hours if r.in_force(day)]
-        return page("law.html", title=f"The law in force on {day}", signed_in=True, day=day, rules=rules)
+        policy = ctx.config.policy
+        rules = [r for r in policy.hours if r.in_force(day)]
+        duties = [d for d in policy.duties if d.in_force(day)]
+        blackouts = [b for b in policy.blackouts if b.end.date() >= day]  # on that day, or declared for later
+        return page(
+            "law.html", title=f"The law in force on {day}", signed_in=True, day=day, rules=rules, duties=duties,
+            blackouts=blackouts,
+        )  # fmt: skip
 
     static = {"console.css": "text/css", "favicon.svg": "image/svg+xml"}
 

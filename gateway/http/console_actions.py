@@ -85,6 +85,7 @@ def make_action_routes(ctx, app: web.Application, guarded) -> None:
             level=str(form.get("level", "")),
             source="ops console",
             evidence=str(form.get("evidence", "")),
+            basis=str(form.get("basis", "given")),
         )
         return address, True, "recorded"
 

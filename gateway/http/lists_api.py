@@ -2,12 +2,13 @@
 them on the command line; every change goes through the lists service (gateway/lists/), which checks and
 audits it (`api ops`, `api sender NAME`) whichever door it came through.
 
-    POST   /v1/suppressions          {"address", "channel"?, "scope"?, "reason"?, "source"?, "expires_at"?}
+    POST   /v1/suppressions          {"address", "channel"?, "scope"?, "reason"?, "source"?, "expires_at"?,
+                                      "received_at"?}
     GET    /v1/suppressions          ?channel=&scope=&address=&limit=
     DELETE /v1/suppressions/{address} ?channel=&scope=&reason=&note=
     POST   /v1/suppressions/import   CSV (as `gateway suppress import` reads; ?channel=&scope=&reason=&source=)
     POST   /v1/consents              {"address", "level", "channel"?, "scope"?, "source"?, "evidence"?,
-                                      "obtained_at"?, "expires_at"?}
+                                      "obtained_at"?, "expires_at"?, "basis"?}
     GET    /v1/consents              ?address=&channel=&scope=
     DELETE /v1/consents/{address}    ?channel=&scope=&note=   (revokes what is recorded, in every scope when
                                       an ops key names none; the ledger keeps it)
@@ -68,6 +69,7 @@ def _consent_json(c: Consent, at: datetime) -> dict:
         "obtained_at": to_text(c.obtained_at),
         "expires_at": to_text(c.expires_at),
         "revoked_at": to_text(c.revoked_at),
+        "basis": c.basis.value or "given",
         "counts_now": c.level_at(at).label,
     }
 
@@ -89,6 +91,7 @@ def add_routes(app: web.Application, ctx) -> None:
             reason=data.get("reason"),
             source=data.get("source", "api"),
             expires_at=data.get("expires_at"),
+            received_at=data.get("received_at"),
         )
         return web.json_response(
             {"suppressed": True, "added": added, **dict(zip(COLUMNS, suppression_row(entry), strict=True))},
@@ -170,6 +173,7 @@ def add_routes(app: web.Application, ctx) -> None:
             evidence=data.get("evidence"),
             obtained_at=data.get("obtained_at"),
             expires_at=data.get("expires_at"),
+            basis=data.get("basis"),
             now=now,
         )
         return web.json_response(_consent_json(record, now), status=201)

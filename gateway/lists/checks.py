@@ -10,7 +10,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 
 from ..addresses import channel_and_address, looks_hashed
-from ..model import GLOBAL_SCOPE, Channel, ConsentLevel, Reason
+from ..model import GLOBAL_SCOPE, Channel, ConsentBasis, ConsentLevel, Reason
 
 MAX_ADDRESS = 320
 MAX_SOURCE = 200
@@ -99,6 +99,20 @@ def level(value: object) -> ConsentLevel:
         return ConsentLevel.parse(value)
     except ValueError as exc:
         raise ListsError("BAD_LEVEL", str(exc)) from None
+
+
+def basis(value: object) -> ConsentBasis:
+    """What a consent rests on: given (the default), purchase, inquiry, soft_opt_in, published."""
+    if value is None or isinstance(value, ConsentBasis):
+        return value or ConsentBasis.GIVEN
+    if not isinstance(value, str):
+        raise ListsError(
+            "BAD_BASIS", "a consent basis is a word: given, purchase, inquiry, soft_opt_in, published"
+        )
+    try:
+        return ConsentBasis.parse(value)
+    except ValueError as exc:
+        raise ListsError("BAD_BASIS", str(exc)) from None
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -20,8 +20,9 @@ from typing import TextIO
 from ..addresses import address_hash
 from ..decisions import scrub_journals
 from ..model import GLOBAL_SCOPE, Channel, Consent, Reason, Suppression
+from ..policy.deadlines import due
 from ..store import Store
-from ..store.base import AuditEntry, ImportResult
+from ..store.base import AuditEntry, ImportResult, OptOutRequest
 from ..store.group import GroupCommit
 from . import checks
 from .checks import ListsError
@@ -50,6 +51,11 @@ class Lists:
         )
         self.store = store
         self.senders = frozenset(senders)
+        # each sender's regimes (a config's senders map to their settings), for opt-out deadlines
+        self.regimes: dict[str, frozenset[str]] = {
+            name: getattr(getattr(sender, "settings", None), "regimes", frozenset())
+            for name, sender in (senders.items() if isinstance(senders, Mapping) else ())
+        }
 
     def scope(self, value: object) -> str:
         return checks.scope(value, self.senders)
@@ -66,10 +72,16 @@ class Lists:
         reason: object = None,
         source: object = None,
         expires_at: object = None,
+        received_at: object = None,
         now: datetime | None = None,
     ) -> tuple[Suppression, bool]:
-        """Suppress an address (reason `manual` unless given): the entry, and whether it was new."""
+        """Suppress an address (reason `manual` unless given): the entry, and whether it was new. With
+        `received_at`, the person's request reached someone then: it goes on the deadline clock, honoured
+        now (late, if its deadline has passed)."""
         now = now or datetime.now(UTC)
+        received = checks.when(received_at, "received_at")
+        if received is not None and received > now:
+            raise ListsError("BAD_TIME", "received_at is in the future")
         chosen, normalized = checks.address(address, channel)
         why = checks.reason(reason, Reason.MANUAL) or Reason.MANUAL
         if why in checks.PERMANENT_REASONS:
@@ -90,6 +102,10 @@ class Lists:
         added = await self.store.add_suppression(
             entry, AuditEntry(actor, "suppression.add", chosen, normalized, where, detail, now)
         )
+        if why in (Reason.UNSUBSCRIBE, Reason.STOP, Reason.MANUAL):
+            await self.store.close_optout_requests(chosen, entry.address_hash, where, "honoured", now)
+        if received is not None:
+            await self.request_received(chosen, normalized, where, f"entered by {actor}", received, now)
         return entry, added
 
     async def lift(
@@ -167,13 +183,16 @@ class Lists:
         evidence: object = None,
         obtained_at: object = None,
         expires_at: object = None,
+        basis: object = None,
         now: datetime | None = None,
     ) -> Consent:
-        """Record consent (level `none` records a refusal); the record with its id."""
+        """Record consent (level `none` records a refusal) and what it rests on (a purchase, an inquiry...:
+        model.ConsentBasis); the record with its id."""
         now = now or datetime.now(UTC)
         chosen, normalized = checks.address(address, channel)
         where = self.scope(scope)
         given = checks.level(level)
+        rests_on = checks.basis(basis)
         said = checks.text(source, "source", checks.MAX_SOURCE)
         proof = checks.text(evidence, "evidence", checks.MAX_EVIDENCE, lines=True)
         obtained = checks.when(obtained_at, "obtained_at") or now
@@ -183,15 +202,14 @@ class Lists:
         if expires is not None and expires <= obtained:
             raise ListsError("BAD_TIME", "expires_at must be after obtained_at")
         record = Consent(
-            chosen, address_hash(normalized), normalized, where, given, said, proof, obtained, expires
-        )
-        detail = f"level {given.label}, source {said or '-'}"
+            chosen, address_hash(normalized), normalized, where, given, said, proof, obtained, expires,
+            basis=rests_on,
+        )  # fmt: skip
+        detail = f"level {given.label}, source {said or '-'}" + (f", basis {rests_on}" if rests_on else "")
         cid = await self.store.add_consent(
             record, AuditEntry(actor, "consent.add", chosen, normalized, where, detail, now)
         )
-        return Consent(
-            chosen, record.address_hash, normalized, where, given, said, proof, obtained, expires, id=cid
-        )
+        return replace(record, id=cid)
 
     async def revoke_consent(
         self,
@@ -239,8 +257,14 @@ class Lists:
     # -- the opt-out loop ----------------------------------------------------------------------------------
 
     async def opt_out(self, actor: str, request: OptOut, now: datetime | None = None) -> bool:
-        """An opt-out the gateway received: suppressed at once. Whether it was new."""
-        return (await self._optouts.submit_many([self._opt_out_entry(actor, request, now)]))[0]
+        """An opt-out the gateway received: suppressed at once (and any request of the address waiting on
+        the deadline clock closed as honoured). Whether it was new."""
+        entry, audit = self._opt_out_entry(actor, request, now)
+        added = (await self._optouts.submit_many([(entry, audit)]))[0]
+        await self.store.close_optout_requests(
+            entry.channel, entry.address_hash, entry.scope, "honoured", entry.created_at
+        )
+        return added
 
     async def opt_outs(self, actor: str, requests: Iterable[OptOut]) -> list[bool]:
         """Several opt-outs (a bounce report names many recipients): each that names a valid address is
@@ -286,8 +310,31 @@ class Lists:
             ahash = address_hash(normalized)
         where = scope if scope in self.senders else GLOBAL_SCOPE
         detail = checks.cleaned(detail, checks.MAX_SOURCE)
-        entry = AuditEntry(actor, action, Channel.EMAIL, normalized, where, detail, datetime.now(UTC), ahash)
+        now = datetime.now(UTC)
+        entry = AuditEntry(actor, action, Channel.EMAIL, normalized, where, detail, now, ahash)
         await self.store.add_audit(entry)
+        if action == "request.unverified" and normalized is not None:
+            await self.request_received(
+                Channel.EMAIL, normalized, where, f"mail not authenticated: {detail}", now
+            )
+
+    async def request_received(
+        self,
+        channel: Channel,
+        address: str,
+        scope: str,
+        source: str,
+        received: datetime,
+        honoured: datetime | None = None,
+    ) -> OptOutRequest:
+        """An opt-out request a person must act on, on the deadline clock (policy/deadlines.py): held for
+        review (open), or entered by an operator after it arrived (`honoured` then: closed at once)."""
+        deadline, rule = due(received, channel, self.regimes.get(scope, frozenset()))
+        request = OptOutRequest(
+            channel, address_hash(address), address, scope, checks.cleaned(f"{source}; due under {rule}",
+            checks.MAX_SOURCE), received, deadline, honoured, "honoured" if honoured else "",
+        )  # fmt: skip
+        return replace(request, id=await self.store.add_optout_request(request))
 
     async def opt_back_in(
         self, actor: str, channel: Channel, address: str, scope: str, reason: Reason

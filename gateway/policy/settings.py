@@ -11,6 +11,7 @@ from datetime import date, datetime, time
 
 from ..model import Category, Channel, ConsentLevel, Mode
 from . import postal
+from .holidays import is_holiday
 from .textsearch import AnchoredPattern, phrases
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -29,8 +30,22 @@ class Window:
         return local.weekday() in self.days and self.start <= local.time().replace(tzinfo=None) < self.end
 
     def describe(self) -> str:
-        days = "" if self.days == ALL_DAYS else " " + ",".join(DAY_NAMES[d] for d in sorted(self.days))
+        days = "" if self.days == ALL_DAYS else " " + describe_days(self.days)
         return f"{self.start:%H:%M}-{self.end:%H:%M}{days}"
+
+
+def describe_days(days: frozenset[int]) -> str:
+    """ "mon-sat", "mon-fri,sun", "sun": runs of consecutive days as ranges."""
+    runs: list[list[int]] = []
+    for d in sorted(days):
+        if runs and runs[-1][-1] == d - 1:
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    return ",".join(
+        DAY_NAMES[r[0]] if len(r) == 1 else f"{DAY_NAMES[r[0]]}{'-' if len(r) > 2 else ','}{DAY_NAMES[r[-1]]}"
+        for r in runs
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +62,8 @@ class HoursRule:
     effective_until: date | None = None  # the last day it is in force; None: no end known
     description: str = ""  # one plain line: what it requires
     jurisdiction: str = ""  # "Florida", "United States"
+    holidays: frozenset[str] = frozenset()  # days with no solicitation at all (holidays.py: names or MM-DD)
+    waived_by: ConsentLevel | None = None  # the consent on record that lifts the rule, where its law says so
 
     def applies_to(self, area_code: str | None) -> bool:
         return not self.area_codes or (area_code is not None and area_code in self.area_codes)
@@ -64,10 +81,65 @@ class HoursRule:
         return f"since {self.effective_from}" if self.effective_from else "always"
 
     def allows(self, local: datetime) -> bool:
+        if self.holidays and is_holiday(local.date(), self.holidays):
+            return False
         return any(w.allows(local) for w in self.windows)
 
     def describe(self) -> str:
-        return " or ".join(w.describe() for w in self.windows)
+        hours = " or ".join(w.describe() for w in self.windows)
+        return f"{hours}, none on {', '.join(sorted(self.holidays))}" if self.holidays else hours
+
+
+# What a duty of the law (a law file's [[duty]]) makes the engine do, by kind:
+DUTY_KINDS = {
+    # an opt-out from texts reaches every category from that sender, not only the kind of message it answered
+    "revoke_all": "an opt-out from texts reaches every text from that sender",
+    # a STOP is kept at least `years` years, whatever expiry an operator gave it
+    "keep_stop": "a STOP is kept for at least `years` years",
+    # marketing texts are refused in an area while an emergency declared there lasts ([[policy.blackout]])
+    "emergency_blackout": "no solicitation in an area during a declared state of emergency",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Duty:
+    """A dated duty of a jurisdiction's law that is not a calling window: see DUTY_KINDS."""
+
+    kind: str
+    name: str  # the jurisdiction's rule name ("federal", "VA")
+    citation: str
+    description: str
+    effective_from: date
+    effective_until: date | None = None
+    jurisdiction: str = ""
+    area_codes: frozenset[str] = frozenset()  # empty: every number
+    years: int | None = None
+
+    def applies_to(self, area_code: str | None) -> bool:
+        return not self.area_codes or (area_code is not None and area_code in self.area_codes)
+
+    def in_force(self, day: date) -> bool:
+        return self.effective_from <= day and (self.effective_until is None or day <= self.effective_until)
+
+    def dated(self) -> str:
+        if self.effective_until is not None:
+            return f"{self.effective_from} to {self.effective_until}"
+        return f"since {self.effective_from}"
+
+
+@dataclass(frozen=True, slots=True)
+class Blackout:
+    """A declared state of emergency during which a state's law bars solicitation in the area it covers
+    ([[policy.blackout]]; La. R.S. 45:844.31 is the model)."""
+
+    name: str  # what the operator calls it ("Hurricane Zeta, Louisiana")
+    area_codes: frozenset[str]
+    start: datetime
+    end: datetime
+    citation: str
+
+    def covers(self, area_code: str | None, at: datetime) -> bool:
+        return area_code is not None and area_code in self.area_codes and self.start <= at < self.end
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +162,7 @@ class SenderSettings:
     sexually_explicit: bool = False
     mode: Mode | None = None  # None: the gateway's mode
     help_text: str = ""
+    regimes: frozenset[str] = frozenset({"US"})  # the countries' laws it sends under (regimes.py)
     address_pattern: AnchoredPattern | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -187,6 +260,8 @@ class Policy:
     url_shorteners: tuple[str, ...] = DEFAULT_URL_SHORTENERS
     banned_terms: tuple[str, ...] = ()
     hours: tuple[HoursRule, ...] = (FEDERAL_HOURS,)
+    duties: tuple[Duty, ...] = ()
+    blackouts: tuple[Blackout, ...] = ()
     frequency_cap: FrequencyCap | None = None
     consent_required: dict[tuple[Channel, Category], ConsentLevel] = field(
         default_factory=lambda: dict(DEFAULT_CONSENT)
@@ -208,6 +283,12 @@ class Policy:
         if found is None:
             found = self._hours_by_area[area_code] = tuple(r for r in self.hours if r.applies_to(area_code))
         return found
+
+    def duty(self, kind: str, day: date, area_code: str | None = None) -> Duty | None:
+        """The duty of this kind in force on `day` for numbers with this area code, if any."""
+        return next(
+            (d for d in self.duties if d.kind == kind and d.in_force(day) and d.applies_to(area_code)), None
+        )
 
     def __post_init__(self) -> None:
         promo = "|".join(f"(?:{p})" for p in self.promotional_subject_patterns)

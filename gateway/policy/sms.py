@@ -14,7 +14,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from ..addresses import PhoneInfo, nanp_region
-from ..model import Category, ConsentLevel, RecipientFacts, SmsMessage, Violation
+from ..model import Category, ConsentLevel, Reason, RecipientFacts, SmsMessage, Violation
 from .codes import (
     CATEGORY_NOT_ALLOWED,
     DNC_REGISTERED,
@@ -26,6 +26,8 @@ from .codes import (
     SMS_SENDER_ID,
     enforces,
 )
+from .holidays import is_holiday
+from .regimes import DNC_RELATIONSHIP
 from .replies import folded
 from .settings import HoursRule, Policy, SenderSettings
 
@@ -61,19 +63,42 @@ def category_not_allowed(c: SmsCheck) -> str | None:
 @enforces(QUIET_HOURS)
 def quiet_hours(c: SmsCheck) -> str | None:
     """Marketing texts only within calling hours in the recipient's local time, in every zone the number
-    may be in: 08:00-21:00 federally, stricter state windows by area code. No known zone: no safe hour."""
+    may be in: 08:00-21:00 federally, stricter state windows (days, holidays) by area code. No known zone:
+    no safe hour."""
     if c.message.category is not Category.MARKETING:
         return None
     if not c.phone.time_zones:
         return f"the local time of {c.phone.e164} cannot be known, so no safe hour exists"
+    consent = c.recipient.consent_level(c.at)
     for rule in _applicable_hours(c):
+        if rule.waived_by is not None and consent >= rule.waived_by:
+            continue  # the law lifts it for a recipient who consented (e.g. Utah Code 13-25a-103(3))
         for zone in c.phone.time_zones:
             local = c.at.astimezone(_zone(zone))
-            if rule.in_force(local.date()) and not rule.allows(local):
+            if not rule.in_force(local.date()) or rule.allows(local):
+                continue
+            if rule.holidays and is_holiday(local.date(), rule.holidays):
                 return (
-                    f"{local:%a %H:%M} in {zone} is outside {rule.name} hours "
-                    f"{rule.describe()} ({rule.citation}, in force {rule.dated()})"
+                    f"{local:%a %Y-%m-%d} in {zone} is a holiday on which {rule.name} allows no solicitation "
+                    f"({rule.citation}, in force {rule.dated()})"
                 )
+            return (
+                f"{local:%a %H:%M} in {zone} is outside {rule.name} hours "
+                f"{rule.describe()} ({rule.citation}, in force {rule.dated()})"
+            )
+    return None
+
+
+@enforces(QUIET_HOURS)
+def emergency_blackout(c: SmsCheck) -> str | None:
+    """No marketing text to an area while a state of emergency declared there lasts, where the state's law
+    bars solicitation then (La. R.S. 45:844.31; [[policy.blackout]] declares each one with its dates).
+    Consent does not lift it: Louisiana's PSC reads its exemptions as suspended during the emergency."""
+    if c.message.category is not Category.MARKETING:
+        return None
+    for b in c.policy.blackouts:
+        if b.covers(c.phone.nanp_area_code, c.at):
+            return f"a declared emergency ({b.name}) bars solicitation there until {b.end.isoformat()} ({b.citation})"
     return None
 
 
@@ -84,9 +109,12 @@ class Cap:
     source: str
 
 
-def marketing_caps(phone: PhoneInfo, policy: Policy, at: datetime) -> tuple[Cap, ...]:
+def marketing_caps(
+    phone: PhoneInfo, policy: Policy, at: datetime, consent: ConsentLevel = ConsentLevel.NONE
+) -> tuple[Cap, ...]:
     """The caps on marketing texts to this number at `at`: the policy's own, and those of the states' laws in
-    force then (by the recipient's local date in its first zone), by area code."""
+    force then (by the recipient's local date in its first zone), by area code, but for a law that the
+    recipient's `consent` lifts."""
     caps = []
     if policy.frequency_cap:
         caps.append(Cap(policy.frequency_cap.max_messages, policy.frequency_cap.hours, "policy"))
@@ -94,7 +122,7 @@ def marketing_caps(phone: PhoneInfo, policy: Policy, at: datetime) -> tuple[Cap,
     caps += [
         Cap(r.marketing_cap, r.cap_hours, f"{r.name} ({r.citation}, in force {r.dated()})")
         for r in policy.hours_for(phone.nanp_area_code)
-        if r.marketing_cap is not None and r.in_force(day)
+        if r.marketing_cap is not None and r.in_force(day) and (r.waived_by is None or consent < r.waived_by)
     ]
     return tuple(caps)
 
@@ -105,7 +133,7 @@ def frequency_cap(c: SmsCheck) -> str | None:
     area code is in, and the gateway's own policy.frequency_cap, allow."""
     if c.message.category is not Category.MARKETING:
         return None
-    for cap in marketing_caps(c.phone, c.policy, c.at):
+    for cap in marketing_caps(c.phone, c.policy, c.at, c.recipient.consent_level(c.at)):
         since = c.at - timedelta(hours=cap.hours)
         sent = sum(1 for t in c.recipient.recent_sends if since < t <= c.at)
         if sent >= cap.limit:
@@ -119,14 +147,21 @@ def next_allowed_time(phone: PhoneInfo, policy: Policy, at: datetime) -> datetim
     if not phone.time_zones:
         return None
     rules = policy.hours_for(phone.nanp_area_code)
+    blackouts = [b for b in policy.blackouts if phone.nanp_area_code in b.area_codes]
 
     def allowed(t: datetime) -> bool:
+        if any(b.covers(phone.nanp_area_code, t) for b in blackouts):
+            return False
         for z in phone.time_zones:
             local = t.astimezone(_zone(z))
             if not all(rule.allows(local) for rule in rules if rule.in_force(local.date())):
                 return False
         return True
 
+    if allowed(at):
+        return at
+    while covering := [b.end for b in blackouts if b.covers(phone.nanp_area_code, at)]:
+        at = max(covering)  # an emergency's end (declarations may follow one another)
     if allowed(at):
         return at
     candidates = set()
@@ -228,15 +263,17 @@ def banned_content(c: SmsCheck) -> str | None:
     return None
 
 
+ENDS_RELATIONSHIP = frozenset({Reason.STOP, Reason.UNSUBSCRIBE, Reason.DNC})
 DNC_STALE_DAYS = 31  # 16 CFR 310.4(b)(3)(iv): a seller scrubs against a copy obtained within 31 days
 
 
 @enforces(DNC_REGISTERED)
 def do_not_call(c: SmsCheck) -> str | None:
     """No marketing text to a number on the national Do-Not-Call registry (47 CFR 64.1200(c)(2); texts
-    included since FCC 23-107, 2024) or its state's list without the person's express written consent; and
-    none scrubbed against a copy older than 31 days (16 CFR 310.4(b)(3)(iv)): a stale copy fails closed.
-    Lists the gateway holds no copy of are not judged (`gateway dnc import`)."""
+    included since FCC 23-107, 2024) or its state's list without the person's express written consent or an
+    established business relationship still in its window (a purchase in the last 18 months, an inquiry in
+    the last 3: 64.1200(f)(5)); and none scrubbed against a copy older than 31 days (16 CFR
+    310.4(b)(3)(iv)): a stale copy fails closed. Lists the gateway holds no copy of are not judged."""
     dnc = c.recipient.dnc
     if c.message.category is not Category.MARKETING or dnc is None or not dnc.copies:
         return None
@@ -250,12 +287,17 @@ def do_not_call(c: SmsCheck) -> str | None:
                 "this text: no marketing text goes until a current copy is imported"
             )
     listed = sorted(name for name in dnc.listed if name in copies)
-    if listed and c.recipient.consent_level(c.at) < ConsentLevel.EXPRESS_WRITTEN:
-        where = " and ".join(f"{name} (copy as of {copies[name]})" for name in listed)
-        return (
-            f"{c.phone.e164} is on the {where} Do-Not-Call list and no express written consent is on record"
-        )
-    return None
+    if not listed or c.recipient.consent_level(c.at) >= ConsentLevel.EXPRESS_WRITTEN:
+        return None
+    asked_not_to = any(s.reason in ENDS_RELATIONSHIP for s in c.recipient.active_suppressions(c.at))
+    if not asked_not_to and any(t.holds(x, c.at) for x in c.recipient.consents for t in DNC_RELATIONSHIP):
+        return None  # (a do-not-call request ends the relationship: 64.1200(f)(5)(i))
+    where = " and ".join(f"{name} (copy as of {copies[name]})" for name in listed)
+    return (
+        f"{c.phone.e164} is on the {where} Do-Not-Call list, and neither express written consent nor an "
+        "established business relationship in its window (a purchase in the last 18 months, an inquiry in the "
+        "last 3: 47 CFR 64.1200(f)(5)) is on record"
+    )
 
 
 @enforces(NUMBER_REASSIGNED)
@@ -284,6 +326,7 @@ SMS_RULES = (
     number_reassigned,
     category_not_allowed,
     quiet_hours,
+    emergency_blackout,
     frequency_cap,
     do_not_call,
     opt_out_notice,

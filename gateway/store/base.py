@@ -108,6 +108,26 @@ class Erasure:
 
 
 @dataclass(frozen=True, slots=True)
+class OptOutRequest:
+    """An opt-out request a person must act on (one held for review, one an operator entered late): when
+    it was received, when the law wants it honoured by, and when and how it was closed."""
+
+    channel: Channel
+    address_hash: str
+    address: str | None
+    scope: str
+    source: str  # where it came from, and the rule its deadline is under
+    received_at: datetime
+    due_at: datetime
+    closed_at: datetime | None = None
+    outcome: str = ""  # "" open, "honoured", "dismissed"
+    id: int | None = None
+
+    def overdue(self, at: datetime) -> bool:
+        return (self.closed_at or at) > self.due_at
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
     """A change to the suppression list or the consent ledger, and who (or what) made it; written in the
     same transaction as the change, but for an import, whose batches are audited by one entry after them

@@ -23,6 +23,7 @@ from .base import (
     DeferredText,
     Erasure,
     ImportResult,
+    OptOutRequest,
     OutboxMessage,
     SendClaim,
     SummaryRow,
@@ -115,6 +116,22 @@ class ListsPart(Protocol):
         ...
 
     async def consents(self, channel: Channel, address: str, scope: str | None = None) -> list[Consent]: ...
+
+    async def add_optout_request(self, request: OptOutRequest) -> int:
+        """An opt-out request that waits for a person (or one closed as it is entered): its id."""
+        ...
+
+    async def close_optout_requests(
+        self, channel: Channel, address_hash: str, scope: str, outcome: str, at: datetime
+    ) -> int:
+        """Close an address's open requests in `scope` (all of them for the global scope): how many."""
+        ...
+
+    async def dismiss_optout_request(self, request_id: int, at: datetime) -> bool: ...
+
+    async def optout_requests(self, open_only: bool, limit: int, offset: int = 0) -> list[OptOutRequest]:
+        """Open ones by deadline, soonest first; or every one, newest first."""
+        ...
 
 
 class DecisionLogPart(Protocol):

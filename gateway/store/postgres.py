@@ -20,7 +20,7 @@ from itertools import islice
 from ..addresses import address_hash
 from ..model import Channel, Consent, DncFacts, RecipientFacts, Suppression
 from . import queries
-from .base import AuditEntry, ImportResult, StoreError, dnc_number, to_text
+from .base import AuditEntry, ImportResult, OptOutRequest, StoreError, dnc_number, to_text
 from .interface import StoreParts
 from .postgres_log import PostgresDecisionLog
 from .postgres_pool import PostgresPool, numbered, rowcount
@@ -219,6 +219,23 @@ class PostgresStore(StoreParts):
         assert cid is not None, "an insert has a row id"
         return cid
 
+    async def add_optout_request(self, request: OptOutRequest) -> int:
+        _, rid = await self._change(*queries.add_optout_request(request), None, inserts_one=True)
+        return int(rid or 0)
+
+    async def close_optout_requests(
+        self, channel: Channel, address_hash: str, scope: str, outcome: str, at: datetime
+    ) -> int:
+        query = queries.close_optout_requests(channel, address_hash, scope, outcome, at)
+        return (await self._change(*query, None))[0]
+
+    async def dismiss_optout_request(self, request_id: int, at: datetime) -> bool:
+        return (await self._change(*queries.dismiss_optout_request(request_id, at), None))[0] == 1
+
+    async def optout_requests(self, open_only: bool, limit: int, offset: int = 0) -> list[OptOutRequest]:
+        query = queries.optout_requests(open_only, limit, offset)
+        return [queries.optout_request_of(tuple(r)) for r in await self.db.fetch(*_spread(query))]
+
     async def revoke_consents(
         self, channel: Channel, address: str, scope: str | None, at: datetime, audit: AuditEntry | None = None
     ) -> int:
@@ -276,14 +293,14 @@ def _facts_sql(history: bool, many: bool) -> str:
     table's whole channel, so the server plans it afresh on every call instead.)"""
     h = "$4" if history else "$3"
     parts = [
-        f"SELECT 's', NULL::bigint, {SUPPRESSION_COLS}, NULL, NULL FROM suppressions WHERE channel = $1 "
+        f"SELECT 's', NULL::bigint, {SUPPRESSION_COLS}, NULL, NULL, NULL FROM suppressions WHERE channel = $1 "
         f"AND address_hash = {{hash}} AND scope IN ($2, 'global')",
         f"SELECT 'c', {CONSENT_COLS} FROM consents WHERE channel = $1 AND address_hash = {{hash}} "
         f"AND scope IN ($2, 'global')",
     ]
     if history:
         parts.append(
-            "SELECT 'n', NULL, NULL, address_hash, NULL, NULL, NULL, NULL, sent_at, NULL, NULL, NULL "
+            "SELECT 'n', NULL, NULL, address_hash, NULL, NULL, NULL, NULL, sent_at, NULL, NULL, NULL, NULL "
             "FROM sends WHERE channel = $1 AND address_hash = {hash} AND scope = $2 "
             "AND category = 'marketing' AND sent_at > $3"
         )

@@ -225,6 +225,11 @@ class PostgresDecisionLog(DecisionPages):
                 )
             )
             await conn.execute(
+                "UPDATE optout_requests SET address = NULL WHERE channel = $1 AND address_hash = $2",
+                channel.value,
+                ahash,
+            )
+            await conn.execute(
                 "UPDATE audit SET address = NULL, detail = '' WHERE channel = $1 AND address_hash = $2",
                 channel.value,
                 ahash,

@@ -9,7 +9,7 @@ wait for it and find the work done.
 
 from __future__ import annotations
 
-from .rows import DNC_TABLES, RND_TABLES, TEXT_STATUS_TABLE
+from .rows import CONSENT_BASIS_COLUMN, DNC_TABLES, OPTOUT_REQUESTS_TABLE, RND_TABLES, TEXT_STATUS_TABLE
 
 MIGRATION_LOCK = 0x6761_7465  # pg_advisory_xact_lock key: "gate"
 
@@ -167,5 +167,8 @@ _V9 = DNC_TABLES
 # Version 10: the Reassigned Numbers Database's answers (see sqlite_schema._v10).
 _V10 = RND_TABLES
 
-MIGRATIONS = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10]
+# Version 11: a consent's basis, and opt-out requests waiting for a person (see sqlite_schema._v11).
+_V11 = CONSENT_BASIS_COLUMN + OPTOUT_REQUESTS_TABLE.format(id="bigserial PRIMARY KEY")
+
+MIGRATIONS = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11]
 SCHEMA_VERSION = len(MIGRATIONS)

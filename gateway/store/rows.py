@@ -8,7 +8,16 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from ..addresses import address_hash
-from ..model import Category, Channel, Consent, ConsentLevel, Reason, RecipientFacts, Suppression
+from ..model import (
+    Category,
+    Channel,
+    Consent,
+    ConsentBasis,
+    ConsentLevel,
+    Reason,
+    RecipientFacts,
+    Suppression,
+)
 from .base import AuditEntry, DeferredText, OutboxMessage, SendClaim, from_text, to_text
 
 _CHANNEL = {c.value: c for c in Channel}  # dict lookups: Enum(value) costs microseconds on the hot path
@@ -44,7 +53,7 @@ def suppression_row(s: Suppression) -> tuple:
 
 
 def consent_of(row: Sequence) -> Consent:
-    cid, channel, ahash, address, scope, level, source, evidence, obtained, expires, revoked = row
+    cid, channel, ahash, address, scope, level, source, evidence, obtained, expires, revoked, basis = row
     return Consent(
         _CHANNEL[channel],
         ahash,
@@ -57,12 +66,14 @@ def consent_of(row: Sequence) -> Consent:
         from_text(expires),
         from_text(revoked),
         cid,
+        ConsentBasis.parse(basis or ""),
     )
 
 
 SUPPRESSION_COLS = "channel, address_hash, address, scope, reason, source, created_at, expires_at"
 CONSENT_COLS = (
-    "id, channel, address_hash, address, scope, level, source, evidence, obtained_at, expires_at, revoked_at"
+    "id, channel, address_hash, address, scope, level, source, evidence, obtained_at, expires_at, revoked_at, "
+    "basis"
 )
 
 
@@ -118,6 +129,19 @@ CREATE TABLE rnd (number text NOT NULL, queried text NOT NULL, answer text NOT N
     PRIMARY KEY (number, queried));
 CREATE TABLE rnd_receipts (imported_at text NOT NULL, source text NOT NULL, digest text NOT NULL,
     answers integer NOT NULL, yes integer NOT NULL);
+"""
+# Version 11: what a consent rests on (a purchase, an inquiry, a soft opt-in: model.ConsentBasis), and the
+# opt-out requests that wait for a person (received, due, honoured or dismissed: the deadline clock).
+CONSENT_BASIS_COLUMN = "ALTER TABLE consents ADD COLUMN basis text NOT NULL DEFAULT '';"
+OPTOUT_REQUEST_COLS = (
+    "id, channel, address_hash, address, scope, source, received_at, due_at, closed_at, outcome"
+)
+OPTOUT_REQUESTS_TABLE = """
+CREATE TABLE optout_requests (id {id}, channel text NOT NULL, address_hash text NOT NULL, address text,
+    scope text NOT NULL, source text NOT NULL, received_at text NOT NULL, due_at text NOT NULL, closed_at text,
+    outcome text NOT NULL DEFAULT '');
+CREATE INDEX optout_requests_open ON optout_requests (outcome, due_at);
+CREATE INDEX optout_requests_address ON optout_requests (channel, address_hash);
 """
 SEND_COLS = "channel, address_hash, scope, category, sent_at"
 OUTBOX_COLS = "id, at, sender, recipient, from_number, body, category, fields"
@@ -184,7 +208,7 @@ def facts_of(rows: Iterable[Sequence], by_hash: dict[str, str]) -> dict[str, Rec
         if kind == "s":
             sup.setdefault(row[3], []).append(suppression_of(row[2:10]))
         elif kind == "c":
-            con.setdefault(row[3], []).append(consent_of(row[1:]))
+            con.setdefault(row[3], []).append(consent_of(row[1:13]))
         else:
             sends.setdefault(row[3], []).append(from_text(row[8]))
     for times in sends.values():

@@ -18,7 +18,7 @@ from itertools import islice
 from ..addresses import address_hash
 from ..model import Channel, Consent, DncFacts, RecipientFacts, Suppression
 from . import queries
-from .base import AuditEntry, ImportResult, StoreError, dnc_number, to_text
+from .base import AuditEntry, ImportResult, OptOutRequest, StoreError, dnc_number, to_text
 from .interface import StoreParts
 from .rows import (
     CONSENT_COLS,
@@ -48,7 +48,7 @@ def _facts_sql(count: int, with_sends: bool) -> str:
     """The one statement that reads every fact about `count` recipients (?1 channel, ?2 sender, ?3 since)."""
     marks = ",".join(f"?{i}" for i in range(4, 4 + count))
     sql = (
-        f"SELECT 's', NULL, {SUPPRESSION_COLS}, NULL, NULL FROM suppressions WHERE channel = ?1 "
+        f"SELECT 's', NULL, {SUPPRESSION_COLS}, NULL, NULL, NULL FROM suppressions WHERE channel = ?1 "
         f"AND scope IN (?2, 'global') AND address_hash IN ({marks}) "
         f"UNION ALL SELECT 'c', {CONSENT_COLS} FROM consents WHERE channel = ?1 "
         f"AND scope IN (?2, 'global') AND address_hash IN ({marks})"
@@ -56,7 +56,7 @@ def _facts_sql(count: int, with_sends: bool) -> str:
     if with_sends:
         sql += (
             f" UNION ALL SELECT 'n', NULL, NULL, address_hash, NULL, NULL, NULL, NULL, sent_at, "
-            f"NULL, NULL, NULL FROM sends WHERE channel = ?1 AND scope = ?2 AND category = "
+            f"NULL, NULL, NULL, NULL FROM sends WHERE channel = ?1 AND scope = ?2 AND category = "
             f"'marketing' AND sent_at > ?3 AND address_hash IN ({marks})"
         )
     return sql
@@ -278,3 +278,20 @@ class SqliteStore(StoreParts):
 
     async def consents(self, channel: Channel, address: str, scope: str | None = None) -> list[Consent]:
         return [consent_of(r) for r in self.db.run(*queries.consents(channel, address, scope))]
+
+    async def add_optout_request(self, request: OptOutRequest) -> int:
+        _, rid = await self._change(*queries.add_optout_request(request), None)
+        return int(rid or 0)
+
+    async def close_optout_requests(
+        self, channel: Channel, address_hash: str, scope: str, outcome: str, at: datetime
+    ) -> int:
+        query = queries.close_optout_requests(channel, address_hash, scope, outcome, at)
+        return (await self._change(*query, None))[0]
+
+    async def dismiss_optout_request(self, request_id: int, at: datetime) -> bool:
+        return (await self._change(*queries.dismiss_optout_request(request_id, at), None))[0] == 1
+
+    async def optout_requests(self, open_only: bool, limit: int, offset: int = 0) -> list[OptOutRequest]:
+        query = queries.optout_requests(open_only, limit, offset)
+        return [queries.optout_request_of(r) for r in self.db.run(*query)]

@@ -201,6 +201,10 @@ class SqliteDecisionLog(DecisionPages):
                 "UPDATE consents SET address = NULL, evidence = '', source = '' WHERE channel = ? AND address_hash = ?",
                 (channel.value, ahash),
             ).rowcount
+            conn.execute(
+                "UPDATE optout_requests SET address = NULL WHERE channel = ? AND address_hash = ?",
+                (channel.value, ahash),
+            )
             outbox = conn.execute(
                 "UPDATE outbox SET recipient = ?, body = '', fields = '{}' WHERE recipient = ?",
                 (masked, address),

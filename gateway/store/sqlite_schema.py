@@ -9,7 +9,14 @@ from collections.abc import Callable
 
 import sqlite_utils
 
-from .rows import DNC_TABLES, RND_TABLES, SEND_COLS, TEXT_STATUS_TABLE
+from .rows import (
+    CONSENT_BASIS_COLUMN,
+    DNC_TABLES,
+    OPTOUT_REQUESTS_TABLE,
+    RND_TABLES,
+    SEND_COLS,
+    TEXT_STATUS_TABLE,
+)
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -264,6 +271,12 @@ def _v10(db: sqlite_utils.Database) -> None:
     db.executescript(RND_TABLES)
 
 
+def _v11(db: sqlite_utils.Database) -> None:
+    """What a consent rests on (a purchase, an inquiry, a soft opt-in), and opt-out requests waiting for a
+    person, with their deadlines."""
+    db.executescript(CONSENT_BASIS_COLUMN + OPTOUT_REQUESTS_TABLE.format(id="INTEGER PRIMARY KEY"))
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1,
     _v2,
@@ -275,6 +288,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v8,
     _v9,
     _v10,
+    _v11,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
