@@ -176,43 +176,29 @@ def _escape_label(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-HONOUR_BUCKETS = (
-    3600.0,
-    6 * 3600.0,
-    86400.0,
-    2 * 86400.0,
-    5 * 86400.0,
-    10 * 86400.0,
-    14 * 86400.0,
-    30 * 86400.0,
-)
+def deadline_lines(stats) -> str:
+    """The opt-out deadline clock as Prometheus text (store.optout_requests.OptOutStats), read from the store
+    when scraped, so every instance reports the same: requests open and overdue, and the time from receipt
+    to honour of every request closed as honoured."""
+    from .store.optout_requests import HONOUR_BUCKETS
 
-
-def deadline_lines(waiting: list, closed: list, now) -> str:
-    """The opt-out deadline clock as Prometheus text, from the store when scraped (every instance shares
-    it): requests open and overdue, and the time from receipt to honour of the latest closed ones."""
-    honoured = [
-        (r.closed_at - r.received_at).total_seconds()
-        for r in closed
-        if r.outcome == "honoured" and r.closed_at
-    ]
     lines = [
         "# HELP gateway_optout_requests_open Opt-out requests waiting for a person",
         "# TYPE gateway_optout_requests_open gauge",
-        f"gateway_optout_requests_open {len(waiting)}",
+        f"gateway_optout_requests_open {stats.open}",
         "# HELP gateway_optout_requests_overdue Opt-out requests waiting past their deadline",
         "# TYPE gateway_optout_requests_overdue gauge",
-        f"gateway_optout_requests_overdue {sum(1 for r in waiting if r.overdue(now))}",
-        "# HELP gateway_optout_time_to_honour_seconds Receipt to honour, latest requests closed as honoured",
+        f"gateway_optout_requests_overdue {stats.overdue}",
+        "# HELP gateway_optout_time_to_honour_seconds Receipt to honour of opt-out requests that waited for a person",
         "# TYPE gateway_optout_time_to_honour_seconds histogram",
     ]
-    for bound in HONOUR_BUCKETS:
-        lines.append(
-            f'gateway_optout_time_to_honour_seconds_bucket{{le="{bound}"}} {sum(1 for s in honoured if s <= bound)}'
-        )
     lines += [
-        f'gateway_optout_time_to_honour_seconds_bucket{{le="+Inf"}} {len(honoured)}',
-        f"gateway_optout_time_to_honour_seconds_sum {sum(honoured)}",
-        f"gateway_optout_time_to_honour_seconds_count {len(honoured)}",
+        f'gateway_optout_time_to_honour_seconds_bucket{{le="{float(bound)}"}} {count}'
+        for bound, count in zip(HONOUR_BUCKETS, stats.within, strict=True)
+    ]
+    lines += [
+        f'gateway_optout_time_to_honour_seconds_bucket{{le="+Inf"}} {stats.honoured}',
+        f"gateway_optout_time_to_honour_seconds_sum {stats.honour_seconds}",
+        f"gateway_optout_time_to_honour_seconds_count {stats.honoured}",
     ]
     return "\n".join(lines) + "\n"

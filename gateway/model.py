@@ -144,6 +144,8 @@ class Consent:
             return ConsentLevel.NONE
         if self.obtained_at > at:
             return ConsentLevel.NONE
+        if self.basis is not ConsentBasis.GIVEN:  # a relationship or a publication implies consent, no more
+            return min(self.level, ConsentLevel.IMPLIED)
         return self.level
 
 

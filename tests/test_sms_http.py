@@ -708,7 +708,8 @@ def test_held_text_is_sent_once_when_due(gw):
             "To": FRIEND,
             "Body": MARKETING,
             "ScheduleType": "fixed",
-            "SendAt": (datetime.now(UTC) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            # whole seconds: 1 s ahead could be truncated to a moment already past when it arrives
+            "SendAt": (datetime.now(UTC) + timedelta(seconds=3)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         },
     )
     assert status == 201 and body["status"] == "scheduled" and message_schema_errors(body) == []

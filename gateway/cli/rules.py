@@ -14,7 +14,7 @@ import argparse
 import json
 
 from .. import config as config_module
-from ..policy.settings import Blackout, Duty, HoursRule
+from ..policy.settings import FEDERAL_HOURS, Blackout, Duty, HoursRule
 from .common import UsageError, add_config_option, parse_time, print_table
 
 
@@ -83,8 +83,9 @@ def run(args: argparse.Namespace) -> int:
         known = {r.name for r in rules} | {d.name for d in duties}
         if name not in known:
             raise UsageError(f"no rule named {name!r} (known: {', '.join(sorted(known))})")
-        rules = [r for r in rules if r.name in (name, rules[0].name)]
-        duties = [d for d in duties if d.name in (name, rules[0].name)]
+        keep = (name, FEDERAL_HOURS.name)
+        rules = [r for r in rules if r.name in keep]
+        duties = [d for d in duties if d.name in keep]
     shown = [(r, r.in_force(day)) for r in rules if args.all or r.in_force(day)]
     shown_duties = [(d, d.in_force(day)) for d in duties if args.all or d.in_force(day)]
     blackouts = [b for b in config.policy.blackouts if args.all or b.start <= at < b.end]

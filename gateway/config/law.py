@@ -25,6 +25,7 @@ from itertools import pairwise
 from typing import Any
 
 from ..addresses import nanp_region, nanp_zones
+from ..model import ConsentLevel
 from ..policy.holidays import NAMED, valid_holiday
 from ..policy.settings import DUTY_KINDS, FEDERAL_HOURS, Blackout, Duty, HoursRule, Window
 from .checks import (
@@ -60,6 +61,13 @@ def _holiday(value: Any) -> str:
         return value
     named = ", ".join(NAMED)
     raise _Invalid(f"{value!r} is not a holiday: one of {named}, or a date as MM-DD")
+
+
+def _waiving_level(value: Any) -> ConsentLevel:
+    level = _consent_level(value)
+    if level is ConsentLevel.NONE:
+        raise _Invalid("none would lift the rule for everyone: name the consent its law asks for")
+    return level
 
 
 def hours_rule(
@@ -99,7 +107,7 @@ def hours_rule(
         description=s.take("description", _nonempty) if strict else s.take("description", _nonempty, ""),
         jurisdiction=s.take("jurisdiction", _nonempty, jurisdiction),
         holidays=frozenset(s.take("holidays", _list_of(_holiday, unique=True), ())),
-        waived_by=s.take("waived_by", _consent_level, None),
+        waived_by=s.take("waived_by", _waiving_level, None),
     )
     s.done()
     return rule
@@ -198,7 +206,7 @@ def _shipped() -> dict[str, tuple[list[HoursRule], list[Duty]]]:
         where = f"{LAW_PACKAGE}/{LAW_DIR}/{entry.name}"
         text = entry.read_text("utf-8")
         hours, duties = read_law(text, where)
-        name = tomllib.loads(text)["name"]
+        name = (hours or duties)[0].name
         if name in found:
             raise ConfigError(where, "name", f"{name!r} has another file")
         found[name] = (hours, duties)

@@ -19,9 +19,9 @@ from typing import TextIO
 
 from ..addresses import address_hash
 from ..decisions import scrub_journals
-from ..model import GLOBAL_SCOPE, Channel, Consent, Reason, Suppression
+from ..model import GLOBAL_SCOPE, Channel, Consent, ConsentBasis, ConsentLevel, Reason, Suppression
 from ..policy.deadlines import due
-from ..store import Store
+from ..store import Store, StoreError
 from ..store.base import AuditEntry, ImportResult, OptOutRequest
 from ..store.group import GroupCommit
 from . import checks
@@ -102,8 +102,8 @@ class Lists:
         added = await self.store.add_suppression(
             entry, AuditEntry(actor, "suppression.add", chosen, normalized, where, detail, now)
         )
-        if why in (Reason.UNSUBSCRIBE, Reason.STOP, Reason.MANUAL):
-            await self.store.close_optout_requests(chosen, entry.address_hash, where, "honoured", now)
+        if why in (Reason.UNSUBSCRIBE, Reason.STOP, Reason.MANUAL, Reason.DNC):
+            await self._honoured(entry)
         if received is not None:
             await self.request_received(chosen, normalized, where, f"entered by {actor}", received, now)
         return entry, added
@@ -193,6 +193,11 @@ class Lists:
         where = self.scope(scope)
         given = checks.level(level)
         rests_on = checks.basis(basis)
+        if rests_on is not ConsentBasis.GIVEN and given > ConsentLevel.IMPLIED:
+            raise ListsError(
+                "BAD_BASIS",
+                f"a consent resting on {rests_on.value} is implied; record an express one with basis given",
+            )
         said = checks.text(source, "source", checks.MAX_SOURCE)
         proof = checks.text(evidence, "evidence", checks.MAX_EVIDENCE, lines=True)
         obtained = checks.when(obtained_at, "obtained_at") or now
@@ -261,10 +266,33 @@ class Lists:
         the deadline clock closed as honoured). Whether it was new."""
         entry, audit = self._opt_out_entry(actor, request, now)
         added = (await self._optouts.submit_many([(entry, audit)]))[0]
-        await self.store.close_optout_requests(
-            entry.channel, entry.address_hash, entry.scope, "honoured", entry.created_at
-        )
+        await self._honoured(entry)
         return added
+
+    async def _honoured(self, entry: Suppression) -> None:
+        """The deadline clock's open requests of a suppressed address, closed as honoured; the opt-out itself
+        is already safe, so a failure here is logged, not the caller's."""
+        try:
+            await self.store.close_optout_requests(
+                entry.channel, entry.address_hash, entry.scope, "honoured", entry.created_at
+            )
+        except StoreError as exc:
+            log.warning("an opt-out request left open on the deadline clock: %s", exc)
+
+    async def dismiss_request(self, actor: str, request_id: object) -> bool:
+        """Close an open request as not genuine (the console's Dismiss), audited: whether it was open."""
+        if not isinstance(request_id, int) or not 0 < request_id < 2**63:
+            raise ListsError("BAD_REQUEST", "no such request")
+        request = await self.store.optout_request(request_id)
+        if request is None:
+            raise ListsError("BAD_REQUEST", "no such request")
+        at = datetime.now(UTC)
+        audit = AuditEntry(
+            actor, "request.dismiss", request.channel, request.address, request.scope,
+            f"opt-out request #{request_id} of {request.received_at:%Y-%m-%d %H:%M} dismissed as not genuine",
+            at, request.address_hash,
+        )  # fmt: skip
+        return await self.store.dismiss_optout_request(request_id, at, audit)
 
     async def opt_outs(self, actor: str, requests: Iterable[OptOut]) -> list[bool]:
         """Several opt-outs (a bounce report names many recipients): each that names a valid address is
@@ -333,6 +361,7 @@ class Lists:
         request = OptOutRequest(
             channel, address_hash(address), address, scope, checks.cleaned(f"{source}; due under {rule}",
             checks.MAX_SOURCE), received, deadline, honoured, "honoured" if honoured else "",
+            (honoured - received).total_seconds() if honoured else None,
         )  # fmt: skip
         return replace(request, id=await self.store.add_optout_request(request))
 

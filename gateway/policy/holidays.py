@@ -8,6 +8,7 @@ most states' holiday laws), the stricter reading where a statute says only "lega
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, timedelta
 from functools import lru_cache
@@ -40,6 +41,10 @@ def _easter(year: int) -> date:
     return date(year, month, (h + ell - 7 * m + 114) % 31 + 1)
 
 
+def _monday_before_if_midweek(day: date) -> date:
+    return day - timedelta(days=day.weekday()) if 1 <= day.weekday() <= 4 else day
+
+
 def _fixed(month: int, day: int) -> Callable[[int], date]:
     return lambda year: date(year, month, day)
 
@@ -63,29 +68,29 @@ NAMED: dict[str, Callable[[int], date]] = {
     # states' own movable holidays
     "confederate_memorial": _nth(0, 4, 4),  # Alabama, Ala. Code 1-3-8: the fourth Monday in April
     "jefferson_davis": _nth(0, 1, 6),  # Alabama, Ala. Code 1-3-8: the first Monday in June
-    "victory_day": _nth(0, 2, 8),
+    "victory_day": _nth(0, 2, 8),  # Rhode Island, R.I. Gen. Laws 25-1-1: the second Monday in August
     # Utah, Utah Code 63G-1-301(2)(c): Juneteenth falling Tuesday to Friday is kept on the Monday before
-    "juneteenth_ut": lambda year: (
-        date(year, 6, 19) - timedelta(days=date(year, 6, 19).weekday() % 7)
-        if 1 <= date(year, 6, 19).weekday() <= 4
-        else date(year, 6, 19)
-    ),  # Rhode Island, R.I. Gen. Laws 25-1-1: the second Monday in August
+    "juneteenth_ut": lambda year: _monday_before_if_midweek(date(year, 6, 19)),
     # the Tuesday after the first Monday in November, kept every year (stricter than even years only)
     "election_day": lambda year: _nth(0, 1, 11)(year) + timedelta(days=1),
 }
 _FIXED = frozenset({"new_year", "juneteenth", "independence", "veterans", "christmas"})
 
 
+_MONTH_DAY = re.compile(r"[0-9]{2}-[0-9]{2}", re.ASCII)
+
+
 def valid_holiday(name: str) -> bool:
     """A catalogue name, or a real "MM-DD" date (02-29 included)."""
     if name in NAMED:
         return True
+    if not _MONTH_DAY.fullmatch(name):
+        return False
     try:
-        month, day = (int(x) for x in name.split("-"))
-        date(2024, month, day)
+        date(2024, int(name[:2]), int(name[3:]))
     except ValueError:
         return False
-    return len(name) == 5
+    return True
 
 
 def _dates(name: str, year: int) -> tuple[date, ...]:

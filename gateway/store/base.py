@@ -120,7 +120,8 @@ class OptOutRequest:
     received_at: datetime
     due_at: datetime
     closed_at: datetime | None = None
-    outcome: str = ""  # "" open, "honoured", "dismissed"
+    outcome: str = ""  # "" open, "honoured", "dismissed", "erased"
+    honour_seconds: float | None = None  # receipt to honour, when honoured
     id: int | None = None
 
     def overdue(self, at: datetime) -> bool:
@@ -383,9 +384,18 @@ def text_record(row: dict) -> TextRecord:
 # consent's evidence): erasure blanks it in the person's own rows and takes the address out of any other.
 FREE_TEXT = (
     ("suppressions", "source"),
+    ("optout_requests", "source"),
     ("consents", "source"),
     ("consents", "evidence"),
     ("audit", "detail"),
+)
+
+
+# An erased person's requests on the deadline clock: no address, no source (it may quote them), an open one
+# closed as erased (the person is suppressed for good by the erasure itself).
+ERASE_OPTOUT_REQUESTS = (
+    "UPDATE optout_requests SET address = NULL, source = '', closed_at = COALESCE(closed_at, ?), "
+    "outcome = CASE WHEN outcome = '' THEN 'erased' ELSE outcome END WHERE channel = ? AND address_hash = ?"
 )
 
 

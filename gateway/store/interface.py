@@ -30,6 +30,7 @@ from .base import (
     TextQuery,
     TextRecord,
 )
+from .optout_requests import OptOutStats
 
 
 class ListsPart(Protocol):
@@ -127,11 +128,15 @@ class ListsPart(Protocol):
         """Close an address's open requests in `scope` (all of them for the global scope): how many."""
         ...
 
-    async def dismiss_optout_request(self, request_id: int, at: datetime) -> bool: ...
+    async def dismiss_optout_request(self, request_id: int, at: datetime, audit: AuditEntry) -> bool: ...
 
-    async def optout_requests(self, open_only: bool, limit: int, offset: int = 0) -> list[OptOutRequest]:
-        """Open ones by deadline, soonest first; or every one, newest first."""
+    async def optout_requests(self, state: str, limit: int, offset: int = 0) -> list[OptOutRequest]:
+        """`open` ones by deadline, soonest first; `closed` ones, latest first; or `all`, newest first."""
         ...
+
+    async def optout_request(self, request_id: int) -> OptOutRequest | None: ...
+
+    async def optout_request_stats(self, now: datetime) -> OptOutStats: ...
 
 
 class DecisionLogPart(Protocol):

@@ -22,6 +22,7 @@ from ..model import Channel, Consent, DncFacts, RecipientFacts, Suppression
 from . import queries
 from .base import AuditEntry, ImportResult, OptOutRequest, StoreError, dnc_number, to_text
 from .interface import StoreParts
+from .optout_requests import OptOutRequestsPart, insert_request
 from .postgres_log import PostgresDecisionLog
 from .postgres_pool import PostgresPool, numbered, rowcount
 from .postgres_schema import SCHEMA_VERSION
@@ -45,7 +46,7 @@ __all__ = ["SCHEMA_VERSION", "PostgresStore", "numbered"]
 _IMPORT_BATCH = 20_000
 
 
-class PostgresStore(StoreParts):
+class PostgresStore(OptOutRequestsPart, StoreParts):
     """The lists here; the decision log and the SMS tables in parts of their own on the same pool."""
 
     def __init__(
@@ -220,21 +221,20 @@ class PostgresStore(StoreParts):
         return cid
 
     async def add_optout_request(self, request: OptOutRequest) -> int:
-        _, rid = await self._change(*queries.add_optout_request(request), None, inserts_one=True)
+        _, rid = await self._change(*insert_request(request), None, inserts_one=True)
         return int(rid or 0)
 
-    async def close_optout_requests(
-        self, channel: Channel, address_hash: str, scope: str, outcome: str, at: datetime
-    ) -> int:
-        query = queries.close_optout_requests(channel, address_hash, scope, outcome, at)
-        return (await self._change(*query, None))[0]
+    async def _read(self, query: tuple[str, list]) -> list[tuple]:
+        return [tuple(r) for r in await self.db.fetch(*_spread(query))]
 
-    async def dismiss_optout_request(self, request_id: int, at: datetime) -> bool:
-        return (await self._change(*queries.dismiss_optout_request(request_id, at), None))[0] == 1
-
-    async def optout_requests(self, open_only: bool, limit: int, offset: int = 0) -> list[OptOutRequest]:
-        query = queries.optout_requests(open_only, limit, offset)
-        return [queries.optout_request_of(tuple(r)) for r in await self.db.fetch(*_spread(query))]
+    async def _write(
+        self, statements: Sequence[tuple[str, list]], audit: AuditEntry | None = None
+    ) -> list[int]:
+        async with self.db.transaction() as conn:
+            counts = [rowcount(await conn.execute(numbered(sql), *args)) for sql, args in statements]
+            if audit is not None and any(counts):
+                await conn.execute(numbered(INSERT_AUDIT), *audit_row(audit))
+            return counts
 
     async def revoke_consents(
         self, channel: Channel, address: str, scope: str | None, at: datetime, audit: AuditEntry | None = None

@@ -12,6 +12,7 @@ from ..addresses import address_hash
 from ..model import GLOBAL_SCOPE, Channel, Decision, Reason
 from . import queries
 from .base import (
+    ERASE_OPTOUT_REQUESTS,
     FREE_TEXT,
     AuditEntry,
     DecisionQuery,
@@ -224,11 +225,7 @@ class PostgresDecisionLog(DecisionPages):
                     ahash,
                 )
             )
-            await conn.execute(
-                "UPDATE optout_requests SET address = NULL WHERE channel = $1 AND address_hash = $2",
-                channel.value,
-                ahash,
-            )
+            await conn.execute(numbered(ERASE_OPTOUT_REQUESTS), to_text(at), channel.value, ahash)
             await conn.execute(
                 "UPDATE audit SET address = NULL, detail = '' WHERE channel = $1 AND address_hash = $2",
                 channel.value,

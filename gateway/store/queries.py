@@ -8,8 +8,8 @@ from datetime import date, datetime
 
 from ..addresses import address_hash
 from ..model import GLOBAL_SCOPE, Channel, Consent, DncFacts
-from .base import OptOutRequest, TextQuery, from_text, to_text
-from .rows import AUDIT_COLS, CONSENT_COLS, DEFERRED_COLS, OPTOUT_REQUEST_COLS, SUPPRESSION_COLS
+from .base import TextQuery, to_text
+from .rows import AUDIT_COLS, CONSENT_COLS, DEFERRED_COLS, SUPPRESSION_COLS
 
 Query = tuple[str, list]
 
@@ -267,51 +267,3 @@ UPSERT_RND = (
 INSERT_RND_RECEIPT = (
     "INSERT INTO rnd_receipts (imported_at, source, digest, answers, yes) VALUES (?, ?, ?, ?, ?)"
 )
-
-
-# -- opt-out requests waiting for a person (the deadline clock) ---------------------------------------------
-
-
-def add_optout_request(r: OptOutRequest) -> Query:
-    return (
-        "INSERT INTO optout_requests (channel, address_hash, address, scope, source, received_at, due_at, "
-        "closed_at, outcome) VALUES (?,?,?,?,?,?,?,?,?)",
-        [
-            r.channel.value, r.address_hash, r.address, r.scope, r.source, to_text(r.received_at),
-            to_text(r.due_at), to_text(r.closed_at), r.outcome,
-        ],
-    )  # fmt: skip
-
-
-def close_optout_requests(channel: Channel, ahash: str, scope: str, outcome: str, at: datetime) -> Query:
-    """The open requests of an address in `scope` (every scope, for a global opt-out) closed."""
-    sql = (
-        "UPDATE optout_requests SET closed_at = ?, outcome = ? WHERE outcome = '' AND channel = ? "
-        "AND address_hash = ?"
-    )
-    args: list = [to_text(at), outcome, channel.value, ahash]
-    if scope != GLOBAL_SCOPE:
-        sql += " AND scope = ?"
-        args.append(scope)
-    return sql, args
-
-
-def dismiss_optout_request(request_id: int, at: datetime) -> Query:
-    return (
-        "UPDATE optout_requests SET closed_at = ?, outcome = 'dismissed' WHERE id = ? AND outcome = ''",
-        [to_text(at), request_id],
-    )
-
-
-def optout_requests(open_only: bool, limit: int, offset: int = 0) -> Query:
-    """Open ones by deadline, soonest first; or every one, newest first."""
-    where = "WHERE outcome = '' ORDER BY due_at, id" if open_only else "ORDER BY received_at DESC, id DESC"
-    return f"SELECT {OPTOUT_REQUEST_COLS} FROM optout_requests {where} LIMIT ? OFFSET ?", [limit, offset]
-
-
-def optout_request_of(row: Sequence) -> OptOutRequest:
-    rid, channel, ahash, address, scope, source, received, due, closed, outcome = row
-    return OptOutRequest(
-        Channel(channel), ahash, address, scope, source, from_text(received), from_text(due),
-        from_text(closed), outcome, rid,
-    )  # fmt: skip

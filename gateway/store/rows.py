@@ -133,13 +133,11 @@ CREATE TABLE rnd_receipts (imported_at text NOT NULL, source text NOT NULL, dige
 # Version 11: what a consent rests on (a purchase, an inquiry, a soft opt-in: model.ConsentBasis), and the
 # opt-out requests that wait for a person (received, due, honoured or dismissed: the deadline clock).
 CONSENT_BASIS_COLUMN = "ALTER TABLE consents ADD COLUMN basis text NOT NULL DEFAULT '';"
-OPTOUT_REQUEST_COLS = (
-    "id, channel, address_hash, address, scope, source, received_at, due_at, closed_at, outcome"
-)
+OPTOUT_REQUEST_COLS = "id, channel, address_hash, address, scope, source, received_at, due_at, closed_at, outcome, honour_seconds"
 OPTOUT_REQUESTS_TABLE = """
 CREATE TABLE optout_requests (id {id}, channel text NOT NULL, address_hash text NOT NULL, address text,
     scope text NOT NULL, source text NOT NULL, received_at text NOT NULL, due_at text NOT NULL, closed_at text,
-    outcome text NOT NULL DEFAULT '');
+    outcome text NOT NULL DEFAULT '', honour_seconds double precision);
 CREATE INDEX optout_requests_open ON optout_requests (outcome, due_at);
 CREATE INDEX optout_requests_address ON optout_requests (channel, address_hash);
 """

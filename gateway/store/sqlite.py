@@ -20,6 +20,7 @@ from ..model import Channel, Consent, DncFacts, RecipientFacts, Suppression
 from . import queries
 from .base import AuditEntry, ImportResult, OptOutRequest, StoreError, dnc_number, to_text
 from .interface import StoreParts
+from .optout_requests import OptOutRequestsPart, insert_request
 from .rows import (
     CONSENT_COLS,
     INSERT_AUDIT,
@@ -62,7 +63,7 @@ def _facts_sql(count: int, with_sends: bool) -> str:
     return sql
 
 
-class SqliteStore(StoreParts):
+class SqliteStore(OptOutRequestsPart, StoreParts):
     """The lists here; the decision log and the SMS tables in parts of their own on the same file."""
 
     def __init__(self, path: str) -> None:
@@ -280,18 +281,19 @@ class SqliteStore(StoreParts):
         return [consent_of(r) for r in self.db.run(*queries.consents(channel, address, scope))]
 
     async def add_optout_request(self, request: OptOutRequest) -> int:
-        _, rid = await self._change(*queries.add_optout_request(request), None)
-        return int(rid or 0)
+        sql, args = insert_request(request)
+        return int(await self.db.write(lambda conn: conn.execute(sql, args).lastrowid))
 
-    async def close_optout_requests(
-        self, channel: Channel, address_hash: str, scope: str, outcome: str, at: datetime
-    ) -> int:
-        query = queries.close_optout_requests(channel, address_hash, scope, outcome, at)
-        return (await self._change(*query, None))[0]
+    async def _read(self, query: tuple[str, list]) -> list[tuple]:
+        return list(self.db.run(*query).fetchall())
 
-    async def dismiss_optout_request(self, request_id: int, at: datetime) -> bool:
-        return (await self._change(*queries.dismiss_optout_request(request_id, at), None))[0] == 1
+    async def _write(
+        self, statements: Sequence[tuple[str, list]], audit: AuditEntry | None = None
+    ) -> list[int]:
+        def work(conn: sqlite3.Connection) -> list[int]:
+            counts = [conn.execute(sql, args).rowcount for sql, args in statements]
+            if audit is not None and any(counts):
+                conn.execute(INSERT_AUDIT, audit_row(audit))
+            return counts
 
-    async def optout_requests(self, open_only: bool, limit: int, offset: int = 0) -> list[OptOutRequest]:
-        query = queries.optout_requests(open_only, limit, offset)
-        return [queries.optout_request_of(r) for r in self.db.run(*query)]
+        return await self.db.write(work)

@@ -12,6 +12,7 @@ from ..addresses import address_hash
 from ..model import GLOBAL_SCOPE, Channel, Decision, Reason
 from . import queries
 from .base import (
+    ERASE_OPTOUT_REQUESTS,
     FREE_TEXT,
     TEXT_LIKE,
     AuditEntry,
@@ -201,10 +202,7 @@ class SqliteDecisionLog(DecisionPages):
                 "UPDATE consents SET address = NULL, evidence = '', source = '' WHERE channel = ? AND address_hash = ?",
                 (channel.value, ahash),
             ).rowcount
-            conn.execute(
-                "UPDATE optout_requests SET address = NULL WHERE channel = ? AND address_hash = ?",
-                (channel.value, ahash),
-            )
+            conn.execute(ERASE_OPTOUT_REQUESTS, (to_text(at), channel.value, ahash))
             outbox = conn.execute(
                 "UPDATE outbox SET recipient = ?, body = '', fields = '{}' WHERE recipient = ?",
                 (masked, address),
