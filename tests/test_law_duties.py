@@ -412,3 +412,34 @@ def test_a_rule_the_law_lifts_for_consent_is_waived_by_it(tmp_path):
     with pytest.raises(ConfigError, match="waived_by"):
         _config(tmp_path, '[[policy.state]]\nname = "ZZ"\nwindows = [{ start = "08:00", end = "21:00" }]\n'
                 'waived_by = "a wink"\n')  # fmt: skip
+
+
+def test_the_orders_keywords_are_data_and_a_config_may_add_or_move_a_duty(tmp_path):
+    from gateway.policy.replies import Intent, reply_intent
+
+    config = _config(tmp_path)
+    words = config.policy.revocation_keywords(date(2026, 6, 1))
+    assert words == {"stop", "quit", "end", "revoke", "opt out", "cancel", "unsubscribe"}
+    assert config.policy.revocation_keywords(date(2025, 4, 10)) == frozenset()  # before FCC 24-24 took effect
+    for word in words:  # the replies' own matcher knows each already; the data makes sure of it
+        assert reply_intent(word.upper(), words) is Intent.STOP
+    config = _config(
+        tmp_path,
+        '[[policy.duty]]\nname = "ZZ"\nkind = "revocation_keywords"\nkeywords = ["Halt  Mich"]\n'
+        'effective_from = 2020-01-01\ncitation = "test 3"\ndescription = "German, too"\n\n'
+        '[[policy.duty]]\nname = "federal"\nkind = "revoke_all"\neffective_from = 2028-01-01\n'
+        'citation = "47 CFR 64.1200(a)(10), delayed again"\ndescription = "revoke-all"\n',
+    )
+    added = config.policy.revocation_keywords(date(2026, 6, 1))
+    assert "halt mich" in added and reply_intent("halt MICH", added) is Intent.STOP
+    assert reply_intent("halt mich") is Intent.NONE
+    assert config.policy.duty("revoke_all", date(2027, 6, 1)) is None  # the configured date replaced it
+    assert config.policy.duty("revoke_all", date(2028, 1, 1)).citation.endswith("delayed again")
+    for broken, problem in (
+        ('[[policy.duty]]\nname = "ZZ"\nkind = "revocation_keywords"\neffective_from = 2020-01-01\n'
+         'citation = "x"\ndescription = "x"\n', "needs keywords"),
+        ('[[policy.duty]]\nname = "ZZ"\nkind = "nap"\neffective_from = 2020-01-01\ncitation = "x"\n'
+         'description = "x"\n', "not a kind of duty"),
+    ):  # fmt: skip
+        with pytest.raises(ConfigError, match=problem):
+            _config(tmp_path, broken)

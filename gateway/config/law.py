@@ -27,6 +27,7 @@ from typing import Any
 from ..addresses import nanp_region, nanp_zones
 from ..model import ConsentLevel
 from ..policy.holidays import NAMED, valid_holiday
+from ..policy.replies import folded
 from ..policy.settings import DUTY_KINDS, FEDERAL_HOURS, Blackout, Duty, HoursRule, Window
 from .checks import (
     ConfigError,
@@ -113,6 +114,14 @@ def hours_rule(
     return rule
 
 
+def _keyword(value: Any) -> str:
+    """A reply word or phrase, as replies are matched: lower case, accents and extra spaces gone."""
+    word = " ".join(folded(_nonempty(value)).split())
+    if not word or len(word) > 40:
+        raise _Invalid(f"{value!r} is not a reply keyword (a word or short phrase)")
+    return word
+
+
 def duty(s: _Section, name: str, jurisdiction: str, area_codes: frozenset[str]) -> Duty:
     """One version of a duty that is not a calling window (a law file's `[[duty]]`: settings.DUTY_KINDS)."""
     kind = s.take("kind", _nonempty)
@@ -131,9 +140,12 @@ def duty(s: _Section, name: str, jurisdiction: str, area_codes: frozenset[str]) 
         jurisdiction=jurisdiction,
         area_codes=area_codes,
         years=s.take("years", _integer(1, 100), None),
+        keywords=tuple(s.take("keywords", _list_of(_keyword, unique=True), ())),
     )
     if kind == "keep_stop" and found.years is None:
         raise ConfigError(s.file, s.key("years"), "a keep_stop duty needs years")
+    if kind == "revocation_keywords" and not found.keywords:
+        raise ConfigError(s.file, s.key("keywords"), "a revocation_keywords duty needs keywords")
     s.done()
     return found
 
@@ -244,12 +256,25 @@ def configured_law(p: _Section) -> tuple[tuple[HoursRule, ...], tuple[Duty, ...]
         no_overlap(versions, p.file)
     states.update(configured)  # a configured name replaces every shipped version of it
     hours.extend(rule for versions in states.values() for rule in versions)
+    # [[policy.duty]]: a configured (name, kind) replaces every shipped version of that duty
+    configured_duties: dict[tuple[str, str], list[Duty]] = {}
+    for i, raw in enumerate(p.take("duty", _list_of(lambda v: v), ())):
+        s = _Section(p.file, f"{p.key('duty')}[{i + 1}]", raw)
+        name = s.take("name", _nonempty)
+        jurisdiction = s.take("jurisdiction", _nonempty, name)
+        codes = frozenset(s.take("area_codes", _list_of(_area_code, unique=True), ()))
+        found = duty(s, name, jurisdiction, codes)
+        configured_duties.setdefault((name, found.kind), []).append(found)
+    for dated in configured_duties.values():
+        no_overlap(dated, p.file)
     duties = [
         d
-        for name, versions in duties_by_name.items()
+        for name, shipped in duties_by_name.items()
         if name == FEDERAL_HOURS.name or (keep_states and name not in disabled)
-        for d in versions
+        for d in shipped
+        if (name, d.kind) not in configured_duties
     ]
+    duties += [d for dated in configured_duties.values() for d in dated]
     blackouts = tuple(
         blackout(_Section(p.file, f"{p.key('blackout')}[{i + 1}]", raw), duties)
         for i, raw in enumerate(p.take("blackout", _list_of(lambda v: v), ()))

@@ -84,7 +84,7 @@ def make_handler(ctx):
         number = phone.e164
         sender = by_number.get(our_number.strip())
         brand = sender.settings.brand if sender else "This number"
-        intent = reply_intent(body)
+        intent = reply_intent(body, config.policy.revocation_keywords(datetime.now(UTC).date()))
         if intent in (Intent.STOP, Intent.STOP_ALL):
             scope = sender.name if sender is not None and intent is Intent.STOP else GLOBAL_SCOPE
             added = await ctx.lists.opt_out(

@@ -111,10 +111,11 @@ def _normalized(body: str) -> str:
     return " ".join(text.split())
 
 
-def reply_intent(body: str) -> Intent:
-    """What a reply to a sender's number asks for."""
+def reply_intent(body: str, law_keywords: frozenset[str] = frozenset()) -> Intent:
+    """What a reply to a sender's number asks for; `law_keywords`: more opt-out keywords the law in force
+    names (a revocation_keywords duty), folded as `folded` folds."""
     exact = " ".join(folded(body.strip()).split())
-    if exact in STOP_WORDS:
+    if exact in STOP_WORDS or exact in law_keywords:
         return Intent.STOP
     if exact in STOP_ALL_WORDS:
         return Intent.STOP_ALL

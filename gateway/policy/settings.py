@@ -98,6 +98,8 @@ DUTY_KINDS = {
     "keep_stop": "a STOP is kept for at least `years` years",
     # marketing texts are refused in an area while an emergency declared there lasts ([[policy.blackout]])
     "emergency_blackout": "no solicitation in an area during a declared state of emergency",
+    # these replies (the whole reply, as carriers match keywords) revoke consent to texts
+    "revocation_keywords": "a reply of one of `keywords` revokes consent",
 }
 
 
@@ -114,6 +116,7 @@ class Duty:
     jurisdiction: str = ""
     area_codes: frozenset[str] = frozenset()  # empty: every number
     years: int | None = None
+    keywords: tuple[str, ...] = ()  # folded (replies.folded), for revocation_keywords
 
     def applies_to(self, area_code: str | None) -> bool:
         return not self.area_codes or (area_code is not None and area_code in self.area_codes)
@@ -288,6 +291,12 @@ class Policy:
         """The duty of this kind in force on `day` for numbers with this area code, if any."""
         return next(
             (d for d in self.duties if d.kind == kind and d.in_force(day) and d.applies_to(area_code)), None
+        )
+
+    def revocation_keywords(self, day: date) -> frozenset[str]:
+        """The reply keywords the law in force on `day` makes revoke consent (every number: no area)."""
+        return frozenset(
+            w for d in self.duties if d.kind == "revocation_keywords" and d.in_force(day) for w in d.keywords
         )
 
     def __post_init__(self) -> None:
