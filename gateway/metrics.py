@@ -18,6 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from .model import Decision, Verdict
+from .store.optout_requests import HONOUR_BUCKETS, OptOutStats
 
 log = logging.getLogger("gateway.metrics")
 
@@ -176,12 +177,10 @@ def _escape_label(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def deadline_lines(stats) -> str:
+def deadline_lines(stats: OptOutStats) -> str:
     """The opt-out deadline clock as Prometheus text (store.optout_requests.OptOutStats), read from the store
     when scraped, so every instance reports the same: requests open and overdue, and the time from receipt
     to honour of every request closed as honoured."""
-    from .store.optout_requests import HONOUR_BUCKETS
-
     lines = [
         "# HELP gateway_optout_requests_open Opt-out requests waiting for a person",
         "# TYPE gateway_optout_requests_open gauge",

@@ -56,6 +56,8 @@ def blocks(entry: Suppression, channel: Channel, category: Category, revoke_all:
 
 OPT_OUTS = frozenset({Reason.STOP, Reason.UNSUBSCRIBE, Reason.COMPLAINT})  # what the person asked for
 REVOCATIONS = OPT_OUTS | {Reason.DNC}  # a do-not-call request revokes consent too
+# the person's own requests not to receive solicitations (47 CFR 64.1200(d), (f)(5)(i); Va. Code 59.1-514)
+NOT_TO_BE_CALLED = frozenset({Reason.STOP, Reason.UNSUBSCRIBE, Reason.DNC})
 
 
 def _describe(entry: Suppression) -> str:
@@ -69,7 +71,7 @@ def _describe(entry: Suppression) -> str:
 def _kept(entry: Suppression, c: RecipientCheck, area_code: str | None) -> Duty | None:
     """The law that keeps an expired request not to receive solicitations (a STOP, an unsubscribe, a
     do-not-call request) in force for marketing texts (Va. Code 59.1-514: ten years), if one does."""
-    if entry.reason not in (Reason.STOP, Reason.UNSUBSCRIBE, Reason.DNC) or entry.active_at(c.at):
+    if entry.reason not in NOT_TO_BE_CALLED or entry.active_at(c.at):
         return None
     if c.category is not Category.MARKETING:  # the statute reaches solicitations only
         return None

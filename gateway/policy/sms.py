@@ -14,7 +14,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from ..addresses import PhoneInfo, nanp_region
-from ..model import Category, ConsentLevel, Reason, RecipientFacts, SmsMessage, Violation
+from ..model import Category, ConsentLevel, RecipientFacts, SmsMessage, Violation
 from .codes import (
     CATEGORY_NOT_ALLOWED,
     DNC_REGISTERED,
@@ -27,6 +27,7 @@ from .codes import (
     enforces,
 )
 from .holidays import is_holiday
+from .recipients import NOT_TO_BE_CALLED
 from .regimes import DNC_RELATIONSHIP
 from .replies import folded
 from .settings import HoursRule, Policy, SenderSettings
@@ -263,7 +264,6 @@ def banned_content(c: SmsCheck) -> str | None:
     return None
 
 
-ENDS_RELATIONSHIP = frozenset({Reason.STOP, Reason.UNSUBSCRIBE, Reason.DNC})
 DNC_STALE_DAYS = 31  # 16 CFR 310.4(b)(3)(iv): a seller scrubs against a copy obtained within 31 days
 
 
@@ -289,7 +289,7 @@ def do_not_call(c: SmsCheck) -> str | None:
     listed = sorted(name for name in dnc.listed if name in copies)
     if not listed or c.recipient.consent_level(c.at) >= ConsentLevel.EXPRESS_WRITTEN:
         return None
-    asked_not_to = any(s.reason in ENDS_RELATIONSHIP for s in c.recipient.active_suppressions(c.at))
+    asked_not_to = any(s.reason in NOT_TO_BE_CALLED for s in c.recipient.active_suppressions(c.at))
     if not asked_not_to and any(t.holds(x, c.at) for x in c.recipient.consents for t in DNC_RELATIONSHIP):
         return None  # (a do-not-call request ends the relationship: 64.1200(f)(5)(i))
     where = " and ".join(f"{name} (copy as of {copies[name]})" for name in listed)

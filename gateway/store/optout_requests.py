@@ -8,6 +8,7 @@ seconds from receipt to honour are kept with a closed request, so `/metrics` sum
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -56,12 +57,16 @@ def request_of(row: Sequence) -> OptOutRequest:
     )  # fmt: skip
 
 
-class OptOutRequestsPart:
-    async def _read(self, query: Query) -> list[tuple]:
-        raise NotImplementedError
+class OptOutRequestsPart(ABC):
+    """The table's methods of `Store`, over the two primitives each engine gives."""
 
+    @abstractmethod
+    async def _read(self, query: Query) -> list[tuple]:
+        """The rows of one query, read off the writer."""
+
+    @abstractmethod
     async def _write(self, statements: Sequence[Query], audit: AuditEntry | None = None) -> list[int]:
-        raise NotImplementedError
+        """The statements in one transaction, with `audit` when one changed anything: each one's row count."""
 
     async def close_optout_requests(
         self, channel: Channel, address_hash: str, scope: str, outcome: str, at: datetime
