@@ -82,11 +82,12 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--size", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--queue", action="store_true", help="smtp.queue = true")
     args = parser.parse_args()
     data = newsletter(args.size).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
-    with running(args.workers) as (_tmp, _sink, port, _gateway, postfix):
+    with running(args.workers, queue=args.queue) as (_tmp, _sink, port, _gateway, postfix):
         results = {}
         for name, target in (("gateway", port), ("postfix", postfix.port)):
             run(target, data, 20)  # warm up

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -62,6 +63,7 @@ trusted_networks = ["127.0.0.0/8"]
 trusted_sender = "acme"
 workers = {workers}
 upstream_pool_size = 40
+queue = {queue}
 
 [http]
 listen = "127.0.0.1:{http}"
@@ -115,9 +117,12 @@ def blast(port: int, message: Path, sessions: int, count: int, recipients: int =
 class Ways:
     """The three ways a load goes: straight to the sink, through the gateway, through Postfix."""
 
-    def __init__(self, sink: int, gateway: int, pids: list[int], postfix: PostfixRelay) -> None:
+    def __init__(
+        self, sink: int, gateway: int, pids: list[int], postfix: PostfixRelay, queued: Path | None = None
+    ) -> None:
         self.sink, self.gateway, self.pids, self.postfix = sink, gateway, pids, postfix
         self.through_postfix = 0  # recipient deliveries asked of Postfix so far
+        self.queued = queued  # the gateway's database when it queues: its time runs until all are relayed
 
     def direct(self, *load) -> float:
         return blast(self.sink, *load)
@@ -125,8 +130,19 @@ class Ways:
     def via_gateway(self, *load) -> tuple[float, float]:
         """(seconds, CPU seconds of the gateway's processes)"""
         before = cpu_seconds(self.pids)
-        elapsed = blast(self.gateway, *load)
-        return elapsed, cpu_seconds(self.pids) - before
+        if self.queued is None:
+            elapsed = blast(self.gateway, *load)
+            return elapsed, cpu_seconds(self.pids) - before
+        _message, _sessions, count, *more = load
+        expected = relayed(self.queued) + count * (more[0] if more else 1)
+        start = time.perf_counter()
+        finished(source(self.gateway, *load))
+        deadline = time.monotonic() + 600
+        while relayed(self.queued) < expected:  # the queue empties: every copy taken by the sink
+            if time.monotonic() > deadline:
+                raise SystemExit("the gateway's queue did not empty in 600 s")
+            time.sleep(0.005)
+        return time.perf_counter() - start, cpu_seconds(self.pids) - before
 
     def via_postfix(
         self, message: Path, sessions: int, count: int, recipients: int = 1
@@ -155,6 +171,12 @@ class Ways:
             time.sleep(0.2)
 
 
+def relayed(database: Path) -> int:
+    """Copies the gateway has relayed so far (their decisions, written once the sink took each)."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10) as db:
+        return db.execute("SELECT count(*) FROM decisions WHERE verdict = 'relayed'").fetchone()[0]
+
+
 def row(ways: Ways, rounds: int, message: Path, sessions: int, count: int, recipients: int = 1) -> tuple:
     """Medians of `rounds` rounds (direct, gateway and Postfix alternated: the VM's drift hits all alike) of
     copies per second and CPU seconds per copy, with each round's gateway/Postfix ratio."""
@@ -176,7 +198,7 @@ def row(ways: Ways, rounds: int, message: Path, sessions: int, count: int, recip
 
 @contextmanager
 def running(
-    workers: int, log: Path | None = None
+    workers: int, log: Path | None = None, queue: bool = False
 ) -> Iterator[tuple[Path, int, int, subprocess.Popen, PostfixRelay]]:
     """Postfix's smtp-sink, the gateway relaying to it (`workers` processes, every rule, durable decisions)
     and a private Postfix relaying to it too, all up: (temp dir, sink port, gateway port, gateway, Postfix)."""
@@ -191,7 +213,7 @@ def running(
         config.write_text(
             CONFIG.format(
                 database=f"sqlite:///{tmp}/bench.db", tmp=tmp, port=port, sink=sink_port, workers=workers,
-                http=free_port(),
+                http=free_port(), queue=str(queue).lower(),
             )
         )  # fmt: skip
         gateway = subprocess.Popen(
@@ -222,6 +244,9 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="measurements of each way per row (medians shown)"
     )
+    parser.add_argument(
+        "--queue", action="store_true", help="smtp.queue = true: 250 once queued, timed until all relayed"
+    )
     args = parser.parse_args()
     for tool in (SOURCE, SINK):
         if not os.access(tool, os.X_OK):
@@ -229,8 +254,8 @@ def main() -> None:
     if os.geteuid() != 0:
         raise SystemExit("the Postfix row needs root (a private Postfix instance's master starts as root)")
     rows = []
-    with running(args.workers) as (tmp, sink_port, port, gateway, postfix):
-        ways = Ways(sink_port, port, family(gateway.pid), postfix)
+    with running(args.workers, queue=args.queue) as (tmp, sink_port, port, gateway, postfix):
+        ways = Ways(sink_port, port, family(gateway.pid), postfix, tmp / "bench.db" if args.queue else None)
         for size in (5_000, 50_000):
             message = tmp / f"m{size}.eml"
             message.write_bytes(newsletter(size).replace(b"\r\n", b"\n"))  # smtp-source adds the CRs

@@ -81,6 +81,17 @@ class Metrics:
             registry=registry,
         )
 
+    def watch_queue(self, waiting) -> None:
+        """smtp.queue: `waiting()` is how many messages this process's queue holds (summed over workers)."""
+        from prometheus_client import Gauge
+
+        gauge = Gauge(
+            "gateway_queue_messages",
+            "Messages queued (smtp.queue): accepted, not yet taken upstream or returned",
+            registry=self._registry,
+        )
+        gauge.set_function(waiting)
+
     def auth_failed(self, door: str, blocked: bool) -> None:
         self.auth_failures.labels(door, "yes" if blocked else "no").inc()
 

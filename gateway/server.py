@@ -30,9 +30,11 @@ from .decisions import DecisionLog
 from .http import HttpContext, HttpDoor, twilio_inbound
 from .lists import Lists
 from .mail.engine import Delivery, EmailEngine
+from .mail.queue import MailQueue
 from .mail.reserve import DiskReserve
 from .mail.sending import Safekeeping
 from .mail.signing import DkimError, DkimSigners
+from .mail.spool import Spool, SpoolError
 from .mail.upstream import MaildirRelay, Relay
 from .metrics import Metrics
 from .metrics import prepare as prepare_metrics
@@ -171,6 +173,17 @@ class Gateway:
             self.store,
             Delivery(self.relay, self.decisions, self.signer, self.lists, dkim_signers, keeping),
         )
+        self.queue: MailQueue | None = None
+        if config.smtp.queue:
+            smtp = config.smtp
+            self.queue = MailQueue(
+                Spool(Path(config.state_dir) / "queue"), self.relay, self.store,
+                self._outcomes, self.decisions.record_soon, hostname=smtp.hostname,
+                retry_seconds=smtp.queue_retry_seconds, lifetime_hours=smtp.queue_lifetime_hours,
+                at_once=smtp.upstream_pool_size, max_messages=smtp.queue_max_messages,
+            )  # fmt: skip
+            self.mail.sending.queue = self.queue
+            self.metrics.watch_queue(lambda: self.queue.waiting if self.queue else 0)
         self.credentials = Credentials(config, on_failure=self.metrics.auth_failed)
         self.handler = GatewayHandler(config, self.mail, self.credentials, self.metrics)
         try:
@@ -256,6 +269,8 @@ class Gateway:
             host, port = self.config.http_listen
             raise ServeError(f"cannot listen for HTTP on {host}:{port}: {exc.strerror or exc}") from None
         self.held.start()
+        if self.queue is not None:
+            await self._adopt()
         self._settling = asyncio.get_running_loop().create_task(self._settle_now_and_then())
         if self.metrics.directory is not None:  # several workers: each one's counts where the others read
             self._snapshots = asyncio.get_running_loop().create_task(self.metrics.snapshots())
@@ -267,6 +282,7 @@ class Gateway:
         """Intents older than any live relay can be (their process died) read `unknown` (recovery.py)."""
         while True:
             await asyncio.sleep(SETTLE_EVERY)
+            await self._adopt()
             try:
                 await settle_stale_intents(self.store, self.config)
                 now = datetime.now(UTC)
@@ -275,6 +291,19 @@ class Gateway:
                 )
             except StoreError as exc:
                 log.debug("intents not settled now: %s", exc)
+
+    async def _outcomes(self, decisions: list) -> None:
+        """The queue's outcomes: in the store (or the journal while it is down), no flush of their own."""
+        await self.decisions.record(decisions, replace=True, durable=False)
+
+    async def _adopt(self) -> None:
+        """Queued mail a stopped process left (mail/queue.py), taken over by this one."""
+        if self.queue is None:
+            return
+        try:
+            await self.queue.adopt()
+        except (SpoolError, StoreError, OSError) as exc:
+            log.error("queued mail left by a stopped process not taken over now: %s", exc)
 
     async def _purge_now_and_then(self, days: int, every: float = 3600.0) -> None:
         """gateway.retention_days: decisions older than that are deleted, at start and every hour."""
@@ -304,6 +333,9 @@ class Gateway:
             protocol.close_with("4.3.2 Service shutting down, try again later")
         await self.sms.close()
         await self.provider.close()
+        if self.queue is not None:
+            left = deadline - asyncio.get_running_loop().time()
+            await self.queue.stop(max(left, 1.0))
         await self.mail.sending.flush()
         await self.decisions.flush()
         await self.relay.close()

@@ -47,6 +47,10 @@ class SmtpConfig:
     data_idle_timeout: float = 120.0  # no DATA bytes for this long
     max_recipients: int = 1000  # per message
     upstream_hold_timeout: float = 10.0  # a pooled upstream connection held for a slow client
+    queue: bool = False  # 250 once a message is on the queue's disk, relayed after it (mail/queue.py)
+    queue_retry_seconds: int = 60  # the first retry of a deferred message; then as long as it has waited
+    queue_lifetime_hours: int = 120  # a message not taken by then is returned to its sender (a DSN)
+    queue_max_messages: int = 10_000  # per process; beyond it, mail is relayed as without the queue
     retry_window_hours: int = 24  # a message (by Message-ID) relayed within it is not relayed again; 0: off
     # mail to the gateway's own addresses (docs/optouts.md)
     bounce_domain: str | None = None  # set: marketing mail leaves with a signed per-recipient return path

@@ -345,7 +345,7 @@ class EmailEngine:
         if tx.relay_id is not None and len(intended) == 1:
             intended = [replace(intended[0], id=tx.relay_id)]
         tx.upstream = None  # the sending finishes it, whatever happens
-        return await self.sending.send(upstream, outgoing, intended, now)
+        return await self.sending.send(upstream, outgoing, intended, now, tx.mail_from)
 
     # -- decisions ---------------------------------------------------------------------------------------
 

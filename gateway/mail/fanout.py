@@ -130,7 +130,7 @@ async def fan_out(
                 return _LATE
             upstream = Held(relay, copy.mail_from, tuple(options), hold)
             upstream.recipients = [(copy.address, copy.options)]  # begun when it sends (MAIL, RCPT, DATA)
-            return await sending.send(upstream, await copy.message(), [copy.decision], now)
+            return await sending.send(upstream, await copy.message(), [copy.decision], now, notice.sender)
 
     found = await asyncio.gather(*(one(c) for c in copies), return_exceptions=True)
     for answer in found:
@@ -189,6 +189,8 @@ def combined(answers: Sequence[Action], retry_known: bool) -> Action:
     """One reply for the copies' answers (the module's docstring)."""
     failed = [a for a in answers if a.code != 250]
     if not failed:
+        if all(a.text.startswith("2.0.0 Queued") for a in answers):  # smtp.queue (queue.py)
+            return Action(250, f"2.0.0 Queued: {len(answers)} copies, one per recipient")
         return Action(250, f"2.0.0 Accepted upstream: {len(answers)} copies, one per recipient")
     taken = len(answers) - len(failed)
     if all(a.code >= 500 for a in failed):  # refused for good, nothing to retry

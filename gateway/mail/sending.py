@@ -36,7 +36,9 @@ from ..model import Decision, Verdict
 from ..store import Store, StoreError
 from .actions import UPSTREAM_DOWN, Action
 from .holding import Held
+from .queue import MailQueue, entry_for
 from .reserve import DiskReserve
+from .spool import SpoolError
 from .upstream import Transaction, UpstreamUnavailable
 
 log = logging.getLogger("gateway.mail")
@@ -65,11 +67,18 @@ class Sending:
         self._unwritten: list[Decision] = []
         self._retrying: asyncio.Task | None = None
         self._relaying: set[asyncio.Future[Action]] = set()  # relays past their intent, seen through
+        self.queue: MailQueue | None = None  # smtp.queue: 250 once on the disk, relayed after (queue.py)
 
     async def send(
-        self, upstream: Transaction, outgoing: bytes, intended: Sequence[Decision], now: datetime
+        self,
+        upstream: Transaction,
+        outgoing: bytes,
+        intended: Sequence[Decision],
+        now: datetime,
+        notice_to: str = "",
     ) -> Action:
-        """`intended`: the message's decisions if the upstream takes it (one per recipient, ids fixed)."""
+        """`intended`: the message's decisions if the upstream takes it (one per recipient, ids fixed).
+        `notice_to`: the client's envelope sender, who hears of a queued message's failure (queue.py)."""
         low = self.keeping.reserve.low() if self.keeping.reserve else None
         if low:
             log.error("not relaying: %s", low)
@@ -84,6 +93,8 @@ class Sending:
         if not intended:
             await upstream.abort()
             return ALREADY_RELAYED
+        if self.queue is not None and isinstance(upstream, Held) and not self.queue.full:
+            return await self._queued(upstream, outgoing, intended, notice_to)  # (full: relayed at once)
         try:
             await self.decisions.record([replace(d, verdict=Verdict.RELAYING) for d in intended])
         except (StoreError, OSError) as exc:  # neither the store nor the journal can take it
@@ -97,6 +108,20 @@ class Sending:
         relaying.add_done_callback(self._relaying.discard)
         relaying.add_done_callback(_seen_through)
         return await asyncio.shield(relaying)
+
+    async def _queued(
+        self, upstream: Held, outgoing: bytes, intended: Sequence[Decision], notice_to: str
+    ) -> Action:
+        """On the queue's disk, then relayed without the client (queue.py)."""
+        assert self.queue is not None
+        entry = entry_for(upstream.mail_from, upstream.recipients, upstream.options, intended, notice_to)
+        try:
+            await self.queue.accept([(entry, outgoing)], [upstream])
+        except SpoolError as exc:
+            log.error("not queued: %s", exc)
+            await upstream.abort()
+            return STORAGE_LOW
+        return Action(250, f"2.0.0 Queued as {entry.id}")
 
     async def _relay(self, upstream: Transaction, outgoing: bytes, intended: Sequence[Decision]) -> Action:
         try:
@@ -133,8 +158,8 @@ class Sending:
         except StoreError as exc:  # cannot tell: it goes (a duplicate is better than a loss)
             log.warning("retries not looked up (store unavailable): %s", exc)
             return intended
-        if Verdict.RELAYING.value in seen.values():
-            raise _InFlight
+        if Verdict.RELAYING.value in seen.values() and self.queue is None:
+            raise _InFlight  # (queued, `relaying` is a message accepted: not queued again)
         if not seen:
             return intended
         log.info(

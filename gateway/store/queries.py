@@ -162,11 +162,11 @@ class ImportRows:
 
 def relayed(sender: str, message_id: str, digest: str, recipients: list[str], since: datetime) -> Query:
     """Which of these recipients the sender's message (Message-ID and digest) was relayed to since then,
-    or is being relayed to: (recipient, verdict) rows."""
+    or is being relayed to, or waits in the queue (`deferred`): (recipient, verdict) rows."""
     marks = ", ".join("?" * len(recipients))
     return (
         "SELECT recipient, verdict FROM decisions WHERE sender = ? AND message_id = ? AND digest = ? "
-        f"AND channel = 'email' AND verdict IN ('relayed', 'monitored', 'relaying') AND at >= ? "
+        f"AND channel = 'email' AND verdict IN ('relayed', 'monitored', 'relaying', 'deferred') AND at >= ? "
         f"AND recipient IN ({marks})",
         [sender, message_id, digest, to_text(since), *recipients],
     )

@@ -1,0 +1,430 @@
+"""The mail queue's disk: each message the gateway has answered 250 for and the upstream has not taken yet.
+
+Layout: `<state_dir>/queue/<pid>-<n>.seg`, the segment files of one serving process, each held under an
+exclusive `flock` for as long as that process lives (so another process can tell a dead one's segments,
+and adopt them: `orphans`). A segment is filled with zeros when it is made, off any client's clock, so
+that appending a record overwrites blocks the file already has: its `fdatasync` then flushes the data
+alone, with no file-system metadata (a fraction of a millisecond; a new file's fsync costs a journal
+commit, a few times that).
+
+Records, one after another: MAGIC (4 bytes), kind (1), payload length (4, big-endian), CRC-32 of the
+payload (4), payload. Kind `E`, an entry: a JSON header line, then the message's bytes as they go
+upstream. Kind `O`, what became of an entry (JSON): the recipients settled by an attempt, their
+decisions as the upstream's answer left them, and whether the entry is done (every recipient settled,
+or moved to another process's segment). Reading stops at the first record that is not whole: zeros are
+the end written so far, a bad CRC a write a power cut tore (never acknowledged: its 250 waits for the
+sync).
+
+An `O` record is written right after the upstream's answer, before the decision log's commit, and
+without a sync of its own: a process that dies then leaves its queue knowing what went, so the next one
+neither sends it again nor loses its decisions (it writes them into the log). A power cut may lose the
+record; the entry is then tried again for the recipients the decision log does not show settled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import logging
+import os
+import struct
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger("gateway.mail")
+
+MAGIC = b"GWQ1"
+_HEAD = struct.Struct(">4scII")  # magic, kind, length, crc
+SEGMENT_BYTES = 1024 * 1024  # about 180 messages of 5 KB; a bigger message gets a segment that grows
+_INLINE_SYNC = 0.002  # a sync that took less than this runs on the event loop next time (see `_sync`)
+
+
+class SpoolError(Exception):
+    """The queue's disk cannot take the message: nothing was acknowledged."""
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where an entry's message lies: read back when it is its turn (`Spool.read`)."""
+
+    segment: str
+    offset: int
+    length: int
+
+
+@dataclass
+class Entry:
+    """One upstream transaction to make: the envelope, the decisions it settles, and where its bytes are."""
+
+    id: str
+    mail_from: str
+    recipients: list[tuple[str, tuple[str, ...]]]  # as RCPT'd upstream, with their parameters
+    options: tuple[str, ...]  # MAIL parameters
+    decisions: list[dict]  # one decision row per recipient (store.base.decision_row), same order
+    arrived: float  # epoch seconds the client's 250 was given
+    notice_to: str = ""  # who hears of a refusal for good ("" for a notice itself: none about one)
+    place: Place | None = None
+
+    def header(self) -> bytes:
+        return json.dumps(
+            {
+                "id": self.id,
+                "mail_from": self.mail_from,
+                "recipients": [[a, list(o)] for a, o in self.recipients],
+                "options": list(self.options),
+                "decisions": self.decisions,
+                "arrived": self.arrived,
+                "notice_to": self.notice_to,
+            },
+            separators=(",", ":"),
+        ).encode("utf-8")
+
+    @classmethod
+    def from_header(cls, raw: bytes) -> Entry:
+        data = json.loads(raw)
+        return cls(
+            data["id"],
+            data["mail_from"],
+            [(a, tuple(o)) for a, o in data["recipients"]],
+            tuple(data["options"]),
+            list(data["decisions"]),
+            float(data["arrived"]),
+            data.get("notice_to", ""),
+        )
+
+
+@dataclass
+class _Segment:
+    path: Path
+    fd: int
+    size: int  # bytes allotted (zeros beyond `end`)
+    end: int = 0  # where the next record goes
+    pending: set[str] = field(default_factory=set)  # entries not done
+    unlogged: int = 0  # outcomes written here and not yet in the decision log (`logged`)
+
+
+class Spool:
+    """This process's segments. `put` returns once the entries are on the disk."""
+
+    def __init__(self, directory: str | Path, segment_bytes: int = SEGMENT_BYTES) -> None:
+        self.directory = Path(directory)
+        self.segment_bytes = segment_bytes
+        self._segments: dict[str, _Segment] = {}
+        self._current: _Segment | None = None
+        self._spare: asyncio.Task[_Segment] | None = None
+        self._count = 0
+        self._sync_seconds = 0.0  # the last sync's
+        self._syncing: asyncio.Future[None] | None = None
+        self._dirty: list[_Segment] = []
+        self._rotating = asyncio.Lock()
+        self._in_sync: list[_Segment] = []  # their descriptors are not closed before the sync returns
+        self._closing: list[int] = []
+
+    # -- writing -------------------------------------------------------------------------------------
+
+    async def put(self, entries: list[tuple[Entry, bytes]]) -> None:
+        """Each entry and its message appended and synced to the disk (SpoolError if they cannot be)."""
+        for entry, data in entries:
+            head = entry.header() + b"\n"
+            segment = await self._room(_HEAD.size + len(head) + len(data))
+            offset = segment.end + _HEAD.size + len(head)
+            self._write(segment, b"E", head + data)
+            entry.place = Place(segment.path.name, offset, len(data))
+            segment.pending.add(entry.id)
+        await self._synced()
+
+    def settle(self, entry: Entry, settled: list[int], decisions: list[dict], done: bool) -> None:
+        """What an attempt did: `settled` recipients (indices) need no more attempts, `decisions` are their
+        rows as the upstream's answer left them; `done`: the entry needs none at all (its segment goes
+        once all of its entries are done)."""
+        if entry.place is None:
+            return
+        segment = self._segments.get(entry.place.segment)
+        if segment is None or entry.id not in segment.pending:
+            return
+        payload: dict = {"id": entry.id, "settled": settled, "decisions": decisions, "done": done}
+        try:
+            self._write(segment, b"O", json.dumps(payload, separators=(",", ":")).encode())
+        except SpoolError as exc:  # tried again after a restart, for what the decision log does not show
+            log.warning("queue: what became of entry %s not written: %s", entry.id, exc)
+        if decisions:
+            segment.unlogged += 1
+        if done:
+            segment.pending.discard(entry.id)
+        self._drop_if_spent(segment)
+
+    def is_current(self, place: Place) -> bool:
+        return self._current is not None and place.segment == self._current.path.name
+
+    async def move(self, entry: Entry, settled: list[int]) -> None:
+        """The entry copied to the current segment (with the recipients settled so far), and done where it
+        was: a message that waits long does not keep an old segment, mostly spent, on the disk."""
+        old = entry.place
+        if old is None or self.is_current(old):
+            return
+        data = self.read(old)
+        await self.put([(entry, data)])
+        if settled:
+            self.settle(entry, settled, [], done=False)
+        segment = self._segments.get(old.segment)
+        if segment is None or entry.id not in segment.pending:
+            return
+        moved = {"id": entry.id, "settled": [], "decisions": [], "done": True, "moved": True}
+        try:
+            self._write(segment, b"O", json.dumps(moved).encode())
+        except SpoolError as exc:  # both copies stay: the next process to take them over takes one
+            log.warning("queue: entry %s copied but not marked moved: %s", entry.id, exc)
+            return
+        segment.pending.discard(entry.id)
+        self._drop_if_spent(segment)
+
+    def logged(self, entry: Entry) -> None:
+        """The decisions of the entry's last `settle` are in the decision log: its segment need not keep
+        them any more."""
+        segment = self._segments.get(entry.place.segment) if entry.place else None
+        if segment is not None:
+            segment.unlogged = max(0, segment.unlogged - 1)
+            self._drop_if_spent(segment)
+
+    def _drop_if_spent(self, segment: _Segment) -> None:
+        """A segment goes once every entry in it is done and the log has every outcome it holds."""
+        if not segment.pending and not segment.unlogged and segment is not self._current:
+            self._drop(segment)
+
+    def read(self, place: Place) -> bytes:
+        segment = self._segments.get(place.segment)
+        if segment is None:
+            raise SpoolError(f"queue segment {place.segment} is gone")
+        data = os.pread(segment.fd, place.length, place.offset)
+        if len(data) != place.length:
+            raise SpoolError(f"queue segment {place.segment} is short")
+        return data
+
+    def _write(self, segment: _Segment, kind: bytes, payload: bytes) -> None:
+        record = _record(kind, payload)
+        try:
+            view, at = memoryview(record), segment.end
+            while view:
+                n = os.pwrite(segment.fd, view, at)
+                view, at = view[n:], at + n
+        except OSError as exc:
+            raise SpoolError(f"cannot write to the queue ({segment.path}): {exc.strerror or exc}") from exc
+        segment.end = at
+        if segment not in self._dirty:
+            self._dirty.append(segment)
+
+    async def _synced(self) -> None:
+        """Every record written so far on the disk. Writers that arrive while a sync runs share the next
+        one. The sync runs on the event loop while syncs are quick (a worker thread's hand-off back to
+        the loop costs more than such a sync); once one was slow (a busy disk), in a thread."""
+        while self._dirty:
+            if self._syncing is None:
+                self._syncing = asyncio.ensure_future(self._sync())
+            await asyncio.shield(self._syncing)
+
+    async def _sync(self) -> None:
+        try:
+            dirty, self._dirty = self._dirty, []
+            self._in_sync = dirty
+            started = time.monotonic()
+            try:
+                if self._sync_seconds < _INLINE_SYNC:
+                    for segment in dirty:
+                        os.fdatasync(segment.fd)
+                else:
+                    await asyncio.to_thread(_fdatasync_all, [s.fd for s in dirty])
+            except OSError as exc:
+                raise SpoolError(f"cannot flush the queue to the disk: {exc.strerror or exc}") from exc
+            self._sync_seconds = time.monotonic() - started
+        finally:
+            self._syncing, self._in_sync = None, []
+            for fd in self._closing:
+                os.close(fd)
+            self._closing.clear()
+
+    async def _room(self, size: int) -> _Segment:
+        """The current segment if `size` more bytes fit in it, else the next one (made ahead)."""
+        while True:
+            segment = self._current
+            if segment is not None and (segment.end + size <= segment.size or segment.end == 0):
+                return segment  # (an empty segment too small for the record grows to take it)
+            async with self._rotating:
+                if segment is not self._current:
+                    continue  # another writer moved on meanwhile: look again
+                spare, self._spare = self._spare, None
+                fresh = await spare if spare is not None else await asyncio.to_thread(self._make)
+                self._segments[fresh.path.name] = fresh
+                self._current = fresh
+                if segment is not None:
+                    self._drop_if_spent(segment)
+                self._spare = asyncio.ensure_future(asyncio.to_thread(self._make))  # the next, meanwhile
+
+    def _make(self) -> _Segment:
+        """A new segment, filled and synced under a name no other process adopts (`.new`), then named."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        while True:
+            self._count += 1
+            path = self.directory / f"{os.getpid()}-{self._count}.seg"
+            making = path.with_suffix(".new")
+            try:
+                fd = os.open(making, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+                break
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise SpoolError(f"cannot make a queue segment in {self.directory}: {exc.strerror}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            zeros, left = bytes(1024 * 1024), self.segment_bytes
+            while left > 0:
+                left -= os.write(fd, zeros[: min(left, len(zeros))])
+            os.fsync(fd)
+            os.rename(making, path)
+            _sync_directory(self.directory)
+        except OSError as exc:
+            os.close(fd)
+            making.unlink(missing_ok=True)
+            raise SpoolError(f"cannot make a queue segment in {self.directory}: {exc.strerror}") from exc
+        return _Segment(path, fd, self.segment_bytes)
+
+    def _drop(self, segment: _Segment) -> None:
+        self._segments.pop(segment.path.name, None)
+        if segment in self._dirty:
+            self._dirty.remove(segment)
+        segment.path.unlink(missing_ok=True)
+        if segment in self._in_sync:  # a sync in a thread has it: closed once that returns
+            self._closing.append(segment.fd)
+        else:
+            os.close(segment.fd)
+
+    # -- recovery --------------------------------------------------------------------------------------
+
+    def adopt(self) -> Iterator[Orphan]:
+        """The segments of processes that are gone (their lock is free), one at a time, each locked
+        while the caller takes its entries over (`Orphan.taken`); removed when the caller asks for the
+        next one."""
+        if not self.directory.is_dir():
+            return
+        for half_made in self.directory.glob("*.new"):  # a stopped process's, never written to
+            try:
+                fd = os.open(half_made, os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    half_made.unlink(missing_ok=True)
+                finally:
+                    os.close(fd)
+            except (BlockingIOError, FileNotFoundError):
+                continue
+        for path in sorted(self.directory.glob("*.seg")):
+            if path.name in self._segments:
+                continue
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # its process lives
+                yield _scan(fd, path)
+                path.unlink(missing_ok=True)
+            finally:
+                os.close(fd)
+
+    async def close(self) -> None:
+        if self._spare is not None:
+            try:
+                spare = await self._spare
+                self._segments[spare.path.name] = spare
+            except SpoolError:
+                pass
+        self._current = None
+        for segment in list(self._segments.values()):
+            if not segment.pending and not segment.unlogged:
+                self._drop(segment)  # nothing in it: the next start has nothing to adopt from it
+            else:
+                os.close(segment.fd)
+        self._segments.clear()
+        self._current = self._spare = None
+
+
+@dataclass
+class Orphan:
+    """A stopped process's segment, read: the entries not done (each with the recipients settled
+    already), and the decisions its `O` records hold (for the log, which may not have them)."""
+
+    path: Path
+    fd: int
+    end: int  # where its records end
+    pending: list[tuple[Entry, bytes, set[int]]]
+    decisions: list[dict]
+
+    def taken(self, entry: Entry) -> None:
+        """`entry` is on the caller's disk now: marked done here at once, so that a process that dies
+        before this segment goes does not have it taken over twice. No sync: a process's crash keeps it."""
+        moved = {"id": entry.id, "settled": [], "decisions": [], "done": True, "moved": True}
+        record = _record(b"O", json.dumps(moved).encode())
+        os.pwrite(self.fd, record, self.end)
+        self.end += len(record)
+
+
+def read_segment(fd: int, path: Path) -> list[tuple[Entry, bytes]]:
+    """The entries of a segment not done, in the order they were written."""
+    return [(entry, data) for entry, data, _ in _scan(fd, path).pending]
+
+
+def _scan(fd: int, path: Path) -> Orphan:
+    size, at = os.fstat(fd).st_size, 0
+    entries: dict[str, tuple[Entry, bytes, set[int]]] = {}
+    decisions: dict[str, dict[str, dict]] = {}  # by entry, by decision id: the last row written
+    done: set[str] = set()
+    while at + _HEAD.size <= size:
+        magic, kind, length, crc = _HEAD.unpack(os.pread(fd, _HEAD.size, at))
+        if magic != MAGIC or at + _HEAD.size + length > size:
+            break
+        payload = os.pread(fd, length, at + _HEAD.size)
+        if zlib.crc32(payload) != crc:
+            log.warning("queue segment %s: a torn record at %d (never acknowledged): ends there", path, at)
+            break
+        at += _HEAD.size + length
+        try:
+            if kind == b"E":
+                head, _, data = payload.partition(b"\n")
+                entry = Entry.from_header(head)
+                entries[entry.id] = (entry, data, set())
+            elif kind == b"O":
+                what = json.loads(payload)
+                if what["id"] in entries:
+                    entries[what["id"]][2].update(int(n) for n in what["settled"])
+                rows = decisions.setdefault(what["id"], {})
+                rows.update((row["id"], row) for row in what["decisions"])
+                if what.get("moved"):  # another process has it: what it does is its own to write
+                    rows.clear()
+                if what["done"]:
+                    done.add(what["id"])
+        except (ValueError, KeyError, TypeError) as exc:
+            log.error("queue segment %s: an unreadable record at %d skipped: %s", path, at, exc)
+    pending = [found for entry_id, found in entries.items() if entry_id not in done]
+    return Orphan(path, fd, at, pending, [row for rows in decisions.values() for row in rows.values()])
+
+
+def _record(kind: bytes, payload: bytes) -> bytes:
+    return _HEAD.pack(MAGIC, kind, len(payload), zlib.crc32(payload)) + payload
+
+
+def _fdatasync_all(fds: list[int]) -> None:
+    for fd in fds:
+        os.fdatasync(fd)
+
+
+def _sync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
