@@ -113,7 +113,7 @@ def test_a_segment_stays_while_an_outcome_in_it_is_not_in_the_decision_log(tmp_p
         before = set(tmp_path.glob("*.seg"))
         spool.settle(first[0], [0], [{"id": "d1"}], done=True)  # done, its outcome not logged yet
         assert set(tmp_path.glob("*.seg")) >= before
-        spool.logged(first[0])
+        spool.logged(first[0].place)
         assert first[0].place.segment not in {p.name for p in tmp_path.glob("*.seg")}
         await spool.close()
 
@@ -160,7 +160,7 @@ def test_a_segment_spent_while_a_slow_sync_has_it_is_closed_only_after_the_sync(
         spool.settle(first[0], [0], [{"id": "d1"}], done=True)  # its segment dirty, kept until logged
         putting = asyncio.ensure_future(spool.put([(_entry(2), b"y" * 9000)]))  # the next segment
         await asyncio.sleep(0.01)
-        spool.logged(first[0])  # spent while the sync runs
+        spool.logged(first[0].place)  # spent while the sync runs
         await putting  # no "cannot flush the queue"
         await spool.close()
 
@@ -468,7 +468,7 @@ def test_the_queue_directory_lies_under_state_dir(tmp_path):
         gw.close()
 
 
-def test_a_full_queue_relays_as_without_it_and_metrics_count_what_waits(tmp_path):
+def test_a_full_queue_refuses_for_now_and_metrics_count_what_waits(tmp_path):
     from test_workers import metrics
 
     extra = QUEUED + "\nqueue_max_messages = 1"
@@ -478,10 +478,109 @@ def test_a_full_queue_relays_as_without_it_and_metrics_count_what_waits(tmp_path
             assert c.sendmail("news@news.demo.example", ["a@example.com"], SAMPLE) == {}
         wait_until(lambda: [d.verdict for d in gw.decisions()] == [Verdict.DEFERRED])
         assert "gateway_queue_messages 1.0" in metrics(gw)
-        with gw.client() as c, pytest.raises(smtplib.SMTPDataError) as refused:  # the upstream's 451
+        with gw.client() as c, pytest.raises(smtplib.SMTPDataError) as refused:
             c.sendmail(
                 "news@news.demo.example", ["b@example.com"], SAMPLE.replace(b"Subject:", b"Subject: 2", 1)
             )
-        assert refused.value.smtp_code == 451
+        assert refused.value.smtp_code == 452 and b"queue is full" in refused.value.smtp_error
     finally:
         gw.close()
+
+
+# -- what a review found: a pid that comes back, a client gone mid-sync, a failed sync, a log that is down
+
+
+def test_a_new_process_with_a_dead_ones_pid_neither_overwrites_nor_removes_its_segments(tmp_path):
+    """In a container the gateway is pid 1 at every start: segment names must not collide."""
+
+    async def main():
+        dead = Spool(tmp_path, segment_bytes=16 * 1024)
+        await dead.put([(_entry(n), b"d" * 9000) for n in range(3)])
+        _die(dead)
+        alive = Spool(tmp_path, segment_bytes=16 * 1024)  # the same pid, as after a restart
+        await alive.put([(_entry(n), b"a" * 9000) for n in range(10, 13)])
+        adopted = [e.id for orphan in alive.adopt() for e, _, _ in orphan.pending]
+        assert sorted(adopted) == ["e0", "e1", "e2"]
+        names = {p.name for p in tmp_path.glob("*.seg")}
+        assert {s.path.name for s in alive._segments.values()} <= names  # its own are all still there
+        await alive.close()
+
+    asyncio.run(main())
+
+
+def test_a_message_on_the_disk_goes_even_if_its_client_is_gone_before_the_sync_returns(tmp_path, monkeypatch):
+    from gateway.mail import spool as spool_module
+
+    def slow(fds):
+        time.sleep(0.1)
+        for fd in fds:
+            os.fdatasync(fd)
+
+    async def main():
+        relay, settled = _Upstream(), []
+        queue = _queue(tmp_path, relay, settled)
+        await queue.spool.put([(_entry(0), b"warm")])  # a segment made; the next syncs slow
+        monkeypatch.setattr(spool_module, "_fdatasync_all", slow)
+        queue.spool._sync_seconds = 1.0
+        entry = entry_for(
+            "news@example.com", [("r@example.com", ())], (), _decisions("r@example.com"), "news@example.com"
+        )
+        accepting = asyncio.ensure_future(queue.accept([(entry, b"Subject: hi\r\n\r\nbody\r\n")]))
+        await asyncio.sleep(0.02)
+        accepting.cancel()  # the client's connection lost: its session cancelled
+        await asyncio.sleep(0.3)
+        await _run(queue)
+        assert [r for _, r, _ in relay.sent] == [["r@example.com"]]
+        assert [d.verdict for d in settled] == [Verdict.RELAYED] and queue.waiting == 0
+        await queue.stop(1)
+
+    asyncio.run(main())
+
+
+def test_a_failed_sync_leaves_nothing_to_be_sent_later(tmp_path, monkeypatch):
+    from gateway.mail import spool as spool_module
+    from gateway.mail.spool import SpoolError
+
+    def failing(fds):
+        raise OSError(5, "Input/output error")
+
+    async def main():
+        spool, warm = Spool(tmp_path), _entry(0)
+        await spool.put([(warm, b"warm")])
+        spool.settle(warm, [0], [], done=True)
+        monkeypatch.setattr(spool_module, "_fdatasync_all", failing)
+        spool._sync_seconds = 1.0
+        with pytest.raises(SpoolError):
+            await spool.put([(_entry(1), b"not acknowledged")])
+        _die(spool)
+        assert [e.id for orphan in Spool(tmp_path).adopt() for e, _, _ in orphan.pending] == []
+
+    asyncio.run(main())
+
+
+def test_an_outcome_the_log_cannot_take_is_kept_and_written_later(tmp_path):
+    async def main():
+        relay, written, down = _Upstream(), [], [True]
+
+        async def record(decisions):
+            if down[0]:
+                raise OSError(28, "No space left on device")
+            written.extend(decisions)
+
+        queue = MailQueue(
+            Spool(tmp_path / "queue"), relay, _NoStore(), record, lambda d: None,
+            hostname="gw.test", retry_seconds=3600, lifetime_hours=1, at_once=4,
+        )  # fmt: skip
+        entry = entry_for(
+            "news@example.com", [("r@example.com", ())], (), _decisions("r@example.com"), "news@example.com"
+        )
+        await queue.accept([(entry, b"Subject: hi\r\n\r\nbody\r\n")])
+        await _run(queue)
+        assert written == [] and len(queue._unlogged) == 1
+        assert list((tmp_path / "queue").glob("*.seg"))  # its segment keeps the outcome meanwhile
+        down[0] = False
+        await queue.adopt()  # (every minute: outcomes first)
+        assert [d.verdict for d in written] == [Verdict.RELAYED] and queue._unlogged == []
+        await queue.stop(1)
+
+    asyncio.run(main())

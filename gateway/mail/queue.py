@@ -37,7 +37,7 @@ from ..model import Decision, Verdict
 from ..store import Store, StoreError, new_id
 from ..store.base import decision_from_row, decision_row
 from . import dsn
-from .spool import Entry, Spool, SpoolError
+from .spool import Entry, Place, Spool, SpoolError
 from .upstream import Relay, Reply, Transaction, UpstreamRefused, UpstreamUnavailable
 
 log = logging.getLogger("gateway.mail")
@@ -69,6 +69,8 @@ class MailQueue:
         self._settled: dict[str, set[int]] = {}  # entry id: its recipients settled for good
         self._attempts: set[asyncio.Task] = set()
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._accepting: set[asyncio.Task] = set()
+        self._unlogged: list[tuple[Entry, Place | None, list[Decision]]] = []  # the log could not take yet
         self._stopping = False
 
     @property
@@ -89,8 +91,23 @@ class MailQueue:
     ) -> None:
         """The entries on the disk (SpoolError if they cannot be: nothing is acknowledged), their intents
         in the log, and their first attempts begun (on `first[i]`, an upstream transaction already
-        holding the envelope, when given)."""
-        await self.spool.put(entries)
+        holding the envelope, when given). Seen through even if the caller is cancelled meanwhile (its
+        client gone): what is on the disk is then relayed all the same, and known to a retry."""
+        task = asyncio.ensure_future(self._accept(entries, first))
+        self._accepting.add(task)
+        task.add_done_callback(self._accepting.discard)
+        task.add_done_callback(_logged)
+        await asyncio.shield(task)
+
+    async def _accept(self, entries: list[tuple[Entry, bytes]], first: Sequence[Transaction | None]) -> None:
+        try:
+            await self.spool.put(entries)
+        except SpoolError:
+            for tx in first:
+                if tx is not None:
+                    with contextlib.suppress(UpstreamUnavailable):
+                        await tx.abort()
+            raise
         self._record_soon([decision_from_row(row) for entry, _ in entries for row in entry.decisions])
         for n, (entry, _) in enumerate(entries):
             self._begin(entry, first[n] if n < len(first) else None)
@@ -106,8 +123,11 @@ class MailQueue:
         """The entries a stopped process left, put into this process's spool and tried at once, but for
         the recipients its spool or the decision log shows settled; the decisions its spool knows
         written into the log. Returns how many entries."""
+        await self._relog()
         count = 0
         for orphan in self.spool.adopt():
+            if self.full:  # the rest waits for room here, or for another process
+                break
             if orphan.decisions:  # (if they cannot be written, the segment stays for the next try)
                 await self._record([decision_from_row(row) for row in orphan.decisions])
             for entry, data, settled in orphan.pending:
@@ -123,6 +143,18 @@ class MailQueue:
         if count:
             log.warning("queue: %d message(s) left by a stopped process taken over", count)
         return count
+
+    async def _relog(self) -> None:
+        """Outcomes the decision log could not take when they came, tried again (every minute, with
+        `adopt`); their segments stay until it takes them."""
+        waiting, self._unlogged = self._unlogged, []
+        for n, (_, place, outcomes) in enumerate(waiting):
+            try:
+                await self._record(outcomes)
+            except (StoreError, OSError):
+                self._unlogged.extend(waiting[n:])
+                return
+            self.spool.logged(place)
 
     async def _known(self, entry: Entry) -> set[int]:
         settled: set[int] = set()
@@ -239,21 +271,25 @@ class MailQueue:
             await self._report(entry, refused, delivered=sum(1 for r in answers.values() if r.ok))
         settled.update(now_settled)
         done = len(settled) >= len(entry.recipients)
-        self.spool.settle(entry, now_settled, [decision_row(d, "") for d in outcomes], done)
-        if outcomes:
-            try:
-                await self._record(outcomes)
-                self.spool.logged(entry)
-            except (StoreError, OSError) as exc:  # kept in the spool: written when it is taken over
-                log.error("queue: the outcome of entry %s not in the decision log yet: %s", entry.id, exc)
-        if done:
-            self._settled.pop(entry.id, None)
-            return
         try:
-            await self.spool.move(entry, sorted(settled))
-        except SpoolError as exc:  # it waits where it is
-            log.warning("queue: entry %s not moved to the current segment: %s", entry.id, exc)
-        self._later(entry)
+            self.spool.settle(entry, now_settled, [decision_row(d, "") for d in outcomes], done)
+            if outcomes:
+                try:
+                    await self._record(outcomes)
+                    self.spool.logged(entry.place)
+                except (StoreError, OSError) as exc:  # kept in the spool, and tried again (`_relog`)
+                    log.error("queue: the outcome of entry %s not in the decision log yet: %s", entry.id, exc)
+                    self._unlogged.append((entry, entry.place, outcomes))
+            if done:
+                self._settled.pop(entry.id, None)
+            elif not any(e is entry for e, _, _ in self._unlogged):
+                # (an entry with an outcome the log has not taken stays where that outcome is written)
+                await self.spool.move(entry, sorted(settled))
+        except (SpoolError, OSError) as exc:  # it waits where it is
+            log.warning("queue: entry %s: %s", entry.id, exc)
+        finally:
+            if not done:
+                self._later(entry)
 
     async def _report(self, entry: Entry, refused: list[tuple[str, int, str]], delivered: int) -> None:
         if not entry.notice_to:
@@ -290,6 +326,8 @@ class MailQueue:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
+        if self._accepting:
+            await asyncio.wait(list(self._accepting), timeout=wait)
         if self._attempts:
             await asyncio.wait(list(self._attempts), timeout=wait)
         for task in list(self._attempts):

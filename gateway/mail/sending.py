@@ -45,6 +45,7 @@ log = logging.getLogger("gateway.mail")
 
 STORAGE_LOW = Action(451, "4.3.1 Gateway storage low, try again later")
 ALREADY_RELAYED = Action(250, "2.0.0 Already relayed (a retry of the same message): not sent again")
+QUEUE_FULL = Action(452, "4.3.1 The gateway's queue is full, try again later")
 IN_FLIGHT = Action(451, "4.3.0 The same message is being relayed right now, try again later")
 _ENHANCED = re.compile(r"^\d\.\d{1,3}\.\d{1,3}\s+")
 _RETRY_SECONDS = 5.0
@@ -93,8 +94,11 @@ class Sending:
         if not intended:
             await upstream.abort()
             return ALREADY_RELAYED
-        if self.queue is not None and isinstance(upstream, Held) and not self.queue.full:
-            return await self._queued(upstream, outgoing, intended, notice_to)  # (full: relayed at once)
+        if self.queue is not None and isinstance(upstream, Held):
+            if self.queue.full:
+                await upstream.abort()
+                return QUEUE_FULL
+            return await self._queued(upstream, outgoing, intended, notice_to)
         try:
             await self.decisions.record([replace(d, verdict=Verdict.RELAYING) for d in intended])
         except (StoreError, OSError) as exc:  # neither the store nor the journal can take it

@@ -28,6 +28,7 @@ import fcntl
 import json
 import logging
 import os
+import secrets
 import struct
 import time
 import zlib
@@ -117,6 +118,7 @@ class Spool:
         self._current: _Segment | None = None
         self._spare: asyncio.Task[_Segment] | None = None
         self._count = 0
+        self._name = f"{os.getpid()}-{secrets.token_hex(4)}"  # a pid comes back (pid 1 in a container)
         self._sync_seconds = 0.0  # the last sync's
         self._syncing: asyncio.Future[None] | None = None
         self._dirty: list[_Segment] = []
@@ -127,15 +129,23 @@ class Spool:
     # -- writing -------------------------------------------------------------------------------------
 
     async def put(self, entries: list[tuple[Entry, bytes]]) -> None:
-        """Each entry and its message appended and synced to the disk (SpoolError if they cannot be)."""
-        for entry, data in entries:
-            head = entry.header() + b"\n"
-            segment = await self._room(_HEAD.size + len(head) + len(data))
-            offset = segment.end + _HEAD.size + len(head)
-            self._write(segment, b"E", head + data)
-            entry.place = Place(segment.path.name, offset, len(data))
-            segment.pending.add(entry.id)
-        await self._synced()
+        """Each entry and its message appended and synced to the disk (SpoolError if they cannot be: then
+        none of them is left pending here, since the client, not acknowledged, sends them again)."""
+        written: list[Entry] = []
+        try:
+            for entry, data in entries:
+                head = entry.header() + b"\n"
+                segment = await self._room(_HEAD.size + len(head) + len(data))
+                offset = segment.end + _HEAD.size + len(head)
+                self._write(segment, b"E", head + data)
+                entry.place = Place(segment.path.name, offset, len(data))
+                segment.pending.add(entry.id)
+                written.append(entry)
+            await self._synced()
+        except SpoolError:
+            for entry in written:
+                self.settle(entry, [], [], done=True)
+            raise
 
     def settle(self, entry: Entry, settled: list[int], decisions: list[dict], done: bool) -> None:
         """What an attempt did: `settled` recipients (indices) need no more attempts, `decisions` are their
@@ -166,8 +176,11 @@ class Spool:
         old = entry.place
         if old is None or self.is_current(old):
             return
-        data = self.read(old)
-        await self.put([(entry, data)])
+        try:
+            await self.put([(entry, self.read(old))])
+        except (SpoolError, OSError):
+            entry.place = old  # it waits where it was
+            raise
         if settled:
             self.settle(entry, settled, [], done=False)
         segment = self._segments.get(old.segment)
@@ -182,10 +195,10 @@ class Spool:
         segment.pending.discard(entry.id)
         self._drop_if_spent(segment)
 
-    def logged(self, entry: Entry) -> None:
-        """The decisions of the entry's last `settle` are in the decision log: its segment need not keep
-        them any more."""
-        segment = self._segments.get(entry.place.segment) if entry.place else None
+    def logged(self, place: Place | None) -> None:
+        """The decisions of the last `settle` of the entry at `place` are in the decision log: its
+        segment need not keep them any more."""
+        segment = self._segments.get(place.segment) if place else None
         if segment is not None:
             segment.unlogged = max(0, segment.unlogged - 1)
             self._drop_if_spent(segment)
@@ -199,7 +212,10 @@ class Spool:
         segment = self._segments.get(place.segment)
         if segment is None:
             raise SpoolError(f"queue segment {place.segment} is gone")
-        data = os.pread(segment.fd, place.length, place.offset)
+        try:
+            data = os.pread(segment.fd, place.length, place.offset)
+        except OSError as exc:
+            raise SpoolError(f"cannot read queue segment {place.segment}: {exc.strerror}") from exc
         if len(data) != place.length:
             raise SpoolError(f"queue segment {place.segment} is short")
         return data
@@ -255,8 +271,11 @@ class Spool:
             async with self._rotating:
                 if segment is not self._current:
                     continue  # another writer moved on meanwhile: look again
-                spare, self._spare = self._spare, None
-                fresh = await spare if spare is not None else await asyncio.to_thread(self._make)
+                if self._spare is None:
+                    self._spare = asyncio.ensure_future(asyncio.to_thread(self._make))
+                # shielded: a writer cancelled meanwhile (its client gone) leaves the segment to the next
+                fresh = await asyncio.shield(self._spare)
+                self._spare = None
                 self._segments[fresh.path.name] = fresh
                 self._current = fresh
                 if segment is not None:
@@ -264,11 +283,15 @@ class Spool:
                 self._spare = asyncio.ensure_future(asyncio.to_thread(self._make))  # the next, meanwhile
 
     def _make(self) -> _Segment:
-        """A new segment, filled and synced under a name no other process adopts (`.new`), then named."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        """A new segment, filled and synced under a name no other process adopts (`.new`), then linked
+        to its own name (never over another file: a name taken is an error, not a replacement)."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SpoolError(f"cannot make the queue directory {self.directory}: {exc.strerror}") from exc
         while True:
             self._count += 1
-            path = self.directory / f"{os.getpid()}-{self._count}.seg"
+            path = self.directory / f"{self._name}-{self._count}.seg"
             making = path.with_suffix(".new")
             try:
                 fd = os.open(making, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
@@ -283,7 +306,8 @@ class Spool:
             while left > 0:
                 left -= os.write(fd, zeros[: min(left, len(zeros))])
             os.fsync(fd)
-            os.rename(making, path)
+            os.link(making, path)  # FileExistsError rather than replacing a segment of the same name
+            making.unlink()
             _sync_directory(self.directory)
         except OSError as exc:
             os.close(fd)
@@ -295,7 +319,10 @@ class Spool:
         self._segments.pop(segment.path.name, None)
         if segment in self._dirty:
             self._dirty.remove(segment)
-        segment.path.unlink(missing_ok=True)
+        try:
+            segment.path.unlink(missing_ok=True)
+        except OSError as exc:  # left for the next start to read (all done) and remove
+            log.warning("queue segment %s not removed: %s", segment.path, exc)
         if segment in self._in_sync:  # a sync in a thread has it: closed once that returns
             self._closing.append(segment.fd)
         else:
@@ -311,6 +338,8 @@ class Spool:
             return
         for half_made in self.directory.glob("*.new"):  # a stopped process's, never written to
             try:
+                if time.time() - half_made.stat().st_mtime < 60:
+                    continue  # (being made, perhaps, before its maker has locked it)
                 fd = os.open(half_made, os.O_RDONLY | os.O_CLOEXEC)
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -332,7 +361,8 @@ class Spool:
                 except BlockingIOError:
                     continue  # its process lives
                 yield _scan(fd, path)
-                path.unlink(missing_ok=True)
+                if _same_file(fd, path):  # (the name still this file's, not a new one of the same name)
+                    path.unlink(missing_ok=True)
             finally:
                 os.close(fd)
 
@@ -415,6 +445,14 @@ def _scan(fd: int, path: Path) -> Orphan:
 
 def _record(kind: bytes, payload: bytes) -> bytes:
     return _HEAD.pack(MAGIC, kind, len(payload), zlib.crc32(payload)) + payload
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        mine, named = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (mine.st_dev, mine.st_ino) == (named.st_dev, named.st_ino)
 
 
 def _fdatasync_all(fds: list[int]) -> None:
