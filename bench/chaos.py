@@ -331,7 +331,7 @@ class Chaos:
         """Until the queue has relayed all it took: no decision `relaying` or `deferred`, and no entry
         left in a segment (one taken over after the last kill may have no decision yet); at most so long."""
         sys.path.insert(0, str(REPO))
-        from gateway.mail.spool import read_segment
+        from gateway.mail.spool_records import read_segment
 
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:

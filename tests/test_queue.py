@@ -21,7 +21,8 @@ from test_smtp import ENV, SAMPLE, Setup
 from gateway.config import ConfigError
 from gateway.config import load as load_config
 from gateway.mail.queue import MailQueue, entry_for
-from gateway.mail.spool import MAGIC, Entry, Spool, read_segment
+from gateway.mail.spool import Spool
+from gateway.mail.spool_records import MAGIC, Entry, read_segment
 from gateway.mail.upstream import Reply, UpstreamUnavailable
 from gateway.model import Category, Channel, Decision, Verdict
 

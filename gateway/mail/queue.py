@@ -37,7 +37,8 @@ from ..model import Decision, Verdict
 from ..store import Store, StoreError, new_id
 from ..store.base import decision_from_row, decision_row
 from . import dsn
-from .spool import Entry, Place, Spool, SpoolError
+from .spool import Spool, SpoolError
+from .spool_records import Entry, Place
 from .upstream import Relay, Reply, Transaction, UpstreamRefused, UpstreamUnavailable
 
 log = logging.getLogger("gateway.mail")

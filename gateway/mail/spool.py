@@ -1,19 +1,12 @@
 """The mail queue's disk: each message the gateway has answered 250 for and the upstream has not taken yet.
 
-Layout: `<state_dir>/queue/<pid>-<n>.seg`, the segment files of one serving process, each held under an
-exclusive `flock` for as long as that process lives (so another process can tell a dead one's segments,
-and adopt them: `orphans`). A segment is filled with zeros when it is made, off any client's clock, so
-that appending a record overwrites blocks the file already has: its `fdatasync` then flushes the data
-alone, with no file-system metadata (a fraction of a millisecond; a new file's fsync costs a journal
-commit, a few times that).
-
-Records, one after another: MAGIC (4 bytes), kind (1), payload length (4, big-endian), CRC-32 of the
-payload (4), payload. Kind `E`, an entry: a JSON header line, then the message's bytes as they go
-upstream. Kind `O`, what became of an entry (JSON): the recipients settled by an attempt, their
-decisions as the upstream's answer left them, and whether the entry is done (every recipient settled,
-or moved to another process's segment). Reading stops at the first record that is not whole: zeros are
-the end written so far, a bad CRC a write a power cut tore (never acknowledged: its 250 waits for the
-sync).
+Layout: `<state_dir>/queue/<pid>-<random>-<n>.seg`, the segment files of one serving process, each held
+under an exclusive `flock` for as long as that process lives (so another process can tell a dead one's
+segments, and take them over: `adopt`). A segment is filled with zeros when it is made, off any client's
+clock, so that appending a record overwrites blocks the file already has: its `fdatasync` then flushes
+the data alone, with no file-system metadata (a fraction of a millisecond; a new file's fsync costs a
+journal commit, a few times that). The records, `E` for an entry and `O` for what became of it, are
+spool_records.py's.
 
 An `O` record is written right after the upstream's answer, before the decision log's commit, and
 without a sync of its own: a process that dies then leaves its queue knowing what went, so the next one
@@ -29,73 +22,21 @@ import json
 import logging
 import os
 import secrets
-import struct
 import time
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .spool_records import HEAD, Entry, Orphan, Place, framed, scan
+
 log = logging.getLogger("gateway.mail")
 
-MAGIC = b"GWQ1"
-_HEAD = struct.Struct(">4scII")  # magic, kind, length, crc
 SEGMENT_BYTES = 1024 * 1024  # about 180 messages of 5 KB; a bigger message gets a segment that grows
 _INLINE_SYNC = 0.002  # a sync that took less than this runs on the event loop next time (see `_sync`)
 
 
 class SpoolError(Exception):
     """The queue's disk cannot take the message: nothing was acknowledged."""
-
-
-@dataclass(frozen=True)
-class Place:
-    """Where an entry's message lies: read back when it is its turn (`Spool.read`)."""
-
-    segment: str
-    offset: int
-    length: int
-
-
-@dataclass
-class Entry:
-    """One upstream transaction to make: the envelope, the decisions it settles, and where its bytes are."""
-
-    id: str
-    mail_from: str
-    recipients: list[tuple[str, tuple[str, ...]]]  # as RCPT'd upstream, with their parameters
-    options: tuple[str, ...]  # MAIL parameters
-    decisions: list[dict]  # one decision row per recipient (store.base.decision_row), same order
-    arrived: float  # epoch seconds the client's 250 was given
-    notice_to: str = ""  # who hears of a refusal for good ("" for a notice itself: none about one)
-    place: Place | None = None
-
-    def header(self) -> bytes:
-        return json.dumps(
-            {
-                "id": self.id,
-                "mail_from": self.mail_from,
-                "recipients": [[a, list(o)] for a, o in self.recipients],
-                "options": list(self.options),
-                "decisions": self.decisions,
-                "arrived": self.arrived,
-                "notice_to": self.notice_to,
-            },
-            separators=(",", ":"),
-        ).encode("utf-8")
-
-    @classmethod
-    def from_header(cls, raw: bytes) -> Entry:
-        data = json.loads(raw)
-        return cls(
-            data["id"],
-            data["mail_from"],
-            [(a, tuple(o)) for a, o in data["recipients"]],
-            tuple(data["options"]),
-            list(data["decisions"]),
-            float(data["arrived"]),
-            data.get("notice_to", ""),
-        )
 
 
 @dataclass
@@ -135,8 +76,8 @@ class Spool:
         try:
             for entry, data in entries:
                 head = entry.header() + b"\n"
-                segment = await self._room(_HEAD.size + len(head) + len(data))
-                offset = segment.end + _HEAD.size + len(head)
+                segment = await self._room(HEAD.size + len(head) + len(data))
+                offset = segment.end + HEAD.size + len(head)
                 self._write(segment, b"E", head + data)
                 entry.place = Place(segment.path.name, offset, len(data))
                 segment.pending.add(entry.id)
@@ -221,7 +162,7 @@ class Spool:
         return data
 
     def _write(self, segment: _Segment, kind: bytes, payload: bytes) -> None:
-        record = _record(kind, payload)
+        record = framed(kind, payload)
         try:
             view, at = memoryview(record), segment.end
             while view:
@@ -360,7 +301,7 @@ class Spool:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     continue  # its process lives
-                yield _scan(fd, path)
+                yield scan(fd, path)
                 if _same_file(fd, path):  # (the name still this file's, not a new one of the same name)
                     path.unlink(missing_ok=True)
             finally:
@@ -381,70 +322,6 @@ class Spool:
                 os.close(segment.fd)
         self._segments.clear()
         self._current = self._spare = None
-
-
-@dataclass
-class Orphan:
-    """A stopped process's segment, read: the entries not done (each with the recipients settled
-    already), and the decisions its `O` records hold (for the log, which may not have them)."""
-
-    path: Path
-    fd: int
-    end: int  # where its records end
-    pending: list[tuple[Entry, bytes, set[int]]]
-    decisions: list[dict]
-
-    def taken(self, entry: Entry) -> None:
-        """`entry` is on the caller's disk now: marked done here at once, so that a process that dies
-        before this segment goes does not have it taken over twice. No sync: a process's crash keeps it."""
-        moved = {"id": entry.id, "settled": [], "decisions": [], "done": True, "moved": True}
-        record = _record(b"O", json.dumps(moved).encode())
-        os.pwrite(self.fd, record, self.end)
-        self.end += len(record)
-
-
-def read_segment(fd: int, path: Path) -> list[tuple[Entry, bytes]]:
-    """The entries of a segment not done, in the order they were written."""
-    return [(entry, data) for entry, data, _ in _scan(fd, path).pending]
-
-
-def _scan(fd: int, path: Path) -> Orphan:
-    size, at = os.fstat(fd).st_size, 0
-    entries: dict[str, tuple[Entry, bytes, set[int]]] = {}
-    decisions: dict[str, dict[str, dict]] = {}  # by entry, by decision id: the last row written
-    done: set[str] = set()
-    while at + _HEAD.size <= size:
-        magic, kind, length, crc = _HEAD.unpack(os.pread(fd, _HEAD.size, at))
-        if magic != MAGIC or at + _HEAD.size + length > size:
-            break
-        payload = os.pread(fd, length, at + _HEAD.size)
-        if zlib.crc32(payload) != crc:
-            log.warning("queue segment %s: a torn record at %d (never acknowledged): ends there", path, at)
-            break
-        at += _HEAD.size + length
-        try:
-            if kind == b"E":
-                head, _, data = payload.partition(b"\n")
-                entry = Entry.from_header(head)
-                entries[entry.id] = (entry, data, set())
-            elif kind == b"O":
-                what = json.loads(payload)
-                if what["id"] in entries:
-                    entries[what["id"]][2].update(int(n) for n in what["settled"])
-                rows = decisions.setdefault(what["id"], {})
-                rows.update((row["id"], row) for row in what["decisions"])
-                if what.get("moved"):  # another process has it: what it does is its own to write
-                    rows.clear()
-                if what["done"]:
-                    done.add(what["id"])
-        except (ValueError, KeyError, TypeError) as exc:
-            log.error("queue segment %s: an unreadable record at %d skipped: %s", path, at, exc)
-    pending = [found for entry_id, found in entries.items() if entry_id not in done]
-    return Orphan(path, fd, at, pending, [row for rows in decisions.values() for row in rows.values()])
-
-
-def _record(kind: bytes, payload: bytes) -> bytes:
-    return _HEAD.pack(MAGIC, kind, len(payload), zlib.crc32(payload)) + payload
 
 
 def _same_file(fd: int, path: Path) -> bool:
