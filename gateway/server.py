@@ -30,11 +30,11 @@ from .decisions import DecisionLog
 from .http import HttpContext, HttpDoor, twilio_inbound
 from .lists import Lists
 from .mail.engine import Delivery, EmailEngine
-from .mail.queue import MailQueue
+from .mail.queue import MailQueue, make_queue
 from .mail.reserve import DiskReserve
 from .mail.sending import Safekeeping
 from .mail.signing import DkimError, DkimSigners
-from .mail.spool import Spool, SpoolError
+from .mail.spool import SpoolError
 from .mail.upstream import MaildirRelay, Relay
 from .metrics import Metrics
 from .metrics import prepare as prepare_metrics
@@ -175,13 +175,7 @@ class Gateway:
         )
         self.queue: MailQueue | None = None
         if config.smtp.queue:
-            smtp = config.smtp
-            self.queue = MailQueue(
-                Spool(Path(config.state_dir) / "queue"), self.relay, self.store,
-                self._outcomes, self.decisions.record_soon, hostname=smtp.hostname,
-                retry_seconds=smtp.queue_retry_seconds, lifetime_hours=smtp.queue_lifetime_hours,
-                at_once=smtp.upstream_pool_size, max_messages=smtp.queue_max_messages,
-            )  # fmt: skip
+            self.queue = make_queue(config, self.relay, self.store, self.decisions)
             self.mail.sending.queue = self.queue
             self.metrics.watch_queue(lambda: self.queue.waiting if self.queue else 0)
         self.credentials = Credentials(config, on_failure=self.metrics.auth_failed)
@@ -291,10 +285,6 @@ class Gateway:
                 )
             except StoreError as exc:
                 log.debug("intents not settled now: %s", exc)
-
-    async def _outcomes(self, decisions: list) -> None:
-        """The queue's outcomes: in the store (or the journal while it is down), no flush of their own."""
-        await self.decisions.record(decisions, replace=True, durable=False)
 
     async def _adopt(self) -> None:
         """Queued mail a stopped process left (mail/queue.py), taken over by this one."""

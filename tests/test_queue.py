@@ -6,6 +6,7 @@ sockets against the test sink, stopped, killed and started again."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import os
 import smtplib
@@ -315,14 +316,23 @@ def test_a_notice_refused_for_good_is_dropped_not_bounced_again(tmp_path):
 # -- the whole gateway ------------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _gateway(tmp_path: Path, **options):
+    """The gateway (test_smtp's Setup) with `options`, stopped afterwards whatever happens."""
+    gw = Setup(tmp_path, **options)
+    try:
+        yield gw
+    finally:
+        gw.close()
+
+
 def _relayed(gw: Setup, n: int = 1) -> list:
     wait_until(lambda: sum(d.verdict is Verdict.RELAYED for d in gw.decisions()) >= n, timeout=20)
     return gw.decisions()
 
 
 def test_queued_mail_is_answered_queued_and_relayed_with_its_decision(tmp_path):
-    gw = Setup(tmp_path, smtp_extra=QUEUED)
-    try:
+    with _gateway(tmp_path, smtp_extra=QUEUED) as gw:
         with gw.client() as c:
             c.ehlo()
             c.mail("news@news.demo.example")
@@ -333,25 +343,19 @@ def test_queued_mail_is_answered_queued_and_relayed_with_its_decision(tmp_path):
         assert decision.recipient == "reader@example.com" and "Ok: queued as SINK" in decision.upstream
         ((envelope, data),) = gw.sink.messages()
         assert envelope["rcpt_tos"] == ["reader@example.com"] and b"List-Unsubscribe:" in data
-    finally:
-        gw.close()
 
 
 def test_an_upstream_that_is_down_still_gets_the_client_a_451_at_rcpt(tmp_path):
-    gw = Setup(tmp_path, smtp_extra=QUEUED, start_sink=False)
-    try:
+    with _gateway(tmp_path, smtp_extra=QUEUED, start_sink=False) as gw:
         with gw.client() as c:
             c.ehlo()
             c.mail("news@news.demo.example")
             code, _ = c.rcpt("reader@example.com")
         assert code == 451
-    finally:
-        gw.close()
 
 
 def test_a_deferral_at_data_is_queued_and_tried_again_until_the_upstream_takes_it(tmp_path):
-    gw = Setup(tmp_path, smtp_extra=QUEUED, sink_args=("--data-reply", "451 4.3.0 try later"))
-    try:
+    with _gateway(tmp_path, smtp_extra=QUEUED, sink_args=("--data-reply", "451 4.3.0 try later")) as gw:
         with gw.client() as c:
             assert c.sendmail("news@news.demo.example", ["reader@example.com"], SAMPLE) == {}
         wait_until(lambda: [d.verdict for d in gw.decisions()] == [Verdict.DEFERRED])
@@ -360,14 +364,11 @@ def test_a_deferral_at_data_is_queued_and_tried_again_until_the_upstream_takes_i
         gw.sink = Sink(tmp_path / "sink", gw.upstream_port)  # the upstream takes mail again
         assert len(_relayed(gw)) == 1
         assert len(gw.sink.messages()) == 1
-    finally:
-        gw.close()
 
 
 def test_marketing_to_several_recipients_is_queued_as_one_copy_each(tmp_path):
-    gw = Setup(tmp_path, smtp_extra=QUEUED)
     people = [f"p{n}@example.com" for n in range(5)]
-    try:
+    with _gateway(tmp_path, smtp_extra=QUEUED) as gw:
         with gw.client() as c:
             c.ehlo()
             c.mail("news@news.demo.example")
@@ -377,13 +378,10 @@ def test_marketing_to_several_recipients_is_queued_as_one_copy_each(tmp_path):
         assert code == 250 and b"Queued: 5 copies" in text
         _relayed(gw, 5)
         assert sorted(e["rcpt_tos"][0] for e, _ in gw.sink.messages()) == people
-    finally:
-        gw.close()
 
 
 def test_a_refusal_for_good_after_the_250_goes_back_to_the_sender_in_a_dsn(tmp_path):
-    gw = Setup(tmp_path, smtp_extra=QUEUED, sink_args=("--refuse-data", "p001"))
-    try:
+    with _gateway(tmp_path, smtp_extra=QUEUED, sink_args=("--refuse-data", "p001")) as gw:
         with gw.client() as c:
             assert c.sendmail("news@news.demo.example", ["p001@example.com"], SAMPLE) == {}
         wait_until(lambda: len(gw.sink.messages()) == 1)
@@ -393,13 +391,10 @@ def test_a_refusal_for_good_after_the_250_goes_back_to_the_sender_in_a_dsn(tmp_p
         assert report.get_content_type() == "multipart/report"
         assert b"Final-Recipient: rfc822; p001@example.com" in data and b"Status: 5.7.1" in data
         assert [d.verdict for d in gw.decisions()] == [Verdict.FAILED]
-    finally:
-        gw.close()
 
 
 def test_queued_mail_survives_a_kill_and_goes_after_the_next_start(tmp_path):
-    gw = Setup(tmp_path, smtp_extra=QUEUED, sink_args=("--data-reply", "451 4.3.0 try later"))
-    try:
+    with _gateway(tmp_path, smtp_extra=QUEUED, sink_args=("--data-reply", "451 4.3.0 try later")) as gw:
         with gw.client() as c:
             for n in range(3):
                 c.sendmail(
@@ -419,13 +414,10 @@ def test_queued_mail_survives_a_kill_and_goes_after_the_next_start(tmp_path):
             f"r{n}@example.com" for n in range(3)
         ]
         assert "taken over" in gw.gateway.output()
-    finally:
-        gw.close()
 
 
 def test_a_stop_leaves_deferred_mail_queued_for_the_next_start_and_none_goes_twice(tmp_path):
-    gw = Setup(tmp_path, smtp_extra=QUEUED)
-    try:
+    with _gateway(tmp_path, smtp_extra=QUEUED) as gw:
         with gw.client() as c:
             assert c.sendmail("news@news.demo.example", ["a@example.com"], SAMPLE) == {}
         _relayed(gw)
@@ -436,8 +428,6 @@ def test_a_stop_leaves_deferred_mail_queued_for_the_next_start_and_none_goes_twi
         assert (
             not list((tmp_path / "state" / "queue").glob("*.seg")) or "taken over" not in gw.gateway.output()
         )
-    finally:
-        gw.close()
 
 
 @pytest.mark.parametrize(
@@ -459,22 +449,18 @@ def test_bad_queue_settings_are_refused_naming_the_key(tmp_path, line, problem):
 
 
 def test_the_queue_directory_lies_under_state_dir(tmp_path):
-    gw = Setup(tmp_path, smtp_extra=QUEUED)
-    try:
+    with _gateway(tmp_path, smtp_extra=QUEUED) as gw:
         with gw.client() as c:
             c.sendmail("news@news.demo.example", ["a@example.com"], SAMPLE)
         _relayed(gw)
         assert (tmp_path / "state" / "queue").is_dir()
-    finally:
-        gw.close()
 
 
 def test_a_full_queue_refuses_for_now_and_metrics_count_what_waits(tmp_path):
     from test_workers import metrics
 
     extra = QUEUED + "\nqueue_max_messages = 1"
-    gw = Setup(tmp_path, smtp_extra=extra, sink_args=("--data-reply", "451 4.3.0 try later"))
-    try:
+    with _gateway(tmp_path, smtp_extra=extra, sink_args=("--data-reply", "451 4.3.0 try later")) as gw:
         with gw.client() as c:
             assert c.sendmail("news@news.demo.example", ["a@example.com"], SAMPLE) == {}
         wait_until(lambda: [d.verdict for d in gw.decisions()] == [Verdict.DEFERRED])
@@ -484,8 +470,6 @@ def test_a_full_queue_refuses_for_now_and_metrics_count_what_waits(tmp_path):
                 "news@news.demo.example", ["b@example.com"], SAMPLE.replace(b"Subject:", b"Subject: 2", 1)
             )
         assert refused.value.smtp_code == 452 and b"queue is full" in refused.value.smtp_error
-    finally:
-        gw.close()
 
 
 # -- what a review found: a pid that comes back, a client gone mid-sync, a failed sync, a log that is down

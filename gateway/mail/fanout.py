@@ -139,7 +139,7 @@ async def fan_out(
     answers = [a if isinstance(a, Action) else _FAILED for a in found]
     refused = [(c, a) for c, a in zip(copies, answers) if a.code != 250]
     if not refused or len(refused) == len(answers) or any(a.code < 500 for _, a in refused):
-        return combined(answers, bool(message_id))
+        return combined(answers, bool(message_id), queued=sending.queue is not None)
     return await _reported(relay, copies, refused, notice, bool(message_id))
 
 
@@ -185,13 +185,12 @@ async def _reported(
     )
 
 
-def combined(answers: Sequence[Action], retry_known: bool) -> Action:
-    """One reply for the copies' answers (the module's docstring)."""
+def combined(answers: Sequence[Action], retry_known: bool, queued: bool = False) -> Action:
+    """One reply for the copies' answers (the module's docstring); `queued`: taken by the queue."""
     failed = [a for a in answers if a.code != 250]
     if not failed:
-        if all(a.text.startswith("2.0.0 Queued") for a in answers):  # smtp.queue (queue.py)
-            return Action(250, f"2.0.0 Queued: {len(answers)} copies, one per recipient")
-        return Action(250, f"2.0.0 Accepted upstream: {len(answers)} copies, one per recipient")
+        how = "Queued" if queued else "Accepted upstream"
+        return Action(250, f"2.0.0 {how}: {len(answers)} copies, one per recipient")
     taken = len(answers) - len(failed)
     if all(a.code >= 500 for a in failed):  # refused for good, nothing to retry
         why = " ".join(failed[0].text.split())[:160]

@@ -32,7 +32,10 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
+from ..config import Config
+from ..decisions import DecisionLog
 from ..model import Decision, Verdict
 from ..store import Store, StoreError, new_id
 from ..store.base import decision_from_row, decision_row
@@ -81,8 +84,8 @@ class MailQueue:
 
     @property
     def full(self) -> bool:
-        """Holding `max_messages`: new mail is relayed as without the queue (the upstream's answer, then
-        250) rather than kept, so that a long outage does not fill the disk and memory."""
+        """Holding `max_messages`: new mail is refused for now (452, sending.py) rather than kept, so that
+        a long outage does not fill the disk and memory."""
         return len(self._settled) >= self.max_messages
 
     # -- taking messages -------------------------------------------------------------------------------
@@ -109,7 +112,9 @@ class MailQueue:
                     with contextlib.suppress(UpstreamUnavailable):
                         await tx.abort()
             raise
-        self._record_soon([decision_from_row(row) for entry, _ in entries for row in entry.decisions])
+        self._record_soon(
+            [replace(d, verdict=Verdict.RELAYING) for entry, _ in entries for d in intended(entry)]
+        )
         for n, (entry, _) in enumerate(entries):
             self._begin(entry, first[n] if n < len(first) else None)
 
@@ -249,11 +254,12 @@ class MailQueue:
         outcomes: list[Decision] = []
         now_settled: list[int] = []
         refused: list[tuple[str, int, str]] = []
+        intents = intended(entry)
         for n, reply in answers.items():
-            row = entry.decisions[n] if n < len(entry.decisions) else None
+            intent = intents[n] if n < len(intents) else None
             verdict: Verdict
             if reply.ok:
-                verdict = Verdict(row.get("then", Verdict.RELAYED.value)) if row else Verdict.RELAYED
+                verdict = intent.verdict if intent else Verdict.RELAYED
                 now_settled.append(n)
             elif reply.code >= 500 or expired:
                 verdict = Verdict.FAILED
@@ -264,10 +270,8 @@ class MailQueue:
                 refused.append((entry.recipients[n][0], reply.code, text))
             else:
                 verdict = Verdict.DEFERRED
-            if row is not None:
-                outcomes.append(
-                    replace(decision_from_row(row), verdict=verdict, upstream=reply.line()[:1000])
-                )
+            if intent is not None:
+                outcomes.append(replace(intent, verdict=verdict, upstream=reply.line()[:1000]))
         if refused:
             await self._report(entry, refused, delivered=sum(1 for r in answers.values() if r.ok))
         settled.update(now_settled)
@@ -336,6 +340,22 @@ class MailQueue:
         await self.spool.close()
 
 
+def make_queue(config: Config, relay: Relay, store: Store, decisions: DecisionLog) -> MailQueue:
+    """The queue `gateway serve` runs with `smtp.queue`: its spool under `<state_dir>/queue`, its outcomes
+    into the decision log without a flush of their own (the spool holds them until the log has them)."""
+    smtp = config.smtp
+
+    async def outcomes(found: list[Decision]) -> None:
+        await decisions.record(found, replace=True, durable=False)
+
+    return MailQueue(
+        Spool(Path(config.state_dir) / "queue"), relay, store, outcomes, decisions.record_soon,
+        hostname=smtp.hostname, retry_seconds=smtp.queue_retry_seconds,
+        lifetime_hours=smtp.queue_lifetime_hours, at_once=smtp.upstream_pool_size,
+        max_messages=smtp.queue_max_messages,
+    )  # fmt: skip
+
+
 def entry_for(
     mail_from: str,
     recipients: Sequence[tuple[str, Sequence[str]]],
@@ -343,14 +363,14 @@ def entry_for(
     intended: Sequence[Decision],
     notice_to: str,
 ) -> Entry:
-    """An entry for `intended` (one decision per recipient, same order), its intents `relaying` and the
-    verdict each becomes once relayed kept beside (`then`)."""
+    """An entry for `intended` (one decision per recipient, same order, as each becomes once relayed):
+    written as intents (`relaying`), the verdict each becomes kept beside (`then`)."""
     rows = []
     for d in intended:
         row = decision_row(replace(d, verdict=Verdict.RELAYING), "")
         row["then"] = d.verdict.value
         rows.append(row)
-    return Entry(
+    entry = Entry(
         new_id(),
         mail_from,
         [(a, tuple(o)) for a, o in recipients],
@@ -359,6 +379,19 @@ def entry_for(
         time.time(),
         notice_to,
     )
+    entry.intents = list(intended)
+    return entry
+
+
+def intended(entry: Entry) -> list[Decision]:
+    """What each recipient's decision becomes once relayed: as the entry was made, or read back from its
+    rows (an entry taken over from a stopped process)."""
+    if not entry.intents and entry.decisions:
+        entry.intents = [
+            replace(decision_from_row(row), verdict=Verdict(row.get("then", Verdict.RELAYED.value)))
+            for row in entry.decisions
+        ]
+    return entry.intents
 
 
 def _logged(task: asyncio.Task) -> None:

@@ -17,8 +17,10 @@ import logging
 import os
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..model import Decision
 
 log = logging.getLogger("gateway.mail")
 
@@ -47,6 +49,9 @@ class Entry:
     arrived: float  # epoch seconds the client's 250 was given
     notice_to: str = ""  # who hears of a refusal for good ("" for a notice itself: none about one)
     place: Place | None = None
+    # the decisions each recipient's becomes once relayed, as objects (queue.py `intended`): kept by the
+    # process that made the entry, read back from `decisions` by one that took it over; never written
+    intents: list[Decision] = field(default_factory=list, repr=False, compare=False)
 
     def header(self) -> bytes:
         return json.dumps(
