@@ -122,6 +122,12 @@ def test_defaults_when_sections_are_absent(tmp_path):
             "sender[2].name",
             "already used by sender 'a'",
         ),
+        (  # a STOP to a shared number would opt out of one of them only
+            "[[sender]]\nname = 'a'\nbrand = 'A'\nsms_from = ['+15005550006']\n"
+            "[[sender]]\nname = 'b'\nbrand = 'B'\nsms_from = ['+15005550007', '+15005550006']\n",
+            "sender[2].sms_from",
+            "'+15005550006' is already used by sender 'a'",
+        ),
         (
             "[[sender]]\nname = 'a'\nbrand = 'A'\ntwilio_account_sid = 'AC123'\n",
             "sender[1].twilio_account_sid",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
+import time
 import urllib.request
 
 import pytest
@@ -63,3 +65,30 @@ def test_a_nul_in_the_query_is_bad_input_not_an_unavailable_store(gw, query):
 def test_a_nul_in_the_path_is_bad_input(gw):
     status, body = get(gw, "/v1/decisions/abc%00def", OPS)
     assert status in (400, 404), body
+
+
+def _raw(gw, data: bytes) -> bytes:
+    host, port = gw.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(data)
+        return conn.recv(200)
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + b"Z" * 60_000 + b"\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad\x01Header: y\r\n\r\n",
+        b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    ],
+    ids=["chunk-size", "control-in-header", "long-line"],
+)
+def test_an_unparseable_request_is_a_400_and_one_short_log_line(gw, request_bytes):
+    """Unauthenticated bytes never reach the log as an ERROR with a traceback quoting them."""
+    before = len(gw.gateway.output())
+    answer = _raw(gw, request_bytes)
+    assert answer.startswith(b"HTTP/1.") and answer[8:13] == b" 400 ", answer
+    time.sleep(0.3)
+    logged = gw.gateway.output()[before:]
+    assert "Traceback" not in logged and " ERROR " not in logged, logged[:2000]
+    assert "unparseable HTTP request from 127.0.0.1" in logged and len(logged) < 600, logged[:2000]

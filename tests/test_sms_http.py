@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import signal
 import threading
 import urllib.error
@@ -537,6 +538,13 @@ def test_v1_bad_input_is_a_clear_4xx_and_nothing_is_sent(gw):
             400,
             "BAD_SEND_AT",
         ),
+        (  # past the last year there is once in UTC
+            b'{"to": "+12125550123", "body": "hi", "send_at": "9999-12-31T23:59:59-05:00"}',
+            "application/json",
+            KEYS["acme"],
+            400,
+            "BAD_SEND_AT",
+        ),
         (b'{"to": 5, "body": "hi"}', "application/json", KEYS["acme"], 400, "MISSING_TO"),
         (b'{"to": "+12125550123", "body": "hi"}', "application/json", "wrong-key", 401, "UNAUTHORIZED"),
         (b'{"to": "+12125550123", "body": "hi"}', "application/json", None, 401, "UNAUTHORIZED"),
@@ -554,6 +562,26 @@ def test_v1_bad_input_is_a_clear_4xx_and_nothing_is_sent(gw):
         assert (got, body.get("error", {}).get("code")) == (status, code), (data[:60], body)
         assert body["error"]["message"]
     assert gw.get("/v1/nothing-here")[0] == 404
+    # a multipart part whose header line is no header: aiohttp's parser refuses it, before any login too
+    broken = b"--XyZ\r\nNoColonHeader\r\n\r\nx\r\n--XyZ--\r\n"
+    twilio_create = f"/2010-04-01/Accounts/{ACME_SID}/Messages.json"
+    login = urllib.request.Request(
+        gw.url + "/ops/login",
+        data=broken,
+        method="POST",
+        headers={"Content-Type": "multipart/form-data; boundary=XyZ"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(login, timeout=30)
+    assert refused.value.code == 400
+    got, body, _ = gw.post(
+        twilio_create,
+        broken,
+        key=None,
+        content_type="multipart/form-data; boundary=XyZ",
+        headers=basic(ACME_SID, KEYS["acme"]),
+    )
+    assert got == 400 and body["code"] == 79100, body
     assert gw.twilio.received == [] and "Traceback" not in gw.gateway.output()
 
 
@@ -614,6 +642,21 @@ def test_provider_failure_is_502_or_503_with_retry_after_and_a_failed_decision(g
     gw.twilio.mode = "ok"
     got, body, _ = gw.sms()  # the failed attempts took no place under any cap
     assert got == 201 and len(gw.twilio.received) == 1
+
+
+def test_provider_failure_does_not_echo_the_providers_words(gw):
+    gw.twilio.mode = "500"
+    got, body, _headers = gw.sms()
+    assert got == 502 and body["error"]["message"].endswith("it answered HTTP 500")
+    assert "Internal Server Error" not in body["error"]["message"]
+
+
+def test_a_provider_that_takes_a_text_without_naming_a_sid_is_not_sent_it_again(gw):
+    gw.twilio.mode = "nosid"
+    got, body, _headers = gw.sms()
+    assert got == 201 and body["status"] == "relayed", body
+    assert re.fullmatch(r"SM[0-9a-f]{32}", body["provider_id"])  # the gateway's own sid for it
+    assert len(gw.twilio.received) == 1 and "Traceback" not in gw.gateway.output()
 
 
 def test_provider_refusal_is_passed_back(gw):

@@ -115,6 +115,9 @@ def test_fetch_answers_from_the_log_and_callbacks_update_the_status(gw):
     assert _callback(gw, {**base, "MessageStatus": "undelivered", "ErrorCode": "30003"}) == 204
     fetched = client.messages(created.sid).fetch()
     assert (fetched.status, fetched.error_code) == ("undelivered", 30003)
+    # an error code that is not one ("²" is a digit to str.isdigit only): the status, without a code
+    assert _callback(gw, {**base, "MessageStatus": "failed", "ErrorCode": "\u00b2"}) == 204
+    assert client.messages(created.sid).fetch().error_code is None
 
 
 def test_a_clients_own_status_callback_is_kept(gw):
@@ -178,6 +181,11 @@ def test_a_sender_sees_only_its_own_messages_and_bad_queries_are_clear(gw):
         ("/Messages.json?PageSize=0", 400),
         ("/Messages.json?PageSize=1001", 400),
         ("/Messages.json?DateSent=yesterday", 400),
+        ("/Messages.json?PageSize=%C2%B2", 400),  # "²": a digit to str.isdigit, not to int()
+        ("/Messages.json?Page=%D9%A3", 400),  # Arabic-Indic 3
+        ("/Messages.json?DateSent=9999-12-31", 400),  # its next day is past the last one
+        ("/Messages.json?DateSent%3C=9999-12-31", 400),
+        ("/Messages.json?DateSent%3E=0001-01-01T00:00:00%2B05:00", 400),  # before year 1 in UTC
         ("/Messages.json?To=not-a-number", 400),
     ]:
         code, body = _get(gw, f"/2010-04-01/Accounts/{ACME_SID}{path}")
@@ -197,6 +205,10 @@ def test_a_held_text_is_scheduled_under_the_sid_its_client_was_given(gw):
         MARKETING,
         None,
     )
+    # not sent: no date_sent, so no DateSent filter finds it (Twilio filters on the date it was sent)
+    night = gw.client(NIGHT_SID, KEYS["night"])
+    assert [m.sid for m in night.messages.list()] == [held_sid(body["id"])]
+    assert night.messages.list(date_sent_after=datetime.now(UTC) - timedelta(hours=1)) == []
 
 
 def test_an_erased_recipients_messages_keep_no_number_or_body(gw):

@@ -184,13 +184,12 @@ def _unique(file: str, senders: list[Sender], attr: str) -> None:
     seen: dict[str, str] = {}
     for i, sender in enumerate(senders):
         value = sender.name if attr == "name" else getattr(sender, attr)
-        if value is None:
-            continue
-        if value in seen:
-            raise ConfigError(
-                file, f"sender[{i + 1}].{attr}", f"{value!r} is already used by sender {seen[value]!r}"
-            )
-        seen[value] = sender.name
+        for one in value if isinstance(value, tuple) else () if value is None else (value,):
+            if one in seen:
+                raise ConfigError(
+                    file, f"sender[{i + 1}].{attr}", f"{one!r} is already used by sender {seen[one]!r}"
+                )
+            seen[one] = sender.name
 
 
 def parse(data: dict, file: str) -> Config:
@@ -304,7 +303,9 @@ def parse(data: dict, file: str) -> Config:
         for i, raw in enumerate(root.take("sender", _list_of(lambda v: v), ()))
     ]
     root.done()
-    for attr in ("name", "smtp_username", "twilio_account_sid", "twilio_api_key_sid"):
+    # one sender per number: a STOP texted to a number is that sender's opt-out (twilio_inbound.py), and
+    # a number two senders shared would leave the other one sending to the person who said STOP
+    for attr in ("name", "smtp_username", "twilio_account_sid", "twilio_api_key_sid", "sms_from"):
         _unique(file, senders, attr)
     names = [s.name for s in senders]
     if smtp.trusted_sender is not None and smtp.trusted_sender not in names:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ..config import Config
 from ..credentials import Credentials
@@ -111,6 +112,32 @@ def build_app(ctx: HttpContext) -> web.Application:
     return app
 
 
+class _UnparseableRequests(logging.Filter):
+    """aiohttp logs a request it cannot parse (a bad chunk size, a control character in a header, an
+    overlong line) at ERROR with a traceback that quotes the request's bytes: anyone who can reach the
+    port could fill the log and set off alerts. Such a request is the client's fault: one short warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            remote = record.args[0] if isinstance(record.args, tuple) and record.args else "unknown"
+            record.msg, record.args = (
+                "unparseable HTTP request from %s: %s: %.120r",
+                (
+                    remote,
+                    type(exc).__name__,
+                    str(exc.message),
+                ),
+            )
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+PROTOCOL_LOG = logging.getLogger("gateway.http.protocol")  # aiohttp's server protocol logs here
+PROTOCOL_LOG.addFilter(_UnparseableRequests())
+
+
 class HttpDoor:
     def __init__(self, ctx: HttpContext) -> None:
         self.ctx = ctx
@@ -118,7 +145,11 @@ class HttpDoor:
 
     async def start(self, *, reuse_port: bool = False) -> None:
         self._runner = web.AppRunner(
-            build_app(self.ctx), access_log=None, shutdown_timeout=10.0, handle_signals=False
+            build_app(self.ctx),
+            access_log=None,
+            shutdown_timeout=10.0,
+            handle_signals=False,
+            logger=PROTOCOL_LOG,
         )
         await self._runner.setup()
         host, port = self.ctx.config.http_listen

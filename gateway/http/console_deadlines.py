@@ -41,7 +41,7 @@ def make_deadline_routes(ctx, app: web.Application, guarded) -> None:
         try:
             await ctx.lists.dismiss_request(
                 f"console {request.remote or 'unknown'}",
-                int(text) if text.isdigit() and len(text) < 20 else -1,
+                int(text) if text.isascii() and text.isdigit() and len(text) < 20 else -1,
             )
         except ListsError as exc:
             return refused(400, exc.message)

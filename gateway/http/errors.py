@@ -8,6 +8,7 @@ import re
 import time
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ..lists import ListsError
 from ..store import StoreError
@@ -124,6 +125,13 @@ def make_middleware(metrics, retry_after: int):
             if exc.status < 400:
                 raise
             response = error_response(request, _from_http(exc))
+        except HttpProcessingError as exc:  # a body aiohttp cannot parse (a multipart part's bad header)
+            response = error_response(
+                request,
+                ApiError(
+                    400, "BAD_REQUEST", f"malformed request body: {str(exc.message)[:200]}", twilio_code=79100
+                ),
+            )
         except StoreError as exc:
             log.warning("store unavailable for %s %s: %s", request.method, request.path, exc)
             response = error_response(

@@ -67,16 +67,16 @@ def parse_time(value: object, name: str, code: str = "BAD_TIME", **extra) -> dat
         return None
     try:
         at = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        at = None
-    if at is None or at.tzinfo is None:
-        raise ApiError(
-            400,
-            code,
-            f"{name} must be an ISO 8601 time with its offset, e.g. 2026-05-05T14:00:00-04:00",
-            **extra,
-        )
-    return at.astimezone(UTC)
+        if at is not None and at.tzinfo is not None:
+            return at.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: 9999-12-31T23:59-05:00 is past the last UTC year
+        pass
+    raise ApiError(
+        400,
+        code,
+        f"{name} must be an ISO 8601 time with its offset, e.g. 2026-05-05T14:00:00-04:00",
+        **extra,
+    )
 
 
 def parse_send_at(value: object, now: datetime) -> datetime | None:

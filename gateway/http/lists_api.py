@@ -105,7 +105,7 @@ def add_routes(app: web.Application, ctx) -> None:
         scope = me.filter_scope(q)
         address = checks.address(q["address"], channel)[1] if "address" in q else None
         limit = q.get("limit", "1000")
-        if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIST:
+        if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= MAX_LIST:
             raise ApiError(400, "BAD_LIMIT", f"limit must be 1 to {MAX_LIST}")
         rows = []
         async for s in store.suppressions(channel, scope, address):

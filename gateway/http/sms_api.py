@@ -29,11 +29,14 @@ def failure_error(outcome: SmsOutcome, retry_after: int, *, twilio: bool = False
             twilio_code=failure.code or 20500,
             extra={"id": outcome.id, "status": "failed", "provider_code": failure.code},
         )
-    status = 502 if getattr(failure, "status", None) else 503
+    answered = getattr(failure, "status", None)
+    status = 502 if answered else 503
     return ApiError(
         status,
         "PROVIDER_UNAVAILABLE",
-        f"the SMS provider failed, nothing was sent: {failure}",
+        # its own words stay in the log: they may name the gateway's provider account
+        "the SMS provider failed, nothing was sent: "
+        + (f"it answered HTTP {answered}" if answered else "it could not take the text now"),
         twilio_code=20500 if status == 502 else 20503,
         headers={"Retry-After": str(retry_after)},
         extra={} if twilio else {"id": outcome.id, "status": "failed"},

@@ -58,9 +58,16 @@ def _when(name: str, value: str) -> tuple[datetime, bool]:
         if len(text) == 10:
             return datetime.combine(date.fromisoformat(text), time(), UTC), True
         at = datetime.fromisoformat(text)  # (3.11 reads a trailing Z)
-    except ValueError:
+        return (at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)), False
+    except (ValueError, OverflowError):  # OverflowError: an offset that takes it out of years 1-9999
         raise _bad(f"{name} is not a date (YYYY-MM-DD) or an ISO 8601 time") from None
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)), False
+
+
+def _after(at: datetime, step: timedelta, name: str) -> datetime:
+    try:
+        return at + step
+    except OverflowError:  # the last moment of year 9999
+        raise _bad(f"{name} is past the last date there is") from None
 
 
 def text_query(params) -> TextQuery:
@@ -69,13 +76,13 @@ def text_query(params) -> TextQuery:
     since = until = None
     if "DateSent" in params:
         at, whole_day = _when("DateSent", params["DateSent"])
-        since, until = at, at + (timedelta(days=1) if whole_day else timedelta(seconds=1))
+        since, until = at, _after(at, timedelta(days=1) if whole_day else timedelta(seconds=1), "DateSent")
     if "DateSent>" in params:
         at, _ = _when("DateSent>", params["DateSent>"])
         since = max(since, at) if since else at
     if "DateSent<" in params:
         at, whole_day = _when("DateSent<", params["DateSent<"])
-        end = at + (timedelta(days=1) if whole_day else timedelta(microseconds=1))
+        end = _after(at, timedelta(days=1) if whole_day else timedelta(microseconds=1), "DateSent<")
         until = min(until, end) if until else end
     return TextQuery(
         to=_number("To", params["To"]) if params.get("To") else None,
@@ -89,7 +96,7 @@ def _integer(params, name: str, low: int, high: int, default: int) -> int:
     text = params.get(name)
     if text is None:
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:  # (not "²", not "٣")
         raise _bad(f"{name} must be an integer from {low} to {high}")
     return int(text)
 
@@ -152,7 +159,7 @@ def make_status_handler(ctx):
         if not _SID.fullmatch(sid) or state not in RANK:
             raise ApiError(400, "BAD_REQUEST", "a status callback names a MessageSid and a MessageStatus")
         error = str(form.get("ErrorCode") or "")
-        code = int(error) if error.isdigit() and len(error) <= 6 else None
+        code = int(error) if error.isascii() and error.isdigit() and len(error) <= 6 else None
         await ctx.store.record_text_status(sid, state, RANK[state], code, datetime.now(UTC))
         return web.Response(status=204)
 

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +28,8 @@ from ..store.base import Fields, OutboxMessage, field_text
 log = logging.getLogger("gateway.sms")
 
 STATUS_PATH = "/v1/webhooks/twilio/status"  # where Twilio's status callbacks for the gateway's texts go
+_PROVIDER_SID = re.compile(r"(?:SM|MM)[0-9a-fA-F]{32}")  # a Message sid, as fetches and callbacks name it
+_STATE = re.compile(r"[a-z_]{1,24}")  # a MessageStatus (queued, accepted, sent...)
 
 
 @dataclass(frozen=True)
@@ -189,8 +192,13 @@ class TwilioProvider:
         if not isinstance(body, dict):
             body = {}
         status = response.status_code
-        if 200 <= status < 300 and isinstance(body.get("sid"), str):
-            return Sent(body["sid"], str(body.get("status") or "queued"), body)
+        if 200 <= status < 300:  # taken: never "nothing was sent", which would have it sent again
+            sid, state = body.get("sid"), body.get("status")
+            state = state if isinstance(state, str) and _STATE.fullmatch(state) else "queued"
+            if isinstance(sid, str) and _PROVIDER_SID.fullmatch(sid):
+                return Sent(sid, state, body)
+            log.warning("twilio: HTTP %d without a message sid: taken, under a sid of the gateway's", status)
+            return Sent(new_message_sid(), state)
         if status >= 500 or status == 429 or not 400 <= status < 500:
             raise ProviderUnavailable(f"twilio: HTTP {status}: {_short(response.text)}", status)
         code = body.get("code") if isinstance(body.get("code"), int) else None

@@ -214,6 +214,8 @@ def texts(sender: str, query: TextQuery, limit: int, before_id: str | None) -> Q
     """A page of the sender's texts, newest first (by id, which is time-ordered): `limit` rows after
     `before_id`."""
     sql, args = _TEXTS, [sender]
+    if query.since or query.until:  # DateSent: texts sent (a held, refused or failed one has no date_sent)
+        sql += " AND d.verdict IN ('relayed', 'monitored') AND (s.status IS NULL OR s.status NOT IN ('failed', 'canceled'))"
     for condition, value in (
         ("d.recipient = ?", query.to),
         ("d.origin = ?", query.origin),
