@@ -25,8 +25,9 @@ class SinkSMTP(SMTP):
     offers AUTH takes it. Taken off here and recorded with the envelope's options, as it was written."""
 
     async def smtp_MAIL(self, arg):
-        found = re.search(r"(?<!\S)AUTH=(\S+)", arg or "", re.IGNORECASE)
-        if found is not None:
+        path = re.match(r'\s*(?:FROM:)?\s*<(?:"(?:[^"\\]|\\.)*"|[^<>"])*>', arg or "", re.IGNORECASE)
+        found = re.compile(r"(?<!\S)AUTH=(\S+)", re.IGNORECASE).search(arg or "", path.end() if path else 0)
+        if found is not None:  # a parameter after the path, not a look-alike in a quoted local part
             arg = arg[: found.start()] + arg[found.end() :]
         await super().smtp_MAIL(arg)
         if found is not None and self.envelope is not None and self.envelope.mail_from:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import email
 import re
 import smtplib
+import time
 
 import pytest
 from test_smtp import SAMPLE, Setup
@@ -119,6 +120,55 @@ def test_copies_refused_for_good_among_delivered_ones_are_reported_in_a_dsn_then
         with gw.client() as c:  # sent again: nothing delivered twice, the refused copy reported again
             assert c.sendmail("news@news.demo.example", people(3), SAMPLE) == {}
         assert len([e for e, _ in gw.sink.messages() if e["mail_from"] not in ("", "<>")]) == 2
+    finally:
+        gw.close()
+
+
+def test_mail_from_the_null_sender_goes_upstream_from_the_null_sender_and_gets_no_notice(tmp_path):
+    """A bounce or an auto-reply (MAIL FROM:<>) keeps its null reverse-path: no return path of the
+    gateway's, and no notice about the copy refused for good (RFC 5321 4.5.5)."""
+    gw = Setup(
+        tmp_path, smtp_extra='bounce_domain = "bounce.gw.example"', sink_args=("--refuse-data", "p001")
+    )
+    try:
+        with gw.client() as c:
+            assert c.sendmail("<>", people(3), SAMPLE) == {}
+            assert c.sendmail("<>", ["solo@example.com"], SAMPLE) == {}
+        copies = gw.sink.messages()
+        assert sorted(e["rcpt_tos"][0] for e, _ in copies) == [
+            "p000@example.com",
+            "p002@example.com",
+            "solo@example.com",
+        ]
+        assert {e["mail_from"] for e, _ in copies} <= {"", "<>"}
+    finally:
+        gw.close()
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_a_client_that_closes_right_after_its_final_dot_leaves_nothing_stuck(tmp_path, count):
+    """The message is seen through (relayed, its outcome recorded) although nobody reads the answer, and
+    the client's retry is answered at once: already relayed, nothing delivered twice."""
+    gw = Setup(tmp_path)
+    try:
+        c = gw.client()
+        c.mail("news@news.demo.example")
+        for person in people(count):
+            assert c.rcpt(person)[0] == 250
+        assert c.putcmd("data") is None and c.getreply()[0] == 354
+        c.send(SAMPLE + b".\r\n")
+        c.close()  # gone without the answer (the socket and its file: the FIN goes now)
+        deadline = time.monotonic() + 15
+        while True:
+            with gw.client() as again:
+                try:
+                    assert again.sendmail("news@news.demo.example", people(count), SAMPLE) == {}
+                    break
+                except smtplib.SMTPDataError as exc:  # 451: still in flight, for a moment at most
+                    assert exc.smtp_code == 451 and time.monotonic() < deadline, exc
+                    time.sleep(0.2)
+        assert sorted(e["rcpt_tos"][0] for e, _ in gw.sink.messages()) == people(count)
+        assert {d.verdict.value for d in gw.decisions(count)} == {"relayed"}
     finally:
         gw.close()
 

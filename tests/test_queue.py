@@ -472,6 +472,19 @@ def test_a_full_queue_refuses_for_now_and_metrics_count_what_waits(tmp_path):
         assert refused.value.smtp_code == 452 and b"queue is full" in refused.value.smtp_error
 
 
+def test_the_copies_of_a_fan_out_count_against_a_full_queue_one_by_one(tmp_path):
+    """Twenty copies ask whether the queue is full one after another, before any is on the disk: the cap
+    holds all the same, and the client hears that the rest were not taken."""
+    from test_workers import metrics
+
+    extra = QUEUED + "\nqueue_max_messages = 3"
+    with _gateway(tmp_path, smtp_extra=extra, sink_args=("--data-reply", "451 4.3.0 try later")) as gw:
+        with gw.client() as c, pytest.raises(smtplib.SMTPDataError) as refused:
+            c.sendmail("news@news.demo.example", [f"p{n:02d}@example.com" for n in range(20)], SAMPLE)
+        assert refused.value.smtp_code in (451, 452), refused.value
+        assert "gateway_queue_messages 3.0" in metrics(gw)
+
+
 # -- what a review found: a pid that comes back, a client gone mid-sync, a failed sync, a log that is down
 
 

@@ -60,6 +60,21 @@ def test_a_malformed_auth_parameter_is_a_syntax_error(gw):
         assert client.mail("news@news.demo.example", ["AUTH=<>"])[0] == 250
 
 
+def test_an_auth_look_alike_inside_a_quoted_local_part_is_part_of_the_address(gw):
+    smtp, sink = gw
+    sender = '"x> AUTH=<>"@news.demo.example'
+    with smtplib.SMTP("127.0.0.1", smtp, timeout=30) as client:
+        client.login("acme", PASSWORD)
+        client.send(f"MAIL FROM:<{sender}>\r\n".encode())
+        assert client.getreply()[0] == 250
+        assert client.rcpt("reader@example.com")[0] == 250
+        assert client.data(SAMPLE)[0] == 250
+    ((envelope, _),) = sink.messages()
+    assert envelope["mail_from"] == sender and not any(
+        o.upper().startswith("AUTH=") for o in envelope["mail_options"]
+    )
+
+
 def test_a_utf8_address_needs_smtputf8_on_mail_from(gw):
     smtp, _ = gw
 
@@ -149,6 +164,11 @@ def fields(head: bytes, name: bytes) -> list[bytes]:
             b"List-Unsubscribe: <https://news.demo.example/u/2>,\r\n <mailto:leave@news.demo.example>\r\n"
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
             [b"https://news.demo.example/u/2", b"mailto:leave@news.demo.example"],
+        ),
+        (  # RFC 5322 4.5.3's obsolete blanks before the colon: the same fields, read and replaced
+            b"List-Unsubscribe-Post : List-Unsubscribe=One-Click\r\n"
+            b"List-Unsubscribe\t: <https://news.demo.example/u/4>\r\n",
+            [b"https://news.demo.example/u/4"],
         ),
         (  # one field per URI, as nodemailer writes several: each counts and is kept
             b"List-Unsubscribe: <mailto:leave@news.demo.example>\r\n"

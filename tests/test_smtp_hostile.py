@@ -282,3 +282,14 @@ def test_starttls_in_the_middle_of_a_transaction_gives_its_upstream_slot_back(tm
         tls.close()
     finally:
         gw.close()
+
+
+def test_a_refusal_quoting_a_non_ascii_subject_is_an_ascii_reply(gw):
+    """RFC 5321 2.4: reply text is US-ASCII (SMTPUTF8 or not): a quoted "ö" goes as \\xf6, never as UTF-8."""
+    client = RawClient(gw.port, login=("acme", PASSWORD))
+    data = SAMPLE.replace(
+        b"Subject:", b"Subject: =?utf-8?q?Re=3A_Sch=C3=B6ne_Angebote?=\r\nX-Old-Subject:", 1
+    )
+    code, text = client.message(b"news@news.demo.example", data)
+    assert code == 550 and b"Sch\\xf6ne" in text, text
+    assert text.isascii()

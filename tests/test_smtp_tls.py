@@ -57,6 +57,11 @@ def test_auth_waits_for_starttls_when_plaintext_auth_is_off(tmp_path, certificat
             c.starttls(context=unverified())
             c.ehlo()
             assert c.has_extn("auth")
+            assert c.docmd("STARTTLS") == (503, b"5.5.1 TLS already active")  # RFC 3207 4.2: never twice
+            # an answer to AUTH's challenge longer than a line may be: a 500, not an internal error
+            assert c.docmd("AUTH", "PLAIN")[0] == 334
+            assert c.docmd("A" * 1100)[0] == 500
+            assert c.docmd("NOOP")[0] == 250
             c.login("acme-tx", PASSWORD)
             assert c.sendmail("orders@news.demo.example", ["a@example.com"], RECEIPT) == {}
         ((_meta, data),) = sink.messages()
@@ -64,6 +69,8 @@ def test_auth_waits_for_starttls_when_plaintext_auth_is_off(tmp_path, certificat
     finally:
         sink.stop()
         gateway.stop()
+    output = gateway.output()
+    assert "Traceback" not in output and "ERROR" not in output, output[-3000:]
 
 
 def test_relay_through_an_upstream_with_starttls_and_auth(tmp_path, certificate):
@@ -217,6 +224,9 @@ def test_an_implicit_tls_listener_for_clients_that_speak_smtps(tmp_path, certifi
             assert c.sendmail("orders@news.demo.example", ["a@example.com"], RECEIPT) == {}
         ((_, data),) = sink.messages()
         assert b"with ESMTPSA" in data.split(b"\r\n\r\n", 1)[0]
+        with smtplib.SMTP_SSL("127.0.0.1", smtps, context=unverified()) as c:  # RFC 3207 4.2: never twice
+            c.ehlo()
+            assert c.docmd("STARTTLS") == (503, b"5.5.1 TLS already active")
         for garbage in (b"", b"EHLO plain text\r\n"):  # not TLS at all, or gone mid-handshake
             with socket.create_connection(("127.0.0.1", smtps), timeout=10) as s:
                 s.sendall(garbage)

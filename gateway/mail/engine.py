@@ -51,7 +51,7 @@ from .holding import held
 from .mailboxes import Mailbox, own_mailbox, return_path
 from .optouts import OptOutDesk
 from .optouts import Sender as OptOutSender
-from .outgoing import Outgoing
+from .outgoing import Outgoing, regular_field_names
 from .sending import Safekeeping, Sending, digest
 from .upstream import Relay, Transaction, UpstreamRefused, UpstreamUnavailable
 
@@ -288,6 +288,7 @@ class EmailEngine:
             if self.config.smtp.bare_newlines == "refuse":
                 return self._unjudged(tx, sender, len(raw), Action(554, "5.5.2 Refused: " + lineends.REFUSAL))
             raw = lineends.crlf(raw)  # judged as it will go
+        raw = regular_field_names(raw)  # `Name :` as `Name:`, so what is judged is what receivers read
         try:
             content = parse_email(raw)
         except Unparseable as exc:  # it cannot be judged, so it does not go: a refusal, not an error

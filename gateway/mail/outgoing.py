@@ -61,6 +61,20 @@ def _strip(head: bytes, prefixes: tuple[bytes, ...]) -> bytes:
     return b"".join(kept)
 
 
+_OBS_NAME = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]+:", re.MULTILINE)
+
+
+def regular_field_names(raw: bytes) -> bytes:
+    """RFC 5322 4.5.3's obsolete `Name : value` (blanks before the colon), which receivers read as the field
+    `Name`, written `Name: value`. Python's parser would take such a line for the start of the body: the
+    fields after it would go unread by the rules, and a `List-Unsubscribe :` unreplaced, while receivers
+    read them all. (A relaxed DKIM signature is unchanged by it: RFC 6376 3.4.2 drops those blanks too.)"""
+    head, rest = split_head(raw)
+    if not _OBS_NAME.search(head):
+        return raw
+    return _OBS_NAME.sub(rb"\1:", head) + rest
+
+
 def fold(name: str, value: str) -> bytes:
     """One header field, folded between its URIs (List-Unsubscribe: never at a comma inside one) so no
     line passes 78 characters where avoidable."""

@@ -71,6 +71,7 @@ class MailQueue:
         self._limit = asyncio.Semaphore(max(1, at_once))
         self.max_messages = max_messages
         self._settled: dict[str, set[int]] = {}  # entry id: its recipients settled for good
+        self._coming = 0  # entries accepted, not yet on the disk: counted against max_messages already
         self._attempts: set[asyncio.Task] = set()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._accepting: set[asyncio.Task] = set()
@@ -86,7 +87,7 @@ class MailQueue:
     def full(self) -> bool:
         """Holding `max_messages`: new mail is refused for now (452, sending.py) rather than kept, so that
         a long outage does not fill the disk and memory."""
-        return len(self._settled) >= self.max_messages
+        return len(self._settled) + self._coming >= self.max_messages
 
     # -- taking messages -------------------------------------------------------------------------------
 
@@ -97,6 +98,7 @@ class MailQueue:
         in the log, and their first attempts begun (on `first[i]`, an upstream transaction already
         holding the envelope, when given). Seen through even if the caller is cancelled meanwhile (its
         client gone): what is on the disk is then relayed all the same, and known to a retry."""
+        self._coming += len(entries)  # at once: the copies of a fan-out ask `full` one after another
         task = asyncio.ensure_future(self._accept(entries, first))
         self._accepting.add(task)
         task.add_done_callback(self._accepting.discard)
@@ -112,6 +114,8 @@ class MailQueue:
                     with contextlib.suppress(UpstreamUnavailable):
                         await tx.abort()
             raise
+        finally:
+            self._coming -= len(entries)  # on the disk now (counted in _settled below), or not there at all
         self._record_soon(
             [replace(d, verdict=Verdict.RELAYING) for entry, _ in entries for d in intended(entry)]
         )

@@ -99,19 +99,26 @@ class Sending:
                 await upstream.abort()
                 return QUEUE_FULL
             return await self._queued(upstream, outgoing, intended, notice_to)
+        # From the intent on, the message may reach the upstream: it is seen through to its outcome even if
+        # the client goes away (a client that closes right after its final dot), or the session times out,
+        # meanwhile (shielded; a stop waits for it). An intent left behind by a cancelled session would
+        # answer the client's retry "in flight" until the sweep called it `unknown`, minutes later.
+        relaying = asyncio.ensure_future(self._intend_and_relay(upstream, outgoing, intended))
+        self._relaying.add(relaying)
+        relaying.add_done_callback(self._relaying.discard)
+        relaying.add_done_callback(_seen_through)
+        return await asyncio.shield(relaying)
+
+    async def _intend_and_relay(
+        self, upstream: Transaction, outgoing: bytes, intended: Sequence[Decision]
+    ) -> Action:
         try:
             await self.decisions.record([replace(d, verdict=Verdict.RELAYING) for d in intended])
         except (StoreError, OSError) as exc:  # neither the store nor the journal can take it
             log.error("not relaying: the intent cannot be written: %s", exc)
             await upstream.abort()
             return STORAGE_LOW
-        # From here the message may reach the upstream: it is seen through to its outcome even if the
-        # client goes away or the session times out meanwhile (shielded; a stop waits for it).
-        relaying = asyncio.ensure_future(self._relay(upstream, outgoing, intended))
-        self._relaying.add(relaying)
-        relaying.add_done_callback(self._relaying.discard)
-        relaying.add_done_callback(_seen_through)
-        return await asyncio.shield(relaying)
+        return await self._relay(upstream, outgoing, intended)
 
     async def _queued(
         self, upstream: Held, outgoing: bytes, intended: Sequence[Decision], notice_to: str

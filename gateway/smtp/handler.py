@@ -155,7 +155,10 @@ class GatewayHandler(LoginMethods):
         given = getattr(server, "mail_auth", None)  # RFC 4954 5: passed on only when the gateway vouches
         if given is not None:
             mail_options = [*mail_options, f"AUTH={given if self._vouches(session, given) else '<>'}"]
-        action, session.gateway = self.engine.mail(self._client(session), address, mail_options)
+        # the null reverse-path (bounces, auto-replies: RFC 5321 4.5.5) is "" from here on, so it goes
+        # upstream as MAIL FROM:<> and is never given a return path or a notice (aiosmtpd reads it "<>")
+        sender = "" if address == "<>" else address
+        action, session.gateway = self.engine.mail(self._client(session), sender, mail_options)
         if session.gateway is None:
             return reply(action)
         self.open_transactions += 1

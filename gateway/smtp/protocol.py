@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from typing import ClassVar
 
-from aiosmtpd.smtp import SMTP, syntax
+from aiosmtpd.smtp import MISSING, SMTP, syntax
 
 from . import dots, limits
 from .limits import SessionLimits
@@ -71,6 +71,22 @@ class _BoundOnUse(Mapping):
 
     def __len__(self) -> int:
         return len(self._functions)
+
+
+def _path_end(arg: str) -> int:
+    """Where MAIL FROM's reverse-path ends (its ">"), a quoted local part's ">" and "\\>" not counted
+    (`<"x> AUTH=<>"@example.com>` is one address): -1 when it has none."""
+    quoted = escaped = False
+    for at, char in enumerate(arg):
+        if escaped:
+            escaped = False
+        elif char == "\\" and quoted:
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == ">" and not quoted:
+            return at
+    return -1
 
 
 class GatewaySMTP(SMTP):
@@ -146,7 +162,7 @@ class GatewaySMTP(SMTP):
         handler decides what goes upstream (`mail_auth`)."""
         self.mail_auth = None
         if self.session is not None:
-            close = (arg or "").find(">")
+            close = _path_end(arg or "")
             found = _AUTH_PARAM.search(arg or "", close + 1 if close >= 0 else 0)
             if found is not None and self.session.extended_smtp:
                 if not _XTEXT.fullmatch(found.group(1)):
@@ -156,6 +172,23 @@ class GatewaySMTP(SMTP):
                 arg = arg[: found.start()] + arg[found.end() :]
         await super().smtp_MAIL(arg)
 
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        """RFC 3207 4.2: a client MUST NOT start TLS twice; aiosmtpd would nest a second handshake inside
+        the first (and its close then fails inside asyncio)."""
+        if self.session is not None and self.session.ssl is not None:
+            await self.push("503 5.5.1 TLS already active")
+            return
+        await super().smtp_STARTTLS(arg)
+
+    async def challenge_auth(self, challenge, encode_to_b64=True, log_client_response=False):
+        """An AUTH answer longer than a line may be (RFC 4954 4: the client's line, as any command's) is a
+        500, not an internal error: aiosmtpd's readline raises ValueError on it."""
+        try:
+            return await super().challenge_auth(challenge, encode_to_b64, log_client_response)
+        except ValueError:  # (asyncio.LimitOverrunError, as StreamReader.readline raises it)
+            await self.push("500 5.5.6 Line too long: authentication aborted")
+            return MISSING
+
     _held = b""  # replies that go out with the next one (assigned per connection)
     mail_auth: str | None = None  # the last MAIL FROM's AUTH= parameter, as the client wrote it
 
@@ -164,8 +197,8 @@ class GatewaySMTP(SMTP):
         and so do the 250s of pipelined commands already waiting in the buffer (RFC 2920) with the reply
         to the last of them. Anything else (a greeting, 354, 221, 334, an error) goes out at once with
         whatever was held, so nothing is held while the client waits."""
-        if isinstance(status, str):
-            status = _REPLIES.get(status, status).encode("utf-8" if self.enable_SMTPUTF8 else "ascii")
+        if isinstance(status, str):  # replies are ASCII (RFC 5321 2.4): a quoted subject's "ö" as \xf6
+            status = _REPLIES.get(status, status).encode("ascii", "backslashreplace")
         line = status + b"\r\n"
         if status[3:4] == b"-" or (status[:4] == b"250 " and b"\n" in input_buffer(self)):
             self._held += line
