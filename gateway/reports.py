@@ -27,12 +27,25 @@ _RELATIVE = re.compile(r"(\d{1,5})([mhdw])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
+_EARLIEST, _LATEST = datetime(1000, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def parse_when(text: str, now: datetime) -> datetime:
-    """ISO 8601 (no offset: UTC), or a span back from now: 30m, 24h, 7d, 2w. ValueError otherwise."""
+    """ISO 8601 (no offset: UTC), or a span back from now: 30m, 24h, 7d, 2w. ValueError otherwise, and for
+    a time outside the years 1000 to 9000 (9999-12-31T23:59-12:00 is past the last UTC year: the days
+    counted from it, in a page's chart or a filter's end, would be too)."""
     if m := _RELATIVE.fullmatch(text.strip()):
-        return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
-    value = datetime.fromisoformat(text.strip())
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+        value = now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    else:
+        value = datetime.fromisoformat(text.strip())
+        value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        within = _EARLIEST <= value.astimezone(UTC) <= _LATEST
+    except OverflowError:
+        within = False
+    if not within:
+        raise ValueError(f"{text.strip()!r} is outside the years 1000 to 9000")
+    return value
 
 
 def decision_json(d: Decision) -> dict:
@@ -73,6 +86,13 @@ def cell(value: object) -> object:
     a leading apostrophe, which spreadsheets show as text; plain numbers (+13055550123) stay as they are."""
     if isinstance(value, str) and value and _FORMULA.match(value) and not _NUMBER.fullmatch(value):
         return "'" + value
+    return value
+
+
+def uncell(value: str) -> str:
+    """What `cell` was given, from what it wrote: an export read back in (suppression import)."""
+    if value.startswith("'") and _FORMULA.match(value[1:]) and not _NUMBER.fullmatch(value[1:]):
+        return value[1:]
     return value
 
 

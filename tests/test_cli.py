@@ -257,6 +257,29 @@ def test_import_of_a_bare_address_list_and_export_round_trip(cfg, tmp_path):
     assert again == exported.read_text()
 
 
+def test_an_import_reads_every_row_it_can_and_names_the_others(cfg, tmp_path):
+    """Bare email addresses need no --channel; a row the csv module cannot read (a field over its limit)
+    or with a time past year 9999 in UTC is one line of the report, and the rows after it go in too; an
+    address that starts like a formula is exported as text and read back as itself."""
+    formula = "=cmd|'/ccalc'!a1@victim.example"
+    rows = ["bare1@example.com", "bare2@example.com", '"' + "x" * 140_000 + '"', "bare3@example.com"]
+    (tmp_path / "bare.csv").write_text("\n".join(rows) + "\n")
+    code, out, err = run_cli("suppress", "import", str(tmp_path / "bare.csv"), "--config", cfg)
+    assert code == 1 and "imported 3 new" in out and "line 3: not readable as CSV" in err, (out, err)
+    (tmp_path / "dated.csv").write_text(
+        f"address,expires_at\nlate@example.com,9999-12-31T23:59:59-05:00\n{formula},\n"
+    )
+    code, out, err = run_cli("suppress", "import", str(tmp_path / "dated.csv"), "--config", cfg)
+    assert code == 1 and "imported 1 new" in out and "outside the years 1 to 9999" in err, (out, err)
+    exported = run_cli("suppress", "export", "--config", cfg)[1]
+    assert f",'{formula}," in exported and f",{formula}," not in exported  # text in a spreadsheet
+    other = config_copy(REPO / "config" / "gateway.toml", tmp_path, "other.toml")
+    other.write_text(other.read_text().replace("gateway.db", "other.db"))
+    (tmp_path / "out.csv").write_text(exported)
+    assert run_cli("suppress", "import", str(tmp_path / "out.csv"), "--config", str(other))[0] == 0
+    assert run_cli("suppress", "export", "--config", str(other))[1] == exported  # read back as itself
+
+
 def test_import_of_a_file_that_is_not_there(cfg):
     code, _, err = run_cli("suppress", "import", "/no/such.csv", "--channel", "email", "--config", cfg)
     assert code == 2 and "cannot read" in err
@@ -371,3 +394,15 @@ def test_arguments_that_are_not_utf8_are_bad_input(cfg, tmp_path):
         cwd=REPO,
     )
     assert proc.returncode == 2 and "is not UTF-8 text" in proc.stderr, proc.stderr
+
+
+def test_tables_show_what_senders_wrote_without_letting_it_drive_the_terminal(capsys):
+    """A subject or address is the sender's: ESC sequences (clear the screen, hide what follows, set the
+    title), a bare CR (rewrite the line) and direction overrides (an address that reads as another) are
+    shown as escapes, never acted on."""
+    from gateway.cli.common import print_table
+
+    print_table(["subject"], [["Sale\x1b[2J\x1b[8m hidden"], ["a\rb"], ["rtl\u202emoc.live@example.com"]])
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\r" not in out and "\u202e" not in out
+    assert "\\x1b[2J" in out and "a\\rb" in out and "rtl\\u202emoc" in out

@@ -69,9 +69,15 @@ def test_filters_pages_and_one_decision(gw):
         "since=yesterday",
         "cursor=zz",
         "channel=fax",
+        "since=0001-01-01T00:00:00%2B14:00",  # before year 1 in UTC
+        "until=9999-12-31T23:59:59-12:00",  # past year 9999 in UTC
     ):
         status, body = get(gw, f"/v1/decisions?{bad}")
         assert status == 400 and json.loads(body)["error"]["message"], bad
+    for path in ("/v1/decisions.csv", "/v1/reports/summary"):  # refused before a byte of a stream goes
+        status, body = get(gw, f"{path}?since=9999-12-31T23:59:59-12:00")
+        assert status == 400 and json.loads(body)["error"]["message"], path
+    assert "Traceback" not in gw.gateway.output()
     assert get(gw, "/v1/decisions/ffffffffffffff")[0] == 404
 
 

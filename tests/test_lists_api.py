@@ -208,3 +208,12 @@ def test_consent_over_http_lets_the_next_text_through_and_revoking_stops_it(gw):
     assert call(gw, "POST", "/v1/suppressions", OPS, late)[0] == 201
     assert call(gw, "POST", "/v1/suppressions", OPS, {**late, "received_at": "soon"})[0] == 400
     assert call(gw, "GET", "/v1/consents", OPS)[0] == 400
+
+
+def test_a_big_import_is_read_whole_however_its_bytes_arrive(gw):
+    """aiohttp's content.read(n) answers with what has arrived so far: a 2 MB CSV was once taken cut
+    short (3,029 of 100,000 rows) and answered 200. Bare email addresses need no ?channel=."""
+    rows = 60_000
+    body = b"".join(b"reader%06d@example.com\n" % n for n in range(rows))
+    status, answer = call(gw, "POST", "/v1/suppressions/import", OPS, body, "text/csv")
+    assert status == 200 and (answer["added"], answer["rejected"]) == (rows, 0), answer

@@ -130,6 +130,29 @@ def test_multipart_one_click_as_some_mailbox_providers_send_it(gw):
     assert status == 200 and len(gw.suppressions()) == 1
 
 
+@pytest.mark.parametrize(
+    "body, content_type",
+    [
+        (b"List-Unsubscribe=One-Click", "application/x-www-form-urlencoded; charset=x-nonexistent"),
+        (
+            b'--xyz\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n'
+            b"Content-Type: text/plain; charset=bogus\r\n\r\nOne-Click\r\n--xyz--\r\n",
+            "multipart/form-data; boundary=xyz",
+        ),
+        (
+            b'--xyz\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n'
+            b"Content-Transfer-Encoding: zzz\r\n\r\nOne-Click\r\n--xyz--\r\n",
+            "multipart/form-data; boundary=xyz",
+        ),
+    ],
+    ids=["unknown-charset", "part-charset", "part-encoding"],
+)
+def test_a_form_that_cannot_be_read_is_a_400_not_an_error(gw, body, content_type):
+    status, _, _ = gw.request("POST", one_click_url(gw), body, content_type)
+    assert status == 400 and gw.suppressions() == []
+    assert "Traceback" not in gw.gateway.output()
+
+
 def test_forged_or_altered_tokens_change_nothing(gw):
     url = one_click_url(gw)
     base, token = url.rsplit("/", 1)
@@ -233,7 +256,16 @@ def test_unauthenticated_clients_reach_only_the_gateways_own_addresses(gw):
         assert client.rcpt("unsubscribe@localhost")[0] == 452  # not in a relayed transaction
     garbage = b"\x00\xff not a message at all \r\n" * 20
     assert deliver_unauthenticated(gw, "bounces@localhost", garbage)[0] == 250
+    # parts nested 3,000 deep (past the parser's recursion): one line in the log, not a traceback each
+    deep = (
+        b"From: a@example.org\r\nTo: unsubscribe@localhost\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+        + b"".join(
+            b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i) for i in range(3000)
+        )
+    )
+    assert deliver_unauthenticated(gw, "unsubscribe@localhost", deep + b"\r\nhi\r\n")[0] == 250
     assert gw.sink.messages() == [] and gw.suppressions() == []
+    assert "Traceback" not in gw.gateway.output()
 
 
 # -- erasure ------------------------------------------------------------------------------------------------

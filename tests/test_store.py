@@ -276,6 +276,34 @@ def test_sqlite_close_waits_for_the_upkeep_running_in_its_thread(tmp_path, monke
     assert answers == [1]
 
 
+def test_the_upkeep_outlives_a_busy_round_and_an_unexpected_error(tmp_path, monkeypatch):
+    """A burst of writes holding the lock past the index's second of waiting (_Busy), or a bug, once
+    ended the upkeep for good: no more checkpoints, and a WAL that grew until the process stopped."""
+    calls, real = [], sqlite_writer.index_batch
+
+    def flaky(conn, limit=50):
+        calls.append(len(calls))
+        if len(calls) == 1:
+            raise sqlite_writer._Busy()
+        if len(calls) == 2:
+            raise RuntimeError("a bug")
+        return real(conn, limit)
+
+    monkeypatch.setattr(sqlite_writer, "index_batch", flaky)
+
+    async def scenario():
+        store = SqliteStore(str(tmp_path / "g.db"))
+        await store.record_decisions([_decision("ann@example.com")])  # a serving process: upkeep starts
+        for _ in range(40):
+            await asyncio.sleep(0.1)
+            if len(calls) >= 4:
+                break
+        await store.close()
+
+    run(scenario())
+    assert len(calls) >= 4  # rounds went on after both
+
+
 def test_sqlite_close_waits_for_a_write_whose_caller_was_cancelled(tmp_path):
     """A write runs in a worker thread; cancelling the task that awaits it does not stop the thread, and
     a shutdown that cancels it must not close the connection under it: the write commits whole."""

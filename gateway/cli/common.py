@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -65,7 +66,18 @@ def add_scope_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--global", dest="is_global", action="store_true", help="scope: every sender")
 
 
+# what a terminal would act on rather than show (ESC sequences clear the screen or hide rows; CR rewrites
+# the line), and what reverses the text after it (an address that reads as another): shown as escapes
+_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def shown(text: str) -> str:
+    """Text from senders as a terminal shows it faithfully: control and direction characters escaped."""
+    return _UNSHOWABLE.sub(lambda m: ascii(m.group())[1:-1], text)
+
+
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    rows = [[shown(c) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(c)) for w, c in zip(widths, row)]
@@ -79,7 +91,7 @@ def report_import(summary: str, result: ImportResult) -> int:
     """An import's one-line summary, its first rejected rows on stderr; exit 1 when any was rejected."""
     print(summary)
     for error in result.errors:
-        print(f"  {error}", file=sys.stderr)
+        print(f"  {shown(error)}", file=sys.stderr)
     if result.rejected > len(result.errors):
         print(f"  ... and {result.rejected - len(result.errors)} more rejected rows", file=sys.stderr)
     return 1 if result.rejected else 0

@@ -17,7 +17,7 @@ from ..credentials import OPS
 from ..pipeline import Pipeline
 from .auth import bearer
 from .errors import ApiError
-from .fields import check_text, parse_category, read_json
+from .fields import check_text, parse_category, read_body, read_json
 
 _EMAIL_TYPES = ("message/rfc822", "text/plain")
 _TEXT_FIELDS = {"to", "body", "category", "from"}
@@ -75,11 +75,7 @@ def make_handler(ctx):
 
     async def _message(request: web.Request) -> bytes:
         limit = ctx.config.smtp.max_message_size
-        if request.content_length is not None and request.content_length > limit:
-            raise ApiError(413, "TOO_LARGE", f"the message is over the size limit ({limit} bytes)")
-        raw = await request.content.read(limit + 1)
-        if len(raw) > limit:
-            raise ApiError(413, "TOO_LARGE", f"the message is over the size limit ({limit} bytes)")
+        raw = await read_body(request, limit, f"the message is over the size limit ({limit} bytes)")
         if not raw.strip():
             raise ApiError(400, "EMPTY_MESSAGE", "send the message itself as the request body")
         return raw

@@ -100,6 +100,30 @@ def _strings(data: object):
             yield from _strings(value)
 
 
+async def read_body(request: web.Request, limit: int, too_large: str) -> bytes:
+    """The whole body, up to `limit` bytes (413 `too_large` past it). Not `request.content.read(n)`:
+    that answers with what has arrived so far, and a big upload would be taken cut short."""
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, "TOO_LARGE", too_large)
+    chunks, size = [], 0
+    while chunk := await request.content.readany():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "TOO_LARGE", too_large)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_form(request: web.Request):
+    """`request.post()`, its failures on a body nobody should send a 400: a charset no codec has
+    (LookupError), a Content-Transfer-Encoding aiohttp does not know (RuntimeError), bytes that are not
+    the charset's (ValueError)."""
+    try:
+        return await request.post()
+    except (ValueError, LookupError, RuntimeError) as exc:
+        raise ApiError(400, "BAD_REQUEST", f"the form cannot be read ({type(exc).__name__})") from None
+
+
 async def read_json(request: web.Request) -> dict:
     if request.content_type != "application/json":
         raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "send JSON (Content-Type: application/json)")

@@ -31,7 +31,7 @@ from ..model import GLOBAL_SCOPE, Consent
 from ..store.base import to_text
 from .auth import bearer
 from .errors import ApiError
-from .fields import read_json
+from .fields import read_body, read_json
 
 MAX_IMPORT_BYTES = 256 * 1024 * 1024
 MAX_LIST = 10_000
@@ -134,9 +134,9 @@ def add_routes(app: web.Application, ctx) -> None:
             raise ApiError(403, "FORBIDDEN", "importing needs an ops key")
         if request.content_type not in ("text/csv", "text/plain"):
             raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "send CSV (Content-Type: text/csv)")
-        raw = await request.content.read(MAX_IMPORT_BYTES + 1)
-        if len(raw) > MAX_IMPORT_BYTES:
-            raise ApiError(413, "TOO_LARGE", f"at most {MAX_IMPORT_BYTES // (1024 * 1024)} MiB per import")
+        raw = await read_body(
+            request, MAX_IMPORT_BYTES, f"at most {MAX_IMPORT_BYTES // (1024 * 1024)} MiB per import"
+        )
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:

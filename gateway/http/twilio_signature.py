@@ -14,6 +14,7 @@ from multidict import MultiDictProxy
 
 from ..config import Config
 from .errors import ApiError
+from .fields import read_form
 
 log = logging.getLogger("gateway.inbound")
 
@@ -30,10 +31,7 @@ async def signed_form(request: web.Request, config: Config, url: str, what: str)
         )
     if request.content_type != "application/x-www-form-urlencoded":
         raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "Twilio posts application/x-www-form-urlencoded")
-    try:
-        form = await request.post()
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "BAD_REQUEST", "the form is not valid UTF-8 form data") from None
+    form = await read_form(request)
     from twilio.request_validator import RequestValidator
 
     signed_url = url + (f"?{request.query_string}" if request.query_string else "")

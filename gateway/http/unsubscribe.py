@@ -30,6 +30,8 @@ from ..lists import Lists, OptOut
 from ..model import Reason
 from ..store import StoreError
 from ..tokens import TokenSigner, Unsubscribe
+from .errors import ApiError
+from .fields import read_form
 
 log = logging.getLogger("gateway.unsubscribe")
 
@@ -113,8 +115,8 @@ def make_handlers(config, lists: Lists, signer: TokenSigner):
             return _not_valid()
         form: Mapping[str, object]
         try:
-            form = await request.post()
-        except (ValueError, UnicodeDecodeError):
+            form = await read_form(request)
+        except ApiError:  # no form to be read: no One-Click in it
             form = {}
         typed = form.get("address")
         if isinstance(typed, str) and typed.strip():

@@ -153,7 +153,12 @@ def when(value: object, name: str) -> datetime | None:
             raise ListsError(
                 "BAD_TIME", f"{name} {value!r} is not an ISO 8601 time (e.g. 2026-05-01T14:30:00-04:00)"
             ) from None
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
+    try:
+        return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
+    except (
+        OverflowError
+    ):  # 9999-12-31T23:59-05:00 is past the last year in UTC; 0001-01-01T00:00+05:00 before
+        raise ListsError("BAD_TIME", f"{name} {value!r} is outside the years 1 to 9999 in UTC") from None
 
 
 def lifting_refused(entry_reason: Reason) -> str | None:

@@ -15,7 +15,7 @@ from typing import TextIO
 
 from ..addresses import address_hash
 from ..model import Channel, Reason, Suppression
-from ..reports import cell
+from ..reports import cell, uncell
 from ..store.base import to_text
 from . import checks
 from .checks import ListsError
@@ -44,16 +44,16 @@ class _RowReader:
 
     def _get(self, values: list[str], column: str) -> str:
         i = self.at.get(column)
-        return values[i].strip() if i is not None and i < len(values) else ""
+        return uncell(values[i].strip()) if i is not None and i < len(values) else ""
 
     def entry(self, values: list[str]) -> Suppression:
         d, get = self.d, self._get
         chosen = checks.channel(get(values, "channel").lower()) or d.channel
-        if chosen is None:
+        raw_address = get(values, "address")
+        if chosen is None and not raw_address:  # an address tells its own (email if it has an @)
             raise ListsError("BAD_CHANNEL", "no channel (add a channel column or give --channel)")
         scope = checks.scope(get(values, "scope") or d.scope, d.known_scopes)
         reason = checks.reason(get(values, "reason"), d.reason) or d.reason
-        raw_address = get(values, "address")
         given_hash = get(values, "address_hash").lower()
         address: str | None = None
         if raw_address:
@@ -67,6 +67,7 @@ class _RowReader:
                 raise ListsError("INVALID_ADDRESS", "address_hash does not match address")
         elif given_hash:
             ahash = checks.hashed_address(given_hash)
+            assert chosen is not None
         else:
             raise ListsError("MISSING_ADDRESS", "no address (and no 64-hex-digit address_hash)")
         return Suppression(
@@ -84,17 +85,24 @@ class _RowReader:
 def read_suppressions(stream: TextIO, defaults: ImportDefaults) -> Iterator[Suppression | str]:
     """Entries from a CSV stream; a row that is not valid comes out as "line N: why" instead."""
     reader = csv.reader(stream)
-    first = next(reader, None)
+    lines = _readable(reader)
+    first = next(lines, None)
+    while isinstance(first, str):  # an unreadable first line: reported, and the next one is the first
+        yield first
+        first = next(lines, None)
     if first is None:
         return
     names = [_SYNONYMS.get(c.strip().lower(), c.strip().lower()) for c in first]
     if "address" not in names and "address_hash" not in names:
         names = ["address"]
-        rows: Iterable[list[str]] = _prepend(first, reader)
+        rows: Iterable[list[str] | str] = _prepend(first, lines)
     else:
-        rows = reader
+        rows = lines
     parse = _RowReader(names, defaults).entry
     for values in rows:
+        if isinstance(values, str):
+            yield values
+            continue
         if not values or not any(values):
             continue
         try:
@@ -103,7 +111,21 @@ def read_suppressions(stream: TextIO, defaults: ImportDefaults) -> Iterator[Supp
             yield f"line {reader.line_num}: {exc}"
 
 
-def _prepend(first: list[str], rest: Iterable[list[str]]) -> Iterator[list[str]]:
+def _readable(reader) -> Iterator[list[str] | str]:
+    """The reader's rows; one the csv module cannot read (a field over its limit, say) as "line N: why",
+    and the reading goes on with the next line: an import never stops half-way with its first batches in."""
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield f"line {reader.line_num}: not readable as CSV: {exc}"
+            continue
+        yield values
+
+
+def _prepend(first: list[str], rest: Iterable[list[str] | str]) -> Iterator[list[str] | str]:
     yield first
     yield from rest
 
@@ -112,7 +134,7 @@ def suppression_row(s: Suppression) -> tuple[str, ...]:
     """One entry in COLUMNS order, as export writes it and import reads it back."""
     return (
         s.channel.value,
-        s.address or "",
+        str(cell(s.address or "")),  # `=cmd|'/c calc'!A1@example.com` is a valid address, not a formula
         s.address_hash,
         s.scope,
         s.reason.value,

@@ -10,6 +10,7 @@ scope), and word the answer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -159,7 +160,16 @@ class Lists:
             at=datetime.now(UTC),
             known_scopes=self.senders,
         )
-        result = await self.store.import_suppressions(read_suppressions(stream, defaults))
+        try:
+            result = await self.store.import_suppressions(read_suppressions(stream, defaults))
+        except StoreError as exc:  # its batches so far are in: the trail says so (if the store still answers)
+            with contextlib.suppress(StoreError):
+                await self.store.add_audit(
+                    AuditEntry(
+                        actor, "suppression.import", defaults.channel, None, defaults.scope, f"{exc}"[:500]
+                    )
+                )
+            raise
         detail = (
             f"{result.added} added, {result.skipped} already present, {result.rejected} rejected; "
             f"source {defaults.source}"

@@ -296,20 +296,27 @@ class SqliteFile:
         it would stall that message. The hot connections' own automatic checkpoints are off."""
 
         def upkeep(conn: sqlite3.Connection, checkpoint: bool) -> None:
-            while index_batch(conn) >= _INDEX_BATCH and not self._upkeeper.closing:
-                time.sleep(0.002)  # a backlog: short transactions, with room for the messages' writes between
-            if checkpoint and not self._upkeeper.closing:
+            try:
+                while index_batch(conn) >= _INDEX_BATCH and not self._upkeeper.closing:
+                    time.sleep(0.002)  # a backlog: short transactions, room for the messages' writes between
+            except _Busy:  # another connection held the write lock for a second: the index, next round
+                pass
+            if checkpoint and not self._upkeeper.closing:  # the checkpoint all the same (it takes no lock)
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
-        rounds = 0
-        while True:
+        rounds, warned = 0, 0.0
+        while True:  # never ends but with the store: without it the WAL would grow for as long as it serves
             await asyncio.sleep(every)
             rounds += 1
             try:
                 checkpoint = rounds % checkpoint_every == 0
                 await asyncio.to_thread(self._upkeeper.run, lambda conn, now=checkpoint: upkeep(conn, now))
-            except (sqlite3.Error, StoreError) as exc:  # busy or unavailable: the next round tries again
+            except (sqlite3.Error, StoreError, _Busy) as exc:  # busy or unavailable: the next round again
                 log.debug("upkeep skipped: %s", exc)
+            except Exception as exc:  # a bug: said (once a minute at most), and the next round tries again
+                if time.monotonic() - warned > 60:
+                    warned = time.monotonic()
+                    log.warning("store upkeep failed (tried again every %g s): %r", every, exc)
 
     async def index_search_text(self) -> int:
         """Everything written so far into the search index, now (tests, and a process that writes no more)."""
