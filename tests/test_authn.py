@@ -80,6 +80,36 @@ def test_dkim_verified_and_aligned(resolver):
     assert from_authenticated(tampered, "mail.example.com", "", None, None, resolver) is None
 
 
+def _ours(address: str) -> bool:
+    return address.lower().startswith("unsubscribe") and address.lower().endswith("@localhost")
+
+
+def test_a_signed_message_vouches_only_if_its_signature_covers_the_gateway_in_to_or_cc(resolver):
+    """A signed message the person sent to someone else, replayed to the gateway, does not opt them out."""
+    assert (
+        from_authenticated(signed(), "mail.example.com", "", None, None, resolver, _ours)
+        == "dkim d=example.com"
+    )
+    elsewhere = MESSAGE.replace(b"To: unsubscribe@localhost", b"To: friend@elsewhere.example")
+    assert from_authenticated(signed(elsewhere), "mail.example.com", "", None, None, resolver, _ours) is None
+    # a To added on top of the signed one (a reader shows the first; the signature covers the last)
+    stacked = b"To: unsubscribe@localhost\r\n" + signed(elsewhere)
+    assert from_authenticated(stacked, "mail.example.com", "", None, None, resolver, _ours) is None
+    # a signature that does not cover To: the To could be anyone's
+    unsigned_to = dkim.sign(MESSAGE, b"s1", b"example.com", PRIVATE, include_headers=[b"from", b"subject"])
+    assert (
+        from_authenticated(unsigned_to + MESSAGE, "mail.example.com", "", None, None, resolver, _ours) is None
+    )
+    cc = MESSAGE.replace(
+        b"To: unsubscribe@localhost", b"To: friend@elsewhere.example\r\nCc: unsubscribe@localhost"
+    )
+    with_cc = dkim.sign(cc, b"s1", b"example.com", PRIVATE, include_headers=[b"from", b"to", b"cc"]) + cc
+    assert (
+        from_authenticated(with_cc, "mail.example.com", "", None, None, resolver, _ours)
+        == "dkim d=example.com"
+    )
+
+
 def test_dkim_of_another_domain_does_not_vouch(resolver):
     other = MESSAGE.replace(b"mail.example.com", b"victim.example")
     assert from_authenticated(signed(other), "victim.example", "", None, None, resolver) is None

@@ -178,19 +178,33 @@ def test_a_real_bounce_suppresses_exactly_its_recipient_in_its_senders_scope(gw)
     )  # other sender
 
 
-def test_a_bounce_by_message_id_takes_only_the_recipients_it_names(gw):
-    """A transactional message to three people (no token in it): the report names one of them and a
-    stranger; only that one is suppressed."""
+def _receipt_to(gw, people: list[str]) -> str:
     mid = make_msgid(domain="orders.demo.example")
     receipt = RECEIPT.replace(b"Subject:", f"Message-ID: {mid}\r\nSubject:".encode())
-    people = ["a@example.com", "b@example.com", "c@example.com"]
     with smtplib.SMTP("127.0.0.1", gw.smtp, timeout=30) as client:
         client.login("acme-tx", PASSWORD)
         assert client.sendmail("orders@news.demo.example", people, receipt) == {}
+    return mid
+
+
+def test_a_bounce_by_message_id_counts_for_a_message_to_the_one_recipient_it_names(gw):
+    """A transactional message (no token in it) to one person: the report naming that person and a
+    stranger suppresses the person."""
+    mid = _receipt_to(gw, ["a@example.com"])
     returned = f"From: orders@news.demo.example\r\nTo: a@example.com\r\nMessage-ID: {mid}"
-    report = dsn(returned, ("b@example.com", "5.1.1"), ("stranger@example.com", "5.1.1"))
+    report = dsn(returned, ("a@example.com", "5.1.1"), ("stranger@example.com", "5.1.1"))
     assert deliver_unauthenticated(gw, "bounces@localhost", report)[0] == 250
-    assert suppressed(gw) == [("b@example.com", "bounce", "acme-tx")]
+    assert suppressed(gw) == [("a@example.com", "bounce", "acme-tx")]
+
+
+def test_a_bounce_by_the_message_id_of_a_message_to_several_is_kept_for_review(gw):
+    """Each of the three recipients holds the Message-ID: one of them could forge a DSN naming another,
+    and suppress their receipts. Nothing changes; the report waits for ops."""
+    mid = _receipt_to(gw, ["a@example.com", "b@example.com", "c@example.com"])
+    returned = f"From: orders@news.demo.example\r\nTo: a@example.com\r\nMessage-ID: {mid}"
+    report = dsn(returned, ("b@example.com", "5.1.1"))
+    assert deliver_unauthenticated(gw, "bounces@localhost", report)[0] == 250
+    assert suppressed(gw) == [] and len(audit(gw, "report.unverified")) == 1
 
 
 def test_a_redacted_complaint_works_through_the_token(gw):
@@ -250,7 +264,10 @@ def personal(sender: str, to: str, subject: str = "unsubscribe") -> bytes:
 
 
 def signed(message: bytes) -> bytes:
-    return dkim.sign(message, b"s1", b"example.com", PRIVATE, include_headers=[b"from", b"subject"]) + message
+    return (
+        dkim.sign(message, b"s1", b"example.com", PRIVATE, include_headers=[b"from", b"to", b"subject"])
+        + message
+    )
 
 
 def test_an_unsubscribe_mail_signed_by_the_senders_domain_counts(gw):
@@ -260,6 +277,14 @@ def test_an_unsubscribe_mail_signed_by_the_senders_domain_counts(gw):
         "2.0.0 Received: unsubscribe",
     )
     assert suppressed(gw) == [("reader@example.com", "unsubscribe", "acme")]
+
+
+def test_a_signed_mail_the_person_sent_elsewhere_replayed_to_the_gateway_does_not_count(gw):
+    """Anyone who ever received a DKIM-signed mail from someone holds one: relayed unchanged to the
+    unsubscribe address, it would opt them out of any sender. It is kept for review instead."""
+    lunch = personal("Reader <reader@example.com>", "friend@elsewhere.example", "Lunch tomorrow?")
+    assert deliver_unauthenticated(gw, "unsubscribe+acme@localhost", signed(lunch))[0] == 250
+    assert suppressed(gw) == [] and len(audit(gw, "request.unverified")) == 1
 
 
 def test_unauthenticated_requests_are_kept_for_review_and_ops_confirm_them(gw):

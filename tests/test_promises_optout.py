@@ -137,7 +137,10 @@ PRIVATE = (REPO / "tests" / "keys" / "dkim-test.pem").read_bytes()
 
 def signed(message: bytes) -> bytes:
     """Mail as example.com's mail servers send it: DKIM-signed."""
-    return dkim.sign(message, b"s1", b"example.com", PRIVATE, include_headers=[b"from", b"subject"]) + message
+    return (
+        dkim.sign(message, b"s1", b"example.com", PRIVATE, include_headers=[b"from", b"to", b"subject"])
+        + message
+    )
 
 
 @pytest.fixture
@@ -193,7 +196,7 @@ def test_000_opt_out_by_replying_unsubscribe_or_by_emailing_the_address(company)
         b"From: Ann <ann@example.com>\r\nTo: bounces@localhost\r\nSubject: Re: unsubscribe\r\n\r\nthanks\r\n"
     )
     assert boxes.to_own_address("bounces@localhost", signed(reply)) == 250
-    bob = b"From: bob@example.com\r\nSubject: hi\r\n\r\n.\r\n"
+    bob = b"From: bob@example.com\r\nTo: unsubscribe@localhost\r\nSubject: hi\r\n\r\n.\r\n"
     assert boxes.to_own_address("unsubscribe@localhost", signed(bob)) == 250
     for person in ("ann@example.com", "bob@example.com"):
         assert boxes.refused("newsletter", news[person], person)

@@ -22,11 +22,14 @@ interpreter for seconds), at most 3 signatures are tried; any error is "not vouc
 from __future__ import annotations
 
 import base64
+import email
+import email.policy
+import email.utils
 import ipaddress
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import dkim
 import dkim.crypto
@@ -124,6 +127,13 @@ def aligned(domain: str, from_domain: str) -> bool:
 
 def dkim_domains(raw: bytes, resolver: Dns, limit: int = _MAX_SIGNATURES) -> list[str]:
     """The d= domains of the message's DKIM signatures that verify."""
+    return [domain for domain, _ in dkim_signatures(raw, resolver, limit)]
+
+
+def dkim_signatures(
+    raw: bytes, resolver: Dns, limit: int = _MAX_SIGNATURES
+) -> list[tuple[str, frozenset[str]]]:
+    """(d= domain, the header fields it signs, lower-case) of each DKIM signature that verifies."""
     try:
         checker = dkim.DKIM(raw)
         count = sum(1 for name, _ in checker.headers if name.lower() == b"dkim-signature")
@@ -133,10 +143,26 @@ def dkim_domains(raw: bytes, resolver: Dns, limit: int = _MAX_SIGNATURES) -> lis
     for index in range(min(count, limit)):
         try:
             if checker.verify(idx=index, dnsfunc=resolver.dkim_txt) and checker.domain:
-                found.append(checker.domain.decode("ascii", "replace"))
+                signs = frozenset(h.decode("ascii", "replace").lower() for h in checker.include_headers)
+                found.append((checker.domain.decode("ascii", "replace"), signs))
         except Exception as exc:  # dkim.DKIMException, DNS failures, malformed keys: not verified
             log.debug("DKIM signature %d not verified: %s", index, exc)
     return found
+
+
+def _signed_to(raw: bytes, signs: frozenset[str], ours: Callable[[str], bool]) -> bool:
+    """Whether the message names one of the gateway's addresses in a To or Cc that the signature covers
+    (and holds one of that field only: a signature covers the last instance, and a reader may show the
+    first). A signed message sent elsewhere (From the person, To a friend) and replayed to the gateway
+    does not: anyone who ever received mail from someone could otherwise opt them out."""
+    head = raw.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
+    fields = email.message_from_bytes(head, policy=email.policy.compat32)
+    for name in ("to", "cc"):
+        values = fields.get_all(name) or []
+        if len(values) == 1 and name in signs:
+            if any(ours(address) for _, address in email.utils.getaddresses([str(values[0])])):
+                return True
+    return False
 
 
 class _Spf:
@@ -261,22 +287,36 @@ def spf(resolver: Dns, ip: str, domain: str) -> str:
 
 
 def from_authenticated(
-    raw: bytes, from_domain: str, mail_from: str, helo: str | None, peer: str | None, resolver: Dns
+    raw: bytes,
+    from_domain: str,
+    mail_from: str,
+    helo: str | None,
+    peer: str | None,
+    resolver: Dns,
+    ours: Callable[[str], bool] | None = None,
 ) -> str | None:
     """How the From domain vouches for this message ("dkim d=…", "spf …"), or None when it does not (or
-    when finding out fails in any way: the request is then kept for review)."""
+    when finding out fails in any way: the request is then kept for review). `ours`: the gateway's own
+    addresses, one of which an aligned DKIM signature must cover in To or Cc (`_signed_to`); SPF binds
+    the message to the client sending it now, so a replay from elsewhere fails it anyway."""
     try:
-        return _vouched(raw, from_domain, mail_from, helo, peer, resolver)
+        return _vouched(raw, from_domain, mail_from, helo, peer, resolver, ours)
     except Exception as exc:  # a record or a message that trips the libraries: not vouched for
         log.warning("DKIM/SPF check of mail from the %s domain failed: %r", from_domain, exc)
         return None
 
 
 def _vouched(
-    raw: bytes, from_domain: str, mail_from: str, helo: str | None, peer: str | None, resolver: Dns
+    raw: bytes,
+    from_domain: str,
+    mail_from: str,
+    helo: str | None,
+    peer: str | None,
+    resolver: Dns,
+    ours: Callable[[str], bool] | None,
 ) -> str | None:
-    for domain in dkim_domains(raw, resolver):
-        if aligned(domain, from_domain):
+    for domain, signs in dkim_signatures(raw, resolver):
+        if aligned(domain, from_domain) and (ours is None or _signed_to(raw, signs, ours)):
             return f"dkim d={domain}"
     envelope_domain = mail_from.rpartition("@")[2] if "@" in mail_from else (helo or "")
     aligned_envelope = bool(envelope_domain) and aligned(envelope_domain, from_domain)

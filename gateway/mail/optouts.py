@@ -138,7 +138,14 @@ class OptOutDesk:
             self._checks = asyncio.Semaphore(2)
         async with self._checks:
             call = partial(
-                from_authenticated, raw, domain, client.mail_from, client.helo, client.peer, self.dns.fresh()
+                from_authenticated,
+                raw,
+                domain,
+                client.mail_from,
+                client.helo,
+                client.peer,
+                self.dns.fresh(),
+                lambda address: own_mailbox(self.config, address) is not None,
             )
             try:
                 return await asyncio.wait_for(
@@ -171,9 +178,14 @@ class OptOutDesk:
             return [], []  # a delay or a transient failure: nothing to do
         statuses = {address_hash(a): status for a, status in report.failed}
         first = report.failed[0][1] if report.failed else "5.0.0"
-        taken = [
-            s for s in await self._referenced(report) if s.via != "message-id" or s.recipient_hash in statuses
-        ]
+        sent = await self._referenced(report)
+        # a return path or token names its recipient; a Message-ID only its message, which each of its
+        # recipients holds: one of them (or anyone shown it) could name the others in a forged DSN. So a
+        # Message-ID counts only for a message that went to the one recipient the report names.
+        by_message = [s for s in sent if s.via == "message-id"]
+        taken = [s for s in sent if s.via != "message-id"]
+        if len(by_message) == 1 and by_message[0].recipient_hash in statuses:
+            taken += by_message
         if not taken:
             why = f"DSN from {where} naming {report.named} address(es): it refers to no message the gateway relayed"
             return [], [("report.unverified", why, None, GLOBAL_SCOPE)]
@@ -186,11 +198,11 @@ class OptOutDesk:
         sent = await self._referenced(report)
         wanted = address_hash(report.complainant) if report.complainant else None
         by_message = [s for s in sent if s.via == "message-id"]
-        # a return path or token names its recipient; a Message-ID only its message
+        # a return path or token names its recipient; a Message-ID only its message, which each of its
+        # recipients holds: it counts for a message to one recipient (the one named, or redacted)
         taken = [s for s in sent if s.via != "message-id"]
-        taken += [s for s in by_message if s.recipient_hash == wanted]
-        if not taken and wanted is None and len(by_message) == 1:
-            taken = by_message  # redacted, but the message had one recipient
+        if len(by_message) == 1 and wanted in (None, by_message[0].recipient_hash):
+            taken += by_message
         if not taken:
             why = (
                 f"{report.feedback_type} report from {where}: it refers to no message the gateway relayed"
