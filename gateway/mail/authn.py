@@ -159,9 +159,9 @@ def _signed_to(raw: bytes, signs: frozenset[str], ours: Callable[[str], bool]) -
     fields = email.message_from_bytes(head, policy=email.policy.compat32)
     for name in ("to", "cc"):
         values = fields.get_all(name) or []
-        if len(values) == 1 and name in signs:
-            if any(ours(address) for _, address in email.utils.getaddresses([str(values[0])])):
-                return True
+        named = email.utils.getaddresses([str(values[0])]) if len(values) == 1 and name in signs else []
+        if any(ours(address) for _, address in named):
+            return True
     return False
 
 
