@@ -36,9 +36,15 @@ def normalize_email(address: str) -> str:
     return address.strip().strip("<>").strip().lower()
 
 
+# Unicode's format characters: direction overrides and isolates (an address that shows as another one:
+# "rtl\u202emoc.live@example.com" reads "rtlmoc.elpmaxe@evil.com"), zero-width joiners and marks
+_FORMAT = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
+
+
 def is_valid_email(address: str) -> bool:
-    """RFC 5321 mailbox with a dotted domain; non-ASCII allowed (SMTPUTF8, IDN)."""
-    if len(address) > 254 or not _EMAIL_RE.fullmatch(address):
+    """RFC 5321 mailbox with a dotted domain; non-ASCII allowed (SMTPUTF8, IDN), but no invisible format
+    character (RFC 6530 leaves them to policy: no mailbox provider issues them)."""
+    if len(address) > 254 or not _EMAIL_RE.fullmatch(address) or _FORMAT.search(address):
         return False
     local, _, domain = address.rpartition("@")
     return len(local) <= 64 and not domain.rsplit(".", 1)[-1].isdigit()

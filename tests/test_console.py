@@ -114,6 +114,14 @@ def test_message_derived_strings_are_text(gw):
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
+def test_direction_overrides_in_what_senders_wrote_are_shown_not_obeyed(gw):
+    status, body, _ = gw.post("/v1/sms", {"to": STRANGER, "body": "Invoice \u202eFDP.exe"}, key=KEYS["acme"])
+    assert status == 422
+    gw.decisions(1)
+    status, page, _ = signed_in(gw).open(f"/ops/decisions/{body['id']}")
+    assert status == 200 and "\u202e" not in page and "Invoice &lt;U+202E&gt;FDP.exe" in page
+
+
 def test_a_signed_out_session_does_not_sign_in_again(gw):
     browser = signed_in(gw)
     (cookie,) = [c for c in browser.jar]

@@ -237,6 +237,8 @@ def test_envelope_check_as_the_smtp_door_runs_it():
         ("a@b.123", False),
         ("x" * 65 + "@b.com", False),
         ('"quoted local"@example.com', True),
+        ("rtl\u202emoc.live@example.com", False),  # shows as rtlmoc.elpmaxe@evil.com
+        ("zero\u200bwidth@example.com", False),
     ],
 )
 def test_email_address_validity(address, valid):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 import secrets
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -50,8 +51,22 @@ _HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
 }
+_DIRECTION = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _shown(value: object) -> object:
+    """Direction overrides in what senders wrote, made visible (<U+202E>) rather than obeyed: a subject
+    "Invoice \u202eFDP.exe" would read "Invoice exe.PDF", a From line would read backwards."""
+    if isinstance(value, str) and not isinstance(value, Markup) and _DIRECTION.search(value):
+        return _DIRECTION.sub(lambda m: f"<U+{ord(m.group()):04X}>", value)
+    return value
+
+
 _ENV = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+    loader=jinja2.FileSystemLoader(HERE / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    finalize=_shown,
 )
 
 
