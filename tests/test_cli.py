@@ -406,3 +406,9 @@ def test_tables_show_what_senders_wrote_without_letting_it_drive_the_terminal(ca
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\r" not in out and "\u202e" not in out
     assert "\\x1b[2J" in out and "a\\rb" in out and "rtl\\u202emoc" in out
+
+
+def test_suppress_list_refuses_what_it_cannot_mean(cfg):
+    for extra in (["--limit", "0"], ["--limit", "-1"], ["--address", "not-an-address"]):
+        code, _, err = run_cli("suppress", "list", *extra, "--config", cfg)
+        assert code == 2 and err.strip() and "Traceback" not in err, (extra, err)

@@ -42,7 +42,7 @@ def actor() -> str:
     return f"cli {who}"
 
 
-def _address(channel: Channel, text: str) -> str:
+def _address(channel: Channel | None, text: str) -> str:
     try:
         return checks.address(text, channel)[1]
     except ListsError as exc:
@@ -170,7 +170,9 @@ async def suppress_list(args: argparse.Namespace) -> int:
     try:
         channel = Channel(args.channel) if args.channel else None
         scope = scope_of(config, args.sender, args.is_global, default_global=False)
-        address = _address(channel, args.address) if args.address and channel else args.address
+        if args.limit < 1:
+            raise UsageError("--limit must be 1 or more")
+        address = _address(channel, args.address) if args.address else None  # (its channel, when not given)
         rows = []
         async for s in store.suppressions(channel, scope, address):
             rows.append(suppression_row(s))
