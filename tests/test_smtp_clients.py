@@ -211,3 +211,18 @@ def test_with_repair_off_an_incomplete_list_unsubscribe_is_refused(tmp_path):
     finally:
         sink.stop()
         assert gateway.stop() == 0
+
+
+def test_an_obsolete_field_name_is_read_by_the_rules_and_relayed_as_the_client_wrote_it(gw):
+    """`Name :` (RFC 5322 4.5.3): the rules read the fields after it, as receivers do (a Subject after it
+    is judged), and the relayed bytes keep the client's spelling (a simple-canonicalized signature of the
+    client's stays valid)."""
+    head = relayed_with(gw, b"X-Campaign : spring\r\n")
+    assert b"X-Campaign : spring\r\n" in head and b"\r\nSubject:" in head
+    smtp, _ = gw
+    deceptive = SAMPLE.replace(b"Subject:", b"X-Campaign : spring\r\nSubject: Re: your order\r\nX-Was:", 1)
+    with smtplib.SMTP("127.0.0.1", smtp, timeout=30) as client:
+        client.login("acme", PASSWORD)
+        with pytest.raises(smtplib.SMTPDataError) as refused:  # the Subject after it was read
+            client.sendmail("news@news.demo.example", ["reader@example.com"], deceptive)
+    assert refused.value.smtp_code == 550

@@ -47,7 +47,7 @@ def split_head(raw: bytes) -> tuple[bytes, bytes]:
 def _strip(head: bytes, prefixes: tuple[bytes, ...]) -> bytes:
     """The header block without the fields whose lower-cased lines start with one of `prefixes`."""
     lowered = head.lower()
-    if not any(p in lowered for p in prefixes):
+    if not any(p.rstrip(b":") in lowered for p in prefixes):
         return head
     kept, dropping = [], False
     for line in head.splitlines(keepends=True):
@@ -55,7 +55,8 @@ def _strip(head: bytes, prefixes: tuple[bytes, ...]) -> bytes:
             if not dropping:
                 kept.append(line)
             continue
-        dropping = line.lower().startswith(prefixes)
+        name, colon, _ = line.partition(b":")  # `Name :` too (RFC 5322 4.5.3: `regular_field_names`)
+        dropping = (name.rstrip(b" \t").lower() + colon).startswith(prefixes)
         if not dropping:
             kept.append(line)
     return b"".join(kept)
@@ -65,10 +66,10 @@ _OBS_NAME = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]+:", re.MULTILINE)
 
 
 def regular_field_names(raw: bytes) -> bytes:
-    """RFC 5322 4.5.3's obsolete `Name : value` (blanks before the colon), which receivers read as the field
-    `Name`, written `Name: value`. Python's parser would take such a line for the start of the body: the
-    fields after it would go unread by the rules, and a `List-Unsubscribe :` unreplaced, while receivers
-    read them all. (A relaxed DKIM signature is unchanged by it: RFC 6376 3.4.2 drops those blanks too.)"""
+    """The message as the rules read it: RFC 5322 4.5.3's obsolete `Name : value` (blanks before the
+    colon), which receivers must read as the field `Name`, written `Name: value`. Python's parser would take
+    such a line for the start of the body, and the fields after it would go unread by the rules while
+    receivers read them all. (What is relayed keeps the client's bytes; `_strip` knows both spellings.)"""
     head, rest = split_head(raw)
     if not _OBS_NAME.search(head):
         return raw
