@@ -29,6 +29,7 @@ _LABEL = (
     r"(?:[A-Za-z0-9\u0080-\U0010ffff](?:[A-Za-z0-9\u0080-\U0010ffff-]{0,61}[A-Za-z0-9\u0080-\U0010ffff])?)"
 )
 _EMAIL_RE = re.compile(rf"{_LOCAL}@(?:{_LABEL}\.)+{_LABEL}")
+_MAILBOX_RE = re.compile(rf"{_LOCAL}@(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f.:IPv]{{1,64}}\])")
 _E164_SHAPE = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
@@ -48,6 +49,12 @@ def is_valid_email(address: str) -> bool:
         return False
     local, _, domain = address.rpartition("@")
     return len(local) <= 64 and not domain.rsplit(".", 1)[-1].isdigit()
+
+
+def is_mailbox(address: str) -> bool:
+    """RFC 5321 4.1.2's Mailbox: a local part (dot-string or quoted) @ a domain or an address literal;
+    single-label domains too (root@localhost). What a reverse-path other than <> must be."""
+    return len(address) <= 320 and _MAILBOX_RE.fullmatch(address) is not None
 
 
 def normalize_phone(number: str) -> str:

@@ -84,16 +84,20 @@ _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")  # E.164 numbers, sizes: left as the
 def cell(value: object) -> object:
     """A CSV cell a spreadsheet will not run (CSV injection, OWASP): text that starts like a formula gets
     a leading apostrophe, which spreadsheets show as text; plain numbers (+13055550123) stay as they are."""
-    if isinstance(value, str) and value and _FORMULA.match(value) and not _NUMBER.fullmatch(value):
+    if isinstance(value, str) and _escaped(value):
         return "'" + value
     return value
 
 
+def _escaped(value: str) -> bool:
+    """A value `cell` writes with an apostrophe first: formula-like, or starting with one already (so
+    that `uncell` reads every cell back as it was)."""
+    return value.startswith("'") or (bool(_FORMULA.match(value)) and not _NUMBER.fullmatch(value))
+
+
 def uncell(value: str) -> str:
     """What `cell` was given, from what it wrote: an export read back in (suppression import)."""
-    if value.startswith("'") and _FORMULA.match(value[1:]) and not _NUMBER.fullmatch(value[1:]):
-        return value[1:]
-    return value
+    return value[1:] if value.startswith("'") and _escaped(value[1:]) else value
 
 
 def csv_row(d: Decision) -> list:

@@ -412,3 +412,11 @@ def test_suppress_list_refuses_what_it_cannot_mean(cfg):
     for extra in (["--limit", "0"], ["--limit", "-1"], ["--address", "not-an-address"]):
         code, _, err = run_cli("suppress", "list", *extra, "--config", cfg)
         assert code == 2 and err.strip() and "Traceback" not in err, (extra, err)
+
+
+def test_a_time_past_the_last_year_is_a_usage_error(cfg):
+    code, _, err = run_cli(
+        "check", "--sms", "--sender", "demo", "--to", "+13055550123", "--body", "hi",
+        "--at", "9999-12-31T23:59:59-05:00", "--config", cfg,
+    )  # fmt: skip
+    assert code == 2 and "years 1000 to 8999" in err and "Traceback" not in err, err

@@ -75,6 +75,18 @@ def test_an_auth_look_alike_inside_a_quoted_local_part_is_part_of_the_address(gw
     )
 
 
+def test_a_quote_that_opens_no_quoted_local_part_hides_no_parameter(gw):
+    """`<a"b@x> AUTH=... X="y>`: the path ends at its first ">", and what is left is no mailbox."""
+    smtp, sink = gw
+    with smtplib.SMTP("127.0.0.1", smtp, timeout=30) as client:
+        client.login("acme", PASSWORD)
+        client.send(b'MAIL FROM:<a"b@news.demo.example> AUTH=ceo@bank.example X="y>\r\n')
+        code, _ = client.getreply()
+        assert code in (501, 553, 555), code
+        assert client.mail("news@news.demo.example")[0] == 250  # the session goes on
+    assert sink.messages() == []
+
+
 def test_a_utf8_address_needs_smtputf8_on_mail_from(gw):
     smtp, _ = gw
 
@@ -213,12 +225,11 @@ def test_with_repair_off_an_incomplete_list_unsubscribe_is_refused(tmp_path):
         assert gateway.stop() == 0
 
 
-def test_an_obsolete_field_name_is_read_by_the_rules_and_relayed_as_the_client_wrote_it(gw):
+def test_an_obsolete_field_name_is_read_by_the_rules_and_relayed_as_receivers_read_it(gw):
     """`Name :` (RFC 5322 4.5.3): the rules read the fields after it, as receivers do (a Subject after it
-    is judged), and the relayed bytes keep the client's spelling (a simple-canonicalized signature of the
-    client's stays valid)."""
+    is judged), and it is relayed as `Name:`."""
     head = relayed_with(gw, b"X-Campaign : spring\r\n")
-    assert b"X-Campaign : spring\r\n" in head and b"\r\nSubject:" in head
+    assert b"\r\nX-Campaign: spring\r\n" in head and b"\r\nSubject:" in head
     smtp, _ = gw
     deceptive = SAMPLE.replace(b"Subject:", b"X-Campaign : spring\r\nSubject: Re: your order\r\nX-Was:", 1)
     with smtplib.SMTP("127.0.0.1", smtp, timeout=30) as client:

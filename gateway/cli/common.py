@@ -39,11 +39,14 @@ def parse_time(text: str | None, what: str = "--at") -> datetime:
         return datetime.now(UTC)
     try:
         value = datetime.fromisoformat(text.strip())
-    except ValueError:
+        value = value if value.tzinfo else value.replace(tzinfo=UTC)
+        if not 1000 <= value.astimezone(UTC).year < 9000:  # (days counted from it must stay in range)
+            raise ValueError
+    except (ValueError, OverflowError):  # OverflowError: past the last year in UTC
         raise UsageError(
-            f"{what} {text!r} is not an ISO 8601 time (e.g. 2026-05-01T14:30:00-04:00)"
+            f"{what} {text!r} is not an ISO 8601 time in the years 1000 to 8999 (e.g. 2026-05-01T14:30:00-04:00)"
         ) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value
 
 
 def scope_of(

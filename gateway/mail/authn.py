@@ -22,8 +22,6 @@ interpreter for seconds), at most 3 signatures are tried; any error is "not vouc
 from __future__ import annotations
 
 import base64
-import email
-import email.policy
 import email.utils
 import ipaddress
 import logging
@@ -35,6 +33,8 @@ import dkim
 import dkim.crypto
 import dns.exception
 import dns.resolver
+
+from . import lineends
 
 log = logging.getLogger("gateway.mail")
 
@@ -155,10 +155,18 @@ def _signed_to(raw: bytes, signs: frozenset[str], ours: Callable[[str], bool]) -
     (and holds one of that field only: a signature covers the last instance, and a reader may show the
     first). A signed message sent elsewhere (From the person, To a friend) and replayed to the gateway
     does not: anyone who ever received mail from someone could otherwise opt them out."""
-    head = raw.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
-    fields = email.message_from_bytes(head, policy=email.policy.compat32)
+    if lineends.has_bare(raw):  # a bare CR: Python's parser and dkimpy's would see different fields
+        return False
+    try:  # the fields as dkimpy read them for the signature: the same view, whatever the bytes are
+        fields, _ = dkim.rfc822_parse(raw)
+    except dkim.MessageFormatError:
+        return False
     for name in ("to", "cc"):
-        values = fields.get_all(name) or []
+        values = [
+            v.decode("utf-8", "replace").replace("\r\n", "")
+            for n, v in fields
+            if n.decode("ascii", "replace").lower() == name
+        ]
         named = email.utils.getaddresses([str(values[0])]) if len(values) == 1 and name in signs else []
         if any(ours(address) for _, address in named):
             return True

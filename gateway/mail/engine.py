@@ -288,8 +288,9 @@ class EmailEngine:
             if self.config.smtp.bare_newlines == "refuse":
                 return self._unjudged(tx, sender, len(raw), Action(554, "5.5.2 Refused: " + lineends.REFUSAL))
             raw = lineends.crlf(raw)  # judged as it will go
-        try:  # `Name :` read as `Name:`, as receivers read it (the relayed bytes stay the client's)
-            content = parse_email(regular_field_names(raw))
+        raw = regular_field_names(raw)  # `Name :` as `Name:`: judged, signed and relayed as receivers read it
+        try:
+            content = parse_email(raw)
         except Unparseable as exc:  # it cannot be judged, so it does not go: a refusal, not an error
             return self._unjudged(tx, sender, len(raw), Action(554, f"5.6.0 message cannot be parsed: {exc}"))
         tx.message_id, tx.digest = content.message_id, digest(content.subject, raw)

@@ -96,7 +96,7 @@ class OptOutDesk:
             return Action(250, "2.0.0 Received")
         vouched = None
         if report.kind in ("unsubscribe", "reply") and report.from_address and not report.tokens:
-            vouched = await self._vouched(raw, report.from_address.rpartition("@")[2], client)
+            vouched = await self._vouched(raw, report.from_address.rpartition("@")[2], client, mailboxes)
         actor = "mail to the " + " and ".join(sorted({kind for kind, _ in mailboxes})) + " address"
         try:
             opt_outs, unverified = await self._judge(report, vouched, client)
@@ -131,9 +131,12 @@ class OptOutDesk:
             )
         return False
 
-    async def _vouched(self, raw: bytes, domain: str, client: Sender) -> str | None:
+    async def _vouched(self, raw: bytes, domain: str, client: Sender, mailboxes: list[Mailbox]) -> str | None:
         """DKIM and SPF for the From domain (authn.py), in threads of their own, at most two messages at
-        a time, each within its DNS budget: a flood of such mail waits here, and slows nothing else."""
+        a time, each within its DNS budget: a flood of such mail waits here, and slows nothing else. A
+        DKIM signature must cover a To or Cc naming the very mailbox the mail came to, its `+sender` tag
+        too (the tag is the opt-out's scope: a replay to the untagged address would widen it to all)."""
+        came_to = set(mailboxes)
         if self._checks is None:
             self._checks = asyncio.Semaphore(2)
         async with self._checks:
@@ -145,7 +148,7 @@ class OptOutDesk:
                 client.helo,
                 client.peer,
                 self.dns.fresh(),
-                lambda address: own_mailbox(self.config, address) is not None,
+                lambda address: own_mailbox(self.config, address) in came_to,
             )
             try:
                 return await asyncio.wait_for(

@@ -66,10 +66,12 @@ _OBS_NAME = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]+:", re.MULTILINE)
 
 
 def regular_field_names(raw: bytes) -> bytes:
-    """The message as the rules read it: RFC 5322 4.5.3's obsolete `Name : value` (blanks before the
-    colon), which receivers must read as the field `Name`, written `Name: value`. Python's parser would take
-    such a line for the start of the body, and the fields after it would go unread by the rules while
-    receivers read them all. (What is relayed keeps the client's bytes; `_strip` knows both spellings.)"""
+    """RFC 5322 4.5.3's obsolete `Name : value` (blanks before the colon), which receivers must read as the
+    field `Name`, written `Name: value`, and so judged, signed and relayed. Python's parser would take such
+    a line for the start of the body (the fields after it unread by the rules, while receivers read them
+    all), dkimpy refuses to sign it, and a client's `List-Unsubscribe :` kept as it was would be missed by
+    one-click clients. A relaxed DKIM signature of the client's stays valid (RFC 6376 3.4.2 drops those
+    blanks too); a simple one does not, as it would not through most MTAs."""
     head, rest = split_head(raw)
     if not _OBS_NAME.search(head):
         return raw

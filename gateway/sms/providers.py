@@ -28,7 +28,7 @@ from ..store.base import Fields, OutboxMessage, field_text
 log = logging.getLogger("gateway.sms")
 
 STATUS_PATH = "/v1/webhooks/twilio/status"  # where Twilio's status callbacks for the gateway's texts go
-_PROVIDER_SID = re.compile(r"(?:SM|MM)[0-9a-fA-F]{32}")  # a Message sid, as fetches and callbacks name it
+_PROVIDER_SID = re.compile(r"[\x21-\x7e]{1,64}")  # Twilio's SM/MM + 32 hex, or another provider's own id
 _STATE = re.compile(r"[a-z_]{1,24}")  # a MessageStatus (queued, accepted, sent...)
 
 

@@ -14,6 +14,7 @@ import time
 
 from aiosmtpd.smtp import TLSSetupException
 
+from ..addresses import is_mailbox
 from ..config import Config
 from ..credentials import Credentials
 from ..mail.actions import Action
@@ -30,6 +31,7 @@ MAX_REPLY = 512  # RFC 5321 4.5.3.1.5: a reply line, code and CRLF included
 # EHLO/HELO names a domain or an address literal (RFC 5321 4.1.4); printable, one word, at most 255
 _HELO_NAME = re.compile(r"[\x21-\x7e]{1,255}")
 # RFC 6531 3.4: a non-ASCII address travels only in a transaction that announced SMTPUTF8
+BAD_SENDER = "553 5.1.7 The reverse-path is not a mailbox (RFC 5321 4.1.2): <local-part@domain> or <>"
 NEEDS_SMTPUTF8 = "553 5.6.7 Non-ASCII address without SMTPUTF8 on MAIL FROM (RFC 6531)"
 BAD_HELO = "501 5.5.2 Syntax: EHLO hostname (a domain or an address literal, printable, one word)"
 
@@ -158,6 +160,8 @@ class GatewayHandler(LoginMethods):
         # the null reverse-path (bounces, auto-replies: RFC 5321 4.5.5) is "" from here on, so it goes
         # upstream as MAIL FROM:<> and is never given a return path or a notice (aiosmtpd reads it "<>")
         sender = "" if address == "<>" else address
+        if sender and not is_mailbox(sender):  # what aiosmtpd's parser made of a path that is none
+            return BAD_SENDER
         action, session.gateway = self.engine.mail(self._client(session), sender, mail_options)
         if session.gateway is None:
             return reply(action)

@@ -74,19 +74,21 @@ class _BoundOnUse(Mapping):
 
 
 def _path_end(arg: str) -> int:
-    """Where MAIL FROM's reverse-path ends (its ">"), a quoted local part's ">" and "\\>" not counted
-    (`<"x> AUTH=<>"@example.com>` is one address): -1 when it has none."""
-    quoted = escaped = False
-    for at, char in enumerate(arg):
-        if escaped:
-            escaped = False
-        elif char == "\\" and quoted:
-            escaped = True
-        elif char == '"':
-            quoted = not quoted
-        elif char == ">" and not quoted:
-            return at
-    return -1
+    """Where MAIL FROM's reverse-path ends (its ">"): after a quoted local part, when the path holds one
+    (`<"x> AUTH=<>"@example.com>` is one address); -1 when it has none. A quote anywhere else is no
+    quoted-string (RFC 5321 4.1.2): `<a"b@x> AUTH=... X="y>` ends at its first ">"."""
+    start = arg.find("<")
+    if start < 0:
+        return -1
+    at = start + 1
+    if arg[at : at + 1] == '"':
+        at += 1
+        escaped = False
+        while at < len(arg) and (escaped or arg[at] != '"'):
+            escaped = not escaped and arg[at] == "\\"
+            at += 1
+        at += 1
+    return arg.find(">", at)
 
 
 class GatewaySMTP(SMTP):
