@@ -31,7 +31,7 @@ MAX_REPLY = 512  # RFC 5321 4.5.3.1.5: a reply line, code and CRLF included
 # EHLO/HELO names a domain or an address literal (RFC 5321 4.1.4); printable, one word, at most 255
 _HELO_NAME = re.compile(r"[\x21-\x7e]{1,255}")
 # RFC 6531 3.4: a non-ASCII address travels only in a transaction that announced SMTPUTF8
-BAD_SENDER = "553 5.1.7 The reverse-path is not a mailbox (RFC 5321 4.1.2): <local-part@domain> or <>"
+BAD_SENDER = "501 5.1.7 The reverse-path is not a mailbox (RFC 5321 4.1.2): <local-part@domain> or <>"
 NEEDS_SMTPUTF8 = "553 5.6.7 Non-ASCII address without SMTPUTF8 on MAIL FROM (RFC 6531)"
 BAD_HELO = "501 5.5.2 Syntax: EHLO hostname (a domain or an address literal, printable, one word)"
 
