@@ -39,13 +39,18 @@ def parse_when(text: str, now: datetime) -> datetime:
     else:
         value = datetime.fromisoformat(text.strip())
         value = value if value.tzinfo else value.replace(tzinfo=UTC)
-    try:
-        within = _EARLIEST <= value.astimezone(UTC) <= _LATEST
-    except OverflowError:
-        within = False
-    if not within:
+    if not within_years(value):
         raise ValueError(f"{text.strip()!r} is outside the years 1000 to 9000")
     return value
+
+
+def within_years(value: datetime) -> bool:
+    """Between the years 1000 and 9000 in UTC: the days counted from it (a chart, a filter's end, a quiet
+    hour's next morning) stay within the calendar (9999-12-31T23:59-12:00 is already past it)."""
+    try:
+        return _EARLIEST <= value.astimezone(UTC) <= _LATEST
+    except OverflowError:
+        return False
 
 
 def decision_json(d: Decision) -> dict:

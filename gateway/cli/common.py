@@ -14,6 +14,7 @@ from ..config import Config
 from ..lists import ListsError, checks
 from ..lists.csvfile import open_text
 from ..model import GLOBAL_SCOPE
+from ..reports import within_years
 from ..store import Store, open_store
 from ..store.base import ImportResult
 
@@ -40,9 +41,9 @@ def parse_time(text: str | None, what: str = "--at") -> datetime:
     try:
         value = datetime.fromisoformat(text.strip())
         value = value if value.tzinfo else value.replace(tzinfo=UTC)
-        if not 1000 <= value.astimezone(UTC).year < 9000:  # (days counted from it must stay in range)
+        if not within_years(value):
             raise ValueError
-    except (ValueError, OverflowError):  # OverflowError: past the last year in UTC
+    except ValueError:
         raise UsageError(
             f"{what} {text!r} is not an ISO 8601 time in the years 1000 to 8999 (e.g. 2026-05-01T14:30:00-04:00)"
         ) from None

@@ -34,7 +34,7 @@ from ..reports import email_detail, parse_when
 from ..store.base import DecisionQuery
 from . import chart
 from .auth import guarded
-from .fields import read_form
+from .fields import posted_form
 
 HERE = Path(__file__).parent
 COOKIE = "gw_ops"
@@ -163,7 +163,7 @@ def make_routes(ctx, app: web.Application):
         return page("login.html", title="Sign in", signed_in=False, error=None)
 
     async def login(request: web.Request) -> web.Response:
-        form = await read_form(request)
+        form = await posted_form(request)
         key = str(form.get("key", ""))
         try:
             who = (

@@ -13,7 +13,7 @@ from aiohttp import web
 from ..lists import ListsError, OptOut, checks
 from ..model import Channel, Reason
 from .console import csrf_valid, page
-from .fields import read_form
+from .fields import posted_form
 
 
 class Refused(Exception):
@@ -37,7 +37,7 @@ def make_action_routes(ctx, app: web.Application, guarded) -> None:
     async def checked(request: web.Request):
         if not same_origin(request):
             raise Refused("This form was sent from another site.", 403)
-        form = await read_form(request)
+        form = await posted_form(request)
         if not csrf_valid(ctx.signer, request["ops"], str(form.get("csrf", ""))):
             raise Refused("This form has expired or did not come from the console. Open the page again.", 403)
         return form

@@ -11,7 +11,7 @@ from aiohttp import web
 from ..lists import ListsError
 from .console import csrf_token, csrf_valid, page
 from .console_actions import same_origin
-from .fields import read_form
+from .fields import posted_form
 
 _PAGE = 200
 
@@ -33,7 +33,7 @@ def make_deadline_routes(ctx, app: web.Application, guarded) -> None:
         return page("notice.html", status=status, title="Not done", signed_in=True, message=message)
 
     async def dismiss(request: web.Request) -> web.StreamResponse:
-        form = await read_form(request)
+        form = await posted_form(request)
         if not same_origin(request) or not csrf_valid(ctx.signer, request["ops"], str(form.get("csrf", ""))):
             return refused(
                 403, "This form has expired or did not come from the console. Open the page again."

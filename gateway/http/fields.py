@@ -114,7 +114,7 @@ async def read_body(request: web.Request, limit: int, too_large: str) -> bytes:
     return b"".join(chunks)
 
 
-async def read_form(request: web.Request):
+async def posted_form(request: web.Request):
     """`request.post()`, its failures on a body nobody should send a 400: a charset no codec has
     (LookupError), a Content-Transfer-Encoding aiohttp does not know (RuntimeError), bytes that are not
     the charset's (ValueError)."""

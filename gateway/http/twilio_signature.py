@@ -14,7 +14,7 @@ from multidict import MultiDictProxy
 
 from ..config import Config
 from .errors import ApiError
-from .fields import read_form
+from .fields import posted_form
 
 log = logging.getLogger("gateway.inbound")
 
@@ -31,7 +31,7 @@ async def signed_form(request: web.Request, config: Config, url: str, what: str)
         )
     if request.content_type != "application/x-www-form-urlencoded":
         raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "Twilio posts application/x-www-form-urlencoded")
-    form = await read_form(request)
+    form = await posted_form(request)
     from twilio.request_validator import RequestValidator
 
     signed_url = url + (f"?{request.query_string}" if request.query_string else "")

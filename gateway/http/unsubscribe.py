@@ -31,7 +31,7 @@ from ..model import Reason
 from ..store import StoreError
 from ..tokens import TokenSigner, Unsubscribe
 from .errors import ApiError
-from .fields import read_form
+from .fields import posted_form
 
 log = logging.getLogger("gateway.unsubscribe")
 
@@ -115,7 +115,7 @@ def make_handlers(config, lists: Lists, signer: TokenSigner):
             return _not_valid()
         form: Mapping[str, object]
         try:
-            form = await read_form(request)
+            form = await posted_form(request)
         except ApiError:  # no form to be read: no One-Click in it
             form = {}
         typed = form.get("address")

@@ -308,26 +308,13 @@ def from_authenticated(
     addresses, one of which an aligned DKIM signature must cover in To or Cc (`_signed_to`); SPF binds
     the message to the client sending it now, so a replay from elsewhere fails it anyway."""
     try:
-        return _vouched(raw, from_domain, mail_from, helo, peer, resolver, ours)
+        for domain, signs in dkim_signatures(raw, resolver):
+            if aligned(domain, from_domain) and (ours is None or _signed_to(raw, signs, ours)):
+                return f"dkim d={domain}"
+        envelope_domain = mail_from.rpartition("@")[2] if "@" in mail_from else (helo or "")
+        aligned_envelope = bool(envelope_domain) and aligned(envelope_domain, from_domain)
+        if peer and aligned_envelope and spf(resolver, peer, envelope_domain) == "pass":
+            return f"spf {envelope_domain}"
     except Exception as exc:  # a record or a message that trips the libraries: not vouched for
         log.warning("DKIM/SPF check of mail from the %s domain failed: %r", from_domain, exc)
-        return None
-
-
-def _vouched(
-    raw: bytes,
-    from_domain: str,
-    mail_from: str,
-    helo: str | None,
-    peer: str | None,
-    resolver: Dns,
-    ours: Callable[[str], bool] | None,
-) -> str | None:
-    for domain, signs in dkim_signatures(raw, resolver):
-        if aligned(domain, from_domain) and (ours is None or _signed_to(raw, signs, ours)):
-            return f"dkim d={domain}"
-    envelope_domain = mail_from.rpartition("@")[2] if "@" in mail_from else (helo or "")
-    aligned_envelope = bool(envelope_domain) and aligned(envelope_domain, from_domain)
-    if peer and aligned_envelope and spf(resolver, peer, envelope_domain) == "pass":
-        return f"spf {envelope_domain}"
     return None

@@ -47,7 +47,7 @@ def split_head(raw: bytes) -> tuple[bytes, bytes]:
 def _strip(head: bytes, prefixes: tuple[bytes, ...]) -> bytes:
     """The header block without the fields whose lower-cased lines start with one of `prefixes`."""
     lowered = head.lower()
-    if not any(p.rstrip(b":") in lowered for p in prefixes):
+    if not any(p in lowered for p in prefixes):
         return head
     kept, dropping = [], False
     for line in head.splitlines(keepends=True):
@@ -55,8 +55,7 @@ def _strip(head: bytes, prefixes: tuple[bytes, ...]) -> bytes:
             if not dropping:
                 kept.append(line)
             continue
-        name, colon, _ = line.partition(b":")  # `Name :` too (RFC 5322 4.5.3: `regular_field_names`)
-        dropping = (name.rstrip(b" \t").lower() + colon).startswith(prefixes)
+        dropping = line.lower().startswith(prefixes)  # (`Name :` is `Name:` by now: regular_field_names)
         if not dropping:
             kept.append(line)
     return b"".join(kept)
