@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from .model import Channel, Decision
 from .store.base import to_text
+from .times import YEARS, instant, within_years
 
 CSV_COLUMNS = [
     "id",
@@ -27,30 +28,16 @@ _RELATIVE = re.compile(r"(\d{1,5})([mhdw])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-_EARLIEST, _LATEST = datetime(1000, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
-
-
 def parse_when(text: str, now: datetime) -> datetime:
     """ISO 8601 (no offset: UTC), or a span back from now: 30m, 24h, 7d, 2w. ValueError otherwise, and for
     a time outside the years 1000 to 9000 (9999-12-31T23:59-12:00 is past the last UTC year: the days
     counted from it, in a page's chart or a filter's end, would be too)."""
     if m := _RELATIVE.fullmatch(text.strip()):
         value = now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
-    else:
-        value = datetime.fromisoformat(text.strip())
-        value = value if value.tzinfo else value.replace(tzinfo=UTC)
-    if not within_years(value):
-        raise ValueError(f"{text.strip()!r} is outside the years 1000 to 9000")
-    return value
-
-
-def within_years(value: datetime) -> bool:
-    """Between the years 1000 and 9000 in UTC: the days counted from it (a chart, a filter's end, a quiet
-    hour's next morning) stay within the calendar (9999-12-31T23:59-12:00 is already past it)."""
-    try:
-        return _EARLIEST <= value.astimezone(UTC) <= _LATEST
-    except OverflowError:
-        return False
+        if within_years(value):
+            return value
+        raise ValueError(f"{text.strip()!r} is outside {YEARS}")
+    return instant(text)
 
 
 def decision_json(d: Decision) -> dict:

@@ -14,9 +14,9 @@ from ..config import Config
 from ..lists import ListsError, checks
 from ..lists.csvfile import open_text
 from ..model import GLOBAL_SCOPE
-from ..reports import within_years
 from ..store import Store, open_store
 from ..store.base import ImportResult
+from ..times import YEARS, instant
 
 
 class UsageError(Exception):
@@ -39,15 +39,11 @@ def parse_time(text: str | None, what: str = "--at") -> datetime:
     if text is None:
         return datetime.now(UTC)
     try:
-        value = datetime.fromisoformat(text.strip())
-        value = value if value.tzinfo else value.replace(tzinfo=UTC)
-        if not within_years(value):
-            raise ValueError
+        return instant(text)
     except ValueError:
         raise UsageError(
-            f"{what} {text!r} is not an ISO 8601 time in the years 1000 to 8999 (e.g. 2026-05-01T14:30:00-04:00)"
+            f"{what} {text!r} is not an ISO 8601 time in {YEARS} (e.g. 2026-05-01T14:30:00-04:00)"
         ) from None
-    return value
 
 
 def scope_of(

@@ -8,7 +8,7 @@ import ipaddress
 import json
 import socket
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -16,6 +16,7 @@ from aiohttp import web
 from ..config import Sender
 from ..model import Category
 from ..sms import MAX_BODY
+from ..times import YEARS, instant
 from .errors import ApiError, unreadable
 
 MAX_SCHEDULE = timedelta(days=35)  # as far ahead as Twilio schedules
@@ -66,15 +67,14 @@ def parse_time(value: object, name: str, code: str = "BAD_TIME", **extra) -> dat
     if value is None:
         return None
     try:
-        at = datetime.fromisoformat(value) if isinstance(value, str) else None
-        if at is not None and at.tzinfo is not None:
-            return at.astimezone(UTC)
-    except (ValueError, OverflowError):  # OverflowError: 9999-12-31T23:59-05:00 is past the last UTC year
+        if isinstance(value, str):
+            return instant(value, offset_required=True)
+    except ValueError:
         pass
     raise ApiError(
         400,
         code,
-        f"{name} must be an ISO 8601 time with its offset, e.g. 2026-05-05T14:00:00-04:00",
+        f"{name} must be an ISO 8601 time with its offset in {YEARS}, e.g. 2026-05-05T14:00:00-04:00",
         **extra,
     )
 

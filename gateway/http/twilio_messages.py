@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -27,6 +27,7 @@ from ..addresses import phone_info
 from ..sms.messages import RANK, message_resource
 from ..sms.providers import STATUS_PATH
 from ..store.base import TextQuery
+from ..times import YEARS, instant
 from .auth import twilio_basic
 from .errors import ApiError
 from .twilio_signature import signed_form
@@ -53,21 +54,10 @@ def _number(name: str, value: str) -> str:
 def _when(name: str, value: str) -> tuple[datetime, bool]:
     """A DateSent value (a date, or a time in ISO 8601 as the twilio clients send it): the moment, and
     whether it names a whole day."""
-    text = value.strip()
     try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(), UTC), True
-        at = datetime.fromisoformat(text)  # (3.11 reads a trailing Z)
-        return (at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)), False
-    except (ValueError, OverflowError):  # OverflowError: an offset that takes it out of years 1-9999
-        raise _bad(f"{name} is not a date (YYYY-MM-DD) or an ISO 8601 time") from None
-
-
-def _after(at: datetime, step: timedelta, name: str) -> datetime:
-    try:
-        return at + step
-    except OverflowError:  # the last moment of year 9999
-        raise _bad(f"{name} is past the last date there is") from None
+        return instant(value), len(value.strip()) == 10  # a date alone reads as its midnight in UTC
+    except ValueError:
+        raise _bad(f"{name} is not a date (YYYY-MM-DD) or an ISO 8601 time in {YEARS}") from None
 
 
 def text_query(params) -> TextQuery:
@@ -76,13 +66,13 @@ def text_query(params) -> TextQuery:
     since = until = None
     if "DateSent" in params:
         at, whole_day = _when("DateSent", params["DateSent"])
-        since, until = at, _after(at, timedelta(days=1) if whole_day else timedelta(seconds=1), "DateSent")
+        since, until = at, at + (timedelta(days=1) if whole_day else timedelta(seconds=1))
     if "DateSent>" in params:
         at, _ = _when("DateSent>", params["DateSent>"])
         since = max(since, at) if since else at
     if "DateSent<" in params:
         at, whole_day = _when("DateSent<", params["DateSent<"])
-        end = _after(at, timedelta(days=1) if whole_day else timedelta(microseconds=1), "DateSent<")
+        end = at + (timedelta(days=1) if whole_day else timedelta(microseconds=1))
         until = min(until, end) if until else end
     return TextQuery(
         to=_number("To", params["To"]) if params.get("To") else None,

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import datetime
 
 from ..addresses import channel_and_address, looks_hashed
 from ..model import GLOBAL_SCOPE, Channel, ConsentBasis, ConsentLevel, Reason
+from ..times import YEARS, instant
 
 MAX_ADDRESS = 320
 MAX_SOURCE = 200
@@ -144,21 +145,15 @@ def when(value: object, name: str) -> datetime | None:
     """An ISO 8601 time (no offset means UTC), in UTC; None when not given."""
     if value is None or value == "":
         return None
-    if isinstance(value, datetime):
-        at = value
-    else:
-        try:
-            at = datetime.fromisoformat(str(value).strip())
-        except ValueError:
-            raise ListsError(
-                "BAD_TIME", f"{name} {value!r} is not an ISO 8601 time (e.g. 2026-05-01T14:30:00-04:00)"
-            ) from None
     try:
-        return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
-    except (
-        OverflowError
-    ):  # 9999-12-31T23:59-05:00 is past the last year in UTC; 0001-01-01T00:00+05:00 before
-        raise ListsError("BAD_TIME", f"{name} {value!r} is outside the years 1 to 9999 in UTC") from None
+        if isinstance(value, datetime):
+            return instant(value.isoformat())
+        return instant(str(value))
+    except ValueError:
+        raise ListsError(
+            "BAD_TIME",
+            f"{name} {value!r} is not an ISO 8601 time in {YEARS} (e.g. 2026-05-01T14:30:00-04:00)",
+        ) from None
 
 
 def lifting_refused(entry_reason: Reason) -> str | None:
