@@ -388,3 +388,22 @@ def test_an_spf_record_that_breaks_the_evaluator_still_leaves_the_request(tmp_pa
             assert [r.address for r in audit(gw, "request.unverified")] == ["p@broken.example"]
         finally:
             gw.close()
+
+
+def test_postmaster_takes_mail_without_a_domain_and_relays_none_of_it(gw):
+    """RFC 5321 4.5.1: "Postmaster" (no domain) and postmaster at the gateway's name are always taken, with
+    no login; they are the bounce address: a bounce there counts as one to bounces@ would, nothing goes on."""
+    _, data = relayed(gw, "gone@example.com")
+    before = len(gw.sink.messages())
+    report = dsn(headers_of(data), ("gone@example.com", "5.1.1"), to="Postmaster")
+    assert deliver_unauthenticated(gw, "<Postmaster>", report) == (250, "2.0.0 Received: bounce")
+    assert suppressed(gw) == [("gone@example.com", "bounce", "acme")]
+    letter = b"From: someone@example.net\r\nTo: postmaster@localhost\r\nSubject: hello\r\n\r\nA question.\r\n"
+    assert deliver_unauthenticated(gw, "postmaster@localhost", letter)[0] == 250
+    assert len(gw.sink.messages()) == before  # never relayed
+    with smtplib.SMTP("127.0.0.1", gw.smtp, timeout=30) as client:  # not beside other recipients
+        client.ehlo()
+        client.mail("someone@example.net")
+        assert client.rcpt("<Postmaster>")[0] == 250
+        assert client.rcpt("reader@example.com")[0] == 452  # a transaction of its own
+    assert deliver_unauthenticated(gw, "postmaster@example.com", letter)[0] == 530  # someone else's: AUTH

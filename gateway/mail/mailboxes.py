@@ -33,8 +33,14 @@ def tagged(mailbox: str, sender: str) -> str:
 
 
 def own_mailbox(config: Config, address: str) -> Mailbox | None:
-    """("unsubscribe" | "bounce", sender tag or None) when `address` is one of the gateway's own."""
+    """("unsubscribe" | "bounce", sender tag or None) when `address` is one of the gateway's own.
+    RFC 5321 4.5.1: a server MUST take mail to "Postmaster" without a domain, and to postmaster at its
+    own name; the gateway's postmaster is its bounce address (reports about its mail come there)."""
     local, _, domain = normalize_email(address).rpartition("@")
+    if local == "" and domain == "postmaster":  # (rpartition leaves a bare name in `domain`)
+        return "bounce", None
+    if local == "postmaster" and domain in (config.smtp.hostname.lower(), config.smtp.bounce_domain):
+        return "bounce", None
     base, _, tag = local.partition("+")
     for kind, mailbox in (("unsubscribe", unsubscribe_address(config)), ("bounce", bounce_address(config))):
         own_local, _, own_domain = mailbox.lower().rpartition("@")
