@@ -32,9 +32,15 @@ class RecoveryError(Exception):
 
 def stale_age(config: Config) -> timedelta:
     """How old an intent must be for no live relay to own it: the upstream's answer comes within
-    upstream_timeout, after a connection taken again at most as long (a slow client's, holding.py), and
-    the outcome is written right after (a store lock waits at most 10 s); generously over that."""
-    return timedelta(seconds=max(5 * config.smtp.upstream_timeout, 300.0))
+    upstream_timeout (the final dot's within upstream_data_timeout), after a connection taken again at most
+    as long (a slow client's, holding.py), and the outcome is written right after (a store lock waits at
+    most 10 s); generously over that."""
+    smtp = config.smtp
+    return timedelta(
+        seconds=max(
+            5 * smtp.upstream_timeout, smtp.upstream_data_timeout + 3 * smtp.upstream_timeout + 60, 300.0
+        )
+    )
 
 
 async def prepare_store(config: Config) -> None:

@@ -118,6 +118,7 @@ def make_relay(config: Config) -> Relay:
             upstream,
             password=password,
             timeout=config.smtp.upstream_timeout,
+            data_timeout=config.smtp.upstream_data_timeout,
             pool_size=config.smtp.upstream_pool_size,
             local_hostname=config.smtp.hostname,
             verify_tls=config.smtp.upstream_verify_tls,

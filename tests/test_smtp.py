@@ -37,6 +37,7 @@ listen = "127.0.0.1:{port}"
 upstream = "smtp://127.0.0.1:{upstream}"
 max_message_size = 200000
 upstream_timeout = 5
+upstream_data_timeout = 5
 drain_seconds = 20
 {smtp_extra}
 
@@ -595,7 +596,8 @@ def test_slow_upstream_is_451_and_nothing_is_acknowledged(tmp_path):
         with setup.client("acme-tx") as c, pytest.raises(smtplib.SMTPDataError) as slow:
             c.sendmail("orders@news.demo.example", ["a@example.com"], RECEIPT)
         assert slow.value.smtp_code == 451 and slow.value.smtp_error.startswith(b"4.4.1")
-        assert setup.decisions(1)[0].verdict.value == "failed"
+        # given up after the final dot (upstream_data_timeout): the upstream may have it after all
+        assert setup.decisions(1)[0].verdict.value == "unknown"
     finally:
         setup.close()
 

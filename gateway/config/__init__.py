@@ -223,6 +223,7 @@ def parse(data: dict, file: str) -> Config:
         allow_plaintext_auth=sm.take("allow_plaintext_auth", _boolean, None),
         upstream_password_env=sm.take("upstream_password_env", _env_name, None),
         upstream_timeout=float(sm.take("upstream_timeout", _integer(1, 3600), 30)),
+        upstream_data_timeout=float(sm.take("upstream_data_timeout", _integer(1, 3600), 600)),
         upstream_pool_size=sm.take("upstream_pool_size", _integer(1, 1000), 20),
         upstream_verify_tls=sm.take("upstream_verify_tls", _boolean, True),
         unsubscribe_address=sm.take("unsubscribe_address", _mailbox, None),

@@ -28,6 +28,7 @@ class SmtpConfig:
     allow_plaintext_auth: bool | None = None  # None: only on loopback
     upstream_password_env: str | None = None
     upstream_timeout: float = 30.0
+    upstream_data_timeout: float = 600.0  # the final dot's answer: RFC 5321 4.5.3.2.6
     upstream_pool_size: int = 20
     upstream_verify_tls: bool = True
     unsubscribe_address: str | None = None

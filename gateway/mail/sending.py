@@ -39,7 +39,7 @@ from .holding import Held
 from .queue import MailQueue, entry_for
 from .reserve import DiskReserve
 from .spool import SpoolError
-from .upstream import Transaction, UpstreamUnavailable
+from .upstream import OutcomeUnknown, Transaction, UpstreamUnavailable
 
 log = logging.getLogger("gateway.mail")
 
@@ -139,8 +139,10 @@ class Sending:
             reply = await upstream.send(outgoing)
         except UpstreamUnavailable as exc:
             log.warning("upstream unavailable at DATA: %s", exc)
+            # after the final dot the upstream may have the message: its decision says so (`unknown`)
+            verdict = Verdict.UNKNOWN if isinstance(exc, OutcomeUnknown) else Verdict.FAILED
             await self._settled(
-                [replace(d, verdict=Verdict.FAILED, upstream=f"unavailable: {exc}") for d in intended]
+                [replace(d, verdict=verdict, upstream=f"unavailable: {exc}") for d in intended]
             )
             return UPSTREAM_DOWN
         if not reply.ok:

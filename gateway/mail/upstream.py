@@ -36,6 +36,11 @@ class UpstreamUnavailable(Exception):
     """The upstream cannot be reached or did not answer in time: the client should retry later (451 4.4.1)."""
 
 
+class OutcomeUnknown(UpstreamUnavailable):
+    """The message was sent to its final dot, and then no answer could be read (the connection lost, the
+    wait given up, a reply no parser takes): the upstream may have it. The client still retries later."""
+
+
 class Transaction(Protocol):
     async def add_recipient(self, address: str, options: Sequence[str]) -> Reply: ...
 

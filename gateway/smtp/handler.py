@@ -45,6 +45,8 @@ def reply(action: Action) -> str:
     """The engine's action as one reply line: whitespace (a quoted subject's line breaks) made single
     spaces, and cut to the octets RFC 5321 allows (the engine keeps its refusals within them already)."""
     line = " ".join(action.line().split())
+    if not line.isascii():  # (an upstream's reply that was not UTF-8 reaches here as lone surrogates)
+        line = line.encode("ascii", "backslashreplace").decode("ascii")
     raw = line.encode()
     return line if len(raw) <= MAX_REPLY - 2 else raw[: MAX_REPLY - 5].decode(errors="ignore") + "..."
 

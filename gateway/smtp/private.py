@@ -82,7 +82,7 @@ def pipelined_recipients(protocol: SMTP, limit: int = 1000) -> list[str]:
 # -- aiosmtplib ----------------------------------------------------------------------------------------
 
 # What relay.send_data uses on aiosmtplib.SMTP's protocol object (SMTPProtocol).
-PROTOCOL_PARTS = ("_command_lock", "_response_pending", "read_response", "write")
+PROTOCOL_PARTS = ("_command_lock", "_response_pending", "read_response", "write", "_buffer")
 
 
 def command_protocol(client: aiosmtplib.SMTP):
@@ -94,6 +94,14 @@ def command_protocol(client: aiosmtplib.SMTP):
     if protocol._command_lock is None:
         return None
     return protocol
+
+
+def unread_bytes(client: aiosmtplib.SMTP) -> bool:
+    """Whether the upstream sent more than the replies read so far (a second reply line after the final
+    one, junk after a bare LF): the connection is out of step, and the next command would read an old
+    reply as its own."""
+    protocol = command_protocol(client)
+    return protocol is not None and bool(protocol._buffer)
 
 
 # -- the check -----------------------------------------------------------------------------------------

@@ -12,9 +12,9 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 
 from ..mail import lineends
-from ..mail.upstream import Reply, Transaction, UpstreamRefused, UpstreamUnavailable
+from ..mail.upstream import OutcomeUnknown, Reply, Transaction, UpstreamRefused, UpstreamUnavailable
 from . import dots
-from .private import command_protocol
+from .private import command_protocol, unread_bytes
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class UpstreamSettings:
     pool_size: int
     local_hostname: str
     verify_tls: bool = True
+    data_timeout: float = 600.0  # the final dot's answer (RFC 5321 4.5.3.2.6: ten minutes)
 
     @classmethod
     def from_url(
@@ -40,6 +41,7 @@ class UpstreamSettings:
         pool_size: int,
         local_hostname: str,
         verify_tls: bool = True,
+        data_timeout: float = 600.0,
     ) -> UpstreamSettings:
         parts = urlsplit(url)
         implicit = parts.scheme == "smtps"
@@ -54,6 +56,7 @@ class UpstreamSettings:
             pool_size=pool_size,
             local_hostname=local_hostname,
             verify_tls=verify_tls,
+            data_timeout=data_timeout,
         )
 
 
@@ -64,8 +67,16 @@ class SmtpTransaction:
     async def _guard(self, call):
         try:
             return await call
+        except _FinalUnread as exc:
+            await self._finish(broken=True)
+            raise OutcomeUnknown(str(exc)) from None
         except aiosmtplib.SMTPResponseException as exc:
-            return Reply(exc.code, exc.message)
+            if 400 <= exc.code <= 599 and exc.code != 421:
+                return Reply(exc.code, exc.message)
+            # 421 (the upstream closes), or no reply SMTP has at that step (a 250 to DATA, a 354 or 999 to
+            # RCPT, a line it cannot read): the client hears the upstream is unavailable, never that code
+            await self._finish(broken=True)
+            raise UpstreamUnavailable(f"upstream answered {exc.code} {exc.message}"[:300]) from None
         except Exception as exc:  # a lost or slow upstream, or anything aiosmtplib raises on odd input
             await self._finish(broken=True)  # the connection's state is unknown: closed, its slot freed
             raise UpstreamUnavailable(str(exc) or type(exc).__name__) from None
@@ -79,11 +90,12 @@ class SmtpTransaction:
 
     async def send(self, data: bytes) -> Reply:
         data = lineends.crlf(data)  # nothing but CRLF line ends, so only the dot-stuffed end ends DATA
-        reply = await self._guard(send_data(self.client, data, self.relay.settings.timeout))
+        settings = self.relay.settings
+        reply = await self._guard(send_data(self.client, data, settings.timeout, settings.data_timeout))
         if isinstance(reply, Reply):  # refused: the connection stays usable after RSET
             await self.abort()
             return reply
-        await self._finish(broken=False)
+        await self._finish(broken=unread_bytes(self.client))
         return Reply(reply.code, reply.message)
 
     async def abort(self) -> None:
@@ -131,7 +143,9 @@ def dot_stuffed(data: bytes) -> bytes:
     return stuffed if stuffed.endswith(b"\r\n") else stuffed + b"\r\n"
 
 
-async def send_data(client: aiosmtplib.SMTP, data: bytes, timeout: float) -> aiosmtplib.SMTPResponse:
+async def send_data(
+    client: aiosmtplib.SMTP, data: bytes, timeout: float, final_timeout: float | None = None
+) -> aiosmtplib.SMTPResponse:
     """DATA with the client's bytes as they are. aiosmtplib's own data() re-normalizes line endings and
     re-stuffs dots with two regular expressions over the whole message; the bytes relayed here are already
     lines as the client sent them. Falls back to data() if the protocol object is not shaped as expected
@@ -147,10 +161,21 @@ async def send_data(client: aiosmtplib.SMTP, data: bytes, timeout: float) -> aio
             raise aiosmtplib.SMTPDataError(start.code, start.message)
         protocol._response_pending = True
         protocol.write(dot_stuffed(data) + b".\r\n")
-        response = await protocol.read_response(timeout=timeout)
+        # the final answer may take long (the upstream's own checks): given up early, the message may be
+        # delivered all the same, and the client's retry would deliver it again
+        try:
+            response = await protocol.read_response(timeout=max(timeout, final_timeout or timeout))
+        except (aiosmtplib.SMTPException, OSError) as exc:  # OSError: the connection lost
+            if isinstance(exc, aiosmtplib.SMTPResponseException) and 400 <= exc.code <= 599:
+                raise
+            raise _FinalUnread(f"no answer to the final dot that could be read: {exc}"[:300]) from None
     if response.code != 250:
         raise aiosmtplib.SMTPDataError(response.code, response.message)
     return response
+
+
+class _FinalUnread(Exception):
+    """The message went to its final dot; what came back (if anything) could not be read."""
 
 
 class SmtpRelay:
@@ -178,7 +203,11 @@ class SmtpRelay:
         )
         await client.connect()
         if s.username and s.password is not None:
-            await client.login(s.username, s.password)
+            try:
+                await client.login(s.username, s.password)
+            except BaseException:  # refused, or no mechanism in common: the connection goes, not kept open
+                client.close()
+                raise
         return client
 
     async def begin(self, mail_from: str, options: Sequence[str]) -> Transaction:
@@ -216,7 +245,7 @@ class SmtpRelay:
         timeout: they all go at once) are dropped on the way."""
         while self._idle:
             client = self._idle.pop()
-            if client.is_connected:
+            if client.is_connected and not unread_bytes(client):
                 return client
             client.close()
         return None
