@@ -2,10 +2,11 @@
 only), declarations, sizes and colours. Regular expressions, no CSS parser object: a newsletter's style
 sheet is read in microseconds, and one without any property that can hide is not read at all.
 
-Selectors understood: type, `.class`, `#id`, their compounds (`td.footer`, `.a.b`, `p#x`), lists (`a, b`),
-descendant and child combinators (`.footer a`, `td > p.x`). A rule with any other selector (`+`, `~`, attributes,
-pseudo-classes) is left out: it could only hide something the renderer then shows (a false refusal is
-avoided; a trick built on those is not caught). `@media` blocks apply only when they name no condition
+Selectors understood: type, `.class`, `#id`, attributes (`[data-role]`, `[data-role="postal"]`, with `=`,
+`~=`, `^=`, `$=`, `*=`), `:first-child` and `:last-child` on the subject, their compounds (`td.footer`, `.a.b`,
+`p#x`, `.footer p:last-child`), lists (`a, b`), descendant and child combinators (`.footer a`, `td > p.x`). A
+rule with any other selector (`+`, `~`, other pseudo-classes) is left out: it could only hide something the
+renderer then shows (a false refusal is avoided; a trick built on those is not caught). `@media` blocks apply only when they name no condition
 beyond `all` or `screen` (a `print` or `max-width` block does not hide anything in a reader's view of the
 message as a whole); other at-rules are skipped.
 """
@@ -17,14 +18,23 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 # Properties whose values can hide content; a style sheet mentioning none of them is not parsed.
-HIDING_WORDS = ("display", "visibility", "opacity", "height", "mso-hide", "font-size", "color")
+HIDING_WORDS = (
+    "display", "visibility", "opacity", "height", "width", "mso-hide", "font-size", "color", "clip",
+    "text-indent", "position",
+)  # fmt: skip
 
 _COMMENT = re.compile(r"/\*.*?(?:\*/|\Z)", re.DOTALL)
 # A property name only where one can start (after neither a letter nor a hyphen: one try per word, so a long
 # run of letters is read once, not once per letter), then its value up to the next `;`.
 _DECLARATION = re.compile(r"(?<![-a-z])([-a-z]+)\s*:\s*([^;]*)")
 _IMPORTANT = re.compile(r"\s*!\s*important\s*$")
-_COMPOUND = re.compile(r"([a-z][a-z0-9-]*|\*)?((?:[.#][-_a-z0-9]+)*)$")
+_COMPOUND = re.compile(
+    r"([a-z][a-z0-9-]*|\*)?((?:[.#][-_a-z0-9]+|\[[^\]\[]+\])*)((?::(?:first|last)-child)*)$"
+)
+_ATTRIBUTE_TEST = re.compile(
+    r"\[\s*([-_a-z0-9:]+)\s*(?:([~^$*]?=)\s*(?:\"([^\"]*)\"|'([^']*)'|([-_a-z0-9.:/]+))\s*)?\]"
+)
+_ANY_ATTRIBUTE = re.compile(r"""([a-z][-_a-z0-9:]*)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)))?""")
 _SIMPLE_MEDIA = re.compile(r"@media\s+(?:only\s+)?(?:all|screen)(?:\s*,\s*(?:only\s+)?(?:all|screen))*\s*$")
 
 
@@ -33,13 +43,31 @@ class Compound:
     tag: str | None
     id: str | None
     classes: frozenset[str]
+    tests: tuple[tuple[str, str, str], ...] = ()  # attribute tests: (name, operator or "", value)
+    position: tuple[str, ...] = ()  # "first-child", "last-child"
 
     def matches(self, tag: str, attrs: Attributes) -> bool:
         return (
             (self.tag is None or self.tag == tag)
             and (self.id is None or attrs.id == self.id)
             and self.classes <= attrs.classes
+            and (not self.tests or all(_passes(test, attrs.all()) for test in self.tests))
         )
+
+
+def _passes(test: tuple[str, str, str], found: dict[str, str]) -> bool:
+    name, operator, value = test
+    if name not in found:
+        return False
+    have = found[name]
+    return {
+        "": True,
+        "=": have == value,
+        "~=": value in have.split(),
+        "^=": bool(value) and have.startswith(value),
+        "$=": bool(value) and have.endswith(value),
+        "*=": bool(value) and value in have,
+    }[operator]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +82,13 @@ class Attributes:
     id: str | None
     classes: frozenset[str]
     style: str
+    text: str = ""  # the start tag's attribute text, for attribute selectors
+
+    def all(self) -> dict[str, str]:
+        return {
+            m.group(1): m.group(2) or m.group(3) or m.group(4) or ""
+            for m in _ANY_ATTRIBUTE.finditer(self.text)
+        }
 
 
 _ATTRIBUTE = re.compile(r"""\b(class|id|style)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+))""")
@@ -62,7 +97,9 @@ _ATTRIBUTE = re.compile(r"""\b(class|id|style)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\
 def attributes(tag_text: str) -> Attributes:
     """The class, id and style of a (lower-cased) start tag's attribute text."""
     found = {m.group(1): m.group(2) or m.group(3) or m.group(4) or "" for m in _ATTRIBUTE.finditer(tag_text)}
-    return Attributes(found.get("id"), frozenset(found.get("class", "").split()), found.get("style", ""))
+    return Attributes(
+        found.get("id"), frozenset(found.get("class", "").split()), found.get("style", ""), tag_text
+    )
 
 
 def declarations(style: str) -> dict[str, tuple[str, bool]]:
@@ -80,11 +117,23 @@ def _compound(text: str) -> Compound | None:
     if not found or not text:
         return None
     tag = None if found.group(1) in (None, "*") else found.group(1)
-    parts = re.findall(r"([.#])([-_a-z0-9]+)", found.group(2))
+    plain = re.sub(r"\[[^\]]*\]", " ", found.group(2))
+    parts = re.findall(r"([.#])([-_a-z0-9]+)", plain)
     ids = [name for kind, name in parts if kind == "#"]
+    tests = []
+    for bracket in re.findall(r"\[[^\]]*\]", found.group(2)):
+        test = _ATTRIBUTE_TEST.fullmatch(bracket)
+        if test is None:
+            return None
+        tests.append(
+            (test.group(1), test.group(2) or "", test.group(3) or test.group(4) or test.group(5) or "")
+        )
     if len(ids) > 1:
         return None
-    return Compound(tag, ids[0] if ids else None, frozenset(n for k, n in parts if k == "."))
+    position = tuple(p for p in found.group(3).split(":") if p)
+    return Compound(
+        tag, ids[0] if ids else None, frozenset(n for k, n in parts if k == "."), tuple(tests), position
+    )
 
 
 def _selector(text: str) -> tuple[tuple[Compound, ...], tuple[bool, ...]] | None:
@@ -100,7 +149,7 @@ def _selector(text: str) -> tuple[tuple[Compound, ...], tuple[bool, ...]] | None
             pending = True
             continue
         compound = _compound(part)
-        if compound is None:
+        if compound is None or (chain and chain[-1].position):  # a position only on the subject
             return None
         if chain:
             child.append(pending)
@@ -167,6 +216,37 @@ def tiny_font(value: str) -> bool | None:
 def zero_length(value: str) -> bool:
     found = _SIZE.match(value.strip())
     return found is not None and float(found.group(1)) == 0
+
+
+def tiny_length(value: str) -> bool:
+    """A box dimension of at most 1px (or 1pt, 0.1em): room for no readable line (the "visually hidden"
+    pattern's 1px box)."""
+    return tiny_font(value) is True
+
+
+_FAR = {"px": -500.0, "pt": -375.0, "em": -30.0, "rem": -30.0, "%": -100.0}
+
+
+def far_negative(value: str) -> bool:
+    """An offset that moves content out of any window: -500px or beyond (text-indent:-9999px, left:-9999px)."""
+    found = _SIZE.match(value.strip())
+    return found is not None and found.group(2) is not None and float(found.group(1)) <= _FAR[found.group(2)]
+
+
+_RECT = re.compile(r"rect\(([^)]*)\)")
+_INSET = re.compile(r"inset\(\s*(\d*\.?\d+)%")
+
+
+def clipped_away(clip: str, clip_path: str) -> bool:
+    """`clip: rect(0 0 0 0)` (or a 1px rectangle), `clip-path: inset(50%)` and beyond: nothing of the box
+    is painted."""
+    rect = _RECT.search(clip)
+    if rect is not None:
+        sides = [s for s in re.split(r"[\s,]+", rect.group(1).strip()) if s]
+        if len(sides) == 4 and all(s == "auto" or tiny_length(s) or zero_length(s) for s in sides[:4]):
+            return sides[1] != "auto" and sides[2] != "auto"  # right and bottom: where the painting stops
+    inset = _INSET.search(clip_path)
+    return inset is not None and float(inset.group(1)) >= 50
 
 
 NAMED = {

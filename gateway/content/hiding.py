@@ -46,10 +46,12 @@ _ANY_TAG = re.compile(r"<(/?)([a-z][a-z0-9-]*)(\s[^<>]*)?>")
 # Where a declaration that may hide is looked for: exact spellings found with `occurrences` (a C scan at
 # memchr speed where built; a regular expression scan costs ten times more on a large newsletter), each
 # then read with the expression beside it. The spellings cover `name:value` with and without one space.
-_CLIPPING = ("height:0", "height: 0")  # ("height:0" finds "max-height:0" too)
-_CLIP = re.compile(r"(?:max-)?height\s*:\s*0")
+# what every inline declaration that leaves text no room needs (`_boxed_away`): a box clipped by its
+# overflow, a position off the page, an indent, a clip (four scans, whatever the values are)
+_CLIPPING = ("overflow", "position", "text-indent", "clip")
 _TINY_FONT = ("font-size:0", "font-size: 0", "font-size:.", "font-size:1p", "font-size: 1p")
-_COLOUR = re.compile(r"color\s*:\s*([^;\"'>]+)")  # (not background-color: `_word_at`)
+# a style's `color: x`, or the `color` attribute of <font> (not background-color nor bgcolor: `_word_at`)
+_COLOUR = re.compile(r"color\s*(?::\s*([^;\"'>]+)|=\s*[\"']?([^;\"'>\s]+))")
 _BGCOLOR = re.compile(r"bgcolor\s*=\s*[\"']?([^;\"'>\s]+)")
 _BACKGROUND = re.compile(r"background(?:-color|-image)?\s*:\s*([^;\"'>]+)")
 
@@ -100,8 +102,26 @@ def _hides(found: dict[str, str]) -> bool:
     opacity = found.get("opacity", "")
     if opacity and css.zero_length(opacity):
         return True
+    return _boxed_away(found)
+
+
+def _boxed_away(found: dict[str, str]) -> bool:
+    """Whether these declarations leave an element's text no room on the page: clipped to a box of 1px or
+    less, clipped away, or moved 500px or more out of its box or off the page (the "visually hidden" and
+    off-screen tricks; a screen reader still reads such text, a reader of the message does not see it)."""
+    if css.far_negative(found.get("text-indent", "")):  # pushed out of its own box
+        return True
+    placed = found.get("position") in ("absolute", "fixed")
+    if placed and any(css.far_negative(found.get(p, "")) for p in ("left", "top", "right")):
+        return True  # off the page
+    if (placed or "clip-path" in found) and css.clipped_away(
+        found.get("clip", ""), found.get("clip-path", "")
+    ):
+        return True
     clipped = found.get("overflow") in ("hidden", "clip") or found.get("overflow-y") in ("hidden", "clip")
-    return clipped and any(css.zero_length(found.get(p, "x")) for p in ("max-height", "height"))
+    return clipped and any(
+        css.tiny_length(found.get(p, "x")) for p in ("max-height", "height", "max-width", "width")
+    )
 
 
 def _winning(rules: Iterable[tuple[tuple[int, int, int], int, css.Rule]], inline: str) -> dict[str, str]:
@@ -123,7 +143,7 @@ def _winning(rules: Iterable[tuple[tuple[int, int, int], int, css.Rule]], inline
 def _specificity(selector: tuple[css.Compound, ...]) -> tuple[int, int, int]:
     return (
         sum(c.id is not None for c in selector),
-        sum(len(c.classes) for c in selector),
+        sum(len(c.classes) + len(c.tests) + len(c.position) for c in selector),
         sum(c.tag is not None for c in selector),
     )
 
@@ -140,14 +160,22 @@ class _Sheet:
                 self.blocks.append(block.group(1))
                 self.rules += css.rules(block.group(1))
         self.descendant = any(len(r.selector) > 1 for r in self.rules)
+        self.tested = any(c.tests for r in self.rules for c in r.selector)  # attribute selectors
 
     def matching(
-        self, tag: str, attrs: css.Attributes, ancestors: list[tuple[str, css.Attributes]] | None
+        self,
+        tag: str,
+        attrs: css.Attributes,
+        ancestors: list[tuple[str, css.Attributes]] | None,
+        where: tuple[str, int, int] = ("", 0, 0),
     ) -> list[tuple[tuple[int, int, int], int, css.Rule]]:
+        """The rules that reach the element `tag` whose start tag is where[0][where[1]:where[2]]."""
         found = []
         for order, rule in enumerate(self.rules):
             *outer, subject = rule.selector
             if not subject.matches(tag, attrs):
+                continue
+            if subject.position and not _placed(where, tag, subject.position):
                 continue
             if outer and not _has_ancestors(rule, ancestors or []):
                 continue
@@ -170,8 +198,9 @@ class _Sheet:
                     continue
             else:
                 name, rest = m.group(1), m.group(2) or ""
-            attrs = css.attributes(rest) if ("class" in rest or "id" in rest or "style" in rest) else _NONE
-            rules = self.matching(name, attrs, stack)
+            wanted = self.tested or "class" in rest or "id" in rest or "style" in rest
+            attrs = css.attributes(rest) if wanted else _NONE
+            rules = self.matching(name, attrs, stack, (low, m.start(), m.end()))
             if rules:
                 yield m.start(), m.end(), name, attrs, rules
             if self.descendant and name not in VOID and not rest.endswith("/"):
@@ -194,12 +223,32 @@ class _Sheet:
             seen.add(tag[0])
             rest = low[tag[0] + 1 + len(tag[2]) : tag[1] - 1]
             attrs = css.attributes(rest)
-            rules = self.matching(tag[2], attrs, None)
+            rules = self.matching(tag[2], attrs, None, (low, tag[0], tag[1]))
             if rules:
                 yield tag[0], tag[1], tag[2], attrs, rules
 
 
 _NONE = css.Attributes(None, frozenset(), "")
+_OPENED = re.compile(r"<[a-z][^<>]*>\s*$")  # the text before an element ends with its parent's start tag
+_CLOSES = re.compile(r"\s*</")  # the text after an element begins with its parent's end tag
+
+
+def _start_name(tag: str) -> str:
+    found = OPEN_TAG_NAME.match(tag)
+    return found.group(1) if found else ""
+
+
+def _placed(where: tuple[str, int, int], name: str, position: tuple[str, ...]) -> bool:
+    """Whether the element is its parent's first or last element child, as `position` asks (read from the
+    markup around it: what stands between it and its parent's tags is only white space)."""
+    low, start, tag_end = where
+    for wanted in position:
+        opened = _OPENED.search(low, max(0, start - 300), start)
+        if wanted == "first-child" and (opened is None or _start_name(opened.group()) in VOID):
+            return False
+        if wanted == "last-child" and not _CLOSES.match(low, whole_element(low, start, name, tag_end)[1]):
+            return False
+    return True
 
 
 def _has_ancestors(rule: css.Rule, ancestors: list[tuple[str, css.Attributes]]) -> bool:
@@ -333,18 +382,18 @@ def css_spans(low: str, why: list[tuple[Span, str]] | None = None, cuts: Cuts | 
                     _with_holes(low, whole_element(low, start, name, tag_end), _own_colour),
                     f"a <style> rule's text colour {found['color']} on the background behind it",
                 )
-    for at in counted(_found(low, _CLIPPING), "clipping"):
-        if low.startswith("max-", at - 4, at):
-            at -= 4
-        if not _word_at(low, at) or not _CLIP.match(low, at):
-            continue
+    for at in counted([at for at in _found(low, _CLIPPING) if _word_at(low, at)], "clipping"):
         tag = _tag_at(low, at)
-        if (
-            tag is not None
-            and not cuts.inside(tag[0])
-            and _hides(_winning((), css.attributes(low[tag[0] : tag[1]]).style))
-        ):
+        if tag is None or cuts.inside(tag[0]):
+            continue
+        found = _winning((), css.attributes(low[tag[0] : tag[1]]).style)
+        if _boxed_away(found):  # (html.py cuts what display, visibility and opacity hide)
             cut([whole_element(low, *tag[:1], tag[2], tag[1])], f"clipped ({_declaration(low, at)})")
+    for at in counted(occurrences(low, "<details"), "closed details"):
+        tag = _tag_at(low, at + 1)
+        if tag is not None and not cuts.inside(at) and not re.search(r"\sopen\b", low[at : tag[1]]):
+            span = whole_element(low, at, "details", tag[1])
+            cut(_with_holes(low, span, lambda s, e, name, rest: name == "summary"), "a closed <details>")
     for at in counted(_found(low, _TINY_FONT), "a font size near zero"):
         tag = _tag_at(low, at)
         if tag is not None and css.tiny_font(
@@ -419,8 +468,12 @@ class _Backgrounds:
 
 
 def _own_colour(start: int, end: int, name: str, rest: str) -> bool:
-    """Kept inside an element whose colour cannot be read: what sets a colour of its own, and links."""
-    return name == "a" or any(_word_at(rest, m.start()) for m in _COLOUR.finditer(rest))
+    """Kept inside an element whose colour cannot be read: what sets a colour of its own, and links (mail
+    clients give them one), but not what takes the unreadable one on (`color: inherit`, `currentcolor`)."""
+    own = [m.group(1) or m.group(2) for m in _COLOUR.finditer(rest) if _word_at(rest, m.start())]
+    if any(c.strip() in ("inherit", "currentcolor", "unset") for c in own):
+        return False
+    return name == "a" or bool(own)
 
 
 def _visible_again(start: int, end: int, name: str, rest: str) -> bool:
@@ -448,7 +501,7 @@ def _unreadable_colours(low: str, backgrounds: _Backgrounds, cuts: Cuts, cut, co
     colours: dict[str, str | None] = {}
     for spelled in {low[at : at + 40] for at in offsets}:
         declared = _COLOUR.match(spelled)
-        colours[spelled] = css.colour(declared.group(1)) if declared else None
+        colours[spelled] = css.colour(declared.group(1) or declared.group(2)) if declared else None
     suspects = {
         c
         for c in colours.values()

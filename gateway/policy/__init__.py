@@ -14,7 +14,7 @@ the violations. No I/O, no clock. The rules themselves, one function each, are i
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ..addresses import phone_info
@@ -22,7 +22,7 @@ from ..model import Category, Channel, EmailMessage, RecipientFacts, SmsMessage,
 from . import email as email_rules
 from . import sms as sms_rules
 from .codes import ORDER
-from .purpose import primary_purpose
+from .purpose import primary_purpose, sms_purpose
 from .recipients import RecipientCheck, recipient_violations
 from .settings import Policy, SenderSettings
 
@@ -105,6 +105,9 @@ def evaluate_sms(
     policy: Policy,
     at: datetime,
 ) -> Evaluation:
+    purpose = sms_purpose(message.body, message.category)
+    if purpose.why:  # an advertisement sent as a notice: judged as the marketing it is
+        message = replace(message, category=purpose.category)
     recipient = _facts(facts, message.to)
     found = recipient_violations(recipient, RecipientCheck(Channel.SMS, message.category, sender, policy, at))
     phone = phone_info(message.to)
@@ -113,7 +116,13 @@ def evaluate_sms(
         content = sms_rules.content_violations(
             sms_rules.SmsCheck(message, phone, recipient, sender, policy, at)
         )
+    if purpose.why:
+        content, found = _judged_as(content, purpose.why), _judged_as(found, purpose.why)
     return Evaluation(category=message.category, content=content, recipients={message.to: found})
+
+
+def _judged_as(found: tuple[Violation, ...], why: str) -> tuple[Violation, ...]:
+    return tuple(Violation(v.code, f"{v.message} (judged as marketing: {why})", v.recipient) for v in found)
 
 
 __all__ = [

@@ -8,6 +8,7 @@ returning why the message fails it, or None. A rule looks only at what a reader 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,6 +26,9 @@ from .codes import (
     enforces,
 )
 from .links import host_problem, url_problem
+from .misleading import labels, named_domains, poses_as_transaction
+from .optout_terms import forbidden_term, replies_reach, reply_instruction, sentences_around
+from .purpose import advertises
 from .settings import Policy, SenderSettings
 from .textsearch import AnchoredPattern
 
@@ -55,8 +59,9 @@ def _domain(address: str) -> str:
 
 @enforces(CANSPAM_FROM_DOMAIN)
 def from_domain(c: EmailCheck) -> str | None:
-    """From, Sender and Reply-To name the sender's own domains: header information may not be materially
-    false or misleading. Applies to every category, transactional mail too."""
+    """From, Sender and Reply-To name the sender's own domains, and From's display name shows no other
+    domain ("Amazon.com" <news@elsewhere>): header information may not be materially false or misleading.
+    Applies to every category, transactional mail too."""
     if not c.content.from_addresses:
         return "the message has no From address"
     if not c.sender.from_domains:
@@ -64,10 +69,14 @@ def from_domain(c: EmailCheck) -> str | None:
     headers = [("From", a) for a in c.content.from_addresses] + [("Reply-To", a) for a in c.content.reply_to]
     if c.content.sender_address:
         headers.append(("Sender", c.content.sender_address))
+    allowed = ", ".join(c.sender.from_domains)
     for name, address in headers:
         if not c.sender.owns_domain(_domain(address)):
-            allowed = ", ".join(c.sender.from_domains)
             return f"{name} <{address}> is not in the sender's domains ({allowed})"
+    shown = next((value for name, value in c.content.campaign if name == "From"), "")
+    for domain in named_domains(shown) if "." in shown.partition("<")[0] else ():
+        if not c.sender.owns_domain(domain):
+            return f"From's display name names {domain}, which is not one of the sender's domains ({allowed})"
     return None
 
 
@@ -77,7 +86,8 @@ _REPLY_PREFIX = re.compile(r"^\s*(?:re|fwd?|aw|wg|sv|vs|tr|rv|enc)\s*(?:\[\d+\]|
 @enforces(CANSPAM_DECEPTIVE_SUBJECT)
 def deceptive_subject(c: EmailCheck) -> str | None:
     """No marketing subject likely to mislead about the contents: a fake reply or forward with no thread
-    behind it, or one of the configured deceptive patterns."""
+    behind it, a subject that announces an order, delivery, account or payment event (misleading.py),
+    or one of the configured deceptive patterns."""
     if c.category is not Category.MARKETING:
         return None
     subject = c.content.subject
@@ -86,6 +96,13 @@ def deceptive_subject(c: EmailCheck) -> str | None:
             f"subject {subject!r} poses as a reply or forward but the message has no "
             "In-Reply-To or References header"
         )
+    # on an ad only: a receipt a marketing stream sends (judged as marketing all the same) may say "Your
+    # order has shipped" truthfully; c.why: a notice with an ad in it, whose subject is the notice's
+    posing = None if c.why else poses_as_transaction(subject)
+    if posing and not advertises(c.content.folded_text):
+        posing = None
+    if posing:
+        return f"subject {subject!r} {posing}, in an advertisement"
     for pattern in c.policy.deceptive_res:
         if pattern.search(subject):
             return f"subject {subject!r} matches the deceptive pattern {pattern.pattern!r}"
@@ -109,14 +126,15 @@ def explicit_label(c: EmailCheck) -> str | None:
 @enforces(CANSPAM_PHYSICAL_ADDRESS)
 def physical_address(c: EmailCheck) -> str | None:
     """Marketing mail shows the sender's configured postal address in its visible text (any US street or
-    PO Box address with state and ZIP for a sender that configures none)."""
+    PO Box address with state and ZIP, or a Canadian one with province and postal code, for a sender that
+    configures none)."""
     if c.category is not Category.MARKETING:
         return None
     if c.sender.address_pattern is not None:
         if c.sender.address_pattern.search(c.content.folded_text):
             return None
         return f"the sender's postal address ({c.sender.physical_address}) is not in the visible text"
-    if postal.find_any_us_address(c.content.visible_text):
+    if postal.find_any_address(c.content.visible_text):
         return None
     return "no postal address in the visible text"
 
@@ -206,8 +224,11 @@ def _as_link(contact: str) -> str:
 
 
 def _instruction_with_contact(text: str, links: list[Link], policy: Policy) -> bool:
-    """An opt-out instruction with a working address or link beside it (same or next line)."""
+    """An opt-out instruction with a working address or link beside it (same or next line), on no term
+    16 CFR 316.5 forbids."""
     for m in _OPT_OUT_WORDS.finditer(text):
+        if forbidden_term(sentences_around(text, m.start(), m.end())):
+            continue
         near = _instruction_lines(text, m.start(), m.end())
         contacts = (c.rstrip(".,;:!?)") for c in _LITERAL_CONTACT.findall(near))
         if any(_works(_as_link(x), policy) for x in contacts):
@@ -223,20 +244,67 @@ def unsubscribe_link(c: EmailCheck) -> str | None:
     or a visible instruction with a working address. An image whose alt text says "unsubscribe" is not a
     visible link; a link to a host no reader can reach (localhost, a private or loopback address in any
     form a browser reads, .invalid, .local, a single-label name; `policy.allow_example_domains = false`
-    adds .example and .test) is not a working one (links.py)."""
+    adds .example and .test) is not a working one (links.py). Nor is a link that says "unsubscribe" but
+    leads where the message's other links lead (the sale page), nor one whose sentence sets a term 16 CFR
+    316.5 forbids: a fee, a login, information beyond the email address, a life under 30 days
+    (optout_terms.py). "Reply with UNSUBSCRIBE" is one (a return email address), unless replies go to a
+    no-reply address."""
     if c.category is not Category.MARKETING:
         return None
+    text = c.content.folded_text
     links = [link for link in c.content.links if link.text]
-    # footers come last: looking from the end finds the unsubscribe link first
-    if any(
-        (_OPT_OUT_URL.search(link.url) or _OPT_OUT_WORDS.search(link.text.lower()))
-        and working(link, c.policy)
-        for link in reversed(links)
+    elsewhere = _Elsewhere(links)
+    refused = ""
+    for link in reversed(links):  # footers come last: looking from the end finds the unsubscribe link first
+        if not _says_opt_out(link) or not working(link, c.policy):
+            continue
+        if elsewhere.leads(link):
+            refused = f"; the link {link.text!r} leads where the message's other links lead, to no opt-out"
+            continue
+        term = _term_beside(text, link.text.lower())
+        if term is None:
+            return None
+        refused = f"; the opt-out {link.text!r} {term} (16 CFR 316.5)"
+    if _instruction_with_contact(text, [k for k in links if not elsewhere.leads(k)], c.policy):
+        return None
+    replying = reply_instruction(text)
+    if (
+        replying
+        and replies_reach(c.content.reply_to, c.content.from_addresses)
+        and not forbidden_term(sentences_around(text, replying.start(), replying.end()))
     ):
-        return None
-    if _instruction_with_contact(c.content.folded_text, links, c.policy):
-        return None
-    return "no visible, working unsubscribe link or opt-out instruction"
+        return None  # a return email address (7704(a)(3)(A)(i)); 316.5 allows "a reply"
+    return "no visible, working unsubscribe link or opt-out instruction" + refused
+
+
+def _says_opt_out(link: Link) -> bool:
+    return bool(_OPT_OUT_URL.search(link.url) or _OPT_OUT_WORDS.search(link.text.lower()))
+
+
+class _Elsewhere:
+    """Where the message's links lead, counted once asked (a newsletter has thousands of links; the
+    question is rarely asked: most opt-out links say so in their address)."""
+
+    def __init__(self, links: list[Link]) -> None:
+        self.links = links
+        self._counts: Counter[str] | None = None
+
+    def leads(self, link: Link) -> bool:
+        """A link that says opt-out (or stands beside an instruction) but leads where another link of the
+        message that is no opt-out leads ("Unsubscribe" to the sale page): no functioning mechanism."""
+        if _OPT_OUT_URL.search(link.url):
+            return False
+        if self._counts is None:
+            self._counts = Counter(k.url for k in self.links)
+        if self._counts[link.url] < 2:
+            return False
+        return any(k.url == link.url and k is not link and not _says_opt_out(k) for k in self.links)
+
+
+def _term_beside(text: str, anchor: str) -> str | None:
+    """What the sentence around a link's (last) anchor text demands of the reader who opts out."""
+    at = text.rfind(anchor)
+    return None if at < 0 else forbidden_term(sentences_around(text, at, at + len(anchor)))
 
 
 def _has_express_consent(r: RecipientFacts, at: datetime) -> bool:
@@ -246,14 +314,15 @@ def _has_express_consent(r: RecipientFacts, at: datetime) -> bool:
 @enforces(CANSPAM_AD_LABEL)
 def ad_label(c: EmailCheck) -> str | None:
     """Marketing mail is clearly identified as an advertisement (one of policy.ad_label_phrases in the
-    subject or the visible text), unless every recipient gave affirmative (express) consent."""
+    subject or the visible text, not denied: "This is not an advertisement" is no label; spelled in
+    look-alike letters it is), unless every recipient gave affirmative (express) consent."""
     if c.category is not Category.MARKETING:
         return None
     if c.recipients and all(_has_express_consent(r, c.at) for r in c.recipients):
         return None
     pattern = c.policy.ad_label
-    if pattern is not None and (
-        pattern.search(c.content.subject.lower()) or pattern.search(c.content.folded_text)
+    if pattern is not None and any(
+        labels(pattern, text) for text in (c.content.subject.lower(), c.content.folded_text)
     ):
         return None
     return (

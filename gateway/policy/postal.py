@@ -200,7 +200,27 @@ _ANY_US_ADDRESS = re.compile(
 )
 
 
+_PROVINCES = "ab|bc|mb|nb|nl|ns|nt|nu|on|pe|qc|sk|yt"
+_ANY_CANADIAN_ADDRESS = re.compile(
+    r"(?:(?<!\w)\d{1,6}[a-z]?(?:[ \t]+[\w.'-]+){0,5}?[ \t]+(?:"
+    + "|".join(_SUFFIXES)
+    + r"|rue|chemin|boul)\b\.?"
+    r"|(?<!\w)(?:" + _PO_BOX_TEXT + r"|c\.?p\.?|case\s+postale)[\W_]*\d+)"
+    r"[^\n]{0,80}(?:\n[^\n]{0,80}){0,2}?[\s,]+(?:" + _PROVINCES + r")[\s,.]+"
+    r"[abceghj-nprstvxy]\d[abceghj-nprstv-z][ -]?\d[abceghj-nprstv-z]\d(?![\w])",
+    re.IGNORECASE,
+)
+
+
 def find_any_us_address(text: str) -> str | None:
     """A US street or PO Box address ending in a state and ZIP code, if the text has one."""
     m = _ANY_US_ADDRESS.search(text)
     return m.group(0) if m else None
+
+
+def find_any_address(text: str) -> str | None:
+    """A street or post-office-box address the reader can write to: a US one (state and ZIP code), or a
+    Canadian one (province and postal code). 16 CFR 316.2(p) asks for "the sender's current street
+    address" (any country's; its box and private-mailbox options are the USPS's, so US only) and CASL's
+    regulations a mailing address."""
+    return find_any_us_address(text) or (m.group(0) if (m := _ANY_CANADIAN_ADDRESS.search(text)) else None)

@@ -52,6 +52,11 @@ class Purpose:
     why: str = ""  # when it differs from the sender's: the reasoning, for the violation message
 
 
+def advertises(text: str) -> bool:
+    """Whether the text calls to buy or makes an offer (`_AD_BODY`)."""
+    return _AD_BODY.search(text) is not None
+
+
 def _ad_signals(text: str) -> list[re.Match[str]]:
     return list(_AD_BODY.finditer(text))
 
@@ -60,10 +65,15 @@ def primary_purpose(content: EmailContent, sender: SenderSettings, policy: Polic
     """The category mail from this sender is judged as: the sender's own, or marketing, with why."""
     if sender.category is Category.MARKETING:
         return Purpose(Category.MARKETING)
-    if policy.promotional_re is not None and policy.promotional_re.search(content.subject):
-        return Purpose(Category.MARKETING, "its subject reads as an advertisement, 16 CFR 316.3(a)(2)(i)")
     text = " ".join(content.visible_text.split())
     ads = _ad_signals(text)
+    if (
+        policy.promotional_re is not None
+        and policy.promotional_re.search(content.subject)
+        and (ads or _AD_BODY.search(content.subject) or not _TRANSACTIONAL.search(text))
+    ):  # (a word such as "sale" in the subject of a pure receipt, "Your Winter Sale order is confirmed",
+        # makes no ad of it: the subject test weighs a message with commercial content, 316.3(a)(2), (b))
+        return Purpose(Category.MARKETING, "its subject reads as an advertisement, 16 CFR 316.3(a)(2)(i)")
     if not ads:
         return Purpose(sender.category)
     first_transaction = _TRANSACTIONAL.search(text)
@@ -88,3 +98,17 @@ def primary_purpose(content: EmailContent, sender: SenderSettings, policy: Polic
             "comes after it, 16 CFR 316.3(a)(2)(ii)",
         )
     return Purpose(sender.category)
+
+
+def sms_purpose(body: str, category: Category) -> Purpose:
+    """A text that "includes or introduces an advertisement" is telemarketing whatever category its client
+    gave it (47 CFR 64.1200(a)(2), (f)(1); the FCC reads "dual purpose" messages so, FCC 03-153 para. 142):
+    one call to buy or offer in it (`_AD_BODY`) makes it marketing."""
+    if category is Category.MARKETING:
+        return Purpose(category)
+    ad = _AD_BODY.search(" ".join(body.split()))
+    if ad is None:
+        return Purpose(category)
+    return Purpose(
+        Category.MARKETING, f"it includes an advertisement ({ad.group()!r}), 47 CFR 64.1200(a)(2), (f)(1)"
+    )

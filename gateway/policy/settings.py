@@ -27,7 +27,8 @@ class Window:
     days: frozenset[int] = ALL_DAYS
 
     def allows(self, local: datetime) -> bool:
-        return local.weekday() in self.days and self.start <= local.time().replace(tzinfo=None) < self.end
+        """The end is in: "before 8 a.m. or after 9 p.m." (47 CFR 64.1200(c)(1)) leaves 21:00:00 itself."""
+        return local.weekday() in self.days and self.start <= local.time().replace(tzinfo=None) <= self.end
 
     def describe(self) -> str:
         days = "" if self.days == ALL_DAYS else " " + describe_days(self.days)

@@ -14,7 +14,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from ..addresses import PhoneInfo, nanp_region
-from ..model import Category, ConsentLevel, RecipientFacts, SmsMessage, Violation
+from ..model import Category, Channel, ConsentLevel, RecipientFacts, SmsMessage, Violation
 from .codes import (
     CATEGORY_NOT_ALLOWED,
     DNC_REGISTERED,
@@ -28,7 +28,7 @@ from .codes import (
 )
 from .holidays import is_holiday
 from .recipients import NOT_TO_BE_CALLED
-from .regimes import DNC_RELATIONSHIP
+from .regimes import DNC_RELATIONSHIP, applicable
 from .replies import folded
 from .settings import HoursRule, Policy, SenderSettings
 
@@ -64,8 +64,9 @@ def category_not_allowed(c: SmsCheck) -> str | None:
 @enforces(QUIET_HOURS)
 def quiet_hours(c: SmsCheck) -> str | None:
     """Marketing texts only within calling hours in the recipient's local time, in every zone the number
-    may be in: 08:00-21:00 federally, stricter state windows (days, holidays) by area code. No known zone:
-    no safe hour."""
+    may be in: 08:00-21:00 federally (21:00:00 itself is not "after 9 p.m."), stricter state windows (days,
+    holidays) by area code. No known zone: no safe hour. A text with an advertisement in it is marketing
+    whatever category it came with (purpose.py sms_purpose)."""
     if c.message.category is not Category.MARKETING:
         return None
     if not c.phone.time_zones:
@@ -182,7 +183,9 @@ def next_allowed_time(phone: PhoneInfo, policy: Policy, at: datetime) -> datetim
 # and French (matched on the folded text: lower case, no accents). Nothing in the TCPA, CTIA's principles
 # or SPEC asks for English: "Responde STOP para cancelar" and "Répondez ARRÊT pour vous désabonner" tell
 # the reader how to stop as plainly as "Reply STOP to opt out".
-_KEYWORDS = r"stop|end|cancel|unsubscribe|quit|stopall|optout|baja|parar|alto|cancelar|fin|arret|arrete"
+_KEYWORDS = (  # (FCC 24-24: "opt out", "revoke" too)
+    r"stop|end|cancel|unsubscribe|quit|stopall|opt[-\s]?out|revoke|baja|parar|alto|cancelar|fin|arret|arrete"
+)
 _OPT_OUT_NOTICE = re.compile(
     r"\b(?:reply|text|txt|send|respond(?:\s+with)?"
     r"|responde|responda|contesta|conteste|envia|envie|manda|mande|escribe|escriba|textea"  # Spanish
@@ -199,10 +202,20 @@ _OPT_OUT_NOTICE = re.compile(
 @enforces(SMS_OPT_OUT_NOTICE)
 def opt_out_notice(c: SmsCheck) -> str | None:
     """Marketing texts tell how to opt out, e.g. "Reply STOP to opt out" (or in Spanish or French:
-    "Responde STOP para cancelar", "Répondez ARRÊT pour vous désabonner")."""
-    if c.message.category is not Category.MARKETING or _OPT_OUT_NOTICE.search(folded(c.message.body)):
+    "Responde STOP para cancelar", "Répondez ARRÊT pour vous désabonner"). Under CASL (a sender listing
+    "CA", to a Canadian number) transactional texts too: s. 6(6) lifts only the consent of s. 6(1)(a) from
+    them, not the unsubscribe mechanism of ss. 6(2)(c) and 11(1)."""
+    category = c.message.category
+    casl = category is Category.TRANSACTIONAL and _under_casl(c)
+    if (category is not Category.MARKETING and not casl) or _OPT_OUT_NOTICE.search(folded(c.message.body)):
         return None
+    if casl:
+        return 'a transactional text to Canada needs an unsubscribe mechanism too (CASL ss. 6(2)(c), 11(1)), e.g. "Reply STOP to opt out"'
     return 'marketing text lacks opt-out instructions such as "Reply STOP to opt out"'
+
+
+def _under_casl(c: SmsCheck) -> bool:
+    return any(r.code == "CA" for r in applicable(c.sender.regimes, Channel.SMS, c.phone.e164, nanp_region))
 
 
 _URLISH = re.compile(r"(?:https?://)?(?:[\w-]+\.)+[a-z]{2,}(?:/\S*)?", re.IGNORECASE)
