@@ -585,3 +585,14 @@ def test_a_banner_trickled_in_is_waited_for(world):
     world.up.set_rules([Rule("CONNECT", "trickle", rate=100, times=1)])  # a third of a second
     assert world.send(["a@example.com"], "trickle").code == 250
     assert world.up.delivered_to("a@example.com") == 1
+
+
+def test_an_upstream_421_at_MAIL_is_not_passed_on_either(world):
+    """The upstream closes with 421 at the MAIL the gateway sends at the first accepted RCPT: the client hears
+    451 4.4.1 for that recipient, and the next message goes through on a new connection."""
+    world.up.set_rules([Rule("MAIL", "reply_close", text="421 4.3.2 upstream shutting down\r\n", times=1)])
+    outcome = world.send(["a@example.com"], "mail-421")
+    code, text = outcome.rcpt["a@example.com"]
+    assert code == 451 and text.startswith("4.4.1"), (code, text)
+    assert world.send(["b@example.com"], "after-mail-421").code == 250
+    world.assert_log_clean()

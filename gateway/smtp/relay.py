@@ -224,9 +224,14 @@ class SmtpRelay:
                 await envelope_command(client, b"MAIL", b"FROM:", mail_from, options)
                 return SmtpTransaction(self, client)
             except aiosmtplib.SMTPSenderRefused as exc:
-                if client is not None:
+                if client is not None and 400 <= exc.code <= 599 and exc.code != 421:
                     self.release(client, broken=False)
-                raise UpstreamRefused(Reply(exc.code, exc.message)) from None
+                    raise UpstreamRefused(Reply(exc.code, exc.message)) from None
+                if client is not None:  # a 421 (it closes) or no SMTP reply at all: the upstream is unusable
+                    self.release(client, broken=True)
+                raise UpstreamUnavailable(
+                    f"upstream answered MAIL with {exc.code} {exc.message}"[:300]
+                ) from None
             except Exception as exc:  # unreachable, slow, or anything aiosmtplib raises on odd input
                 if client is not None:
                     client.close()
