@@ -263,7 +263,7 @@ def test_002_texts_withdrawn_by_stop_and_email_by_link_while_order_updates_conti
     key = belk.env["BELKCASE_API_KEY"]
     text = {
         "to": "+12135550111",
-        "body": "Belkcase: 20% off cases today. Reply STOP to opt out.",
+        "body": "Belkcase: our store hours change on Monday. Reply STOP to opt out.",  # (no ad: informational)
         "category": "informational",
     }
     assert belk.post_json("/v1/sms", text, key)[0] == 201
