@@ -177,9 +177,33 @@ def _blocks(sheet: str) -> list[tuple[str, str]]:
     return out
 
 
+# what a sheet with any rule that may hide contains (HIDING_WORDS, with a width, a position or an indent only
+# in the spellings that can hide)
+_SHEET_MAY_HIDE = (
+    "display", "visibility", "opacity", "height", "mso-hide", "font-size", "color", "clip", "absolute",
+    "fixed", ":-", ": -", "width:0", "width: 0", "width:1p", "width: 1p", "width:.", "width: .",
+)  # fmt: skip
+_BODY_MAY_HIDE = re.compile(
+    r"display|visibility|opacity|height|mso-hide|font-size|color|clip|absolute|fixed|:\s*-\s*\d"
+    r"|width\s*:\s*(?:0|1p|0?\.\d)"
+)
+
+
+def _may_hide(prop: str, value: str) -> bool:
+    """Whether a declaration can take part in hiding: by its name, but a width, a position or an indent
+    only with a value that hides (newsletters' sheets set widths and positions everywhere)."""
+    if prop in ("width", "max-width"):
+        return tiny_length(value) or zero_length(value)
+    if prop == "position":
+        return value in ("absolute", "fixed")
+    if prop in ("text-indent", "left", "top", "right"):
+        return far_negative(value)
+    return any(word in prop for word in HIDING_WORDS if word not in ("width", "position", "text-indent"))
+
+
 def rules(sheet: str) -> list[Rule]:
     """The rules of a (lower-cased) style sheet that may hide something, in document order."""
-    if not any(word in sheet for word in HIDING_WORDS):
+    if not any(word in sheet for word in _SHEET_MAY_HIDE):
         return []
     sheet = _COMMENT.sub(" ", sheet)
     found: list[Rule] = []
@@ -188,8 +212,10 @@ def rules(sheet: str) -> list[Rule]:
             if _SIMPLE_MEDIA.match(prelude):
                 found += rules(body)
             continue
+        if not _BODY_MAY_HIDE.search(body):  # (most of a newsletter's rules: widths, paddings, fonts)
+            continue
         declared = declarations(body)
-        if not any(any(word in p for word in HIDING_WORDS) for p in declared):
+        if not any(_may_hide(p, value) for p, (value, _) in declared.items()):
             continue
         for text in prelude.split(","):
             selector = _selector(text.strip())

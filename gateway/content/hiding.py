@@ -382,13 +382,22 @@ def css_spans(low: str, why: list[tuple[Span, str]] | None = None, cuts: Cuts | 
                     _with_holes(low, whole_element(low, start, name, tag_end), _own_colour),
                     f"a <style> rule's text colour {found['color']} on the background behind it",
                 )
-    for at in counted([at for at in _found(low, _CLIPPING) if _word_at(low, at)], "clipping"):
-        tag = _tag_at(low, at)
-        if tag is None or cuts.inside(tag[0]):
+    # (common words, in style sheets too: the suspects are many, each costs a lookup; what is bounded is
+    # what they hide)
+    boxed: list[tuple[int, int, str, int]] = []
+    for at in _found(low, _CLIPPING):
+        if not _word_at(low, at) or cuts.inside(at):
             continue
-        found = _winning((), css.attributes(low[tag[0] : tag[1]]).style)
-        if _boxed_away(found):  # (html.py cuts what display, visibility and opacity hide)
-            cut([whole_element(low, *tag[:1], tag[2], tag[1])], f"clipped ({_declaration(low, at)})")
+        tag = _tag_at(low, at)
+        if tag is None or cuts.inside(tag[0]) or (boxed and boxed[-1][0] == tag[0]):
+            continue
+        if _boxed_away(_winning((), css.attributes(low[tag[0] : tag[1]]).style)):
+            boxed.append(
+                (tag[0], tag[1], tag[2], at)
+            )  # (html.py cuts what display, visibility, opacity hide)
+    for start, tag_end, name, at in counted(boxed, "clipping"):
+        if not cuts.inside(start):
+            cut([whole_element(low, start, name, tag_end)], f"clipped ({_declaration(low, at)})")
     for at in counted(occurrences(low, "<details"), "closed details"):
         tag = _tag_at(low, at + 1)
         if tag is not None and not cuts.inside(at) and not re.search(r"\sopen\b", low[at : tag[1]]):
