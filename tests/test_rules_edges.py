@@ -186,3 +186,17 @@ def test_the_calling_window_ends_at_its_last_instant_not_before():
     assert window.allows(local)  # "after 9 p.m." (64.1200(c)(1)): 21:00:00 itself is not after it
     assert not window.allows(local.replace(second=1))
     assert not window.allows(local.replace(hour=7, minute=59, second=59))
+
+
+def test_common_positions_and_overflows_do_not_make_a_message_unjudgeable():
+    """Suspects of clipping are everywhere in some newsletters (position:relative, overflow:hidden on every
+    cell): only what they hide is bounded (hiding.MAX_FINDINGS), not how often the words occur."""
+    sheet = (
+        "<style>" + "".join(f".c{i}{{position:relative;overflow:hidden}}" for i in range(600)) + "</style>"
+    )
+    cells = "".join(
+        f'<td class="c{i}" style="position:relative;overflow:hidden">cell {i}</td>' for i in range(600)
+    )
+    assert visible(sheet + f"<table><tr>{cells}</tr></table><p>Unsubscribe</p>").endswith(
+        "cell 599 Unsubscribe"
+    )
