@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -209,7 +210,9 @@ def main() -> int:
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="heldout-"))
     try:
         setup_facts(cases, tmp)
-        results = [judge(c, run_gateway(c.argv, tmp)) for c in cases]
+        # the checks only read the store: one process per core at a time (the consents above write, in turn)
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            results = list(pool.map(lambda c: judge(c, run_gateway(c.argv, tmp)), cases))
     finally:
         if args.keep:
             print(f"(kept {tmp})")
